@@ -1,0 +1,377 @@
+//! `brevdue`: the command-line front end of the Brevdue engine. Its commands and JSON
+//! shapes are a contract for scripts; errors are one line on stderr and a non-zero exit.
+
+mod bench;
+mod credentials;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use brevdue_core::{
+    AccountConfig, Engine, EngineOptions, Error, ErrorKind, Protocol, Result, Security,
+    ServerConfig,
+};
+use clap::{Parser, Subcommand};
+use serde_json::Value;
+
+#[derive(Parser)]
+#[command(
+    name = "brevdue",
+    version,
+    about = "Brevdue: one mail engine for phone and PC"
+)]
+struct Cli {
+    /// Where the engine keeps its cache (default: the platform's data directory).
+    #[arg(long, global = true, env = "BREVDUE_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Ignore an IMAP extension even when offered (repeatable; for testing fallbacks).
+    #[arg(long = "disable-extension", global = true, hide = true)]
+    disabled_extensions: Vec<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Add, list or remove accounts.
+    #[command(subcommand)]
+    Account(AccountCommand),
+    /// One sync pass over one account or all of them.
+    Sync { name: Option<String> },
+    /// Folders with their message and unread counts.
+    Folders {
+        #[arg(long)]
+        account: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Messages, newest first.
+    List {
+        #[arg(long)]
+        account: Option<String>,
+        #[arg(long)]
+        folder: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[arg(long, default_value_t = 0)]
+        offset: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One message with its body (downloaded now if needed).
+    Show {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Full-text search of the local cache, newest first.
+    Search {
+        query: String,
+        #[arg(long)]
+        account: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Conversations of a folder, newest first.
+    Threads {
+        #[arg(long)]
+        account: String,
+        #[arg(long, default_value = "INBOX")]
+        folder: String,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Engine settings.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// In-process measurements for the benchmark (tests/bench/run.py drives the rest).
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum AccountCommand {
+    /// Checks the login, then saves the account. A failure saves nothing.
+    Add {
+        name: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "imap")]
+        protocol: String,
+        #[arg(long)]
+        host: String,
+        #[arg(long)]
+        port: Option<u16>,
+        /// tls, starttls, or plain (plain sends the password unencrypted).
+        #[arg(long, default_value = "tls")]
+        security: String,
+        #[arg(long)]
+        user: String,
+        /// Name of the environment variable that holds the password.
+        #[arg(long)]
+        password_env: String,
+        /// Extra trusted CA certificate (PEM), on top of the system's.
+        #[arg(long)]
+        ca_file: Option<PathBuf>,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    Remove {
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Bodies downloaded ahead of time per folder: a number, or "all". Prints it without a value.
+    BodyPrefetch { value: Option<String> },
+}
+
+fn default_data_dir() -> PathBuf {
+    dirs::data_dir()
+        .map(|d| d.join("brevdue"))
+        .unwrap_or_else(|| PathBuf::from(".brevdue"))
+}
+
+fn print_json(value: &Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    );
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("BREVDUE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::from(exit_code(err.kind))
+        }
+    }
+}
+
+/// Distinct exit codes for the failures scripts most often need to tell apart.
+fn exit_code(kind: ErrorKind) -> u8 {
+    match kind {
+        ErrorKind::AuthFailed | ErrorKind::MissingCredentials => 3,
+        ErrorKind::ConnectionRefused | ErrorKind::Timeout | ErrorKind::Network => 4,
+        ErrorKind::CertificateNotTrusted | ErrorKind::WrongHostName | ErrorKind::Tls => 5,
+        ErrorKind::NotFound => 6,
+        _ => 1,
+    }
+}
+
+fn open_engine(cli: &Cli) -> Result<Engine> {
+    let dir = cli.data_dir.clone().unwrap_or_else(default_data_dir);
+    std::fs::create_dir_all(&dir).map_err(|err| {
+        Error::new(
+            ErrorKind::Storage,
+            format!("cannot create data directory {}: {err}", dir.display()),
+        )
+    })?;
+    let credentials = Arc::new(credentials::FileCredentials::new(
+        dir.join("passwords.json"),
+    ));
+    Engine::open(
+        &dir,
+        credentials,
+        EngineOptions {
+            disabled_extensions: cli.disabled_extensions.clone(),
+        },
+    )
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let engine = open_engine(&cli)?;
+    match cli.command {
+        Command::Account(AccountCommand::Add {
+            name,
+            email,
+            protocol,
+            host,
+            port,
+            security,
+            user,
+            password_env,
+            ca_file,
+        }) => {
+            let protocol: Protocol = protocol.parse()?;
+            let security: Security = security.parse()?;
+            let password = std::env::var(&password_env).map_err(|_| {
+                Error::invalid(format!("environment variable {password_env} is not set"))
+            })?;
+            let config = AccountConfig {
+                name,
+                email,
+                protocol,
+                server: ServerConfig {
+                    host,
+                    port: port.unwrap_or_else(|| ServerConfig::default_port(protocol, security)),
+                    security,
+                    username: user,
+                    ca_file: ca_file.map(|p| p.to_string_lossy().into_owned()),
+                },
+            };
+            let account = engine.block_on(engine.add_account(config, password))??;
+            eprintln!(
+                "added account '{}' ({} at {}:{})",
+                account.name,
+                account.protocol.as_str(),
+                account.server.host,
+                account.server.port
+            );
+        }
+        Command::Account(AccountCommand::List { json }) => {
+            let accounts = engine.accounts()?;
+            if json {
+                print_json(&Value::Array(
+                    accounts.iter().map(output::account_json).collect(),
+                ));
+            } else {
+                for a in &accounts {
+                    println!(
+                        "{}\t{}\t{}\t{}:{}\t{}",
+                        a.name,
+                        a.email,
+                        a.protocol.as_str(),
+                        a.server.host,
+                        a.server.port,
+                        a.server.security.as_str()
+                    );
+                }
+            }
+        }
+        Command::Account(AccountCommand::Remove { name }) => {
+            engine.block_on(engine.remove_account(name.clone()))??;
+            eprintln!("removed account '{name}'");
+        }
+        Command::Sync { name } => {
+            let reports = engine.block_on(engine.sync(name))??;
+            for (account, r) in reports {
+                eprintln!(
+                    "{account}: {} folders, {} new, {} changed, {} removed, {} bodies",
+                    r.folders, r.new_messages, r.changed_messages, r.removed_messages, r.bodies
+                );
+            }
+        }
+        Command::Folders { account, json } => {
+            let folders = engine.folders(account.as_deref())?;
+            if json {
+                print_json(&Value::Array(
+                    folders.iter().map(output::folder_json).collect(),
+                ));
+            } else {
+                for f in &folders {
+                    println!(
+                        "{:<12} {:<30} {:<8} {:>6} {:>6}",
+                        f.account,
+                        f.name,
+                        f.role.map(|r| r.as_str()).unwrap_or(""),
+                        f.total,
+                        f.unread
+                    );
+                }
+            }
+        }
+        Command::List {
+            account,
+            folder,
+            limit,
+            offset,
+            json,
+        } => {
+            let messages = engine.messages(account.as_deref(), folder.as_deref(), limit, offset)?;
+            print_summaries(&messages, json);
+        }
+        Command::Show { id, json } => {
+            let message = match engine.block_on(engine.open_message(id))? {
+                Ok(message) => message,
+                Err(err) if err.kind != ErrorKind::NotFound || engine.message(id).is_ok() => {
+                    eprintln!("warning: the body could not be downloaded: {err}");
+                    engine.message(id)?
+                }
+                Err(err) => return Err(err),
+            };
+            if json {
+                print_json(&output::message_json(&message));
+            } else {
+                println!("{}", output::message_text(&message));
+            }
+        }
+        Command::Search {
+            query,
+            account,
+            limit,
+            json,
+        } => {
+            let messages = engine.search(&query, account.as_deref(), limit)?;
+            print_summaries(&messages, json);
+        }
+        Command::Threads {
+            account,
+            folder,
+            limit,
+            json,
+        } => {
+            let threads = engine.threads(&account, &folder, limit)?;
+            if json {
+                let list: Vec<Value> = threads
+                    .iter()
+                    .map(|t| {
+                        serde_json::json!({
+                            "thread_id": t.thread_id,
+                            "count": t.count,
+                            "unread": t.unread,
+                            "newest": output::summary_json(&t.newest),
+                        })
+                    })
+                    .collect();
+                print_json(&Value::Array(list));
+            } else {
+                for t in &threads {
+                    println!("[{:>3}] {}", t.count, output::summary_line(&t.newest));
+                }
+            }
+        }
+        Command::Config(ConfigCommand::BodyPrefetch { value }) => match value.as_deref() {
+            None => match engine.body_prefetch()? {
+                Some(n) => println!("{n}"),
+                None => println!("all"),
+            },
+            Some("all") => engine.set_body_prefetch(None)?,
+            Some(n) => engine.set_body_prefetch(Some(n.parse().map_err(|_| {
+                Error::invalid(format!("'{n}' is neither a number nor \"all\""))
+            })?))?,
+        },
+        Command::Bench(command) => bench::run(&engine, command)?,
+    }
+    Ok(())
+}
+
+fn print_summaries(messages: &[brevdue_core::MessageSummary], json: bool) {
+    if json {
+        print_json(&Value::Array(
+            messages.iter().map(output::summary_json).collect(),
+        ));
+    } else {
+        for m in messages {
+            println!("{}", output::summary_line(m));
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! The CLI's output: JSON shapes are a contract that scripts rely on.
+
+use brevdue_core::{Account, Address, Folder, Message, MessageSummary};
+use serde_json::{json, Value};
+
+pub fn rfc3339(seconds: i64) -> String {
+    chrono::DateTime::from_timestamp(seconds, 0)
+        .map(|d| d.to_rfc3339())
+        .unwrap_or_default()
+}
+
+fn address(a: &Address) -> Value {
+    json!({ "name": a.name, "address": a.address })
+}
+
+pub fn account_json(a: &Account) -> Value {
+    json!({
+        "name": a.name,
+        "email": a.email,
+        "protocol": a.protocol.as_str(),
+        "host": a.server.host,
+        "port": a.server.port,
+        "security": a.server.security.as_str(),
+        "user": a.server.username,
+        "capabilities": {
+            "syncs_read_state": a.capabilities.syncs_read_state,
+            "syncs_folders": a.capabilities.syncs_folders,
+            "syncs_sent": a.capabilities.syncs_sent,
+            "push": a.capabilities.push,
+        },
+        "server_capabilities": a.server_capabilities,
+    })
+}
+
+pub fn folder_json(f: &Folder) -> Value {
+    json!({
+        "account": f.account,
+        "name": f.name,
+        "parent": f.parent,
+        "role": f.role.map(|r| r.as_str()),
+        "total": f.total,
+        "unread": f.unread,
+    })
+}
+
+pub fn summary_json(m: &MessageSummary) -> Value {
+    json!({
+        "id": m.id,
+        "account": m.account,
+        "folder": m.folder,
+        "uid": m.uid,
+        "message_id": m.message_id,
+        "from": address(&m.from),
+        "subject": m.subject,
+        "date": rfc3339(m.date),
+        "seen": m.flags.seen,
+        "flagged": m.flags.flagged,
+        "answered": m.flags.answered,
+        "forwarded": m.flags.forwarded,
+        "has_attachments": m.has_attachments,
+        "size": m.size,
+        "thread_id": m.thread_id,
+    })
+}
+
+pub fn message_json(m: &Message) -> Value {
+    let mut value = summary_json(&m.summary);
+    let extra = json!({
+        "to": m.to.iter().map(address).collect::<Vec<_>>(),
+        "cc": m.cc.iter().map(address).collect::<Vec<_>>(),
+        "in_reply_to": m.in_reply_to,
+        "references": m.references,
+        "text": m.text,
+        "html": m.html,
+        "attachments": m.attachments.iter().map(|a| json!({
+            "name": a.name, "mime_type": a.mime_type, "size": a.size,
+        })).collect::<Vec<_>>(),
+    });
+    if let (Value::Object(base), Value::Object(extra)) = (&mut value, extra) {
+        base.extend(extra);
+    }
+    value
+}
+
+fn marks(m: &MessageSummary) -> String {
+    [
+        if m.flags.seen { ' ' } else { '*' },
+        if m.flags.flagged { '!' } else { ' ' },
+        if m.flags.answered {
+            'R'
+        } else if m.flags.forwarded {
+            'F'
+        } else {
+            ' '
+        },
+        if m.has_attachments { '@' } else { ' ' },
+    ]
+    .iter()
+    .collect()
+}
+
+pub fn summary_line(m: &MessageSummary) -> String {
+    let date = chrono::DateTime::from_timestamp(m.date, 0)
+        .map(|d| d.format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_default();
+    let from = m
+        .from
+        .name
+        .clone()
+        .unwrap_or_else(|| m.from.address.clone());
+    format!(
+        "{:>7} {} {} {:<24.24} {:<12.12} {}",
+        m.id,
+        date,
+        marks(m),
+        from,
+        m.folder,
+        m.subject
+    )
+}
+
+pub fn message_text(m: &Message) -> String {
+    let list = |v: &[Address]| {
+        v.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut out = format!("From: {}\nTo: {}\n", m.summary.from, list(&m.to));
+    if !m.cc.is_empty() {
+        out.push_str(&format!("Cc: {}\n", list(&m.cc)));
+    }
+    out.push_str(&format!(
+        "Date: {}\nSubject: {}\nFolder: {} ({})\n",
+        rfc3339(m.summary.date),
+        m.summary.subject,
+        m.summary.folder,
+        m.summary.account
+    ));
+    for a in &m.attachments {
+        out.push_str(&format!(
+            "Attachment: {} ({}, {} bytes)\n",
+            a.name, a.mime_type, a.size
+        ));
+    }
+    out.push('\n');
+    match (&m.text, &m.html) {
+        (Some(text), _) => out.push_str(text),
+        (None, Some(_)) => out.push_str("(HTML only; use --json to get it)"),
+        (None, None) => out.push_str("(no body downloaded)"),
+    }
+    out
+}

@@ -1,0 +1,19 @@
+//! Brevdue's mail engine: IMAP sync into a local SQLite cache, one engine for every device.
+
+pub mod credentials;
+pub mod engine;
+pub mod error;
+pub mod events;
+pub mod imap;
+pub mod mime;
+pub mod model;
+pub mod net;
+pub mod store;
+pub mod sync;
+pub mod threading;
+
+pub use credentials::{CredentialStore, MemoryCredentials};
+pub use engine::{Engine, EngineOptions};
+pub use error::{Error, ErrorKind, Result};
+pub use events::{EventListener, Subscription};
+pub use model::*;

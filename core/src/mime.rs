@@ -1,0 +1,261 @@
+//! Parsing of headers and bodies with mail-parser: RFC 2047 words and legacy charsets are
+//! decoded there; here we only map its types onto ours and never fail on bad input.
+
+use mail_parser::{Address as MpAddress, HeaderValue, MessageParser, MimeHeaders, PartType};
+
+use crate::model::{Address, Attachment};
+use crate::store::ParsedBody;
+
+/// Header facts needed for the message list and threading.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ParsedHeaders {
+    pub message_id: String,
+    pub subject: String,
+    pub from: Address,
+    pub to: Vec<Address>,
+    pub cc: Vec<Address>,
+    pub date: Option<i64>,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+    /// multipart/mixed (or a top-level non-text part) usually means attachments.
+    pub has_attachments: bool,
+}
+
+fn addresses(value: Option<&MpAddress<'_>>) -> Vec<Address> {
+    value
+        .map(|list| {
+            list.iter()
+                .filter_map(|a| {
+                    let address = a.address()?.trim().to_owned();
+                    Some(Address {
+                        name: a
+                            .name()
+                            .map(str::trim)
+                            .filter(|n| !n.is_empty())
+                            .map(str::to_owned),
+                        address,
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn id_list(value: &HeaderValue<'_>) -> Vec<String> {
+    match value {
+        HeaderValue::Text(t) => vec![t.to_string()],
+        HeaderValue::TextList(list) => list.iter().map(|t| t.to_string()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// A stable stand-in for a missing Message-ID, so re-matching still works.
+fn synthetic_message_id(headers: &ParsedHeaders) -> String {
+    // FNV-1a: stable across runs and platforms, unlike std's hasher.
+    let mut hash: u64 = 0xcbf29ce484222325;
+    let to: Vec<&str> = headers.to.iter().map(|a| a.address.as_str()).collect();
+    let material = format!(
+        "{}\n{}\n{}\n{}",
+        headers.date.unwrap_or(0),
+        headers.from.address,
+        headers.subject,
+        to.join(",")
+    );
+    for byte in material.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x100000001b3);
+    }
+    format!("{hash:016x}@brevdue.invalid")
+}
+
+/// Parses a header block (or a whole message). Never fails: missing fields stay empty.
+pub fn parse_headers(raw: &[u8]) -> ParsedHeaders {
+    let Some(msg) = MessageParser::default().parse_headers(raw) else {
+        let mut parsed = ParsedHeaders::default();
+        parsed.message_id = synthetic_message_id(&parsed);
+        return parsed;
+    };
+    let from = addresses(msg.from()).into_iter().next().unwrap_or_default();
+    let has_attachments = msg
+        .content_type()
+        .map(|ct| {
+            let main = ct.ctype().to_ascii_lowercase();
+            let sub = ct.subtype().unwrap_or("").to_ascii_lowercase();
+            (main == "multipart" && sub == "mixed")
+                || !(main == "text" || main == "multipart" || main.is_empty())
+        })
+        .unwrap_or(false);
+    let mut parsed = ParsedHeaders {
+        message_id: msg.message_id().unwrap_or("").trim().to_owned(),
+        subject: msg.subject().unwrap_or("").trim().to_owned(),
+        from,
+        to: addresses(msg.to()),
+        cc: addresses(msg.cc()),
+        date: msg.date().map(|d| d.to_timestamp()),
+        in_reply_to: id_list(msg.in_reply_to()).into_iter().next(),
+        references: id_list(msg.references()),
+        has_attachments,
+    };
+    if parsed.message_id.is_empty() {
+        parsed.message_id = synthetic_message_id(&parsed);
+    }
+    parsed
+}
+
+/// Parses a whole message into its readable parts and attachment descriptions.
+/// Malformed MIME never fails: whatever cannot be parsed is shown as text.
+pub fn parse_body(raw: &[u8]) -> ParsedBody {
+    let Some(msg) = MessageParser::default().parse(raw) else {
+        return ParsedBody {
+            text: Some(String::from_utf8_lossy(raw).into_owned()),
+            ..ParsedBody::default()
+        };
+    };
+    let html = msg
+        .html_bodies()
+        .find(|part| matches!(part.body, PartType::Html(_)))
+        .and_then(|part| part.text_contents())
+        .map(str::to_owned);
+    let text = msg
+        .text_bodies()
+        .find_map(|part| match &part.body {
+            PartType::Text(text) => Some(text.to_string()),
+            _ => None,
+        })
+        .or_else(|| html.as_deref().map(html_to_search_text))
+        .or_else(|| {
+            // Broken structure (say, an unterminated part) can leave the only text
+            // classified as an unnamed attachment: show it rather than nothing.
+            msg.attachments()
+                .filter(|part| part.attachment_name().is_none())
+                .find_map(|part| match &part.body {
+                    PartType::Text(text) => Some(text.to_string()),
+                    _ => None,
+                })
+        });
+    let attachments = msg
+        .attachments()
+        .map(|part| {
+            let mime_type = part
+                .content_type()
+                .map(|ct| match ct.subtype() {
+                    Some(sub) => format!("{}/{}", ct.ctype(), sub),
+                    None => ct.ctype().to_string(),
+                })
+                .unwrap_or_else(|| "application/octet-stream".to_owned())
+                .to_ascii_lowercase();
+            let name = part
+                .attachment_name()
+                .map(str::to_owned)
+                .or_else(|| {
+                    part.message()
+                        .and_then(|m| m.subject())
+                        .map(|s| format!("{s}.eml"))
+                })
+                .unwrap_or_else(|| "unnamed".to_owned());
+            Attachment {
+                name,
+                mime_type,
+                size: part.len() as u64,
+            }
+        })
+        .collect();
+    ParsedBody {
+        text,
+        html,
+        attachments,
+    }
+}
+
+/// Plain text of an HTML body, for the search index and the text fallback.
+pub fn html_to_search_text(html: &str) -> String {
+    mail_parser::decoders::html::html_to_text(html)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_decode_rfc2047_and_latin1() {
+        let raw = b"From: =?ISO-8859-1?Q?J=F6rg_M=FCller?= <jm@example.test>\r\n\
+To: a@example.test, \"B\" <b@example.test>\r\n\
+Subject: =?UTF-8?B?R3LDvMOfZSBhdXMgWsO8cmljaA==?=\r\n\
+Date: Tue, 3 Mar 2026 10:00:00 +0100\r\n\
+Message-ID: <abc@example.test>\r\n\
+In-Reply-To: <parent@example.test>\r\n\
+References: <root@example.test> <parent@example.test>\r\n\
+Content-Type: multipart/mixed; boundary=x\r\n\r\n";
+        let h = parse_headers(raw);
+        assert_eq!(h.subject, "Grüße aus Zürich");
+        assert_eq!(h.from.name.as_deref(), Some("Jörg Müller"));
+        assert_eq!(h.from.address, "jm@example.test");
+        assert_eq!(h.to.len(), 2);
+        assert_eq!(h.message_id, "abc@example.test");
+        assert_eq!(h.in_reply_to.as_deref(), Some("parent@example.test"));
+        assert_eq!(
+            h.references,
+            vec!["root@example.test", "parent@example.test"]
+        );
+        assert_eq!(h.date, Some(1772528400));
+        assert!(h.has_attachments);
+    }
+
+    #[test]
+    fn missing_message_id_gets_a_stable_stand_in() {
+        let raw =
+            b"From: a@example.test\r\nSubject: hi\r\nDate: Tue, 3 Mar 2026 10:00:00 +0000\r\n\r\n";
+        let a = parse_headers(raw);
+        let b = parse_headers(raw);
+        assert!(a.message_id.ends_with("@brevdue.invalid"));
+        assert_eq!(a.message_id, b.message_id);
+        let other = parse_headers(b"From: a@example.test\r\nSubject: bye\r\n\r\n");
+        assert_ne!(a.message_id, other.message_id);
+    }
+
+    #[test]
+    fn garbage_headers_do_not_fail() {
+        for raw in [
+            &b""[..],
+            b"\xff\xfe\x00garbage",
+            b"Subject: =?bogus?Q?x?=\r\n\r\n",
+        ] {
+            let h = parse_headers(raw);
+            assert!(!h.message_id.is_empty());
+        }
+    }
+
+    #[test]
+    fn body_with_html_and_attachment() {
+        let raw = b"From: a@example.test\r\nSubject: s\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n\
+--b1\r\nContent-Type: multipart/alternative; boundary=\"b2\"\r\n\r\n\
+--b2\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nGr=FC=DFe\r\n\
+--b2\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>Gr\xc3\xbc\xc3\x9fe</p>\r\n--b2--\r\n\
+--b1\r\nContent-Type: application/pdf; name=\"report.pdf\"\r\nContent-Disposition: attachment; filename=\"report.pdf\"\r\n\
+Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--b1--\r\n";
+        let body = parse_body(raw);
+        assert_eq!(body.text.as_deref().map(str::trim), Some("Grüße"));
+        assert!(body.html.as_deref().unwrap().contains("<p>Grüße</p>"));
+        assert_eq!(body.attachments.len(), 1);
+        assert_eq!(body.attachments[0].name, "report.pdf");
+        assert_eq!(body.attachments[0].mime_type, "application/pdf");
+        assert_eq!(body.attachments[0].size, 9);
+    }
+
+    #[test]
+    fn html_only_body_gets_a_text_fallback() {
+        let raw = b"Content-Type: text/html\r\n\r\n<html><body><b>Hello</b> world</body></html>";
+        let body = parse_body(raw);
+        assert!(body.html.is_some());
+        assert!(body.text.unwrap().contains("Hello world"));
+    }
+
+    #[test]
+    fn broken_mime_never_fails() {
+        let raw = b"Content-Type: multipart/mixed; boundary=\"nope\"\r\n\r\n--nope\r\nContent-Type: text/plain\r\n\r\nunterminated";
+        let body = parse_body(raw);
+        assert!(body.text.unwrap_or_default().contains("unterminated"));
+        assert!(parse_body(b"").html.is_none());
+    }
+}

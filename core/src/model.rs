@@ -1,0 +1,319 @@
+//! Plain records and enums shared by the engine, the CLI and the foreign bindings.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::{Error, Result};
+
+/// How the connection to a server is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Security {
+    /// TLS from the first byte (IMAPS 993, POP3S 995, SMTPS 465).
+    Tls,
+    /// Plain connection upgraded with STARTTLS / STLS before login.
+    StartTls,
+    /// No encryption at all: only when the account explicitly asks for it.
+    Plain,
+}
+
+impl Security {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Security::Tls => "tls",
+            Security::StartTls => "starttls",
+            Security::Plain => "plain",
+        }
+    }
+}
+
+impl FromStr for Security {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "tls" => Ok(Security::Tls),
+            "starttls" => Ok(Security::StartTls),
+            "plain" => Ok(Security::Plain),
+            other => Err(Error::invalid(format!(
+                "unknown security '{other}': use tls, starttls or plain"
+            ))),
+        }
+    }
+}
+
+/// The protocol used to read mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Imap,
+    Pop3,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Imap => "imap",
+            Protocol::Pop3 => "pop3",
+        }
+    }
+}
+
+impl FromStr for Protocol {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "imap" => Ok(Protocol::Imap),
+            "pop3" => Ok(Protocol::Pop3),
+            other => Err(Error::invalid(format!(
+                "unknown protocol '{other}': use imap or pop3"
+            ))),
+        }
+    }
+}
+
+/// Where and how to reach a mail server for one account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+    pub username: String,
+    /// One extra PEM file of trusted certificates, on top of the system's.
+    pub ca_file: Option<String>,
+}
+
+impl ServerConfig {
+    /// The usual port for a protocol and security.
+    pub fn default_port(protocol: Protocol, security: Security) -> u16 {
+        match (protocol, security) {
+            (Protocol::Imap, Security::Tls) => 993,
+            (Protocol::Imap, _) => 143,
+            (Protocol::Pop3, Security::Tls) => 995,
+            (Protocol::Pop3, _) => 110,
+        }
+    }
+}
+
+/// What a new account is made of. The password travels separately.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountConfig {
+    pub name: String,
+    pub email: String,
+    pub protocol: Protocol,
+    pub server: ServerConfig,
+}
+
+/// What an account's protocol keeps in step between devices, so front ends can say so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountCapabilities {
+    pub syncs_read_state: bool,
+    pub syncs_folders: bool,
+    pub syncs_sent: bool,
+    pub push: bool,
+}
+
+impl AccountCapabilities {
+    pub fn for_protocol(protocol: Protocol) -> Self {
+        let imap = protocol == Protocol::Imap;
+        Self {
+            syncs_read_state: imap,
+            syncs_folders: imap,
+            syncs_sent: imap,
+            push: imap,
+        }
+    }
+}
+
+/// A stored account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: i64,
+    pub name: String,
+    pub email: String,
+    pub protocol: Protocol,
+    pub server: ServerConfig,
+    pub capabilities: AccountCapabilities,
+    /// Capabilities the server announced at the last login.
+    pub server_capabilities: Vec<String>,
+}
+
+/// Special-use role of a folder (RFC 6154), plus the Inbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FolderRole {
+    Inbox,
+    Sent,
+    Drafts,
+    Trash,
+    Junk,
+    Archive,
+    All,
+}
+
+impl FolderRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FolderRole::Inbox => "inbox",
+            FolderRole::Sent => "sent",
+            FolderRole::Drafts => "drafts",
+            FolderRole::Trash => "trash",
+            FolderRole::Junk => "junk",
+            FolderRole::Archive => "archive",
+            FolderRole::All => "all",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "inbox" => FolderRole::Inbox,
+            "sent" => FolderRole::Sent,
+            "drafts" => FolderRole::Drafts,
+            "trash" => FolderRole::Trash,
+            "junk" => FolderRole::Junk,
+            "archive" => FolderRole::Archive,
+            "all" => FolderRole::All,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for FolderRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A folder with its counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Folder {
+    pub id: i64,
+    pub account_id: i64,
+    pub account: String,
+    /// Full decoded path, for example `Work/Receipts`.
+    pub name: String,
+    /// The parent's full path, if any.
+    pub parent: Option<String>,
+    pub delimiter: String,
+    pub role: Option<FolderRole>,
+    pub selectable: bool,
+    pub total: u32,
+    pub unread: u32,
+}
+
+/// A mailbox address with an optional display name.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Address {
+    pub name: Option<String>,
+    pub address: String,
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.name {
+            Some(name) if !name.is_empty() => write!(f, "{name} <{}>", self.address),
+            _ => f.write_str(&self.address),
+        }
+    }
+}
+
+/// Flags of a message as this device knows them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Flags {
+    pub seen: bool,
+    pub flagged: bool,
+    pub answered: bool,
+    pub forwarded: bool,
+    pub draft: bool,
+    pub deleted: bool,
+}
+
+/// One row of a message list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageSummary {
+    pub id: i64,
+    pub account: String,
+    pub folder: String,
+    pub folder_id: i64,
+    pub uid: Option<u32>,
+    pub message_id: String,
+    pub from: Address,
+    pub subject: String,
+    /// Seconds since the Unix epoch (the Date header, else the server's arrival time).
+    pub date: i64,
+    pub flags: Flags,
+    pub has_attachments: bool,
+    pub size: u32,
+    pub thread_id: i64,
+    pub has_body: bool,
+}
+
+/// An attachment's description (the bytes stay in the stored message).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    pub name: String,
+    pub mime_type: String,
+    pub size: u64,
+}
+
+/// A whole message, with its body when it has been downloaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub summary: MessageSummary,
+    pub to: Vec<Address>,
+    pub cc: Vec<Address>,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+    pub text: Option<String>,
+    pub html: Option<String>,
+    pub attachments: Vec<Attachment>,
+}
+
+/// A conversation, summarised by its newest message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadSummary {
+    pub thread_id: i64,
+    pub newest: MessageSummary,
+    pub count: u32,
+    pub unread: u32,
+}
+
+/// What a sync pass did to one account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SyncReport {
+    pub folders: u32,
+    pub new_messages: u32,
+    pub changed_messages: u32,
+    pub removed_messages: u32,
+    pub bodies: u32,
+}
+
+/// Something the engine wants front ends to know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    SyncStarted {
+        account: String,
+    },
+    SyncProgress {
+        account: String,
+        folder: String,
+        done: u32,
+        total: u32,
+    },
+    SyncFinished {
+        account: String,
+        report: SyncReport,
+    },
+    /// Messages were added, changed or removed by one committed transaction.
+    MessagesChanged {
+        account: String,
+        folder: String,
+        added: Vec<i64>,
+        changed: Vec<i64>,
+        removed: u32,
+    },
+    FoldersChanged {
+        account: String,
+    },
+    Error {
+        account: String,
+        kind: crate::error::ErrorKind,
+        message: String,
+    },
+}

@@ -1,0 +1,147 @@
+use rusqlite::{params, OptionalExtension, Row};
+
+use super::Store;
+use crate::error::{Error, ErrorKind, Result};
+use crate::model::{Account, AccountCapabilities, AccountConfig, Protocol, ServerConfig};
+
+const ACCOUNT_COLUMNS: &str =
+    "id, name, email, protocol, host, port, security, username, ca_file, server_capabilities";
+
+fn account_from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
+    let protocol: String = row.get(3)?;
+    let security: String = row.get(6)?;
+    let ca_file: String = row.get(8)?;
+    let caps: String = row.get(9)?;
+    // CHECK constraints keep these two columns valid.
+    let protocol: Protocol = protocol.parse().unwrap_or(Protocol::Imap);
+    Ok(Account {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        email: row.get(2)?,
+        protocol,
+        server: ServerConfig {
+            host: row.get(4)?,
+            port: row.get(5)?,
+            security: security.parse().unwrap_or(crate::model::Security::Tls),
+            username: row.get(7)?,
+            ca_file: (!ca_file.is_empty()).then_some(ca_file),
+        },
+        capabilities: AccountCapabilities::for_protocol(protocol),
+        server_capabilities: caps.split_whitespace().map(str::to_owned).collect(),
+    })
+}
+
+impl Store {
+    pub fn insert_account(
+        &self,
+        config: &AccountConfig,
+        server_caps: &[String],
+    ) -> Result<Account> {
+        let id = self.write(|tx| {
+            let exists: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM account WHERE name = ?1)",
+                [&config.name],
+                |r| r.get(0),
+            )?;
+            if exists {
+                return Err(Error::new(
+                    ErrorKind::AlreadyExists,
+                    format!("an account named '{}' already exists", config.name),
+                ));
+            }
+            tx.execute(
+                "INSERT INTO account (name, email, protocol, host, port, security, username, ca_file, server_capabilities)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    config.name,
+                    config.email,
+                    config.protocol.as_str(),
+                    config.server.host,
+                    config.server.port,
+                    config.server.security.as_str(),
+                    config.server.username,
+                    config.server.ca_file.clone().unwrap_or_default(),
+                    server_caps.join(" "),
+                ],
+            )?;
+            Ok(tx.last_insert_rowid())
+        })?;
+        self.account_by_id(id)
+    }
+
+    pub fn accounts(&self) -> Result<Vec<Account>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {ACCOUNT_COLUMNS} FROM account ORDER BY name"
+            ))?;
+            let rows = stmt.query_map([], account_from_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    pub fn account_by_id(&self, id: i64) -> Result<Account> {
+        self.read(|conn| {
+            conn.query_row(
+                &format!("SELECT {ACCOUNT_COLUMNS} FROM account WHERE id = ?1"),
+                [id],
+                account_from_row,
+            )
+            .optional()?
+            .ok_or_else(|| Error::not_found(format!("account {id}")))
+        })
+    }
+
+    pub fn account_by_name(&self, name: &str) -> Result<Account> {
+        self.read(|conn| {
+            conn.query_row(
+                &format!("SELECT {ACCOUNT_COLUMNS} FROM account WHERE name = ?1"),
+                [name],
+                account_from_row,
+            )
+            .optional()?
+            .ok_or_else(|| Error::not_found(format!("account '{name}'")))
+        })
+    }
+
+    /// Removes the account and, through foreign keys, everything cached for it.
+    pub fn delete_account(&self, name: &str) -> Result<()> {
+        self.write(|tx| {
+            let n = tx.execute("DELETE FROM account WHERE name = ?1", [name])?;
+            if n == 0 {
+                return Err(Error::not_found(format!("account '{name}'")));
+            }
+            Ok(())
+        })
+    }
+
+    pub fn set_server_capabilities(&self, account_id: i64, caps: &[String]) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE account SET server_capabilities = ?2 WHERE id = ?1",
+                params![account_id, caps.join(" ")],
+            )?;
+            Ok(())
+        })
+    }
+
+    pub fn setting(&self, key: &str) -> Result<Option<String>> {
+        self.read(|conn| {
+            Ok(conn
+                .query_row("SELECT value FROM setting WHERE key = ?1", [key], |r| {
+                    r.get(0)
+                })
+                .optional()?)
+        })
+    }
+
+    pub fn set_setting(&self, key: &str, value: &str) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO setting (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [key, value],
+            )?;
+            Ok(())
+        })
+    }
+}

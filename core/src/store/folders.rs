@@ -1,0 +1,225 @@
+use rusqlite::{params, OptionalExtension, Row};
+
+use super::{flag, Store};
+use crate::error::{Error, Result};
+use crate::model::{Folder, FolderRole};
+
+/// A folder as the server lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteFolder {
+    /// The name as the server spells it (modified UTF-7).
+    pub remote_name: String,
+    /// Decoded for people.
+    pub name: String,
+    pub delimiter: String,
+    pub role: Option<FolderRole>,
+    pub selectable: bool,
+}
+
+/// What the last sync of a folder left behind.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FolderSyncState {
+    pub folder_id: i64,
+    pub remote_name: String,
+    pub name: String,
+    pub uidvalidity: u32,
+    pub uidnext: u32,
+    pub highestmodseq: u64,
+    /// Lowest UID whose headers are stored (0: none yet).
+    pub oldest_synced_uid: u32,
+    /// All messages up to `uidnext` are known.
+    pub complete: bool,
+}
+
+const FOLDER_SELECT: &str = "
+    SELECT f.id, f.account_id, a.name, f.name, f.delimiter, f.role, f.selectable,
+           (SELECT count(*) FROM location l WHERE l.folder_id = f.id),
+           (SELECT count(*) FROM location l JOIN message m ON m.id = l.message_id
+             WHERE l.folder_id = f.id AND m.seen = 0)
+    FROM folder f JOIN account a ON a.id = f.account_id";
+
+fn folder_from_row(row: &Row<'_>) -> rusqlite::Result<Folder> {
+    let name: String = row.get(3)?;
+    let delimiter: String = row.get(4)?;
+    let role: String = row.get(5)?;
+    let parent = (!delimiter.is_empty())
+        .then(|| {
+            name.rsplit_once(delimiter.as_str())
+                .map(|(p, _)| p.to_owned())
+        })
+        .flatten();
+    Ok(Folder {
+        id: row.get(0)?,
+        account_id: row.get(1)?,
+        account: row.get(2)?,
+        name,
+        parent,
+        delimiter,
+        role: FolderRole::parse(&role),
+        selectable: flag(row.get(6)?),
+        total: row.get(7)?,
+        unread: row.get(8)?,
+    })
+}
+
+/// Inbox first, then the special folders in a fixed order, then the rest by name.
+const FOLDER_ORDER: &str = "ORDER BY a.name,
+    CASE f.role WHEN 'inbox' THEN 0 WHEN 'drafts' THEN 1 WHEN 'sent' THEN 2 WHEN 'archive' THEN 3
+                WHEN 'junk' THEN 4 WHEN 'trash' THEN 5 WHEN 'all' THEN 6 ELSE 7 END, f.name";
+
+impl Store {
+    /// Makes the local folder list match the server's. Returns true if anything changed.
+    pub fn replace_folders(&self, account_id: i64, remote: &[RemoteFolder]) -> Result<bool> {
+        self.write(|tx| {
+            let mut changed = false;
+            let local: Vec<(i64, String)> = {
+                let mut stmt =
+                    tx.prepare_cached("SELECT id, remote_name FROM folder WHERE account_id = ?1")?;
+                let rows = stmt.query_map([account_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                rows.collect::<rusqlite::Result<_>>()?
+            };
+            for (id, remote_name) in &local {
+                if !remote.iter().any(|f| &f.remote_name == remote_name) {
+                    tx.execute("DELETE FROM location WHERE folder_id = ?1", [id])?;
+                    tx.execute("DELETE FROM folder WHERE id = ?1", [id])?;
+                    changed = true;
+                }
+            }
+            for folder in remote {
+                let role = folder.role.map(FolderRole::as_str).unwrap_or("");
+                let n = tx.execute(
+                    "INSERT INTO folder (account_id, remote_name, name, delimiter, role, selectable)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (account_id, remote_name) DO UPDATE SET
+                        name = excluded.name, delimiter = excluded.delimiter,
+                        role = excluded.role, selectable = excluded.selectable
+                     WHERE name IS NOT excluded.name OR delimiter IS NOT excluded.delimiter
+                        OR role IS NOT excluded.role OR selectable IS NOT excluded.selectable",
+                    params![
+                        account_id,
+                        folder.remote_name,
+                        folder.name,
+                        folder.delimiter,
+                        role,
+                        folder.selectable
+                    ],
+                )?;
+                changed |= n > 0;
+            }
+            Ok(changed)
+        })
+    }
+
+    pub fn folders(&self, account_id: Option<i64>) -> Result<Vec<Folder>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "{FOLDER_SELECT} WHERE ?1 IS NULL OR f.account_id = ?1 {FOLDER_ORDER}"
+            ))?;
+            let rows = stmt.query_map([account_id], folder_from_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    pub fn folder(&self, folder_id: i64) -> Result<Folder> {
+        self.read(|conn| {
+            conn.query_row(
+                &format!("{FOLDER_SELECT} WHERE f.id = ?1"),
+                [folder_id],
+                folder_from_row,
+            )
+            .optional()?
+            .ok_or_else(|| Error::not_found(format!("folder {folder_id}")))
+        })
+    }
+
+    /// Finds a folder by its decoded name, its server name, or (for "inbox") case-insensitively.
+    pub fn folder_by_name(&self, account_id: i64, name: &str) -> Result<Folder> {
+        let id: Option<i64> = self.read(|conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT id FROM folder WHERE account_id = ?1
+                       AND (name = ?2 OR remote_name = ?2
+                            OR (upper(?2) = 'INBOX' AND role = 'inbox'))
+                     ORDER BY name = ?2 DESC LIMIT 1",
+                    params![account_id, name],
+                    |r| r.get(0),
+                )
+                .optional()?)
+        })?;
+        match id {
+            Some(id) => self.folder(id),
+            None => Err(Error::not_found(format!("folder '{name}'"))),
+        }
+    }
+
+    pub fn folder_sync_states(&self, account_id: i64) -> Result<Vec<FolderSyncState>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT f.id, f.remote_name, f.name, f.uidvalidity, f.uidnext, f.highestmodseq,
+                        f.oldest_synced_uid, f.complete
+                 FROM folder f JOIN account a ON a.id = f.account_id
+                 WHERE f.account_id = ?1 AND f.selectable = 1 ",
+            )?;
+            let rows = stmt.query_map([account_id], |r| {
+                Ok(FolderSyncState {
+                    folder_id: r.get(0)?,
+                    remote_name: r.get(1)?,
+                    name: r.get(2)?,
+                    uidvalidity: r.get(3)?,
+                    uidnext: r.get(4)?,
+                    highestmodseq: r.get::<_, i64>(5)? as u64,
+                    oldest_synced_uid: r.get(6)?,
+                    complete: flag(r.get(7)?),
+                })
+            })?;
+            let mut states = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+            // Inbox first: it is what the user looks at.
+            states.sort_by_key(|s| (!s.remote_name.eq_ignore_ascii_case("INBOX"), s.name.clone()));
+            Ok(states)
+        })
+    }
+
+    /// Records a finished folder pass.
+    pub fn finish_folder_sync(
+        &self,
+        folder_id: i64,
+        uidnext: u32,
+        highestmodseq: u64,
+        oldest_synced_uid: u32,
+    ) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE folder SET uidnext = ?2, highestmodseq = ?3, oldest_synced_uid = ?4,
+                        complete = 1, last_sync = unixepoch()
+                 WHERE id = ?1",
+                params![folder_id, uidnext, highestmodseq as i64, oldest_synced_uid],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Starts over after a UIDVALIDITY change. Locations of the old generation stay until
+    /// the new listing is complete, so messages can be re-matched by Message-ID.
+    pub fn reset_folder(&self, folder_id: i64, uidvalidity: u32) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE folder SET uidvalidity = ?2, uidnext = 0, highestmodseq = 0,
+                        oldest_synced_uid = 0, complete = 0
+                 WHERE id = ?1",
+                params![folder_id, uidvalidity],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Drops locations of an old UIDVALIDITY generation that were not re-matched.
+    pub fn purge_stale_locations(&self, folder_id: i64, uidvalidity: u32) -> Result<u32> {
+        self.write(|tx| {
+            let n = tx.execute(
+                "DELETE FROM location WHERE folder_id = ?1 AND uidvalidity != ?2 AND uid IS NOT NULL",
+                params![folder_id, uidvalidity],
+            )?;
+            Ok(n as u32)
+        })
+    }
+}

@@ -1,0 +1,635 @@
+use std::collections::HashMap;
+
+use rusqlite::{params, OptionalExtension, Row, Transaction};
+
+use super::{flag, Store};
+use crate::error::{Error, Result};
+use crate::model::{Address, Attachment, Flags, Message, MessageSummary, ThreadSummary};
+use crate::threading;
+
+pub type StoredFlags = Flags;
+
+/// Envelope-level facts about one message on the server, known before its body.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HeaderRecord {
+    pub uid: u32,
+    pub modseq: u64,
+    pub flags: Flags,
+    pub size: u32,
+    /// Server arrival time, seconds since the epoch.
+    pub internal_date: i64,
+    /// Never empty: a stable stand-in is derived when the header is missing.
+    pub message_id: String,
+    pub subject: String,
+    pub from: Address,
+    pub to: Vec<Address>,
+    pub cc: Vec<Address>,
+    /// The Date header, if it could be parsed.
+    pub date: Option<i64>,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+    /// From the top-level Content-Type; corrected once the body is parsed.
+    pub has_attachments: bool,
+}
+
+/// A location this device already knows in a folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KnownLocation {
+    pub message_id: i64,
+    pub uid: u32,
+    pub flags: Flags,
+}
+
+/// A parsed message body.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ParsedBody {
+    pub text: Option<String>,
+    pub html: Option<String>,
+    pub attachments: Vec<Attachment>,
+}
+
+/// A message whose body has not been downloaded yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyNeeded {
+    pub message_id: i64,
+    pub uid: u32,
+    pub size: u32,
+}
+
+/// Outcome of one committed batch, for change events.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BatchOutcome {
+    pub added: Vec<i64>,
+    pub changed: Vec<i64>,
+    pub removed: u32,
+}
+
+const SUMMARY_SELECT: &str = "
+    SELECT m.id, a.name, f.name, f.id, l.uid, m.message_id, m.from_name, m.from_addr, m.subject,
+           m.date, m.seen, m.flagged, m.answered, m.forwarded, m.draft, m.has_attachments, m.size,
+           m.thread_id, m.has_body
+    FROM location l
+    JOIN message m ON m.id = l.message_id
+    JOIN folder f ON f.id = l.folder_id
+    JOIN account a ON a.id = m.account_id";
+
+fn summary_from_row(row: &Row<'_>) -> rusqlite::Result<MessageSummary> {
+    let from_name: String = row.get(6)?;
+    Ok(MessageSummary {
+        id: row.get(0)?,
+        account: row.get(1)?,
+        folder: row.get(2)?,
+        folder_id: row.get(3)?,
+        uid: row.get(4)?,
+        message_id: row.get(5)?,
+        from: Address {
+            name: (!from_name.is_empty()).then_some(from_name),
+            address: row.get(7)?,
+        },
+        subject: row.get(8)?,
+        date: row.get(9)?,
+        flags: Flags {
+            seen: flag(row.get(10)?),
+            flagged: flag(row.get(11)?),
+            answered: flag(row.get(12)?),
+            forwarded: flag(row.get(13)?),
+            draft: flag(row.get(14)?),
+            deleted: false,
+        },
+        has_attachments: flag(row.get(15)?),
+        size: row.get(16)?,
+        thread_id: row.get(17)?,
+        has_body: flag(row.get(18)?),
+    })
+}
+
+/// Address lists are stored one per line as `name<TAB>address`.
+pub(crate) fn encode_addresses(list: &[Address]) -> String {
+    list.iter()
+        .map(|a| {
+            format!(
+                "{}\t{}",
+                a.name.as_deref().unwrap_or("").replace(['\t', '\n'], " "),
+                a.address.replace(['\t', '\n'], "")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+pub(crate) fn decode_addresses(text: &str) -> Vec<Address> {
+    text.lines()
+        .filter(|l| !l.is_empty())
+        .map(|line| {
+            let (name, address) = line.split_once('\t').unwrap_or(("", line));
+            Address {
+                name: (!name.is_empty()).then(|| name.to_owned()),
+                address: address.to_owned(),
+            }
+        })
+        .collect()
+}
+
+/// A rowid for the full-text index that sorts by date, so "newest first" is the index order.
+fn allocate_search_key(tx: &Transaction<'_>, date: i64) -> Result<i64> {
+    let base = date.clamp(0, 1 << 40) << 12;
+    let highest: Option<i64> = tx.query_row(
+        "SELECT max(search_key) FROM message WHERE search_key BETWEEN ?1 AND ?2",
+        params![base, base + 4095],
+        |r| r.get(0),
+    )?;
+    let candidate = highest.map_or(base, |h| h + 1);
+    if candidate <= base + 4095 {
+        return Ok(candidate);
+    }
+    // More than 4096 messages in one second: take the next free key above.
+    let top: i64 = tx.query_row(
+        "SELECT ifnull(max(search_key), 0) + 1 FROM message WHERE search_key >= ?1",
+        [base],
+        |r| r.get(0),
+    )?;
+    Ok(top)
+}
+
+fn index_for_search(
+    tx: &Transaction<'_>,
+    search_key: i64,
+    subject: &str,
+    from: &Address,
+    recipients: &[Address],
+    body: &str,
+) -> Result<()> {
+    let sender = from.to_string();
+    let recipients = recipients
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    tx.execute(
+        "INSERT INTO message_fts (rowid, subject, sender, recipients, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![search_key, subject, sender, recipients, body],
+    )?;
+    Ok(())
+}
+
+fn update_flags(tx: &Transaction<'_>, message_id: i64, flags: &Flags) -> Result<bool> {
+    let n = tx.execute(
+        "UPDATE message SET seen = ?2, flagged = ?3, answered = ?4, forwarded = ?5, draft = ?6
+         WHERE id = ?1 AND (seen, flagged, answered, forwarded, draft) IS NOT (?2, ?3, ?4, ?5, ?6)",
+        params![
+            message_id,
+            flags.seen,
+            flags.flagged,
+            flags.answered,
+            flags.forwarded,
+            flags.draft
+        ],
+    )?;
+    Ok(n > 0)
+}
+
+impl Store {
+    /// Locations of the current UIDVALIDITY generation in a folder, by UID.
+    pub fn known_locations(
+        &self,
+        folder_id: i64,
+        uidvalidity: u32,
+    ) -> Result<HashMap<u32, KnownLocation>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT l.uid, m.id, m.seen, m.flagged, m.answered, m.forwarded, m.draft
+                 FROM location l JOIN message m ON m.id = l.message_id
+                 WHERE l.folder_id = ?1 AND l.uidvalidity = ?2 AND l.uid IS NOT NULL",
+            )?;
+            let rows = stmt.query_map(params![folder_id, uidvalidity], |r| {
+                let uid: u32 = r.get(0)?;
+                Ok((
+                    uid,
+                    KnownLocation {
+                        message_id: r.get(1)?,
+                        uid,
+                        flags: Flags {
+                            seen: flag(r.get(2)?),
+                            flagged: flag(r.get(3)?),
+                            answered: flag(r.get(4)?),
+                            forwarded: flag(r.get(5)?),
+                            draft: flag(r.get(6)?),
+                            deleted: false,
+                        },
+                    },
+                ))
+            })?;
+            Ok(rows.collect::<rusqlite::Result<HashMap<_, _>>>()?)
+        })
+    }
+
+    /// Stores a batch of headers in one transaction. A UID already known only has its flags
+    /// refreshed; a message left over from an older UIDVALIDITY is re-matched by Message-ID.
+    pub fn store_headers(
+        &self,
+        account_id: i64,
+        folder_id: i64,
+        uidvalidity: u32,
+        records: &[HeaderRecord],
+    ) -> Result<BatchOutcome> {
+        self.write(|tx| {
+            let mut outcome = BatchOutcome::default();
+            for rec in records {
+                let existing: Option<i64> = tx
+                    .query_row(
+                        "SELECT message_id FROM location WHERE folder_id = ?1 AND uidvalidity = ?2 AND uid = ?3",
+                        params![folder_id, uidvalidity, rec.uid],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if let Some(message_id) = existing {
+                    if update_flags(tx, message_id, &rec.flags)? {
+                        outcome.changed.push(message_id);
+                    }
+                    continue;
+                }
+                let stale: Option<(i64, i64)> = tx
+                    .query_row(
+                        "SELECT l.id, l.message_id FROM location l JOIN message m ON m.id = l.message_id
+                         WHERE l.folder_id = ?1 AND l.uidvalidity != ?2 AND m.message_id = ?3
+                         LIMIT 1",
+                        params![folder_id, uidvalidity, rec.message_id],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .optional()?;
+                if let Some((location_id, message_id)) = stale {
+                    tx.execute(
+                        "UPDATE location SET uidvalidity = ?2, uid = ?3, modseq = ?4 WHERE id = ?1",
+                        params![location_id, uidvalidity, rec.uid, rec.modseq as i64],
+                    )?;
+                    if update_flags(tx, message_id, &rec.flags)? {
+                        outcome.changed.push(message_id);
+                    }
+                    continue;
+                }
+                let id = insert_message(tx, account_id, rec)?;
+                tx.execute(
+                    "INSERT INTO location (message_id, folder_id, uidvalidity, uid, modseq, sort_date)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![
+                        id,
+                        folder_id,
+                        uidvalidity,
+                        rec.uid,
+                        rec.modseq as i64,
+                        rec.date.unwrap_or(rec.internal_date)
+                    ],
+                )?;
+                outcome.added.push(id);
+            }
+            Ok(outcome)
+        })
+    }
+
+    /// Applies flags the server reported for known UIDs. `skip` holds messages whose
+    /// local change is still on its way to the server: their local state wins.
+    pub fn apply_server_flags(
+        &self,
+        folder_id: i64,
+        uidvalidity: u32,
+        updates: &[(u32, Flags, u64)],
+    ) -> Result<Vec<i64>> {
+        self.write(|tx| {
+            let mut changed = Vec::new();
+            for (uid, flags, modseq) in updates {
+                let message_id: Option<i64> = tx
+                    .query_row(
+                        "UPDATE location SET modseq = ?4 WHERE folder_id = ?1 AND uidvalidity = ?2 AND uid = ?3
+                         RETURNING message_id",
+                        params![folder_id, uidvalidity, uid, *modseq as i64],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if let Some(message_id) = message_id {
+                    if update_flags(tx, message_id, flags)? {
+                        changed.push(message_id);
+                    }
+                }
+            }
+            Ok(changed)
+        })
+    }
+
+    /// Forgets UIDs the server expunged; messages left without a location go with them.
+    pub fn remove_uids(&self, folder_id: i64, uidvalidity: u32, uids: &[u32]) -> Result<u32> {
+        self.write(|tx| {
+            let mut removed = 0;
+            let mut stmt = tx.prepare_cached(
+                "DELETE FROM location WHERE folder_id = ?1 AND uidvalidity = ?2 AND uid = ?3",
+            )?;
+            for uid in uids {
+                removed += stmt.execute(params![folder_id, uidvalidity, uid])? as u32;
+            }
+            Ok(removed)
+        })
+    }
+
+    /// Saves a downloaded body, its attachments' descriptions and the raw message, and
+    /// refreshes the search index, all in one transaction.
+    pub fn store_bodies(&self, bodies: &[(i64, ParsedBody, Vec<u8>)]) -> Result<()> {
+        self.write(|tx| {
+            for (message_id, body, raw) in bodies {
+                store_body(tx, *message_id, body, raw)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Messages in a folder without a body, newest first.
+    pub fn bodies_needed(
+        &self,
+        folder_id: i64,
+        uidvalidity: u32,
+        limit: Option<u32>,
+    ) -> Result<Vec<BodyNeeded>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT m.id, l.uid, m.size FROM location l JOIN message m ON m.id = l.message_id
+                 WHERE l.folder_id = ?1 AND l.uidvalidity = ?2 AND l.uid IS NOT NULL AND m.has_body = 0
+                 ORDER BY l.sort_date DESC, l.uid DESC LIMIT ?3",
+            )?;
+            let limit = limit.map_or(-1, i64::from);
+            let rows = stmt.query_map(params![folder_id, uidvalidity, limit], |r| {
+                Ok(BodyNeeded {
+                    message_id: r.get(0)?,
+                    uid: r.get(1)?,
+                    size: r.get(2)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    /// Messages newest first, filtered by account and/or folder.
+    pub fn list_messages(
+        &self,
+        account_id: Option<i64>,
+        folder_id: Option<i64>,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Vec<MessageSummary>> {
+        self.read(|conn| {
+            let sql = match folder_id {
+                Some(_) => format!(
+                    "{SUMMARY_SELECT} WHERE l.folder_id = ?2
+                     ORDER BY l.sort_date DESC, l.id DESC LIMIT ?3 OFFSET ?4"
+                ),
+                None => format!(
+                    "{SUMMARY_SELECT} WHERE (?1 IS NULL OR m.account_id = ?1)
+                     ORDER BY l.sort_date DESC, l.id DESC LIMIT ?3 OFFSET ?4"
+                ),
+            };
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map(
+                params![account_id, folder_id, limit, offset],
+                summary_from_row,
+            )?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    pub fn message_summary(&self, id: i64) -> Result<MessageSummary> {
+        self.read(|conn| {
+            conn.query_row(
+                &format!("{SUMMARY_SELECT} WHERE m.id = ?1 ORDER BY l.uid IS NULL LIMIT 1"),
+                [id],
+                summary_from_row,
+            )
+            .optional()?
+            .ok_or_else(|| Error::not_found(format!("message {id}")))
+        })
+    }
+
+    pub fn message(&self, id: i64) -> Result<Message> {
+        let summary = self.message_summary(id)?;
+        self.read(|conn| {
+            let (to, cc, in_reply_to, refs, text, html): (String, String, String, String, String, String) =
+                conn.query_row(
+                    "SELECT to_addrs, cc_addrs, in_reply_to, refs, text_body, html_body FROM message WHERE id = ?1",
+                    [id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+                )?;
+            let mut stmt = conn.prepare_cached(
+                "SELECT name, mime_type, size FROM attachment WHERE message_id = ?1 ORDER BY position",
+            )?;
+            let attachments = stmt
+                .query_map([id], |r| {
+                    Ok(Attachment {
+                        name: r.get(0)?,
+                        mime_type: r.get(1)?,
+                        size: r.get::<_, i64>(2)? as u64,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let has_body = summary.has_body;
+            Ok(Message {
+                to: decode_addresses(&to),
+                cc: decode_addresses(&cc),
+                in_reply_to: (!in_reply_to.is_empty()).then_some(in_reply_to),
+                references: refs.split_whitespace().map(str::to_owned).collect(),
+                text: (has_body && !text.is_empty()).then_some(text),
+                html: (has_body && !html.is_empty()).then_some(html),
+                attachments,
+                summary,
+            })
+        })
+    }
+
+    /// Where to fetch a message from: (account id, folder remote name, UIDVALIDITY, UID).
+    pub fn message_server_location(&self, id: i64) -> Result<(i64, String, u32, u32)> {
+        self.read(|conn| {
+            conn.query_row(
+                "SELECT f.account_id, f.remote_name, l.uidvalidity, l.uid
+                 FROM location l JOIN folder f ON f.id = l.folder_id
+                 WHERE l.message_id = ?1 AND l.uid IS NOT NULL AND l.uidvalidity = f.uidvalidity
+                 LIMIT 1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?
+            .ok_or_else(|| Error::not_found(format!("a server copy of message {id}")))
+        })
+    }
+
+    /// The raw message as downloaded, if its body is here.
+    pub fn raw_message(&self, id: i64) -> Result<Option<Vec<u8>>> {
+        self.read(|conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT raw FROM message_raw WHERE message_id = ?1",
+                    [id],
+                    |r| r.get(0),
+                )
+                .optional()?)
+        })
+    }
+
+    /// The newest conversations in a folder, each with its newest message there.
+    pub fn threads(&self, folder_id: i64, limit: u32) -> Result<Vec<ThreadSummary>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT m.thread_id, max(l.sort_date) AS newest FROM location l
+                 JOIN message m ON m.id = l.message_id
+                 WHERE l.folder_id = ?1
+                 GROUP BY m.thread_id ORDER BY newest DESC LIMIT ?2",
+            )?;
+            let ids = stmt
+                .query_map(params![folder_id, limit], |r| r.get::<_, i64>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut newest_stmt = conn.prepare_cached(&format!(
+                "{SUMMARY_SELECT} WHERE l.folder_id = ?1 AND m.thread_id = ?2
+                 ORDER BY l.sort_date DESC LIMIT 1"
+            ))?;
+            let mut count_stmt = conn.prepare_cached(
+                "SELECT count(*), ifnull(sum(seen = 0), 0) FROM message WHERE thread_id = ?1",
+            )?;
+            let mut threads = Vec::with_capacity(ids.len());
+            for thread_id in ids {
+                let newest =
+                    newest_stmt.query_row(params![folder_id, thread_id], summary_from_row)?;
+                let (count, unread) =
+                    count_stmt.query_row([thread_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                threads.push(ThreadSummary {
+                    thread_id,
+                    newest,
+                    count,
+                    unread,
+                });
+            }
+            Ok(threads)
+        })
+    }
+
+    /// Messages of one conversation, oldest first.
+    pub fn thread_messages(&self, thread_id: i64) -> Result<Vec<MessageSummary>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "{SUMMARY_SELECT} WHERE m.thread_id = ?1 ORDER BY m.date, m.id"
+            ))?;
+            let rows = stmt.query_map([thread_id], summary_from_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+}
+
+fn insert_message(tx: &Transaction<'_>, account_id: i64, rec: &HeaderRecord) -> Result<i64> {
+    let date = rec.date.unwrap_or(rec.internal_date);
+    let search_key = allocate_search_key(tx, date)?;
+    tx.execute(
+        "INSERT INTO message (account_id, message_id, subject, from_name, from_addr, to_addrs, cc_addrs,
+                              date, in_reply_to, refs, size, seen, flagged, answered, forwarded, draft,
+                              has_attachments, search_key)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+        params![
+            account_id,
+            rec.message_id,
+            rec.subject,
+            rec.from.name.clone().unwrap_or_default(),
+            rec.from.address,
+            encode_addresses(&rec.to),
+            encode_addresses(&rec.cc),
+            date,
+            rec.in_reply_to.clone().unwrap_or_default(),
+            rec.references.join(" "),
+            rec.size,
+            rec.flags.seen,
+            rec.flags.flagged,
+            rec.flags.answered,
+            rec.flags.forwarded,
+            rec.flags.draft,
+            rec.has_attachments,
+            search_key,
+        ],
+    )?;
+    let id = tx.last_insert_rowid();
+    let thread_id = threading::assign_thread(
+        tx,
+        account_id,
+        id,
+        &rec.message_id,
+        rec.in_reply_to.as_deref(),
+        &rec.references,
+        &rec.subject,
+    )?;
+    tx.execute(
+        "UPDATE message SET thread_id = ?2 WHERE id = ?1",
+        params![id, thread_id],
+    )?;
+    let recipients: Vec<Address> = rec.to.iter().chain(&rec.cc).cloned().collect();
+    index_for_search(tx, search_key, &rec.subject, &rec.from, &recipients, "")?;
+    Ok(id)
+}
+
+fn store_body(tx: &Transaction<'_>, message_id: i64, body: &ParsedBody, raw: &[u8]) -> Result<()> {
+    let row: Option<(i64, String, String, String, String, String)> = tx
+        .query_row(
+            "SELECT search_key, subject, from_name, from_addr, to_addrs, cc_addrs FROM message WHERE id = ?1",
+            [message_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+        )
+        .optional()?;
+    // The message may have been expunged while its body was on the way.
+    let Some((search_key, subject, from_name, from_addr, to, cc)) = row else {
+        return Ok(());
+    };
+    tx.execute(
+        "UPDATE message SET text_body = ?2, html_body = ?3, has_attachments = ?4, has_body = 1 WHERE id = ?1",
+        params![
+            message_id,
+            body.text.as_deref().unwrap_or(""),
+            body.html.as_deref().unwrap_or(""),
+            !body.attachments.is_empty()
+        ],
+    )?;
+    tx.execute("DELETE FROM attachment WHERE message_id = ?1", [message_id])?;
+    for (position, att) in body.attachments.iter().enumerate() {
+        tx.execute(
+            "INSERT INTO attachment (message_id, position, name, mime_type, size) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![message_id, position as i64, att.name, att.mime_type, att.size as i64],
+        )?;
+    }
+    tx.execute(
+        "INSERT INTO message_raw (message_id, raw) VALUES (?1, ?2)
+         ON CONFLICT (message_id) DO UPDATE SET raw = excluded.raw",
+        params![message_id, raw],
+    )?;
+    tx.execute("DELETE FROM message_fts WHERE rowid = ?1", [search_key])?;
+    let from = Address {
+        name: (!from_name.is_empty()).then_some(from_name),
+        address: from_addr,
+    };
+    let mut recipients = decode_addresses(&to);
+    recipients.extend(decode_addresses(&cc));
+    let text = match (&body.text, &body.html) {
+        (Some(text), _) => text.clone(),
+        (None, Some(html)) => crate::mime::html_to_search_text(html),
+        (None, None) => String::new(),
+    };
+    index_for_search(tx, search_key, &subject, &from, &recipients, &text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn address_lists_round_trip() {
+        let list = vec![
+            Address {
+                name: Some("Jörg Müller".into()),
+                address: "jm@example.test".into(),
+            },
+            Address {
+                name: None,
+                address: "x@example.test".into(),
+            },
+        ];
+        assert_eq!(decode_addresses(&encode_addresses(&list)), list);
+        assert!(decode_addresses("").is_empty());
+    }
+}

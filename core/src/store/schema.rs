@@ -1,0 +1,189 @@
+//! Numbered migrations; each runs in its own transaction together with its version bump.
+
+use rusqlite::Connection;
+
+use crate::error::{Error, ErrorKind, Result};
+
+const MIGRATIONS: &[&str] = &[
+    // 1: accounts, folders, messages apart from their server locations, threads, search.
+    r#"
+    CREATE TABLE account (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        email TEXT NOT NULL,
+        protocol TEXT NOT NULL CHECK (protocol IN ('imap', 'pop3')),
+        host TEXT NOT NULL,
+        port INTEGER NOT NULL,
+        security TEXT NOT NULL CHECK (security IN ('tls', 'starttls', 'plain')),
+        username TEXT NOT NULL,
+        ca_file TEXT NOT NULL DEFAULT '',
+        server_capabilities TEXT NOT NULL DEFAULT '',
+        created_at INTEGER NOT NULL DEFAULT (unixepoch())
+    ) STRICT;
+
+    CREATE TABLE folder (
+        id INTEGER PRIMARY KEY,
+        account_id INTEGER NOT NULL REFERENCES account(id) ON DELETE CASCADE,
+        remote_name TEXT NOT NULL,
+        name TEXT NOT NULL,
+        delimiter TEXT NOT NULL DEFAULT '/',
+        role TEXT NOT NULL DEFAULT '',
+        selectable INTEGER NOT NULL DEFAULT 1,
+        uidvalidity INTEGER NOT NULL DEFAULT 0,
+        uidnext INTEGER NOT NULL DEFAULT 0,
+        highestmodseq INTEGER NOT NULL DEFAULT 0,
+        oldest_synced_uid INTEGER NOT NULL DEFAULT 0,
+        complete INTEGER NOT NULL DEFAULT 0,
+        last_sync INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (account_id, remote_name)
+    ) STRICT;
+
+    CREATE TABLE message (
+        id INTEGER PRIMARY KEY,
+        account_id INTEGER NOT NULL REFERENCES account(id) ON DELETE CASCADE,
+        message_id TEXT NOT NULL DEFAULT '',
+        thread_id INTEGER NOT NULL DEFAULT 0,
+        subject TEXT NOT NULL DEFAULT '',
+        from_name TEXT NOT NULL DEFAULT '',
+        from_addr TEXT NOT NULL DEFAULT '',
+        to_addrs TEXT NOT NULL DEFAULT '',
+        cc_addrs TEXT NOT NULL DEFAULT '',
+        date INTEGER NOT NULL DEFAULT 0,
+        in_reply_to TEXT NOT NULL DEFAULT '',
+        refs TEXT NOT NULL DEFAULT '',
+        size INTEGER NOT NULL DEFAULT 0,
+        seen INTEGER NOT NULL DEFAULT 0,
+        flagged INTEGER NOT NULL DEFAULT 0,
+        answered INTEGER NOT NULL DEFAULT 0,
+        forwarded INTEGER NOT NULL DEFAULT 0,
+        draft INTEGER NOT NULL DEFAULT 0,
+        has_attachments INTEGER NOT NULL DEFAULT 0,
+        has_body INTEGER NOT NULL DEFAULT 0,
+        text_body TEXT NOT NULL DEFAULT '',
+        html_body TEXT NOT NULL DEFAULT '',
+        search_key INTEGER NOT NULL UNIQUE
+    ) STRICT;
+    CREATE INDEX message_by_message_id ON message (account_id, message_id);
+    CREATE INDEX message_by_thread ON message (thread_id);
+
+    -- Where a message lives on the server. uid is NULL while the message exists only here.
+    CREATE TABLE location (
+        id INTEGER PRIMARY KEY,
+        message_id INTEGER NOT NULL REFERENCES message(id) ON DELETE CASCADE,
+        folder_id INTEGER NOT NULL REFERENCES folder(id) ON DELETE CASCADE,
+        uidvalidity INTEGER NOT NULL DEFAULT 0,
+        uid INTEGER,
+        modseq INTEGER NOT NULL DEFAULT 0,
+        sort_date INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (folder_id, uidvalidity, uid)
+    ) STRICT;
+    CREATE INDEX location_by_message ON location (message_id);
+    CREATE INDEX location_by_folder_date ON location (folder_id, sort_date DESC);
+
+    -- A message without any location is gone from this device.
+    CREATE TRIGGER location_orphan AFTER DELETE ON location
+    WHEN NOT EXISTS (SELECT 1 FROM location WHERE message_id = old.message_id)
+    BEGIN
+        DELETE FROM message WHERE id = old.message_id;
+    END;
+
+    CREATE TABLE attachment (
+        message_id INTEGER NOT NULL REFERENCES message(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        name TEXT NOT NULL DEFAULT '',
+        mime_type TEXT NOT NULL DEFAULT '',
+        size INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (message_id, position)
+    ) STRICT, WITHOUT ROWID;
+
+    -- The message as the server sent it, kept for attachments, replies and re-parsing.
+    CREATE TABLE message_raw (
+        message_id INTEGER PRIMARY KEY REFERENCES message(id) ON DELETE CASCADE,
+        raw BLOB NOT NULL
+    ) STRICT;
+
+    -- Message-IDs (and normalised subjects) that point into a conversation.
+    CREATE TABLE thread_key (
+        account_id INTEGER NOT NULL REFERENCES account(id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        thread_id INTEGER NOT NULL,
+        PRIMARY KEY (account_id, key)
+    ) STRICT, WITHOUT ROWID;
+
+    -- Full-text index; rowid is message.search_key, which sorts by date.
+    CREATE VIRTUAL TABLE message_fts USING fts5 (
+        subject, sender, recipients, body,
+        content = '', contentless_delete = 1,
+        tokenize = 'unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER message_fts_delete AFTER DELETE ON message
+    BEGIN
+        DELETE FROM message_fts WHERE rowid = old.search_key;
+    END;
+
+    CREATE TABLE setting (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) STRICT;
+    "#,
+];
+
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+pub fn migrate(conn: &mut Connection) -> Result<()> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if current > SCHEMA_VERSION {
+        return Err(Error::new(
+            ErrorKind::Storage,
+            format!(
+                "the database was written by a newer Brevdue (schema {current}, this one knows {SCHEMA_VERSION})"
+            ),
+        ));
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let version = index as i64 + 1;
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql).map_err(|err| {
+            Error::new(
+                ErrorKind::Storage,
+                format!("database migration {version} failed: {err}"),
+            )
+        })?;
+        tx.pragma_update(None, "user_version", version)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_apply_once_and_are_idempotent() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        migrate(&mut conn).unwrap();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let strict: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM pragma_table_list WHERE strict = 1 AND name IN ('account','folder','message','location')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(strict, 4);
+    }
+
+    #[test]
+    fn newer_schema_is_refused() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        let err = migrate(&mut conn).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Storage);
+    }
+}

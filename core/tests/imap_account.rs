@@ -1,0 +1,127 @@
+//! Adding IMAP accounts against the private Dovecot: security modes and distinct errors.
+
+mod common;
+
+use brevdue_core::{ErrorKind, Security};
+use common::*;
+
+#[tokio::test]
+async fn add_account_over_tls_and_starttls() {
+    let user = server().new_user("tls");
+    let t = engine(&[]);
+    for (name, security) in [
+        ("implicit", Security::Tls),
+        ("upgraded", Security::StartTls),
+    ] {
+        let account = t
+            .engine
+            .add_account(server().imap_config(name, &user, security), PASSWORD.into())
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(account.server.security, security);
+        assert!(account.server_capabilities.iter().any(|c| c == "IMAP4rev1"));
+        assert!(account.capabilities.syncs_read_state && account.capabilities.syncs_folders);
+    }
+    let names: Vec<String> = t
+        .engine
+        .accounts()
+        .unwrap()
+        .into_iter()
+        .map(|a| a.name)
+        .collect();
+    assert_eq!(names, ["implicit", "upgraded"]);
+}
+
+#[tokio::test]
+async fn failures_have_their_own_kind_and_save_nothing() {
+    let user = server().new_user("err");
+    let t = engine(&[]);
+    let s = server();
+
+    let wrong_password = t
+        .engine
+        .add_account(s.imap_config("a", &user, Security::Tls), "nope".into())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        wrong_password.kind,
+        ErrorKind::AuthFailed,
+        "{wrong_password}"
+    );
+
+    let mut untrusted = s.imap_config("b", &user, Security::Tls);
+    untrusted.server.ca_file = None;
+    let err = t
+        .engine
+        .add_account(untrusted, PASSWORD.into())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::CertificateNotTrusted, "{err}");
+
+    let mut untrusted_starttls = s.imap_config("b2", &user, Security::StartTls);
+    untrusted_starttls.server.ca_file = None;
+    let err = t
+        .engine
+        .add_account(untrusted_starttls, PASSWORD.into())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::CertificateNotTrusted, "{err}");
+
+    // The certificate names localhost and 127.0.0.1 only; 127.0.0.2 is the same server.
+    let mut wrong_name = s.imap_config("c", &user, Security::Tls);
+    wrong_name.server.host = "127.0.0.2".into();
+    let err = t
+        .engine
+        .add_account(wrong_name, PASSWORD.into())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::WrongHostName, "{err}");
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let mut refused = s.imap_config("d", &user, Security::Tls);
+    refused.server.port = closed_port;
+    let err = t
+        .engine
+        .add_account(refused, PASSWORD.into())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::ConnectionRefused, "{err}");
+
+    assert!(
+        t.engine.accounts().unwrap().is_empty(),
+        "a failed add saved an account"
+    );
+}
+
+#[tokio::test]
+async fn a_server_without_imap4rev1_is_refused() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    // A canned server that logs in but announces only IMAP2.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let (read, mut write) = stream.into_split();
+        let mut lines = BufReader::new(read).lines();
+        write.write_all(b"* OK old server ready\r\n").await.unwrap();
+        while let Ok(Some(line)) = lines.next_line().await {
+            let tag = line.split(' ').next().unwrap_or("*").to_owned();
+            let reply = if line.to_ascii_uppercase().contains("CAPABILITY") {
+                format!("* CAPABILITY IMAP2\r\n{tag} OK done\r\n")
+            } else if line.to_ascii_uppercase().contains("LOGOUT") {
+                format!("* BYE\r\n{tag} OK bye\r\n")
+            } else {
+                format!("{tag} OK done\r\n")
+            };
+            write.write_all(reply.as_bytes()).await.unwrap();
+        }
+    });
+    let t = engine(&[]);
+    let mut config = server().imap_config("old", "x", Security::Plain);
+    config.server.port = port;
+    let err = t.engine.add_account(config, "pw".into()).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::ProtocolUnsupported, "{err}");
+    assert!(t.engine.accounts().unwrap().is_empty());
+}

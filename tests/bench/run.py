@@ -1,0 +1,211 @@
+#!/usr/bin/env python3
+"""Brevdue's benchmark: one run, one private Dovecot, every figure measured here.
+
+Loads the reference mailbox (shared/bench/gen_mailbox.py, 10,000 messages, seed 42) into
+a private Dovecot and prints, against the reference tools measured in the same run:
+  - initial header sync        vs protocol_limit.py imap-headers
+  - full body sync             vs protocol_limit.py imap-full and mbsync (isync)
+  - no-change resync, peak RSS, local search p50 over 100,000 messages, newest 50 threads
+Usage: tests/bench/run.py [--brevdue target/release/brevdue] [--messages 10000] [--runs 3]
+Run through tests/bench/run.sh, which builds the release binary first.
+"""
+import argparse
+import imaplib
+import json
+import os
+import pwd
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+SHARED = os.environ.get("BREVDUE_SHARED", os.path.join(ROOT, "..", "shared"))
+GEN = os.path.join(SHARED, "bench", "gen_mailbox.py")
+LIMIT = os.path.join(SHARED, "bench", "protocol_limit.py")
+HARNESS = os.path.join(ROOT, "tests", "mailserver.py")
+USER, PASSWORD = "bench", "benchpw"
+
+
+def log(msg):
+    print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+
+def timed(cmd, env=None):
+    """Runs cmd; returns (seconds, peak RSS in MB, stdout)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    out = proc.stdout.read()
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - t0
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{cmd[0]} failed: {err.decode(errors='replace')[-2000:]}")
+    return seconds, usage.ru_maxrss / 1024.0, out.decode()
+
+
+def protocol_limit(mode, port, runs):
+    out = subprocess.run([sys.executable, LIMIT, mode, "--port", str(port), "--user", USER,
+                          "--password", PASSWORD, "--runs", str(runs)],
+                         check=True, capture_output=True, text=True).stdout
+    return float(out.strip().splitlines()[-1].split("=")[1])
+
+
+class Brevdue:
+    def __init__(self, exe, server, workdir):
+        self.exe, self.server, self.workdir = exe, server, workdir
+        self.count = 0
+
+    def fresh(self, prefetch):
+        self.count += 1
+        d = os.path.join(self.workdir, f"brevdue{self.count}")
+        env = dict(os.environ, BENCH_PW=PASSWORD)
+        subprocess.run([self.exe, "--data-dir", d, "account", "add", "bench",
+                        "--email", "bench@example.test", "--host", "127.0.0.1",
+                        "--port", str(self.server["imap_port"]), "--security", "plain",
+                        "--user", USER, "--password-env", "BENCH_PW"],
+                       check=True, env=env, capture_output=True)
+        subprocess.run([self.exe, "--data-dir", d, "config", "body-prefetch", prefetch],
+                       check=True, capture_output=True)
+        return d
+
+    def sync(self, d, extra=()):
+        return timed([self.exe, "--data-dir", d, *extra, "sync"])
+
+
+def mbsync(server, workdir, runs):
+    times = []
+    for i in range(runs):
+        d = os.path.join(workdir, f"mbsync{i}")
+        os.makedirs(os.path.join(d, "mail"))
+        rc = os.path.join(d, "mbsyncrc")
+        with open(rc, "w") as f:
+            f.write(f"""IMAPAccount bench
+Host 127.0.0.1
+Port {server['imap_port']}
+User {USER}
+Pass {PASSWORD}
+TLSType None
+AuthMechs LOGIN
+
+IMAPStore remote
+Account bench
+
+MaildirStore local
+Path {d}/mail/
+Inbox {d}/mail/INBOX
+
+Channel inbox
+Far :remote:
+Near :local:
+Patterns INBOX
+Create Near
+Sync Pull
+SyncState *
+""")
+        seconds, _, _ = timed(["mbsync", "-q", "-c", rc, "inbox"])
+        times.append(seconds)
+    return statistics.median(times)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--brevdue", default=os.path.join(ROOT, "target", "release", "brevdue"))
+    p.add_argument("--messages", type=int, default=10000)
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--search-copies", type=int, default=9,
+                   help="server-side copies of the mailbox for the 100,000-message search")
+    a = p.parse_args()
+    workdir = tempfile.mkdtemp(prefix="brevdue-bench-")
+    serve = subprocess.Popen(["/usr/bin/python3", HARNESS, "serve", "--users", f"{USER}:{PASSWORD}"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        server = json.loads(serve.stdout.readline())
+        maildir = os.path.join(server["maildir_root"], USER, "Maildir")
+        log(f"generating {a.messages} messages into {maildir}")
+        subprocess.run([sys.executable, GEN, maildir, str(a.messages), "42"], check=True,
+                       stdout=subprocess.DEVNULL)
+        nobody = pwd.getpwnam("nobody")
+        for base, dirs, files in os.walk(os.path.join(server["maildir_root"], USER)):
+            for name in [base] + [os.path.join(base, x) for x in dirs + files]:
+                os.chown(name, nobody.pw_uid, nobody.pw_gid)
+        port = server["imap_port"]
+        # Warm Dovecot's index and the page cache once, so every tool sees the same state.
+        protocol_limit("imap-full", port, 1)
+        b = Brevdue(a.brevdue, server, workdir)
+        rows = []
+
+        log("header sync")
+        limit_headers = protocol_limit("imap-headers", port, a.runs)
+        header_runs = [b.sync(b.fresh("0")) for _ in range(a.runs)]
+        headers = statistics.median(t for t, _, _ in header_runs)
+        rows.append(("initial header sync", headers, limit_headers, "protocol limit (imap-headers)", "<= 1.5x"))
+
+        log("full sync")
+        limit_full = protocol_limit("imap-full", port, a.runs)
+        mb = mbsync(server, workdir, a.runs)
+        full_dirs, full_runs = [], []
+        for _ in range(a.runs):
+            d = b.fresh("all")
+            full_runs.append(b.sync(d))
+            full_dirs.append(d)
+        full = statistics.median(t for t, _, _ in full_runs)
+        peak_rss = max(rss for _, rss, _ in full_runs + header_runs)
+        rows.append(("full body sync", full, limit_full, "protocol limit (imap-full)", ""))
+        rows.append(("full body sync", full, mb, "mbsync", "< 1x"))
+
+        log("no-change resync")
+        d = full_dirs[0]
+        nochange = statistics.median(b.sync(d)[0] for _ in range(max(5, a.runs)))
+        limit_noop = protocol_limit("imap-noop", port, 5)
+        rows.append(("no-change resync", nochange, limit_noop, "protocol limit (imap-noop)", "<= 30 ms"))
+
+        log("flag resync with and without CONDSTORE")
+        # Another client flips \Flagged on every tenth message; the engine picks it up.
+        flag_rows = []
+        for label, change, extra in (("with CONDSTORE", "+FLAGS.SILENT", ()),
+                                     ("without CONDSTORE", "-FLAGS.SILENT", ("--disable-extension", "CONDSTORE"))):
+            c = imaplib.IMAP4("127.0.0.1", port)
+            c.login(USER, PASSWORD)
+            c.select("INBOX")
+            _, data = c.uid("SEARCH", None, "ALL")
+            uids = data[0].split()[::10]
+            c.uid("STORE", b",".join(uids).decode(), change, "(\\Flagged)")
+            c.logout()
+            seconds, _, _ = b.sync(d, extra)
+            flag_rows.append((label, seconds, len(uids)))
+
+        log(f"search over {a.messages * (a.search_copies + 1)} messages")
+        c = imaplib.IMAP4("127.0.0.1", port)
+        c.login(USER, PASSWORD)
+        c.select("INBOX")
+        for i in range(a.search_copies):
+            c.create(f"Copy{i}")
+            c.uid("COPY", "1:*", f"Copy{i}")
+        c.logout()
+        big = b.fresh("all")
+        big_sync, big_rss, _ = b.sync(big)
+        _, _, out = timed([a.brevdue, "--data-dir", big, "bench", "local", "--account", "bench"])
+        local = json.loads(out)
+
+        print()
+        print(f"Brevdue benchmark, {a.messages} messages (seed 42), median of {a.runs} runs, loopback, no TLS")
+        print(f"{'measure':<24} {'brevdue':>10} {'reference':>10} {'ratio':>7}  reference tool / target")
+        for name, ours, ref, tool, target in rows:
+            print(f"{name:<24} {ours*1000:>8.0f}ms {ref*1000:>8.0f}ms {ours/ref:>6.2f}x  {tool} {target}")
+        for label, seconds, n in flag_rows:
+            print(f"{'flag resync ' + label:<36} {seconds*1000:>8.0f}ms  ({n} changed flags, 10,000-message folder)")
+        print(f"{'peak RSS (sync)':<24} {peak_rss:>8.1f}MB   target < 80 MB")
+        print(f"{'sync of ' + str(local['messages']) + ' messages':<24} {big_sync*1000:>8.0f}ms   peak RSS {big_rss:.1f} MB")
+        print(f"{'search p50':<24} {local['search_p50_ms']:>8.2f}ms   over {local['messages']} messages, target < 5 ms")
+        print(f"{'newest 50 threads':<24} {local['threads_p50_ms']:>8.2f}ms   target < 5 ms")
+    finally:
+        serve.stdin.close()
+        serve.wait(timeout=30)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

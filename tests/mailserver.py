@@ -1,0 +1,443 @@
+#!/usr/bin/python3
+"""Private mail server for Brevdue's integration tests.
+
+Runs a throw-away Dovecot 2.3 (IMAP, POP3, LMTP) plus an aiosmtpd SMTP relay
+that delivers through Dovecot's LMTP socket, all on 127.0.0.1 with free ports.
+Needs Debian's dovecot-imapd, dovecot-pop3d, dovecot-lmtpd, python3-aiosmtpd
+and openssl; run it with /usr/bin/python3 (aiosmtpd is only importable there).
+
+    mailserver.py serve [--state-dir DIR] [--users alice:secret,bob:secret]
+                        [--ignore-stdin]
+        Starts everything and prints ONE line of JSON on stdout:
+          host, imap_port, imaps_port, pop3_port, pop3s_port, smtp_port,
+          smtps_port, ca_file, state_dir, passwd_file, maildir_root,
+          lmtp_socket, log_file, users ({name: password})
+        The same data is written to DIR/server.json. The server runs until
+        stdin reaches EOF (unless --ignore-stdin) or it gets SIGTERM/SIGINT,
+        then stops Dovecot and removes the state dir if it created it.
+    mailserver.py add-user --state-dir DIR NAME PASSWORD
+        Adds a mail user; Dovecot sees it immediately.
+    mailserver.py stop --state-dir DIR
+        Stops the server started with that state dir and waits for it to exit.
+
+Users' addresses are <name>@example.test. ca_file is a self-signed end-entity
+certificate for localhost/127.0.0.1; trust it as the only extra root.
+IMAP/POP3 offer STARTTLS/STLS on the plain ports and implicit TLS on imaps/pop3s.
+SMTP offers STARTTLS and AUTH PLAIN/LOGIN (also without TLS); MAIL FROM needs
+AUTH (530), recipients other than <user>@example.test get 550, and accepted
+mail goes to each recipient's INBOX over LMTP. smtps_port is SMTP over TLS.
+
+Dovecot's auth penalty (2-15 s delay for logins after a failed one) and the
+failure delay are switched off, so tests can try wrong passwords cheaply (a
+failed login is still answered after up to 0.5 s).
+As root, mailboxes belong to nobody; otherwise everything runs as the caller.
+"""
+import argparse
+import asyncio
+import contextlib
+import ctypes
+import fcntl
+import grp
+import json
+import logging
+import os
+import pwd
+import re
+import shutil
+import signal
+import smtplib
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HOST = "127.0.0.1"
+# Dovecot also listens here: a name the certificate does not cover, for wrong-host tests.
+ALT_HOST = "127.0.0.2"
+DOMAIN = "example.test"
+DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
+PORTS = ("imap", "imaps", "pop3", "pop3s", "smtp", "smtps")
+
+
+def log(msg):
+    print(f"mailserver: {msg}", file=sys.stderr, flush=True)
+
+
+def free_ports(n):
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind((HOST, 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def mail_ids():
+    """uid/gid owning mailboxes: nobody when root, else ourselves."""
+    if os.geteuid() == 0:
+        pw = pwd.getpwnam("nobody")
+        return pw.pw_uid, pw.pw_gid
+    return os.getuid(), os.getgid()
+
+
+def make_cert(state):
+    cnf, cert, key = (os.path.join(state, f) for f in ("cert.cnf", "cert.pem", "key.pem"))
+    with open(cnf, "w") as f:
+        f.write("[req]\ndistinguished_name = dn\nx509_extensions = ext\nprompt = no\n"
+                "[dn]\nCN = localhost\n"
+                "[ext]\nbasicConstraints = critical,CA:FALSE\n"
+                "extendedKeyUsage = serverAuth\n"
+                "subjectAltName = DNS:localhost,IP:127.0.0.1\n"
+                "subjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid:always\n")
+    subprocess.run(["openssl", "req", "-x509", "-config", cnf, "-newkey", "ec",
+                    "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "30",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True)
+    return cert, key
+
+
+def read_users(passwd_file):
+    users = {}
+    with open(passwd_file) as f:
+        for line in f:
+            name, _, rest = line.partition(":")
+            if rest.startswith("{PLAIN}"):
+                users[name] = rest[len("{PLAIN}"):].split(":", 1)[0]
+    return users
+
+
+def add_user_line(state, uid, gid, name, password):
+    """Append NAME to <state>/passwd and write <state>/users/NAME.
+
+    Dovecot re-reads a changed passwd-file at most once per second, so a user
+    appended to `passwd` may be unknown for up to 1 s. The per-user file is
+    opened on the first lookup of that name, which makes new users usable at once.
+    """
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name) or re.search(r"[:\n]", password):
+        raise SystemExit(f"mailserver: invalid user name or password: {name!r}")
+    home = os.path.join(state, "home", name)
+    line = f"{name}:{{PLAIN}}{password}:{uid}:{gid}::{home}::\n"
+    passwd = os.path.join(state, "passwd")
+    with open(passwd, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        if name in read_users(passwd):
+            raise SystemExit(f"mailserver: user {name!r} already exists")
+        os.makedirs(home, mode=0o700, exist_ok=True)
+        os.chown(home, uid, gid)
+        with open(os.path.join(state, "users", name), "w") as u:
+            os.fchmod(u.fileno(), 0o644)  # the auth process runs as the dovecot user
+            u.write(line)
+        f.write(line)
+
+
+def dovecot_conf(state, ports, cert, key, uid, gid):
+    mailboxes = "".join(f"  mailbox {m} {{\n    special_use = \\{m}\n    auto = subscribe\n  }}\n"
+                        for m in ("Drafts", "Sent", "Trash", "Junk", "Archive"))
+    # users/<name> first: see add_user_line()
+    dbs = "".join(f"{db} {{\n  driver = passwd-file\n  args = {scheme}username_format=%n {path}\n}}\n"
+                  for db, scheme in (("passdb", "scheme=PLAIN "), ("userdb", ""))
+                  for path in (os.path.join(state, "users", "%n"), os.path.join(state, "passwd")))
+    extra, chroot = "", ""
+    if os.geteuid() != 0:  # unprivileged: run every service as ourselves, without chroot
+        me, group = pwd.getpwuid(os.getuid()).pw_name, grp.getgrgid(os.getgid()).gr_name
+        extra = (f"default_login_user = {me}\ndefault_internal_user = {me}\n"
+                 f"default_internal_group = {group}\nservice anvil {{\n  chroot =\n}}\n")
+        chroot = "  chroot =\n"
+
+    def login_service(proto, plain, implicit):
+        return (f"service {proto}-login {{\n{chroot}"
+                f"  inet_listener {plain} {{\n    port = {ports[plain]}\n  }}\n"
+                f"  inet_listener {implicit} {{\n    port = {ports[implicit]}\n    ssl = yes\n  }}\n}}\n")
+
+    return f"""# Generated by tests/mailserver.py
+base_dir = {state}/run
+state_dir = {state}/lib
+log_path = {state}/dovecot.log
+protocols = imap pop3 lmtp
+listen = {HOST}, {ALT_HOST}
+ssl = yes
+ssl_cert = <{cert}
+ssl_key = <{key}
+ssl_dh = </usr/share/dovecot/dh.pem
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+auth_failure_delay = 0
+auth_verbose = yes
+first_valid_uid = {uid}
+first_valid_gid = {gid}
+mail_location = maildir:~/Maildir
+mail_fsync = never
+mail_max_userip_connections = 100
+pop3_uidl_format = %08Xu%08Xv
+{extra}{dbs}namespace inbox {{
+  inbox = yes
+  separator = /
+{mailboxes}}}
+protocol imap {{
+  mail_plugins = $mail_plugins imap_zlib
+}}
+{login_service("imap", "imap", "imaps")}{login_service("pop3", "pop3", "pop3s")}service lmtp {{
+  unix_listener lmtp {{
+    mode = 0666
+  }}
+}}
+"""
+
+
+class Relay:
+    """aiosmtpd handler: AUTH against the passwd file, deliver over LMTP."""
+
+    def __init__(self, passwd_file, lmtp_socket):
+        self.passwd_file, self.lmtp_socket = passwd_file, lmtp_socket
+
+    def authenticator(self, server, session, envelope, mechanism, auth_data):
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+        ok = (isinstance(auth_data, LoginPassword) and
+              read_users(self.passwd_file).get(auth_data.login.decode(errors="replace"))
+              == auth_data.password.decode(errors="replace"))
+        # handled=False: let aiosmtpd send the 535 reply on failure
+        return AuthResult(success=ok, handled=False, auth_data=auth_data)
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if not session.authenticated:
+            return "530 5.7.0 Authentication required"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        local, _, domain = address.rpartition("@")
+        if domain.lower() != DOMAIN or local not in read_users(self.passwd_file):
+            return f"550 5.1.1 <{address}>: user unknown"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(None, self.deliver, envelope)
+        except (smtplib.SMTPException, OSError) as e:
+            log(f"LMTP delivery failed: {e!r}")
+            return f"451 4.3.0 local delivery failed: {e}"
+        return "250 OK delivered"
+
+    def deliver(self, envelope):
+        body = [o for o in envelope.mail_options if o.upper().startswith("BODY=")]
+        with smtplib.LMTP(self.lmtp_socket) as lmtp:
+            for rcpt in envelope.rcpt_tos:  # one at a time: smtplib can't read per-rcpt replies
+                lmtp.sendmail(envelope.mail_from, [rcpt], envelope.original_content, body)
+
+
+def wait_for_dovecot(run_dir, port, proc, timeout=10.0):
+    """Wait for the IMAP greeting, first disabling Dovecot's auth penalty.
+
+    After a failed login Dovecot 2.3 delays the next logins from the same IP
+    by 2-15 s (login_trusted_networks no longer exempts anyone). The auth
+    process skips penalties if anvil-auth-penalty is missing when it starts,
+    so remove that socket before the first login starts the auth process.
+    """
+    deadline = time.monotonic() + timeout
+    penalty_socket = os.path.join(run_dir, "anvil-auth-penalty")
+    while not os.path.exists(penalty_socket):
+        if time.monotonic() > deadline or proc.poll() is not None:
+            return False
+        time.sleep(0.02)
+    os.unlink(penalty_socket)
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with socket.create_connection((HOST, port), timeout=1) as s:
+                if s.recv(100).startswith(b"* OK"):
+                    return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def stop_dovecot(proc):
+    """Stop Dovecot's master (our child, thanks to -F) and its whole process group.
+
+    SIGTERM goes to the master, SIGKILL after 5 s. The master does not wait for
+    all of its children (log, stats, imap sessions can linger for seconds), so
+    then the rest of the group gets SIGTERM and, after 1 s, SIGKILL. We are a
+    child subreaper, so those orphans become our children and we reap them.
+    """
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    start = time.monotonic()
+    while time.monotonic() - start < 5:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM if time.monotonic() - start < 1 else signal.SIGKILL)
+        except ProcessLookupError:
+            return
+        with contextlib.suppress(ChildProcessError):
+            while os.waitpid(-proc.pid, os.WNOHANG)[0]:
+                pass
+        time.sleep(0.02)
+
+
+LIBC = ctypes.CDLL(None, use_errno=True)
+PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER = 1, 36
+
+
+def die_with_parent():
+    """preexec_fn: SIGTERM Dovecot's master if this process dies, even by SIGKILL."""
+    LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def pid_alive(pidfile):
+    try:
+        with open(pidfile) as f:
+            os.kill(int(f.read()), 0)
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+def serve(args):
+    from aiosmtpd.controller import Controller
+    # aiosmtpd itself logs a deprecation warning about Session.login_data on every AUTH
+    logging.getLogger("mail.log").addFilter(lambda r: "login_data" not in r.getMessage())
+    users = dict(u.split(":", 1) for u in args.users.split(",") if u)
+    own_dir = args.state_dir is None
+    state = os.path.abspath(args.state_dir or tempfile.mkdtemp(prefix="brevdue-mail-"))
+    run_dir, pidfile = os.path.join(state, "run"), os.path.join(state, "serve.pid")
+    users_dir, home_root = os.path.join(state, "users"), os.path.join(state, "home")
+    if pid_alive(pidfile):
+        raise SystemExit(f"mailserver: a server is already running in {state}")
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, lambda *_: stop.set())
+    LIBC.prctl(PR_SET_CHILD_SUBREAPER, 1)  # Dovecot's orphans come back to us
+    proc, controllers, rc = None, [], 0
+    try:
+        os.makedirs(state, exist_ok=True)
+        os.chmod(state, 0o755)  # mail users (nobody) must traverse it
+        with open(pidfile, "w") as f:
+            f.write(f"{os.getpid()}\n")
+        uid, gid = mail_ids()
+        passwd = os.path.join(state, "passwd")
+        os.makedirs(home_root, exist_ok=True)
+        os.chown(home_root, uid, gid)  # Dovecot creates missing homes as the user
+        os.chmod(home_root, 0o755)
+        open(passwd, "w").close()
+        os.chmod(passwd, 0o644)  # the auth process runs as the dovecot user
+        shutil.rmtree(users_dir, ignore_errors=True)
+        os.makedirs(users_dir)
+        os.chmod(users_dir, 0o755)
+        for name, password in users.items():
+            add_user_line(state, uid, gid, name, password)
+        cert, key = make_cert(state)
+        ports = dict(zip(PORTS, free_ports(len(PORTS))))
+        conf = os.path.join(state, "dovecot.conf")
+        with open(conf, "w") as f:
+            f.write(dovecot_conf(state, ports, cert, key, uid, gid))
+        log_file = os.path.join(state, "dovecot.log")
+        with open(os.path.join(state, "dovecot.stderr"), "wb") as err:
+            proc = subprocess.Popen([DOVECOT, "-F", "-c", conf], stdin=subprocess.DEVNULL,
+                                    stdout=err, stderr=err, start_new_session=True,
+                                    preexec_fn=die_with_parent)
+        if not wait_for_dovecot(run_dir, ports["imap"], proc):
+            for name in ("dovecot.stderr", "dovecot.log"):
+                with contextlib.suppress(FileNotFoundError), \
+                        open(os.path.join(state, name), errors="replace") as f:
+                    sys.stderr.write(f.read())
+            raise SystemExit("mailserver: dovecot did not start")
+
+        lmtp_socket = os.path.join(run_dir, "lmtp")
+        relay = Relay(passwd, lmtp_socket)
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(cert, key)
+        common = dict(hostname=HOST, server_hostname="localhost", enable_SMTPUTF8=False,
+                      authenticator=relay.authenticator, auth_require_tls=False)
+        controllers = [Controller(relay, port=ports["smtp"], tls_context=tls, **common),
+                       Controller(relay, port=ports["smtps"], ssl_context=tls, **common)]
+        for c in controllers:
+            c.start()
+
+        info = {"host": HOST, **{f"{p}_port": ports[p] for p in PORTS}, "ca_file": cert,
+                "state_dir": state, "passwd_file": passwd, "maildir_root": home_root,
+                "lmtp_socket": lmtp_socket, "log_file": log_file, "users": users}
+        with open(os.path.join(state, "server.json"), "w") as f:
+            json.dump({**info, "mail_uid": uid, "mail_gid": gid}, f, indent=1)
+        print(json.dumps(info, separators=(",", ":")), flush=True)
+
+        if not args.ignore_stdin:
+            def watch_stdin():
+                while os.read(0, 65536):
+                    pass
+                stop.set()
+            threading.Thread(target=watch_stdin, daemon=True).start()
+        while not stop.wait(0.5):
+            if proc.poll() is not None:
+                log(f"dovecot exited unexpectedly (status {proc.returncode}); see {log_file}")
+                rc = 1
+                break
+    except BrokenPipeError:  # whoever started us is gone
+        rc = 1
+    finally:
+        for c in controllers:
+            c.stop(no_assert=True)
+        if proc is not None:
+            stop_dovecot(proc)
+        if own_dir:
+            shutil.rmtree(state, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(pidfile)  # tells `stop` that we are done
+    return rc
+
+
+def add_user(args):
+    with open(os.path.join(args.state_dir, "server.json")) as f:
+        info = json.load(f)
+    add_user_line(info["state_dir"], info["mail_uid"], info["mail_gid"],
+                  args.name, args.password)
+    return 0
+
+
+def stop_server(args):
+    pidfile = os.path.join(args.state_dir, "serve.pid")
+    try:
+        with open(pidfile) as f:
+            pid = int(f.read())
+        os.kill(pid, signal.SIGTERM)
+    except (OSError, ValueError) as e:
+        log(f"no running server for {args.state_dir}: {e}")
+        return 1
+    deadline = time.monotonic() + 20
+    while os.path.exists(pidfile) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return 0 if not os.path.exists(pidfile) else 1
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("serve", help="run the servers, print JSON info")
+    p.add_argument("--state-dir")
+    p.add_argument("--users", default="alice:secret,bob:secret")
+    p.add_argument("--ignore-stdin", action="store_true",
+                   help="run until SIGTERM/SIGINT instead of until stdin EOF")
+    p.set_defaults(func=serve)
+    p = sub.add_parser("add-user", help="add a mail user to a running server")
+    p.add_argument("--state-dir", required=True)
+    p.add_argument("name")
+    p.add_argument("password")
+    p.set_defaults(func=add_user)
+    p = sub.add_parser("stop", help="stop the server using --state-dir")
+    p.add_argument("--state-dir", required=True)
+    p.set_defaults(func=stop_server)
+    args = parser.parse_args()
+    sys.exit(args.func(args))
+
+
+if __name__ == "__main__":
+    main()
