@@ -10,8 +10,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use brevdue_core::{
-    AccountConfig, Engine, EngineOptions, Error, ErrorKind, Protocol, Result, Security,
-    ServerConfig,
+    AccountConfig, Engine, EngineOptions, Error, ErrorKind, Event, EventListener, FlagChange,
+    Protocol, Result, Security, ServerConfig,
 };
 use clap::{Parser, Subcommand};
 use serde_json::Value;
@@ -87,6 +87,63 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Mark messages read, unread, flagged or unflagged.
+    Mark {
+        #[arg(required = true)]
+        ids: Vec<i64>,
+        #[arg(long, group = "flag")]
+        read: bool,
+        #[arg(long, group = "flag")]
+        unread: bool,
+        #[arg(long, group = "flag")]
+        flagged: bool,
+        #[arg(long, group = "flag")]
+        unflagged: bool,
+        #[command(flatten)]
+        push: PushArgs,
+    },
+    /// Move messages to another folder of their account.
+    Move {
+        #[arg(required = true)]
+        ids: Vec<i64>,
+        #[arg(long)]
+        to: String,
+        #[command(flatten)]
+        push: PushArgs,
+    },
+    /// Move messages to the Archive folder.
+    Archive {
+        #[arg(required = true)]
+        ids: Vec<i64>,
+        #[command(flatten)]
+        push: PushArgs,
+    },
+    /// Move messages to Trash (from Trash: delete them for good).
+    Delete {
+        #[arg(required = true)]
+        ids: Vec<i64>,
+        #[command(flatten)]
+        push: PushArgs,
+    },
+    /// Create, rename or delete folders.
+    Folder {
+        #[command(subcommand)]
+        command: FolderCommand,
+        /// The account (needed when there is more than one).
+        #[arg(long, global = true)]
+        account: Option<String>,
+        #[command(flatten)]
+        push: PushArgs,
+    },
+    /// Changes not yet on the server, and those it refused.
+    Ops {
+        #[command(subcommand)]
+        command: Option<OpsCommand>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stay connected (IDLE) and print one JSON line per event, until interrupted.
+    Watch { name: Option<String> },
     /// Engine settings.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -127,6 +184,28 @@ enum AccountCommand {
     Remove {
         name: String,
     },
+}
+
+#[derive(clap::Args)]
+struct PushArgs {
+    /// Only queue the change; do not contact the server now.
+    #[arg(long, global = true)]
+    no_push: bool,
+}
+
+#[derive(Subcommand)]
+enum FolderCommand {
+    Create { name: String },
+    Rename { old: String, new: String },
+    Delete { name: String },
+}
+
+#[derive(Subcommand)]
+enum OpsCommand {
+    /// Apply a failed change again and queue it.
+    Retry { id: i64 },
+    /// Forget a failed change (it was already undone here).
+    Discard { id: i64 },
 }
 
 #[derive(Subcommand)]
@@ -193,6 +272,7 @@ fn open_engine(cli: &Cli) -> Result<Engine> {
         credentials,
         EngineOptions {
             disabled_extensions: cli.disabled_extensions.clone(),
+            ..EngineOptions::default()
         },
     )
 }
@@ -262,6 +342,10 @@ fn run(cli: Cli) -> Result<()> {
             eprintln!("removed account '{name}'");
         }
         Command::Sync { name } => {
+            let pushed = engine.block_on(engine.push_changes(name.clone()))??;
+            if let Some(reason) = &pushed.offline {
+                eprintln!("{} change(s) still queued: {reason}", pushed.pending);
+            }
             let reports = engine.block_on(engine.sync(name))??;
             for (account, r) in reports {
                 eprintln!(
@@ -359,6 +443,76 @@ fn run(cli: Cli) -> Result<()> {
                 Error::invalid(format!("'{n}' is neither a number nor \"all\""))
             })?))?,
         },
+        Command::Mark {
+            ids,
+            read,
+            unread,
+            flagged,
+            unflagged,
+            push,
+        } => {
+            let change = match (read, unread, flagged, unflagged) {
+                (true, _, _, _) => FlagChange::Read,
+                (_, true, _, _) => FlagChange::Unread,
+                (_, _, true, _) => FlagChange::Flagged,
+                (_, _, _, true) => FlagChange::Unflagged,
+                _ => {
+                    return Err(Error::invalid(
+                        "say one of --read, --unread, --flagged, --unflagged",
+                    ))
+                }
+            };
+            engine.mark(&ids, change)?;
+            push_now(&engine, push)?;
+        }
+        Command::Move { ids, to, push } => {
+            engine.move_messages(&ids, &to)?;
+            push_now(&engine, push)?;
+        }
+        Command::Archive { ids, push } => {
+            engine.archive(&ids)?;
+            push_now(&engine, push)?;
+        }
+        Command::Delete { ids, push } => {
+            engine.delete(&ids)?;
+            push_now(&engine, push)?;
+        }
+        Command::Folder {
+            command,
+            account,
+            push,
+        } => {
+            let account = match account {
+                Some(name) => name,
+                None => only_account(&engine)?,
+            };
+            match command {
+                FolderCommand::Create { name } => engine.create_folder(&account, &name)?,
+                FolderCommand::Rename { old, new } => engine.rename_folder(&account, &old, &new)?,
+                FolderCommand::Delete { name } => engine.delete_folder(&account, &name)?,
+            }
+            push_now(&engine, push)?;
+        }
+        Command::Ops { command, json } => match command {
+            Some(OpsCommand::Retry { id }) => {
+                engine.retry_change(id)?;
+                push_now(&engine, PushArgs { no_push: false })?;
+            }
+            Some(OpsCommand::Discard { id }) => engine.discard_change(id)?,
+            None => {
+                let changes = engine.changes(None)?;
+                if json {
+                    print_json(&Value::Array(
+                        changes.iter().map(output::change_json).collect(),
+                    ));
+                } else {
+                    for c in &changes {
+                        println!("{}", output::change_line(c));
+                    }
+                }
+            }
+        },
+        Command::Watch { name } => watch(&engine, name)?,
         Command::Bench(command) => bench::run(&engine, command)?,
     }
     Ok(())
@@ -374,4 +528,62 @@ fn print_summaries(messages: &[brevdue_core::MessageSummary], json: bool) {
             println!("{}", output::summary_line(m));
         }
     }
+}
+
+/// The account when there is exactly one.
+fn only_account(engine: &Engine) -> Result<String> {
+    let accounts = engine.accounts()?;
+    match accounts.as_slice() {
+        [one] => Ok(one.name.clone()),
+        [] => Err(Error::not_found("an account (add one first)")),
+        _ => Err(Error::invalid(
+            "there are several accounts: say which with --account",
+        )),
+    }
+}
+
+/// Sends queued changes now. An unreachable server leaves them queued (exit 0); a
+/// refusal was reverted here and is an error.
+fn push_now(engine: &Engine, args: PushArgs) -> Result<()> {
+    if args.no_push {
+        return Ok(());
+    }
+    let report = engine.block_on(engine.push_changes(None))??;
+    if let Some(reason) = report.offline {
+        eprintln!(
+            "queued: {} change(s) wait for the server ({reason}); they are sent on the next sync",
+            report.pending
+        );
+    }
+    if report.failed > 0 {
+        let refused = engine
+            .changes(None)?
+            .into_iter()
+            .rfind(|c| c.state == brevdue_core::ChangeState::Failed)
+            .map(|c| c.last_error)
+            .unwrap_or_default();
+        return Err(Error::new(
+            ErrorKind::Protocol,
+            format!("the server refused the change, which was undone here: {refused}"),
+        ));
+    }
+    Ok(())
+}
+
+struct JsonLines;
+
+impl EventListener for JsonLines {
+    fn on_event(&self, event: Event) {
+        println!("{}", output::event_json(&event));
+    }
+}
+
+/// Stays connected and prints events until interrupted.
+fn watch(engine: &Engine, account: Option<String>) -> Result<()> {
+    let _subscription = engine.subscribe(Arc::new(JsonLines))?;
+    engine.start_push(account.as_deref())?;
+    engine.block_on(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })?;
+    Ok(())
 }

@@ -1,6 +1,8 @@
 //! The CLI's output: JSON shapes are a contract that scripts rely on.
 
-use brevdue_core::{Account, Address, Folder, Message, MessageSummary};
+use brevdue_core::{
+    Account, Address, ChangeState, Event, Folder, Message, MessageSummary, PendingChange,
+};
 use serde_json::{json, Value};
 
 pub fn rfc3339(seconds: i64) -> String {
@@ -150,4 +152,90 @@ pub fn message_text(m: &Message) -> String {
         (None, None) => out.push_str("(no body downloaded)"),
     }
     out
+}
+
+pub fn change_json(c: &PendingChange) -> Value {
+    json!({
+        "id": c.id,
+        "account": c.account,
+        "kind": c.kind.as_str(),
+        "target": c.target,
+        "state": match c.state { ChangeState::Pending => "pending", ChangeState::Failed => "failed" },
+        "attempts": c.attempts,
+        "last_error": c.last_error,
+    })
+}
+
+pub fn change_line(c: &PendingChange) -> String {
+    let state = match c.state {
+        ChangeState::Pending => "pending",
+        ChangeState::Failed => "FAILED",
+    };
+    let mut line = format!(
+        "{:>5} {:<8} {:<12} {:<14} {} (attempts: {})",
+        c.id,
+        state,
+        c.account,
+        c.kind.as_str(),
+        c.target,
+        c.attempts
+    );
+    if !c.last_error.is_empty() {
+        line.push_str(&format!(" - {}", c.last_error));
+    }
+    line
+}
+
+pub fn event_json(event: &Event) -> Value {
+    match event {
+        Event::SyncStarted { account } => json!({"event": "sync_started", "account": account}),
+        Event::SyncProgress {
+            account,
+            folder,
+            done,
+            total,
+        } => json!({
+            "event": "sync_progress", "account": account, "folder": folder, "done": done, "total": total,
+        }),
+        Event::SyncFinished { account, report } => json!({
+            "event": "sync_finished", "account": account, "new": report.new_messages,
+            "changed": report.changed_messages, "removed": report.removed_messages,
+            "bodies": report.bodies,
+        }),
+        Event::MessagesChanged {
+            account,
+            folder,
+            added,
+            changed,
+            removed,
+        } => json!({
+            "event": "messages_changed", "account": account, "folder": folder,
+            "added": added, "changed": changed, "removed": removed,
+        }),
+        Event::FoldersChanged { account } => {
+            json!({"event": "folders_changed", "account": account})
+        }
+        Event::ChangesApplied { account, applied } => json!({
+            "event": "changes_applied", "account": account, "applied": applied,
+        }),
+        Event::ChangeFailed {
+            account,
+            change_id,
+            kind,
+            message,
+        } => json!({
+            "event": "change_failed", "account": account, "id": change_id,
+            "kind": kind.as_str(), "message": message,
+        }),
+        Event::PushState { account, connected } => json!({
+            "event": "push", "account": account, "connected": connected,
+        }),
+        Event::Error {
+            account,
+            kind,
+            message,
+        } => json!({
+            "event": "error", "account": account, "kind": kind, "message": message,
+        }),
+    }
 }

@@ -267,3 +267,160 @@ async fn a_sync_killed_midway_resumes_without_duplicates() {
         .collect();
     assert_eq!(ids.len(), total as usize);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn change_commands_queue_offline_and_report_refusals() {
+    let s = server();
+    let user = s.new_user("clichg");
+    let mut other = OtherClient::login(&user).await;
+    for i in 0..4u32 {
+        let raw = message(
+            &format!("q{i}"),
+            "a@example.test",
+            &date(i),
+            &format!("q{i}@t"),
+            "x",
+        );
+        other.append("INBOX", &raw, None).await;
+    }
+    other.create("Projects").await;
+    let proxy = Proxy::start(s.imaps_port).await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(
+        d,
+        &add_args(&user, &proxy.port.to_string(), &s.ca_file, "TEST_PASSWORD"),
+    );
+    ok(d, &["sync"]);
+    let list = json(d, &["list", "--json"]);
+    let id = |mid: &str| -> String {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["message_id"] == mid)
+            .unwrap()["id"]
+            .to_string()
+    };
+
+    ok(d, &["mark", &id("q0@t"), "--read"]);
+    assert!(other.server_view().await["q0@t"].1);
+
+    // Offline: the change is kept, said on stderr, exit 0.
+    proxy.go_down();
+    let out = brevdue(d, &["mark", &id("q1@t"), "--flagged"]);
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("queued"), "{stderr}");
+    ok(d, &["move", &id("q2@t"), "--to", "Archive", "--no-push"]);
+    let ops = json(d, &["ops", "--json"]);
+    let ops = ops.as_array().unwrap();
+    assert_eq!(ops.len(), 2);
+    assert_eq!(ops[0]["kind"], "flags");
+    assert_eq!(ops[0]["state"], "pending");
+    assert_eq!(ops[0]["attempts"], 1);
+    assert!(!ops[0]["last_error"].as_str().unwrap().is_empty());
+    assert_eq!(ops[1]["kind"], "move");
+    for key in ["id", "kind", "target", "state", "attempts", "last_error"] {
+        assert!(ops[1].get(key).is_some(), "ops --json lacks {key}");
+    }
+
+    proxy.come_up();
+    ok(d, &["sync"]);
+    assert_eq!(json(d, &["ops", "--json"]), Value::Array(vec![]));
+    let server = other.server_view().await;
+    assert!(server["q1@t"].2);
+    assert_eq!(server["q2@t"].0, "Archive");
+
+    // Folders.
+    ok(d, &["folder", "create", "Receipts"]);
+    ok(d, &["folder", "rename", "Receipts", "Quittungen"]);
+    let names = |v: Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let folders = names(json(d, &["folders", "--json"]));
+    assert!(
+        folders.contains(&"Quittungen".to_owned()) && !folders.contains(&"Receipts".to_owned())
+    );
+    assert!(other.server_view().await.len() == 4);
+    ok(d, &["folder", "delete", "Quittungen"]);
+    assert!(!names(json(d, &["folders", "--json"])).contains(&"Quittungen".to_owned()));
+
+    // Refused for good: undone here, one line on stderr, non-zero exit, listed as failed.
+    other.delete("Projects").await;
+    let out = brevdue(d, &["move", &id("q3@t"), "--to", "Projects"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("refused"), "{stderr}");
+    let shown = json(d, &["show", &id("q3@t"), "--json"]);
+    assert_eq!(shown["folder"], "INBOX");
+    let ops = json(d, &["ops", "--json"]);
+    assert_eq!(ops[0]["state"], "failed");
+    let op = ops[0]["id"].to_string();
+    ok(d, &["ops", "discard", &op]);
+    assert_eq!(json(d, &["ops", "--json"]), Value::Array(vec![]));
+}
+
+#[tokio::test]
+async fn watch_prints_one_json_line_per_event() {
+    use std::io::{BufRead, BufReader};
+    let s = server();
+    let user = s.new_user("watch");
+    let mut other = OtherClient::login(&user).await;
+    let raw = message("w", "a@example.test", &date(1), "w0@t", "x");
+    other.append("INBOX", &raw, None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_owned();
+    ok(
+        &d,
+        &add_args(
+            &user,
+            &s.imaps_port.to_string(),
+            &s.ca_file,
+            "TEST_PASSWORD",
+        ),
+    );
+    ok(&d, &["sync"]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_brevdue"))
+        .arg("--data-dir")
+        .arg(&d)
+        .args(["watch", "main"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<Value>();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let value: Value = serde_json::from_str(&line).expect("each line is JSON");
+            if tx.send(value).is_err() {
+                return;
+            }
+        }
+    });
+    let wait_for = |name: &str| -> Option<Value> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match rx.recv_timeout(left) {
+                Ok(v) if v["event"] == name => return Some(v),
+                Ok(_) => continue,
+                Err(_) => return None,
+            }
+        }
+        None
+    };
+    assert!(wait_for("push").is_some(), "no push event");
+    other.select("INBOX").await;
+    let uid = other.uid_of("w0@t").await;
+    other.store(uid, "+FLAGS (\\Flagged)").await;
+    let changed = wait_for("messages_changed").expect("no messages_changed line");
+    assert_eq!(changed["account"], "main");
+    assert_eq!(changed["changed"].as_array().unwrap().len(), 1);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

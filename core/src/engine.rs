@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::runtime::Runtime;
 
@@ -15,9 +16,11 @@ use crate::events::{EventBus, EventListener, Subscription};
 use crate::imap::ImapConnection;
 use crate::mime;
 use crate::model::{
-    Account, AccountConfig, Event, Folder, Message, MessageSummary, Protocol, SyncReport,
-    ThreadSummary,
+    Account, AccountConfig, ChangeKind, Event, FlagChange, Folder, FolderRole, Message,
+    MessageSummary, PendingChange, Protocol, PushReport, SyncReport, ThreadSummary,
 };
+use crate::queue::plan::{self as queue_plan, Disposition};
+use crate::queue::replay::{self, Replayed};
 use crate::store::Store;
 use crate::sync::{blocking, BodyPrefetch, SyncContext};
 
@@ -26,10 +29,31 @@ const SETTING_BODY_PREFETCH: &str = "body_prefetch";
 const DEFAULT_BODY_PREFETCH: u32 = 50;
 
 /// Tuning that front ends normally leave alone.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct EngineOptions {
     /// IMAP extensions to ignore even when offered (to exercise fallbacks).
     pub disabled_extensions: Vec<String>,
+    /// Folders watched with IDLE, each on its own connection.
+    pub idle_folders: Vec<String>,
+    /// IDLE is re-issued this often, well before servers drop it (RFC 2177: 29 min).
+    pub idle_renewal: Duration,
+    /// A full sync this often while connected (folders IDLE does not watch, renames),
+    /// and the polling interval where IDLE is missing.
+    pub poll_interval: Duration,
+    /// First wait before reconnecting a dropped push connection; doubles up to a minute.
+    pub reconnect_delay: Duration,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self {
+            disabled_extensions: Vec::new(),
+            idle_folders: vec!["INBOX".to_owned()],
+            idle_renewal: Duration::from_secs(20 * 60),
+            poll_interval: Duration::from_secs(5 * 60),
+            reconnect_delay: Duration::from_secs(1),
+        }
+    }
 }
 
 pub struct Engine {
@@ -37,14 +61,21 @@ pub struct Engine {
     runtime: Option<Runtime>,
 }
 
-pub(crate) struct Inner {
+pub struct Inner {
     pub(crate) store: Arc<Store>,
     pub(crate) credentials: Arc<dyn CredentialStore>,
     pub(crate) events: EventBus,
     pub(crate) options: EngineOptions,
     data_dir: PathBuf,
-    /// One sync at a time per account.
+    /// One sync or replay at a time per account.
     account_locks: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
+    /// An open connection per account, kept between syncs and replays.
+    kept_connections: Mutex<HashMap<i64, ImapConnection>>,
+    /// Wakes the change workers when something was queued.
+    pub(crate) queue_wakeup: tokio::sync::Notify,
+    /// Bumped when the network changed: push connections are rebuilt at once.
+    pub(crate) network_generation: tokio::sync::watch::Sender<u64>,
+    background: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 impl Engine {
@@ -78,6 +109,10 @@ impl Engine {
                 options,
                 data_dir,
                 account_locks: Mutex::new(HashMap::new()),
+                kept_connections: Mutex::new(HashMap::new()),
+                queue_wakeup: tokio::sync::Notify::new(),
+                network_generation: tokio::sync::watch::channel(0).0,
+                background: Mutex::new(Vec::new()),
             }),
             runtime: Some(runtime),
         })
@@ -270,8 +305,206 @@ impl Engine {
         .await
     }
 
+    /// Changes flags here at once and queues them for the server.
+    pub fn mark(&self, ids: &[i64], change: FlagChange) -> Result<()> {
+        let (add, remove) = queue_plan::requested(change);
+        let accounts = self.inner.store.queue_flags(ids, add, remove)?;
+        self.inner.after_local_change(&accounts, ids, false);
+        Ok(())
+    }
+
+    /// Moves messages to a folder of their account (by name), here at once.
+    pub fn move_messages(&self, ids: &[i64], folder: &str) -> Result<()> {
+        let Some(&first) = ids.first() else {
+            return Ok(());
+        };
+        let (account_id, _) = self.inner.store.message_folder_role(first)?;
+        let target = self.inner.store.folder_by_name(account_id, folder)?;
+        let accounts = self.inner.store.queue_move(ids, target.id)?;
+        self.inner.after_local_change(&accounts, ids, false);
+        Ok(())
+    }
+
+    /// Moves messages to their account's Archive folder.
+    pub fn archive(&self, ids: &[i64]) -> Result<()> {
+        let mut accounts = Vec::new();
+        for &id in ids {
+            let (account_id, _) = self.inner.store.message_folder_role(id)?;
+            let archive = self
+                .inner
+                .store
+                .folder_by_role(account_id, FolderRole::Archive)?
+                .ok_or_else(|| Error::not_found("an Archive folder in this account"))?;
+            accounts.extend(self.inner.store.queue_move(&[id], archive)?);
+        }
+        self.inner.after_local_change(&accounts, ids, false);
+        Ok(())
+    }
+
+    /// Moves messages to Trash; messages already in Trash (or with no Trash) go for good.
+    pub fn delete(&self, ids: &[i64]) -> Result<()> {
+        let mut accounts = Vec::new();
+        for &id in ids {
+            let (account_id, role) = self.inner.store.message_folder_role(id)?;
+            match self
+                .inner
+                .store
+                .folder_by_role(account_id, FolderRole::Trash)?
+            {
+                Some(trash) if role != Some(FolderRole::Trash) => {
+                    accounts.extend(self.inner.store.queue_move(&[id], trash)?)
+                }
+                _ => accounts.extend(self.inner.store.queue_expunge(&[id])?),
+            }
+        }
+        self.inner.after_local_change(&accounts, ids, false);
+        Ok(())
+    }
+
+    pub fn create_folder(&self, account: &str, name: &str) -> Result<()> {
+        let account = self.inner.store.account_by_name(account)?;
+        let delimiter = self
+            .inner
+            .store
+            .folders(Some(account.id))?
+            .into_iter()
+            .find(|f| !f.delimiter.is_empty())
+            .map_or_else(|| "/".to_owned(), |f| f.delimiter);
+        self.inner
+            .store
+            .queue_create_folder(account.id, name, &delimiter)?;
+        self.inner.after_local_change(&[account.id], &[], true);
+        Ok(())
+    }
+
+    pub fn rename_folder(&self, account: &str, old: &str, new: &str) -> Result<()> {
+        let account = self.inner.store.account_by_name(account)?;
+        let folder = self.inner.store.folder_by_name(account.id, old)?;
+        self.inner
+            .store
+            .queue_rename_folder(account.id, &folder.name, new)?;
+        self.inner.after_local_change(&[account.id], &[], true);
+        Ok(())
+    }
+
+    pub fn delete_folder(&self, account: &str, name: &str) -> Result<()> {
+        let account = self.inner.store.account_by_name(account)?;
+        let folder = self.inner.store.folder_by_name(account.id, name)?;
+        self.inner
+            .store
+            .queue_delete_folder(account.id, &folder.name)?;
+        self.inner.after_local_change(&[account.id], &[], true);
+        Ok(())
+    }
+
+    /// Saves a draft (a whole RFC 5322 message) into the account's Drafts folder and
+    /// queues its upload; `replaces` is the previous version, removed here and there.
+    pub fn save_draft(&self, account: &str, raw: &[u8], replaces: Option<i64>) -> Result<i64> {
+        let account = self.inner.store.account_by_name(account)?;
+        let drafts = self
+            .inner
+            .store
+            .folder_by_role(account.id, FolderRole::Drafts)?
+            .ok_or_else(|| Error::not_found("a Drafts folder in this account"))?;
+        let flags = queue_plan::DRAFT | queue_plan::SEEN;
+        let id = self
+            .inner
+            .store
+            .queue_append(drafts, raw, flags, replaces)?;
+        let mut changed = vec![id];
+        changed.extend(replaces);
+        self.inner
+            .after_local_change(&[account.id], &changed, false);
+        Ok(id)
+    }
+
+    /// Changes not yet confirmed by the server, and those it refused.
+    pub fn changes(&self, account: Option<&str>) -> Result<Vec<PendingChange>> {
+        let account_id = account
+            .map(|name| self.inner.store.account_by_name(name).map(|a| a.id))
+            .transpose()?;
+        self.inner.store.changes(account_id)
+    }
+
+    /// Applies a failed change here again and queues it anew.
+    pub fn retry_change(&self, id: i64) -> Result<()> {
+        let account = self.inner.store.retry_change(id)?;
+        self.inner.after_local_change(&[account], &[], true);
+        Ok(())
+    }
+
+    /// Forgets a failed change (it was already reverted here).
+    pub fn discard_change(&self, id: i64) -> Result<()> {
+        self.inner.store.discard_change(id)
+    }
+
+    /// Replays queued changes to the server now, ignoring backoff. A server that cannot
+    /// be reached leaves them queued; the report says so.
+    pub async fn push_changes(&self, account: Option<String>) -> Result<PushReport> {
+        self.run(move |inner| async move {
+            let accounts = match account {
+                Some(name) => vec![inner.store.account_by_name(&name)?],
+                None => inner.store.accounts()?,
+            };
+            let mut total = PushReport::default();
+            for account in accounts {
+                let report = inner.push_account(&account, false).await?;
+                total.applied += report.applied;
+                total.failed += report.failed;
+                total.pending += report.pending;
+                total.offline = total.offline.or(report.offline);
+            }
+            Ok(total)
+        })
+        .await
+    }
+
+    /// Keeps accounts (one, or all) in step in the background: IDLE (or polling) and a
+    /// worker replaying the change queue. Stops when the engine closes.
+    pub fn start_push(&self, account: Option<&str>) -> Result<()> {
+        let runtime = self.runtime()?;
+        let mut tasks = self
+            .inner
+            .background
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if !tasks.is_empty() {
+            return Ok(());
+        }
+        let accounts = match account {
+            Some(name) => vec![self.inner.store.account_by_name(name)?],
+            None => self.inner.store.accounts()?,
+        };
+        for account in accounts {
+            tasks.extend(crate::push::spawn(runtime.handle(), &self.inner, &account));
+        }
+        Ok(())
+    }
+
+    /// Tells the engine the network changed (Wi-Fi to mobile, VPN): push connections are
+    /// rebuilt at once and queued changes retried.
+    pub fn network_changed(&self) {
+        self.inner
+            .kept_connections
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        self.inner.network_generation.send_modify(|g| *g += 1);
+        self.inner.queue_wakeup.notify_waiters();
+    }
+
     /// Stops background work and frees the runtime. Dropping the engine does the same.
     pub fn close(&mut self) {
+        let tasks: Vec<_> = self
+            .inner
+            .background
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+            .collect();
+        for task in tasks {
+            task.abort();
+        }
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
         }
@@ -350,26 +583,159 @@ impl Inner {
         .await
     }
 
-    async fn sync_account(&self, account: &Account) -> Result<SyncReport> {
+    /// The account's kept connection if it still answers, else a new one.
+    async fn take_connection(&self, account: &Account) -> Result<ImapConnection> {
+        let kept = self
+            .kept_connections
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&account.id);
+        if let Some(mut conn) = kept {
+            if conn.noop().await.is_ok() {
+                return Ok(conn);
+            }
+        }
+        self.connect(account).await
+    }
+
+    fn keep_connection(&self, account_id: i64, conn: ImapConnection) {
+        self.kept_connections
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(account_id, conn);
+    }
+
+    /// After a local change: tell the front ends, and wake the change worker.
+    fn after_local_change(&self, accounts: &[i64], messages: &[i64], folders: bool) {
+        for &account_id in accounts {
+            let Ok(account) = self.store.account_by_id(account_id) else {
+                continue;
+            };
+            if folders {
+                self.events.emit(Event::FoldersChanged {
+                    account: account.name.clone(),
+                });
+            }
+            if !messages.is_empty() {
+                self.events.emit(Event::MessagesChanged {
+                    account: account.name,
+                    folder: String::new(),
+                    added: Vec::new(),
+                    changed: messages.to_vec(),
+                    removed: 0,
+                });
+            }
+        }
+        self.queue_wakeup.notify_waiters();
+    }
+
+    /// Replays the account's queue in order until it is empty, the server cannot be
+    /// reached, or (with `respect_backoff`) the next change is not due yet.
+    pub(crate) async fn push_account(
+        &self,
+        account: &Account,
+        respect_backoff: bool,
+    ) -> Result<PushReport> {
+        let lock = self.account_lock(account.id);
+        let _guard = lock.lock().await;
+        let mut report = PushReport::default();
+        let mut conn: Option<ImapConnection> = None;
+        while let Some((change, due)) = self.store.next_change(account.id)? {
+            let now = chrono::Utc::now().timestamp();
+            if respect_backoff && due > now {
+                break;
+            }
+            let raw = match (change.kind, change.message_id) {
+                (ChangeKind::Append, Some(id)) => self.store.raw_message(id)?,
+                _ => None,
+            };
+            let outcome = match conn.as_mut() {
+                Some(c) => replay::replay(c, &change, raw.as_deref()).await,
+                None => match self.take_connection(account).await {
+                    Ok(c) => replay::replay(conn.insert(c), &change, raw.as_deref()).await,
+                    Err(err) => Err(err),
+                },
+            };
+            match outcome {
+                Ok(Replayed::Gone) => {
+                    self.store.change_gone(&change)?;
+                    report.applied += 1;
+                }
+                Ok(replayed) => {
+                    let position = match &replayed {
+                        Replayed::MovedTo(folder, uidvalidity, uid) => {
+                            Some((folder.as_str(), *uidvalidity, *uid))
+                        }
+                        _ => None,
+                    };
+                    self.store.change_done(&change, position)?;
+                    report.applied += 1;
+                }
+                Err(err) if queue_plan::classify(&err) == Disposition::RetryLater => {
+                    tracing::info!(change = change.id, %err, "change kept for later");
+                    self.store.change_retry_later(
+                        change.id,
+                        &err.message,
+                        queue_plan::next_attempt(now, change.attempts),
+                    )?;
+                    report.offline = Some(err.message);
+                    conn = None;
+                    break;
+                }
+                Err(err) => {
+                    tracing::info!(change = change.id, %err, "change refused; reverted");
+                    let failed = self.store.change_failed(&change, &err.message)?;
+                    report.failed += failed.len() as u32;
+                    for id in failed {
+                        self.events.emit(Event::ChangeFailed {
+                            account: account.name.clone(),
+                            change_id: id,
+                            kind: change.kind,
+                            message: err.message.clone(),
+                        });
+                    }
+                    self.after_local_change(
+                        &[account.id],
+                        &change.message_id.into_iter().collect::<Vec<_>>(),
+                        true,
+                    );
+                }
+            }
+        }
+        if let Some(conn) = conn {
+            self.keep_connection(account.id, conn);
+        }
+        report.pending = self.store.pending_count(account.id)?;
+        if report.applied > 0 {
+            self.events.emit(Event::ChangesApplied {
+                account: account.name.clone(),
+                applied: report.applied,
+            });
+        }
+        Ok(report)
+    }
+
+    /// Pull sync of one account (pending changes keep their local state).
+    pub(crate) async fn sync_account(&self, account: &Account) -> Result<SyncReport> {
         let lock = self.account_lock(account.id);
         let _guard = lock.lock().await;
         self.events.emit(Event::SyncStarted {
             account: account.name.clone(),
         });
-        let result = async {
-            let mut conn = self.connect(account).await?;
+        let result: Result<SyncReport> = async {
+            let mut conn = self.take_connection(account).await?;
             let context = SyncContext {
                 store: self.store.clone(),
                 events: self.events.clone(),
                 prefetch: self.prefetch()?,
             };
-            let report = context.sync_account(account, &mut conn).await;
-            if report.is_ok() && conn.capability_names() != account.server_capabilities.as_slice() {
+            let report = context.sync_account(account, &mut conn).await?;
+            if conn.capability_names() != account.server_capabilities.as_slice() {
                 self.store
                     .set_server_capabilities(account.id, conn.capability_names())?;
             }
-            conn.logout().await;
-            report
+            self.keep_connection(account.id, conn);
+            Ok(report)
         }
         .await;
         match &result {
@@ -393,7 +759,7 @@ impl Inner {
         }
         let (account_id, remote_name, uidvalidity, uid) = self.store.message_server_location(id)?;
         let account = self.store.account_by_id(account_id)?;
-        let mut conn = self.connect(&account).await?;
+        let mut conn = self.take_connection(&account).await?;
         let status = conn.select(&remote_name).await?;
         if status.uidvalidity != uidvalidity {
             return Err(Error::new(
@@ -402,7 +768,7 @@ impl Inner {
             ));
         }
         let bodies = conn.fetch_bodies(&[uid]).await?;
-        conn.logout().await;
+        self.keep_connection(account_id, conn);
         let Some((_, raw)) = bodies.into_iter().next() else {
             return Err(Error::not_found(format!(
                 "message {id} on the server (it may have been deleted elsewhere)"

@@ -8,6 +8,8 @@ pub mod imap;
 pub mod mime;
 pub mod model;
 pub mod net;
+mod push;
+pub mod queue;
 pub mod store;
 pub mod sync;
 pub mod threading;

@@ -284,6 +284,89 @@ pub struct SyncReport {
     pub bodies: u32,
 }
 
+/// A change of flags the user asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlagChange {
+    Read,
+    Unread,
+    Flagged,
+    Unflagged,
+    Answered,
+    Forwarded,
+}
+
+/// What a queued change does on the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ChangeKind {
+    Flags,
+    Move,
+    Expunge,
+    CreateFolder,
+    RenameFolder,
+    DeleteFolder,
+    Append,
+}
+
+impl ChangeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Flags => "flags",
+            ChangeKind::Move => "move",
+            ChangeKind::Expunge => "expunge",
+            ChangeKind::CreateFolder => "create_folder",
+            ChangeKind::RenameFolder => "rename_folder",
+            ChangeKind::DeleteFolder => "delete_folder",
+            ChangeKind::Append => "append",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "flags" => ChangeKind::Flags,
+            "move" => ChangeKind::Move,
+            "expunge" => ChangeKind::Expunge,
+            "create_folder" => ChangeKind::CreateFolder,
+            "rename_folder" => ChangeKind::RenameFolder,
+            "delete_folder" => ChangeKind::DeleteFolder,
+            "append" => ChangeKind::Append,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeState {
+    /// Applied here, on its way to the server.
+    Pending,
+    /// Refused by the server for good and reverted here; can be retried or discarded.
+    Failed,
+}
+
+/// A local change the server has not confirmed yet, as the user sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingChange {
+    pub id: i64,
+    pub account: String,
+    pub kind: ChangeKind,
+    pub message_id: Option<i64>,
+    /// What the change is about, for people: "flags +seen on 12", "move 12 to Receipts".
+    pub target: String,
+    pub state: ChangeState,
+    pub attempts: u32,
+    pub last_error: String,
+}
+
+/// What one replay of the queue did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PushReport {
+    pub applied: u32,
+    pub failed: u32,
+    /// Changes still waiting (the server could not be reached, or they wait for others).
+    pub pending: u32,
+    /// Why the replay stopped early, if it did.
+    pub offline: Option<String>,
+}
+
 /// Something the engine wants front ends to know.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
@@ -310,6 +393,23 @@ pub enum Event {
     },
     FoldersChanged {
         account: String,
+    },
+    /// The server applied queued changes.
+    ChangesApplied {
+        account: String,
+        applied: u32,
+    },
+    /// The server refused a change for good; it was reverted here.
+    ChangeFailed {
+        account: String,
+        change_id: i64,
+        kind: ChangeKind,
+        message: String,
+    },
+    /// The push connection is up (or down again).
+    PushState {
+        account: String,
+        connected: bool,
     },
     Error {
         account: String,

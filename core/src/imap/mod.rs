@@ -7,8 +7,9 @@ use std::collections::HashSet;
 use std::future::Future;
 use std::time::Duration;
 
+use async_imap::imap_proto::rfc4315::UidSetMember;
 use async_imap::imap_proto::{
-    MailboxDatum, NameAttribute, RequestId, Response, Status, StatusAttribute,
+    MailboxDatum, NameAttribute, RequestId, Response, ResponseCode, Status, StatusAttribute,
 };
 use async_imap::types::{Fetch, Flag, UnsolicitedResponse};
 use futures::TryStreamExt;
@@ -94,6 +95,17 @@ pub struct ServerFlags {
     pub uid: u32,
     pub flags: Flags,
     pub modseq: u64,
+}
+
+/// Why an IDLE ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdleEvent {
+    /// The server reported new mail, flag changes or expunges.
+    Changed,
+    /// Time to re-issue IDLE before the server gives up on it.
+    Renew,
+    /// The caller asked to stop (for example, the network changed).
+    Interrupted,
 }
 
 /// Result of a flag scan.
@@ -262,6 +274,9 @@ impl ImapConnection {
             }
             Security::Plain => Box::new(tcp),
         };
+        // async-imap writes a command in four pieces and then flushes: buffer them into
+        // one packet (and one TLS record).
+        let stream: BoxStream = Box::new(tokio::io::BufWriter::new(stream));
         let mut client = async_imap::Client::new(stream);
         if server.security != Security::StartTls {
             read_greeting(&mut client, &target).await?;
@@ -341,7 +356,7 @@ impl ImapConnection {
 
     /// Runs a command that only needs an OK.
     pub async fn simple(&mut self, command: &str) -> Result<()> {
-        let what = command.split(' ').next().unwrap_or(command).to_owned();
+        let what = command_name(command);
         timed(
             &self.target,
             &what,
@@ -358,7 +373,7 @@ impl ImapConnection {
         command: &str,
         mut on_data: impl FnMut(&Response<'_>),
     ) -> Result<Option<String>> {
-        let what = command.split(' ').next().unwrap_or(command).to_owned();
+        let what = command_name(command);
         let target = self.target.clone();
         let run = async {
             let tag: RequestId = self.session.run_command(command).await?;
@@ -367,12 +382,16 @@ impl ImapConnection {
                     return Err(async_imap::error::Error::ConnectionLost);
                 };
                 match resp.parsed() {
-                    Response::Done {
-                        tag: done,
+                    done @ Response::Done {
+                        tag: done_tag,
                         status,
                         outcome,
-                    } if *done == tag => {
-                        let text = outcome.information.as_deref().unwrap_or("").to_owned();
+                    } if *done_tag == tag => {
+                        on_data(done);
+                        let mut text = outcome.information.as_deref().unwrap_or("").to_owned();
+                        if let Some(code) = &outcome.code {
+                            text = format!("[{}] {text}", code_name(code));
+                        }
                         return match status {
                             Status::Ok => Ok(Some(text)),
                             Status::No => Err(async_imap::error::Error::No(text)),
@@ -427,6 +446,7 @@ impl ImapConnection {
                     role: role_of(&list.name_attributes, &remote_name),
                     delimiter: list.delimiter.as_deref().unwrap_or("").to_owned(),
                     selectable,
+                    uidvalidity: None,
                     remote_name,
                 });
             }
@@ -439,11 +459,12 @@ impl ImapConnection {
         self.drain_unsolicited();
         Ok(folders
             .into_iter()
-            .map(|f| {
+            .map(|mut f| {
                 let status = statuses
                     .iter()
                     .find(|(name, _)| *name == f.remote_name)
                     .map(|(_, s)| *s);
+                f.uidvalidity = status.map(|s| s.uidvalidity);
                 (f, status)
             })
             .collect())
@@ -615,6 +636,213 @@ impl ImapConnection {
             .collect())
     }
 
+    /// Moves one message; returns where it landed (UIDVALIDITY, UID) if the server says
+    /// (COPYUID). Without MOVE: COPY, \Deleted, then UID EXPUNGE (or EXPUNGE).
+    pub async fn uid_move(&mut self, uid: u32, target: &str) -> Result<Option<(u32, u32)>> {
+        let mut landed = None;
+        let verb = if self.caps.move_ {
+            "UID MOVE"
+        } else {
+            "UID COPY"
+        };
+        self.raw_command(&format!("{verb} {uid} {}", quote(target)), |resp| {
+            landed = landed.or_else(|| copy_uid(resp));
+        })
+        .await?;
+        if !self.caps.move_ {
+            self.uid_store(uid, &["\\Deleted"], &[]).await?;
+            self.uid_expunge(uid).await?;
+        }
+        self.drain_unsolicited();
+        Ok(landed)
+    }
+
+    pub async fn uid_store(&mut self, uid: u32, add: &[&str], remove: &[&str]) -> Result<()> {
+        for (sign, names) in [("+", add), ("-", remove)] {
+            if !names.is_empty() {
+                self.raw_command(
+                    &format!("UID STORE {uid} {sign}FLAGS.SILENT ({})", names.join(" ")),
+                    |_| {},
+                )
+                .await?;
+            }
+        }
+        self.drain_unsolicited();
+        Ok(())
+    }
+
+    /// Expunges one message; without UIDPLUS only a plain EXPUNGE exists.
+    pub async fn uid_expunge(&mut self, uid: u32) -> Result<()> {
+        let command = if self.caps.uidplus {
+            format!("UID EXPUNGE {uid}")
+        } else {
+            "EXPUNGE".to_owned()
+        };
+        self.raw_command(&command, |_| {}).await?;
+        self.drain_unsolicited();
+        Ok(())
+    }
+
+    /// Whether a UID still exists in the selected folder.
+    pub async fn scan_uid(&mut self, uid: u32) -> Result<bool> {
+        let mut found = false;
+        self.raw_command(&format!("UID FETCH {uid} (UID)"), |resp| {
+            // Unsolicited FETCHes for other messages may arrive too.
+            if let Response::Fetch(_, attrs) = resp {
+                found |= attrs.iter().any(
+                    |a| matches!(a, async_imap::imap_proto::AttributeValue::Uid(u) if *u == uid),
+                );
+            }
+        })
+        .await?;
+        Ok(found)
+    }
+
+    /// UID of the message with this Message-ID in the selected folder (the newest match).
+    pub async fn find_message_id(&mut self, message_id: &str) -> Result<Option<u32>> {
+        if message_id.is_empty() || message_id.contains(['"', '\\', '\r', '\n']) {
+            return Ok(None);
+        }
+        let mut found: Vec<u32> = Vec::new();
+        self.raw_command(
+            &format!("UID SEARCH HEADER Message-ID \"{message_id}\""),
+            |resp| {
+                if let Response::MailboxData(MailboxDatum::Search(uids)) = resp {
+                    found.extend(uids);
+                }
+            },
+        )
+        .await?;
+        Ok(found.into_iter().max())
+    }
+
+    /// Uploads a message. async-imap drops APPENDUID, so the caller finds the new UID
+    /// by Message-ID; this returns `None` for it to do so.
+    pub async fn append(
+        &mut self,
+        folder: &str,
+        flags: &[&str],
+        raw: &[u8],
+    ) -> Result<Option<(u32, u32)>> {
+        let target = self.target.clone();
+        let flags = format!("({})", flags.join(" "));
+        timed(
+            &target,
+            "APPEND",
+            self.session.append(folder, Some(flags.as_str()), None, raw),
+        )
+        .await?;
+        self.drain_unsolicited();
+        // The selected folder's view is stale after an APPEND into it.
+        self.selected = None;
+        Ok(None)
+    }
+
+    /// CREATE and SUBSCRIBE; a folder that already exists counts as created.
+    pub async fn create_folder(&mut self, remote_name: &str) -> Result<()> {
+        match self
+            .raw_command(&format!("CREATE {}", quote(remote_name)), |_| {})
+            .await
+        {
+            Err(err)
+                if err.message.contains("ALREADYEXISTS")
+                    || err.message.to_ascii_lowercase().contains("already exists") => {}
+            other => {
+                other?;
+            }
+        }
+        let _ = self
+            .raw_command(&format!("SUBSCRIBE {}", quote(remote_name)), |_| {})
+            .await;
+        Ok(())
+    }
+
+    pub async fn rename_folder(&mut self, from: &str, to: &str) -> Result<()> {
+        self.raw_command(&format!("RENAME {} {}", quote(from), quote(to)), |_| {})
+            .await?;
+        let _ = self
+            .raw_command(&format!("SUBSCRIBE {}", quote(to)), |_| {})
+            .await;
+        Ok(())
+    }
+
+    /// DELETE; a folder that is already gone counts as deleted.
+    pub async fn delete_folder(&mut self, remote_name: &str) -> Result<()> {
+        if self.selected.as_deref() == Some(remote_name) {
+            let _ = self.raw_command("UNSELECT", |_| {}).await;
+            self.selected = None;
+        }
+        match self
+            .raw_command(&format!("DELETE {}", quote(remote_name)), |_| {})
+            .await
+        {
+            Err(err)
+                if err.message.contains("NONEXISTENT")
+                    || err.message.to_ascii_lowercase().contains("doesn't exist") =>
+            {
+                Ok(())
+            }
+            other => other.map(|_| ()),
+        }
+    }
+
+    /// NOOP: keeps the connection alive and shows whether it still is.
+    pub async fn noop(&mut self) -> Result<()> {
+        self.raw_command("NOOP", |_| {}).await?;
+        Ok(())
+    }
+
+    /// Waits in IDLE on the selected folder until the server reports something, `renewal`
+    /// passes (IDLE is then re-issued by the caller), or `interrupt` completes.
+    pub async fn idle(
+        self,
+        renewal: Duration,
+        interrupt: impl Future<Output = ()>,
+    ) -> Result<(Self, IdleEvent)> {
+        let Self {
+            session,
+            caps,
+            target,
+            selected,
+        } = self;
+        let mut handle = session.idle();
+        timed(&target, "IDLE", handle.init()).await?;
+        let event = {
+            let (wait, stop) = handle.wait_with_timeout(renewal + Duration::from_secs(60));
+            let mut stop = Some(stop);
+            let mut interrupted = false;
+            tokio::pin!(wait);
+            let deadline = tokio::time::sleep(renewal);
+            tokio::pin!(deadline);
+            tokio::pin!(interrupt);
+            // Dropping the stop source ends the wait cleanly (no read is cut in half).
+            let result = loop {
+                tokio::select! {
+                    result = &mut wait => break result,
+                    _ = &mut deadline, if stop.is_some() => stop = None,
+                    _ = &mut interrupt, if stop.is_some() => {
+                        stop = None;
+                        interrupted = true;
+                    }
+                }
+            };
+            match result.map_err(|err| imap_error(&target, "IDLE", err))? {
+                async_imap::extensions::idle::IdleResponse::NewData(_) => IdleEvent::Changed,
+                _ if interrupted => IdleEvent::Interrupted,
+                _ => IdleEvent::Renew,
+            }
+        };
+        let session = timed(&target, "DONE", async { handle.done().await }).await?;
+        let mut conn = Self {
+            session,
+            caps,
+            target,
+            selected,
+        };
+        conn.drain_unsolicited();
+        Ok((conn, event))
+    }
+
     /// Empties async-imap's bounded unsolicited channel, which drops silently when full.
     /// Returns VANISHED UIDs and whether the channel was full (responses may be lost).
     pub fn drain_unsolicited(&mut self) -> (Vec<u32>, bool) {
@@ -655,6 +883,46 @@ fn status_from(attributes: &[StatusAttribute]) -> MailboxStatus {
         }
     }
     status
+}
+
+/// "UID MOVE", "SELECT": the verb of a command line, for messages.
+fn command_name(command: &str) -> String {
+    let mut words = command.split(' ');
+    match words.next() {
+        Some(uid) if uid.eq_ignore_ascii_case("UID") => {
+            format!("UID {}", words.next().unwrap_or_default())
+        }
+        Some(verb) => verb.to_owned(),
+        None => String::new(),
+    }
+}
+
+/// (UIDVALIDITY, first new UID) from a COPYUID response code (RFC 4315).
+fn copy_uid(resp: &Response<'_>) -> Option<(u32, u32)> {
+    let outcome = match resp {
+        Response::Data { outcome, .. } | Response::Done { outcome, .. } => outcome,
+        _ => return None,
+    };
+    match outcome.code.as_ref()? {
+        ResponseCode::CopyUid(uidvalidity, _, dst) => {
+            let first = match dst.first()? {
+                UidSetMember::Uid(uid) => *uid,
+                UidSetMember::UidRange(range) => *range.start(),
+            };
+            Some((*uidvalidity, first))
+        }
+        _ => None,
+    }
+}
+
+/// The name of a response code as it appears on the wire, for error messages.
+fn code_name(code: &ResponseCode<'_>) -> String {
+    match code {
+        ResponseCode::TryCreate => "TRYCREATE".to_owned(),
+        ResponseCode::ReadOnly => "READ-ONLY".to_owned(),
+        ResponseCode::Alert => "ALERT".to_owned(),
+        other => format!("{other:?}").to_ascii_uppercase(),
+    }
 }
 
 async fn read_greeting<S>(client: &mut async_imap::Client<S>, target: &str) -> Result<()>

@@ -14,6 +14,8 @@ pub struct RemoteFolder {
     pub delimiter: String,
     pub role: Option<FolderRole>,
     pub selectable: bool,
+    /// From LIST-STATUS, when offered: lets a rename made elsewhere keep local ids.
+    pub uidvalidity: Option<u32>,
 }
 
 /// What the last sync of a folder left behind.
@@ -68,22 +70,47 @@ const FOLDER_ORDER: &str = "ORDER BY a.name,
                 WHEN 'junk' THEN 4 WHEN 'trash' THEN 5 WHEN 'all' THEN 6 ELSE 7 END, f.name";
 
 impl Store {
-    /// Makes the local folder list match the server's. Returns true if anything changed.
+    /// Makes the local folder list match the server's. Folders that pending changes
+    /// create, rename or delete are left as the user made them. A folder that vanished
+    /// while one with its UIDVALIDITY appeared was renamed elsewhere: it keeps its id.
+    /// Returns true if anything changed.
     pub fn replace_folders(&self, account_id: i64, remote: &[RemoteFolder]) -> Result<bool> {
+        let (coming, going) = self.pending_folder_names(account_id)?;
+        let remote: Vec<&RemoteFolder> = remote
+            .iter()
+            .filter(|f| !going.contains(&f.remote_name))
+            .collect();
         self.write(|tx| {
             let mut changed = false;
-            let local: Vec<(i64, String)> = {
-                let mut stmt =
-                    tx.prepare_cached("SELECT id, remote_name FROM folder WHERE account_id = ?1")?;
-                let rows = stmt.query_map([account_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let local: Vec<(i64, String, u32)> = {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT id, remote_name, uidvalidity FROM folder WHERE account_id = ?1",
+                )?;
+                let rows =
+                    stmt.query_map([account_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
                 rows.collect::<rusqlite::Result<_>>()?
             };
-            for (id, remote_name) in &local {
-                if !remote.iter().any(|f| &f.remote_name == remote_name) {
+            for (id, remote_name, uidvalidity) in &local {
+                if coming.contains(remote_name)
+                    || remote.iter().any(|f| &f.remote_name == remote_name)
+                {
+                    continue;
+                }
+                let renamed = remote.iter().find(|f| {
+                    *uidvalidity != 0
+                        && f.uidvalidity == Some(*uidvalidity)
+                        && !local.iter().any(|(_, name, _)| *name == f.remote_name)
+                });
+                if let Some(new) = renamed {
+                    tx.execute(
+                        "UPDATE folder SET remote_name = ?2, name = ?3 WHERE id = ?1",
+                        params![id, new.remote_name, new.name],
+                    )?;
+                } else {
                     tx.execute("DELETE FROM location WHERE folder_id = ?1", [id])?;
                     tx.execute("DELETE FROM folder WHERE id = ?1", [id])?;
-                    changed = true;
                 }
+                changed = true;
             }
             for folder in remote {
                 let role = folder.role.map(FolderRole::as_str).unwrap_or("");

@@ -172,10 +172,13 @@ fn index_for_search(
     Ok(())
 }
 
+/// Takes the server's flags, unless a local flag change is still on its way there: then
+/// the local state wins until the server has applied it.
 fn update_flags(tx: &Transaction<'_>, message_id: i64, flags: &Flags) -> Result<bool> {
     let n = tx.execute(
         "UPDATE message SET seen = ?2, flagged = ?3, answered = ?4, forwarded = ?5, draft = ?6
-         WHERE id = ?1 AND (seen, flagged, answered, forwarded, draft) IS NOT (?2, ?3, ?4, ?5, ?6)",
+         WHERE id = ?1 AND (seen, flagged, answered, forwarded, draft) IS NOT (?2, ?3, ?4, ?5, ?6)
+           AND NOT EXISTS (SELECT 1 FROM change c WHERE c.message_id = ?1 AND c.state = 'pending' AND c.kind = 'flags')",
         params![
             message_id,
             flags.seen,
@@ -248,11 +251,13 @@ impl Store {
                     }
                     continue;
                 }
+                // A location of an older UIDVALIDITY generation, or one that only exists
+                // here so far (a queued move), is the same message: re-match it.
                 let stale: Option<(i64, i64)> = tx
                     .query_row(
                         "SELECT l.id, l.message_id FROM location l JOIN message m ON m.id = l.message_id
-                         WHERE l.folder_id = ?1 AND l.uidvalidity != ?2 AND m.message_id = ?3
-                         LIMIT 1",
+                         WHERE l.folder_id = ?1 AND (l.uidvalidity != ?2 OR l.uid IS NULL) AND m.message_id = ?3
+                         ORDER BY l.uid IS NULL LIMIT 1",
                         params![folder_id, uidvalidity, rec.message_id],
                         |r| Ok((r.get(0)?, r.get(1)?)),
                     )
@@ -286,8 +291,7 @@ impl Store {
         })
     }
 
-    /// Applies flags the server reported for known UIDs. `skip` holds messages whose
-    /// local change is still on its way to the server: their local state wins.
+    /// Applies flags the server reported for known UIDs (pending local changes win).
     pub fn apply_server_flags(
         &self,
         folder_id: i64,
@@ -517,7 +521,11 @@ impl Store {
     }
 }
 
-fn insert_message(tx: &Transaction<'_>, account_id: i64, rec: &HeaderRecord) -> Result<i64> {
+pub(super) fn insert_message(
+    tx: &Transaction<'_>,
+    account_id: i64,
+    rec: &HeaderRecord,
+) -> Result<i64> {
     let date = rec.date.unwrap_or(rec.internal_date);
     let search_key = allocate_search_key(tx, date)?;
     tx.execute(
@@ -565,7 +573,12 @@ fn insert_message(tx: &Transaction<'_>, account_id: i64, rec: &HeaderRecord) -> 
     Ok(id)
 }
 
-fn store_body(tx: &Transaction<'_>, message_id: i64, body: &ParsedBody, raw: &[u8]) -> Result<()> {
+pub(super) fn store_body(
+    tx: &Transaction<'_>,
+    message_id: i64,
+    body: &ParsedBody,
+    raw: &[u8],
+) -> Result<()> {
     let row: Option<(i64, String, String, String, String, String)> = tx
         .query_row(
             "SELECT search_key, subject, from_name, from_addr, to_addrs, cc_addrs FROM message WHERE id = ?1",

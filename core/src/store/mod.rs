@@ -3,6 +3,7 @@
 //! Every write runs in one IMMEDIATE transaction; readers never block the writer.
 
 mod accounts;
+mod changes;
 mod folders;
 mod messages;
 mod schema;
@@ -16,6 +17,7 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 use crate::error::{Error, ErrorKind, Result};
 
+pub use changes::QueuedChange;
 pub use folders::{FolderSyncState, RemoteFolder};
 pub use messages::{
     BatchOutcome, BodyNeeded, HeaderRecord, KnownLocation, ParsedBody, StoredFlags,

@@ -126,6 +126,35 @@ const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL
     ) STRICT;
     "#,
+    // 2: the persistent change queue. A row lives until the server has applied it, or
+    // stays as 'failed' (already reverted locally) until retried or discarded.
+    r#"
+    CREATE TABLE change (
+        id INTEGER PRIMARY KEY,
+        account_id INTEGER NOT NULL REFERENCES account(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL CHECK (kind IN
+            ('flags', 'move', 'expunge', 'create_folder', 'rename_folder', 'delete_folder', 'append')),
+        -- The local message, if any. Not a foreign key: an expunged message is gone here.
+        message_id INTEGER,
+        -- Where the message was on the server when the change was made.
+        source_folder TEXT NOT NULL DEFAULT '',
+        source_uidvalidity INTEGER NOT NULL DEFAULT 0,
+        source_uid INTEGER NOT NULL DEFAULT 0,
+        message_id_header TEXT NOT NULL DEFAULT '',
+        -- Destination folder, or a folder's (new) server name.
+        target TEXT NOT NULL DEFAULT '',
+        add_flags INTEGER NOT NULL DEFAULT 0,
+        remove_flags INTEGER NOT NULL DEFAULT 0,
+        depends_on INTEGER,
+        state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'failed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT NOT NULL DEFAULT '',
+        next_attempt INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL DEFAULT (unixepoch())
+    ) STRICT;
+    CREATE INDEX change_by_account ON change (account_id, state, id);
+    CREATE INDEX change_by_message ON change (message_id);
+    "#,
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

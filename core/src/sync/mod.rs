@@ -117,11 +117,15 @@ impl SyncContext {
             .into_iter()
             .map(|(uid, loc)| (uid, loc.flags))
             .collect();
-        let protected: HashSet<u32> = HashSet::new();
+        // UIDs with a change on its way to the server: neither new nor changed for us.
+        let protected: HashSet<u32> =
+            self.store
+                .protected_uids(account.id, &state.remote_name, uidvalidity)?;
 
         let (new_uids, flag_updates, vanished) = match plan {
             FolderPlan::Full { .. } if known.is_empty() => {
                 let mut all = conn.uid_search_all().await?;
+                all.retain(|uid| !protected.contains(uid));
                 all.reverse();
                 (all, Vec::new(), Vec::new())
             }

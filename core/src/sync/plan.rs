@@ -82,9 +82,11 @@ pub fn diff_flags(
 ) -> ScanOutcome {
     let mut outcome = ScanOutcome::default();
     for item in reported {
+        if protected.contains(&item.uid) {
+            continue;
+        }
         match known.get(&item.uid) {
             None => outcome.new_uids.push(item.uid),
-            Some(_) if protected.contains(&item.uid) => {}
             Some(local) if !same_flags(local, &item.flags) => outcome.flag_updates.push(*item),
             Some(_) => {}
         }

@@ -117,6 +117,7 @@ pub fn engine(disabled: &[&str]) -> TestEngine {
         Arc::new(MemoryCredentials::default()),
         EngineOptions {
             disabled_extensions: disabled.iter().map(|s| s.to_string()).collect(),
+            ..EngineOptions::default()
         },
     )
     .unwrap();
@@ -243,5 +244,222 @@ impl OtherClient {
 
     pub async fn logout(mut self) {
         let _ = self.session.logout().await;
+    }
+}
+
+/// An engine with custom options in a fresh temporary directory.
+pub fn engine_with_options(options: EngineOptions) -> TestEngine {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path(), Arc::new(MemoryCredentials::default()), options).unwrap();
+    TestEngine { engine, dir }
+}
+
+/// Polls `check` until it holds or `secs` pass; returns whether it held.
+pub async fn wait_until(secs: u64, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    check()
+}
+
+/// A TCP proxy in front of the test server that can refuse connections (the network is
+/// down) or cut one right after the client sends a given command.
+pub struct Proxy {
+    pub port: u16,
+    state: Arc<ProxyState>,
+}
+
+#[derive(Default)]
+struct ProxyState {
+    down: std::sync::atomic::AtomicBool,
+    cut_after: std::sync::Mutex<Option<String>>,
+    cuts: AtomicU32,
+    connections: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+impl Proxy {
+    pub async fn start(upstream_port: u16) -> Proxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let state = Arc::new(ProxyState::default());
+        let accept_state = state.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((client, _)) = listener.accept().await else {
+                    return;
+                };
+                if accept_state.down.load(Ordering::SeqCst) {
+                    drop(client);
+                    continue;
+                }
+                let state = accept_state.clone();
+                let task = tokio::spawn(async move {
+                    let Ok(server) = TcpStream::connect(("127.0.0.1", upstream_port)).await else {
+                        return;
+                    };
+                    relay(client, server, state).await;
+                });
+                accept_state.connections.lock().unwrap().push(task);
+            }
+        });
+        Proxy { port, state }
+    }
+
+    /// Refuses new connections and cuts the open ones.
+    pub fn go_down(&self) {
+        self.state.down.store(true, Ordering::SeqCst);
+        for task in self.state.connections.lock().unwrap().drain(..) {
+            task.abort();
+        }
+    }
+
+    pub fn come_up(&self) {
+        self.state.down.store(false, Ordering::SeqCst);
+    }
+
+    /// Cuts the connection once the client has sent a line containing `pattern` (the
+    /// server receives it and acts; the client never hears back).
+    pub fn cut_after(&self, pattern: &str) {
+        *self.state.cut_after.lock().unwrap() = Some(pattern.to_owned());
+    }
+
+    pub fn cuts(&self) -> u32 {
+        self.state.cuts.load(Ordering::SeqCst)
+    }
+}
+
+async fn relay(client: TcpStream, server: TcpStream, state: Arc<ProxyState>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (mut client_read, mut client_write) = client.into_split();
+    let (mut server_read, mut server_write) = server.into_split();
+    let down = tokio::spawn(async move {
+        let _ = tokio::io::copy(&mut server_read, &mut client_write).await;
+    });
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut recent: Vec<u8> = Vec::new();
+    loop {
+        let n = match client_read.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        // Commands may arrive in pieces: match over the tail of what came before too.
+        recent.extend_from_slice(&buf[..n]);
+        if recent.len() > 512 {
+            recent.drain(..recent.len() - 512);
+        }
+        let text = String::from_utf8_lossy(&recent).into_owned();
+        let cut = {
+            let mut pattern = state.cut_after.lock().unwrap();
+            match pattern.as_deref() {
+                Some(p) if text.contains(p) => {
+                    *pattern = None;
+                    recent.clear();
+                    true
+                }
+                _ => false,
+            }
+        };
+        if cut {
+            // Stop the replies first, let the server act on the command, then drop both
+            // sides: the client never hears back.
+            state.cuts.fetch_add(1, Ordering::SeqCst);
+            down.abort();
+            let _ = server_write.write_all(&buf[..n]).await;
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            return;
+        }
+        if server_write.write_all(&buf[..n]).await.is_err() {
+            break;
+        }
+    }
+    down.abort();
+}
+
+/// Records every event a listener receives.
+#[derive(Default)]
+pub struct Recorder(pub std::sync::Mutex<Vec<brevdue_core::Event>>);
+
+impl brevdue_core::EventListener for Recorder {
+    fn on_event(&self, event: brevdue_core::Event) {
+        self.0.lock().unwrap().push(event);
+    }
+}
+
+/// What a user sees, per Message-ID: (folder, seen, flagged).
+pub type View = std::collections::BTreeMap<String, (String, bool, bool)>;
+
+pub fn engine_view(engine: &Engine) -> View {
+    engine
+        .messages(None, None, 100_000, 0)
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.message_id, (m.folder, m.flags.seen, m.flags.flagged)))
+        .collect()
+}
+
+impl OtherClient {
+    /// Message-IDs in one folder.
+    pub async fn message_ids(&mut self, folder: &str) -> Vec<String> {
+        self.session.select(folder).await.unwrap();
+        let fetches: Vec<_> = self
+            .session
+            .uid_fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap_or_default();
+        fetches
+            .iter()
+            .map(|f| {
+                let header = String::from_utf8_lossy(f.header().unwrap_or(b"")).to_string();
+                header
+                    .split(['<', '>'])
+                    .nth(1)
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .collect()
+    }
+
+    /// The server's state over all folders; panics if a Message-ID is there twice.
+    pub async fn server_view(&mut self) -> View {
+        let names: Vec<String> = {
+            use futures::StreamExt;
+            let list = self.session.list(Some(""), Some("*")).await.unwrap();
+            list.filter_map(|n| async move { n.ok().map(|n| n.name().to_owned()) })
+                .collect()
+                .await
+        };
+        let mut view = View::new();
+        for name in names {
+            self.session.select(&name).await.unwrap();
+            let fetches: Vec<_> = self
+                .session
+                .uid_fetch("1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
+                .await
+                .unwrap()
+                .try_collect()
+                .await
+                .unwrap_or_default();
+            for f in fetches {
+                let header = String::from_utf8_lossy(f.header().unwrap_or(b"")).to_string();
+                let mid = header
+                    .split(['<', '>'])
+                    .nth(1)
+                    .unwrap_or_default()
+                    .to_owned();
+                let flags: Vec<String> = f.flags().map(|fl| format!("{fl:?}")).collect();
+                let seen = flags.iter().any(|f| f == "Seen");
+                let flagged = flags.iter().any(|f| f == "Flagged");
+                let previous = view.insert(mid.clone(), (name.clone(), seen, flagged));
+                assert!(previous.is_none(), "{mid} is on the server twice");
+            }
+        }
+        view
     }
 }
