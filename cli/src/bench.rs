@@ -1,8 +1,11 @@
 //! In-process measurements for tests/bench/run.py: local search and thread listing.
 
-use std::time::Instant;
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use brevdue_core::{Engine, Result};
+use brevdue_core::imap::ImapConnection;
+use brevdue_core::{Engine, Error, ErrorKind, Event, EventListener, Result};
 use clap::Subcommand;
 
 #[derive(Subcommand)]
@@ -23,6 +26,26 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 20)]
         rounds: u32,
     },
+    /// How long a change made by another client takes to reach this engine's listener
+    /// through IDLE. The other client is a second connection made here.
+    PushLatency {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        password_env: String,
+        #[arg(long, default_value_t = 10)]
+        rounds: u32,
+    },
+}
+
+struct Forward(std::sync::Mutex<mpsc::Sender<Event>>);
+
+impl EventListener for Forward {
+    fn on_event(&self, event: Event) {
+        if let Ok(tx) = self.0.lock() {
+            let _ = tx.send(event);
+        }
+    }
 }
 
 fn median_ms(mut samples: Vec<f64>) -> f64 {
@@ -32,6 +55,11 @@ fn median_ms(mut samples: Vec<f64>) -> f64 {
 
 pub fn run(engine: &Engine, command: BenchCommand) -> Result<()> {
     match command {
+        BenchCommand::PushLatency {
+            account,
+            password_env,
+            rounds,
+        } => push_latency(engine, &account, &password_env, rounds)?,
         BenchCommand::Local {
             account,
             folder,
@@ -71,5 +99,77 @@ pub fn run(engine: &Engine, command: BenchCommand) -> Result<()> {
             );
         }
     }
+    Ok(())
+}
+
+fn push_latency(engine: &Engine, account: &str, password_env: &str, rounds: u32) -> Result<()> {
+    let password = std::env::var(password_env)
+        .map_err(|_| Error::invalid(format!("environment variable {password_env} is not set")))?;
+    let config = engine.account(account)?;
+    let newest = engine
+        .messages(Some(account), Some("INBOX"), 1, 0)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::not_found("a message in INBOX"))?;
+    let uid = newest
+        .uid
+        .ok_or_else(|| Error::invalid("the newest message is not on the server yet"))?;
+    let (tx, rx) = mpsc::channel();
+    let _subscription = engine.subscribe(Arc::new(Forward(std::sync::Mutex::new(tx))))?;
+    engine.start_push(Some(account))?;
+    let wait_for = |pred: &dyn Fn(&Event) -> bool| -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match rx.recv_timeout(left) {
+                Ok(event) if pred(&event) => return Ok(()),
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        Err(Error::new(ErrorKind::Timeout, "no event within 10 s"))
+    };
+    wait_for(&|e| {
+        matches!(
+            e,
+            Event::PushState {
+                connected: true,
+                ..
+            }
+        )
+    })?;
+    // Let the catch-up sync after connecting settle.
+    wait_for(&|e| matches!(e, Event::SyncFinished { .. }))?;
+    let mut other = engine.block_on(ImapConnection::connect(
+        &config.server,
+        &password,
+        &Default::default(),
+    ))??;
+    engine.block_on(other.select("INBOX"))??;
+    let mut samples = Vec::new();
+    for round in 0..rounds {
+        std::thread::sleep(Duration::from_millis(300));
+        while rx.try_recv().is_ok() {}
+        let flag = ["\\Flagged"];
+        let (add, remove): (&[&str], &[&str]) = if round % 2 == 0 {
+            (&flag, &[])
+        } else {
+            (&[], &flag)
+        };
+        let start = Instant::now();
+        engine.block_on(other.uid_store(uid, add, remove))??;
+        wait_for(
+            &|e| matches!(e, Event::MessagesChanged { changed, .. } if changed.contains(&newest.id)),
+        )?;
+        samples.push(start.elapsed().as_secs_f64() * 1000.0);
+    }
+    println!(
+        "{}",
+        serde_json::json!({
+            "rounds": rounds,
+            "p50_ms": median_ms(samples.clone()),
+            "min_ms": samples.iter().copied().fold(f64::INFINITY, f64::min),
+            "max_ms": samples.iter().copied().fold(0.0, f64::max),
+        })
+    );
     Ok(())
 }

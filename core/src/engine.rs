@@ -13,7 +13,7 @@ use tokio::runtime::Runtime;
 use crate::credentials::CredentialStore;
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::{EventBus, EventListener, Subscription};
-use crate::imap::ImapConnection;
+use crate::imap::{ConnectPolicy, ImapConnection};
 use crate::mime;
 use crate::model::{
     Account, AccountConfig, ChangeKind, Event, FlagChange, Folder, FolderRole, Message,
@@ -42,6 +42,8 @@ pub struct EngineOptions {
     pub poll_interval: Duration,
     /// First wait before reconnecting a dropped push connection; doubles up to a minute.
     pub reconnect_delay: Duration,
+    /// Use COMPRESS=DEFLATE even for a server on this machine (where it only costs CPU).
+    pub compress_loopback: bool,
 }
 
 impl Default for EngineOptions {
@@ -52,6 +54,7 @@ impl Default for EngineOptions {
             idle_renewal: Duration::from_secs(20 * 60),
             poll_interval: Duration::from_secs(5 * 60),
             reconnect_delay: Duration::from_secs(1),
+            compress_loopback: false,
         }
     }
 }
@@ -170,7 +173,10 @@ impl Engine {
             blocking({
                 let store = inner.store.clone();
                 let name = name.clone();
-                move || store.delete_account(&name)
+                move || {
+                    store.delete_account(&name)?;
+                    store.sweep_blobs()
+                }
             })
             .await?;
             inner.credentials.delete(&name)
@@ -277,7 +283,11 @@ impl Engine {
 
     pub fn set_body_prefetch(&self, newest: Option<u32>) -> Result<()> {
         let value = newest.map_or_else(|| "all".to_owned(), |n| n.to_string());
-        self.inner.store.set_setting(SETTING_BODY_PREFETCH, &value)
+        self.inner
+            .store
+            .set_setting(SETTING_BODY_PREFETCH, &value)?;
+        // The next sync looks again, with the new setting, in every folder.
+        self.inner.store.set_all_prefetch_pending()
     }
 
     /// One sync pass over one account, or over all of them.
@@ -528,6 +538,13 @@ impl Inner {
         )
     }
 
+    fn connect_policy(&self) -> ConnectPolicy {
+        ConnectPolicy {
+            disabled_extensions: self.options.disabled_extensions.clone(),
+            compress_loopback: self.options.compress_loopback,
+        }
+    }
+
     fn account_lock(&self, account_id: i64) -> Arc<tokio::sync::Mutex<()>> {
         let mut locks = self.account_locks.lock().unwrap_or_else(|e| e.into_inner());
         locks.entry(account_id).or_default().clone()
@@ -543,12 +560,9 @@ impl Inner {
         }
         let caps = match config.protocol {
             Protocol::Imap => {
-                let conn = ImapConnection::connect(
-                    &config.server,
-                    &password,
-                    &self.options.disabled_extensions,
-                )
-                .await?;
+                let conn =
+                    ImapConnection::connect(&config.server, &password, &self.connect_policy())
+                        .await?;
                 let caps = conn.capability_names().to_vec();
                 conn.logout().await;
                 caps
@@ -575,12 +589,7 @@ impl Inner {
                 format!("no password is stored for account '{}'", account.name),
             )
         })?;
-        ImapConnection::connect(
-            &account.server,
-            &password,
-            &self.options.disabled_extensions,
-        )
-        .await
+        ImapConnection::connect(&account.server, &password, &self.connect_policy()).await
     }
 
     /// The account's kept connection if it still answers, else a new one.
@@ -706,6 +715,7 @@ impl Inner {
             self.keep_connection(account.id, conn);
         }
         report.pending = self.store.pending_count(account.id)?;
+        self.store.sweep_blobs()?;
         if report.applied > 0 {
             self.events.emit(Event::ChangesApplied {
                 account: account.name.clone(),
@@ -735,6 +745,7 @@ impl Inner {
                     .set_server_capabilities(account.id, conn.capability_names())?;
             }
             self.keep_connection(account.id, conn);
+            self.store.sweep_blobs()?;
             Ok(report)
         }
         .await;
@@ -754,7 +765,7 @@ impl Inner {
 
     async fn open_message(&self, id: i64) -> Result<Message> {
         let message = self.store.message(id)?;
-        if message.summary.has_body {
+        if message.summary.has_body && !self.store.body_file_missing(id) {
             return Ok(message);
         }
         let (account_id, remote_name, uidvalidity, uid) = self.store.message_server_location(id)?;

@@ -55,15 +55,14 @@ pub(crate) fn assign_thread(
 ) -> Result<i64> {
     let normalized = normalize_subject(subject);
     let has_thread_headers = in_reply_to.is_some() || !references.is_empty();
-    let mut keys: Vec<String> = std::iter::once(message_id)
+    let mut lookup: Vec<String> = std::iter::once(message_id)
         .chain(in_reply_to)
         .chain(references.iter().map(String::as_str))
         .filter(|k| !k.is_empty())
         .map(str::to_owned)
         .collect();
-    keys.sort();
-    keys.dedup();
-    let mut lookup = keys.clone();
+    lookup.sort();
+    lookup.dedup();
     let is_reply = normalized.len() < subject.trim().len();
     if !has_thread_headers && is_reply && !normalized.is_empty() {
         lookup.push(subject_key(&normalized));
@@ -85,23 +84,29 @@ pub(crate) fn assign_thread(
     let thread_id = found.first().copied().unwrap_or(row_id);
     for other in found.iter().skip(1) {
         // This message links two conversations: merge them.
-        tx.execute(
+        tx.prepare_cached(
             "UPDATE message SET thread_id = ?3 WHERE account_id = ?1 AND thread_id = ?2",
-            params![account_id, other, thread_id],
-        )?;
-        tx.execute(
+        )?
+        .execute(params![account_id, other, thread_id])?;
+        tx.prepare_cached(
             "UPDATE thread_key SET thread_id = ?3 WHERE account_id = ?1 AND thread_id = ?2",
-            params![account_id, other, thread_id],
-        )?;
+        )?
+        .execute(params![account_id, other, thread_id])?;
     }
+    // Keys others will look for: this message's id, and the ids it points to (so that
+    // replies to a message this device never saw still meet). The subject key only for
+    // conversation starters, which headerless replies fall back to.
     let mut insert = tx.prepare_cached(
         "INSERT INTO thread_key (account_id, key, thread_id) VALUES (?1, ?2, ?3)
          ON CONFLICT (account_id, key) DO NOTHING",
     )?;
-    for key in &keys {
-        insert.execute(params![account_id, key, thread_id])?;
+    let root = references.first().map(String::as_str);
+    for key in [Some(message_id), in_reply_to, root].into_iter().flatten() {
+        if !key.is_empty() {
+            insert.execute(params![account_id, key, thread_id])?;
+        }
     }
-    if !normalized.is_empty() {
+    if !has_thread_headers && !normalized.is_empty() {
         insert.execute(params![account_id, subject_key(&normalized), thread_id])?;
     }
     Ok(thread_id)

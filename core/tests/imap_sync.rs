@@ -425,3 +425,47 @@ async fn sync_reports_progress_and_changes_to_listeners() {
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     assert_eq!(recorder.0.lock().unwrap().len(), seen);
 }
+
+#[tokio::test]
+async fn a_compressed_session_syncs_and_pushes() {
+    use brevdue_core::{EngineOptions, FlagChange, Security};
+    let user = server().new_user("deflate");
+    let mut other = OtherClient::login(&user).await;
+    for i in 0..30u32 {
+        let raw = message(
+            &format!("z{i}"),
+            "a@example.test",
+            &date(i),
+            &format!("z{i}@t"),
+            &"zip ".repeat(200),
+        );
+        other.append("INBOX", &raw, None).await;
+    }
+    let proxy = Proxy::start(server().imap_port).await;
+    let t = engine_with_options(EngineOptions {
+        compress_loopback: true,
+        ..EngineOptions::default()
+    });
+    let mut config = server().imap_config("main", &user, Security::StartTls);
+    config.server.port = proxy.port;
+    // STARTTLS hides everything; plain shows whether COMPRESS is on.
+    config.server.security = Security::Plain;
+    t.engine.add_account(config, PASSWORD.into()).await.unwrap();
+    t.engine.set_body_prefetch(None).unwrap();
+    t.engine.sync(None).await.unwrap();
+    let list = t.engine.messages(None, Some("INBOX"), 100, 0).unwrap();
+    assert_eq!(list.len(), 30);
+    let opened = t.engine.open_message(list[0].id).await.unwrap();
+    assert!(opened.text.unwrap().starts_with("zip zip"));
+    t.engine.mark(&[list[0].id], FlagChange::Flagged).unwrap();
+    assert_eq!(t.engine.push_changes(None).await.unwrap().applied, 1);
+    assert!(proxy.saw("COMPRESS DEFLATE"), "COMPRESS was not requested");
+    assert!(
+        !proxy.saw("UID FETCH"),
+        "commands after COMPRESS travelled uncompressed"
+    );
+    other.select("INBOX").await;
+    let uid = other.uid_of(&list[0].message_id).await;
+    assert!(uid > 0);
+    assert!(other.server_view().await[&list[0].message_id].2);
+}

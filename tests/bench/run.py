@@ -15,10 +15,12 @@ import json
 import os
 import pwd
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -53,18 +55,63 @@ def protocol_limit(mode, port, runs):
     return float(out.strip().splitlines()[-1].split("=")[1])
 
 
+class CountingProxy:
+    """Forwards 127.0.0.1:port to the server and counts the bytes the client receives."""
+
+    def __init__(self, upstream):
+        self.upstream = upstream
+        self.received = 0
+        self.lock = threading.Lock()
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            client, _ = self.sock.accept()
+            server = socket.create_connection(("127.0.0.1", self.upstream))
+            threading.Thread(target=self._pipe, args=(client, server, False), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(server, client, True), daemon=True).start()
+
+    def _pipe(self, src, dst, count):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if count:
+                    with self.lock:
+                        self.received += len(data)
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def take(self):
+        with self.lock:
+            n, self.received = self.received, 0
+        return n
+
+
 class Brevdue:
     def __init__(self, exe, server, workdir):
         self.exe, self.server, self.workdir = exe, server, workdir
         self.count = 0
 
-    def fresh(self, prefetch):
+    def fresh(self, prefetch, port=None):
         self.count += 1
         d = os.path.join(self.workdir, f"brevdue{self.count}")
         env = dict(os.environ, BENCH_PW=PASSWORD)
         subprocess.run([self.exe, "--data-dir", d, "account", "add", "bench",
                         "--email", "bench@example.test", "--host", "127.0.0.1",
-                        "--port", str(self.server["imap_port"]), "--security", "plain",
+                        "--port", str(port or self.server["imap_port"]), "--security", "plain",
                         "--user", USER, "--password-env", "BENCH_PW"],
                        check=True, env=env, capture_output=True)
         subprocess.run([self.exe, "--data-dir", d, "config", "body-prefetch", prefetch],
@@ -87,7 +134,7 @@ Host 127.0.0.1
 Port {server['imap_port']}
 User {USER}
 Pass {PASSWORD}
-TLSType None
+SSLType None
 AuthMechs LOGIN
 
 IMAPStore remote
@@ -163,19 +210,33 @@ def main():
         rows.append(("no-change resync", nochange, limit_noop, "protocol limit (imap-noop)", "<= 30 ms"))
 
         log("flag resync with and without CONDSTORE")
-        # Another client flips \Flagged on every tenth message; the engine picks it up.
+        # Another client flips \Flagged on every tenth message; each engine picks it up.
+        # Bytes are counted by a proxy between the engine and Dovecot.
+        proxy = CountingProxy(port)
         flag_rows = []
-        for label, change, extra in (("with CONDSTORE", "+FLAGS.SILENT", ()),
-                                     ("without CONDSTORE", "-FLAGS.SILENT", ("--disable-extension", "CONDSTORE"))):
-            c = imaplib.IMAP4("127.0.0.1", port)
-            c.login(USER, PASSWORD)
-            c.select("INBOX")
-            _, data = c.uid("SEARCH", None, "ALL")
-            uids = data[0].split()[::10]
-            c.uid("STORE", b",".join(uids).decode(), change, "(\\Flagged)")
-            c.logout()
-            seconds, _, _ = b.sync(d, extra)
-            flag_rows.append((label, seconds, len(uids)))
+        for label, extra in (("with CONDSTORE", ()), ("without CONDSTORE", ("--disable-extension", "CONDSTORE"))):
+            fd = b.fresh("0", proxy.port)
+            b.sync(fd, extra)
+            times, sizes = [], []
+            for change in ("+FLAGS.SILENT", "-FLAGS.SILENT", "+FLAGS.SILENT"):
+                c = imaplib.IMAP4("127.0.0.1", port)
+                c.login(USER, PASSWORD)
+                c.select("INBOX")
+                _, data = c.uid("SEARCH", None, "ALL")
+                uids = data[0].split()[::10]
+                c.uid("STORE", b",".join(uids).decode(), change, "(\\Flagged)")
+                c.logout()
+                proxy.take()
+                seconds, _, _ = b.sync(fd, extra)
+                times.append(seconds)
+                sizes.append(proxy.take())
+            flag_rows.append((label, statistics.median(times), statistics.median(sizes), len(uids)))
+        limit_flags = protocol_limit("imap-flags", port, a.runs)
+
+        log("push latency through IDLE")
+        _, _, out = timed([a.brevdue, "--data-dir", d, "bench", "push-latency", "--account", "bench",
+                           "--password-env", "BENCH_PW"], env=dict(os.environ, BENCH_PW=PASSWORD))
+        push = json.loads(out)
 
         log(f"search over {a.messages * (a.search_copies + 1)} messages")
         c = imaplib.IMAP4("127.0.0.1", port)
@@ -195,8 +256,13 @@ def main():
         print(f"{'measure':<24} {'brevdue':>10} {'reference':>10} {'ratio':>7}  reference tool / target")
         for name, ours, ref, tool, target in rows:
             print(f"{name:<24} {ours*1000:>8.0f}ms {ref*1000:>8.0f}ms {ours/ref:>6.2f}x  {tool} {target}")
-        for label, seconds, n in flag_rows:
-            print(f"{'flag resync ' + label:<36} {seconds*1000:>8.0f}ms  ({n} changed flags, 10,000-message folder)")
+        for label, seconds, nbytes, n in flag_rows:
+            print(f"{'flag resync ' + label:<36} {seconds*1000:>8.0f}ms {nbytes/1024:>8.1f}KB received"
+                  f"  ({n} changed flags, {a.messages}-message folder)")
+        print(f"{'  (protocol limit: all flags once)':<36} {limit_flags*1000:>8.0f}ms")
+        print(f"{'change to other device (IDLE)':<36} {push['p50_ms']:>8.0f}ms  p50 of {push['rounds']}"
+              f" (min {push['min_ms']:.0f}, max {push['max_ms']:.0f}); Dovecot's own delay ~500 ms,"
+              f" target <= delay + 50 ms")
         print(f"{'peak RSS (sync)':<24} {peak_rss:>8.1f}MB   target < 80 MB")
         print(f"{'sync of ' + str(local['messages']) + ' messages':<24} {big_sync*1000:>8.0f}ms   peak RSS {big_rss:.1f} MB")
         print(f"{'search p50':<24} {local['search_p50_ms']:>8.2f}ms   over {local['messages']} messages, target < 5 ms")

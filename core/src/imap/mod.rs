@@ -80,6 +80,15 @@ impl ServerCaps {
     }
 }
 
+/// How to use what a server offers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConnectPolicy {
+    /// Extensions to ignore even when offered (to exercise the fallbacks).
+    pub disabled_extensions: Vec<String>,
+    /// Use COMPRESS=DEFLATE even to this machine (tests).
+    pub compress_loopback: bool,
+}
+
 /// A folder's counters, from STATUS or SELECT.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct MailboxStatus {
@@ -239,11 +248,11 @@ pub fn uid_set(uids: &[u32]) -> String {
 }
 
 impl ImapConnection {
-    /// Connects, secures, logs in and reads the capabilities. `disabled` turns extensions off.
+    /// Connects, secures, logs in and reads the capabilities.
     pub async fn connect(
         server: &ServerConfig,
         password: &str,
-        disabled: &[String],
+        policy: &ConnectPolicy,
     ) -> Result<Self> {
         let target = format!("{}:{}", server.host, server.port);
         let tcp = net::connect_tcp(&server.host, server.port).await?;
@@ -325,8 +334,10 @@ impl ImapConnection {
                 format!("{target} does not speak IMAP4rev1"),
             ));
         }
-        let caps = ServerCaps::from_names(&names).without(disabled);
-        if caps.compress {
+        let caps = ServerCaps::from_names(&names).without(&policy.disabled_extensions);
+        // Compression trades CPU for bandwidth; on the loopback there is no bandwidth
+        // to save.
+        if caps.compress && (policy.compress_loopback || !net::is_loopback(&server.host)) {
             session = timed(
                 &target,
                 "COMPRESS",

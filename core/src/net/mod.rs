@@ -22,6 +22,14 @@ pub trait ByteStream: AsyncRead + AsyncWrite + Unpin + Send + Debug {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + Debug> ByteStream for T {}
 pub type BoxStream = Box<dyn ByteStream>;
 
+/// Whether a host is this machine (127.0.0.0/8, ::1, localhost).
+pub fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// Opens a TCP connection with a timeout and clear errors.
 pub async fn connect_tcp(host: &str, port: u16) -> Result<TcpStream> {
     let target = format!("{host}:{port}");

@@ -460,7 +460,9 @@ impl Store {
                 "INSERT INTO location (message_id, folder_id, sort_date) VALUES (?1, ?2, ?3)",
                 params![id, folder_id, record.date.unwrap_or(now)],
             )?;
-            super::messages::store_body(tx, id, &body, raw)?;
+            // Written durably: until the upload, this is the only copy.
+            self.blobs.write_durable(id, raw)?;
+            super::messages::store_body(tx, id, &body)?;
             insert_change(
                 tx,
                 account_id,

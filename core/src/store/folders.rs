@@ -31,6 +31,8 @@ pub struct FolderSyncState {
     pub oldest_synced_uid: u32,
     /// All messages up to `uidnext` are known.
     pub complete: bool,
+    /// New messages arrived since bodies were last prefetched.
+    pub prefetch_pending: bool,
 }
 
 const FOLDER_SELECT: &str = "
@@ -182,10 +184,9 @@ impl Store {
     pub fn folder_sync_states(&self, account_id: i64) -> Result<Vec<FolderSyncState>> {
         self.read(|conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT f.id, f.remote_name, f.name, f.uidvalidity, f.uidnext, f.highestmodseq,
-                        f.oldest_synced_uid, f.complete
-                 FROM folder f JOIN account a ON a.id = f.account_id
-                 WHERE f.account_id = ?1 AND f.selectable = 1 ",
+                "SELECT id, remote_name, name, uidvalidity, uidnext, highestmodseq,
+                        oldest_synced_uid, complete, prefetch_pending
+                 FROM folder WHERE account_id = ?1 AND selectable = 1",
             )?;
             let rows = stmt.query_map([account_id], |r| {
                 Ok(FolderSyncState {
@@ -197,6 +198,7 @@ impl Store {
                     highestmodseq: r.get::<_, i64>(5)? as u64,
                     oldest_synced_uid: r.get(6)?,
                     complete: flag(r.get(7)?),
+                    prefetch_pending: flag(r.get(8)?),
                 })
             })?;
             let mut states = rows.collect::<rusqlite::Result<Vec<_>>>()?;
@@ -221,6 +223,24 @@ impl Store {
                  WHERE id = ?1",
                 params![folder_id, uidnext, highestmodseq as i64, oldest_synced_uid],
             )?;
+            Ok(())
+        })
+    }
+
+    /// Marks whether a folder's newest bodies still need downloading.
+    pub fn set_prefetch_pending(&self, folder_id: i64, pending: bool) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE folder SET prefetch_pending = ?2 WHERE id = ?1",
+                params![folder_id, pending],
+            )?;
+            Ok(())
+        })
+    }
+
+    pub fn set_all_prefetch_pending(&self) -> Result<()> {
+        self.write(|tx| {
+            tx.execute("UPDATE folder SET prefetch_pending = 1", [])?;
             Ok(())
         })
     }

@@ -64,7 +64,7 @@ pub struct BatchOutcome {
     pub removed: u32,
 }
 
-const SUMMARY_SELECT: &str = "
+pub(super) const SUMMARY_SELECT: &str = "
     SELECT m.id, a.name, f.name, f.id, l.uid, m.message_id, m.from_name, m.from_addr, m.subject,
            m.date, m.seen, m.flagged, m.answered, m.forwarded, m.draft, m.has_attachments, m.size,
            m.thread_id, m.has_body
@@ -73,7 +73,7 @@ const SUMMARY_SELECT: &str = "
     JOIN folder f ON f.id = l.folder_id
     JOIN account a ON a.id = m.account_id";
 
-fn summary_from_row(row: &Row<'_>) -> rusqlite::Result<MessageSummary> {
+pub(super) fn summary_from_row(row: &Row<'_>) -> rusqlite::Result<MessageSummary> {
     let from_name: String = row.get(6)?;
     Ok(MessageSummary {
         id: row.get(0)?,
@@ -133,21 +133,19 @@ pub(crate) fn decode_addresses(text: &str) -> Vec<Address> {
 /// A rowid for the full-text index that sorts by date, so "newest first" is the index order.
 fn allocate_search_key(tx: &Transaction<'_>, date: i64) -> Result<i64> {
     let base = date.clamp(0, 1 << 40) << 12;
-    let highest: Option<i64> = tx.query_row(
-        "SELECT max(search_key) FROM message WHERE search_key BETWEEN ?1 AND ?2",
-        params![base, base + 4095],
-        |r| r.get(0),
-    )?;
+    let highest: Option<i64> = tx
+        .prepare_cached("SELECT max(search_key) FROM message WHERE search_key BETWEEN ?1 AND ?2")?
+        .query_row(params![base, base + 4095], |r| r.get(0))?;
     let candidate = highest.map_or(base, |h| h + 1);
     if candidate <= base + 4095 {
         return Ok(candidate);
     }
     // More than 4096 messages in one second: take the next free key above.
-    let top: i64 = tx.query_row(
-        "SELECT ifnull(max(search_key), 0) + 1 FROM message WHERE search_key >= ?1",
-        [base],
-        |r| r.get(0),
-    )?;
+    let top: i64 = tx
+        .prepare_cached(
+            "SELECT ifnull(max(search_key), 0) + 1 FROM message WHERE search_key >= ?1",
+        )?
+        .query_row([base], |r| r.get(0))?;
     Ok(top)
 }
 
@@ -165,8 +163,7 @@ fn index_for_search(
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(", ");
-    tx.execute(
-        "INSERT INTO message_fts (rowid, subject, sender, recipients, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+    tx.prepare_cached("INSERT INTO message_fts (rowid, subject, sender, recipients, body) VALUES (?1, ?2, ?3, ?4, ?5)")?.execute(
         params![search_key, subject, sender, recipients, body],
     )?;
     Ok(())
@@ -175,10 +172,9 @@ fn index_for_search(
 /// Takes the server's flags, unless a local flag change is still on its way there: then
 /// the local state wins until the server has applied it.
 fn update_flags(tx: &Transaction<'_>, message_id: i64, flags: &Flags) -> Result<bool> {
-    let n = tx.execute(
-        "UPDATE message SET seen = ?2, flagged = ?3, answered = ?4, forwarded = ?5, draft = ?6
+    let n = tx.prepare_cached("UPDATE message SET seen = ?2, flagged = ?3, answered = ?4, forwarded = ?5, draft = ?6
          WHERE id = ?1 AND (seen, flagged, answered, forwarded, draft) IS NOT (?2, ?3, ?4, ?5, ?6)
-           AND NOT EXISTS (SELECT 1 FROM change c WHERE c.message_id = ?1 AND c.state = 'pending' AND c.kind = 'flags')",
+           AND NOT EXISTS (SELECT 1 FROM change c WHERE c.message_id = ?1 AND c.state = 'pending' AND c.kind = 'flags')")?.execute(
         params![
             message_id,
             flags.seen,
@@ -226,6 +222,52 @@ impl Store {
         })
     }
 
+    /// How many locations of the current UIDVALIDITY generation a folder has.
+    pub fn count_locations(&self, folder_id: i64, uidvalidity: u32) -> Result<u32> {
+        self.read(|conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT count(*) FROM location WHERE folder_id = ?1 AND uidvalidity = ?2 AND uid IS NOT NULL",
+                )?
+                .query_row(params![folder_id, uidvalidity], |r| r.get(0))?)
+        })
+    }
+
+    /// Flags of just these UIDs (those a CHANGEDSINCE fetch reported).
+    pub fn flags_of_uids(
+        &self,
+        folder_id: i64,
+        uidvalidity: u32,
+        uids: &[u32],
+    ) -> Result<HashMap<u32, Flags>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT m.seen, m.flagged, m.answered, m.forwarded, m.draft
+                 FROM location l JOIN message m ON m.id = l.message_id
+                 WHERE l.folder_id = ?1 AND l.uidvalidity = ?2 AND l.uid = ?3",
+            )?;
+            let mut out = HashMap::new();
+            for &uid in uids {
+                let found = stmt
+                    .query_row(params![folder_id, uidvalidity, uid], |r| {
+                        Ok(Flags {
+                            seen: flag(r.get(0)?),
+                            flagged: flag(r.get(1)?),
+                            answered: flag(r.get(2)?),
+                            forwarded: flag(r.get(3)?),
+                            draft: flag(r.get(4)?),
+                            deleted: false,
+                        })
+                    })
+                    .optional()?;
+                if let Some(flags) = found {
+                    out.insert(uid, flags);
+                }
+            }
+            Ok(out)
+        })
+    }
+
     /// Stores a batch of headers in one transaction. A UID already known only has its flags
     /// refreshed; a message left over from an older UIDVALIDITY is re-matched by Message-ID.
     pub fn store_headers(
@@ -238,9 +280,7 @@ impl Store {
         self.write(|tx| {
             let mut outcome = BatchOutcome::default();
             for rec in records {
-                let existing: Option<i64> = tx
-                    .query_row(
-                        "SELECT message_id FROM location WHERE folder_id = ?1 AND uidvalidity = ?2 AND uid = ?3",
+                let existing: Option<i64> = tx.prepare_cached("SELECT message_id FROM location WHERE folder_id = ?1 AND uidvalidity = ?2 AND uid = ?3")?.query_row(
                         params![folder_id, uidvalidity, rec.uid],
                         |r| r.get(0),
                     )
@@ -253,18 +293,21 @@ impl Store {
                 }
                 // A location of an older UIDVALIDITY generation, or one that only exists
                 // here so far (a queued move), is the same message: re-match it.
+                // CROSS JOIN keeps SQLite on the Message-ID index (no folder scan).
                 let stale: Option<(i64, i64)> = tx
-                    .query_row(
-                        "SELECT l.id, l.message_id FROM location l JOIN message m ON m.id = l.message_id
-                         WHERE l.folder_id = ?1 AND (l.uidvalidity != ?2 OR l.uid IS NULL) AND m.message_id = ?3
+                    .prepare_cached(
+                        "SELECT l.id, l.message_id FROM message m CROSS JOIN location l ON l.message_id = m.id
+                         WHERE m.account_id = ?4 AND m.message_id = ?3
+                           AND l.folder_id = ?1 AND (l.uidvalidity != ?2 OR l.uid IS NULL)
                          ORDER BY l.uid IS NULL LIMIT 1",
-                        params![folder_id, uidvalidity, rec.message_id],
+                    )?
+                    .query_row(
+                        params![folder_id, uidvalidity, rec.message_id, account_id],
                         |r| Ok((r.get(0)?, r.get(1)?)),
                     )
                     .optional()?;
                 if let Some((location_id, message_id)) = stale {
-                    tx.execute(
-                        "UPDATE location SET uidvalidity = ?2, uid = ?3, modseq = ?4 WHERE id = ?1",
+                    tx.prepare_cached("UPDATE location SET uidvalidity = ?2, uid = ?3, modseq = ?4 WHERE id = ?1")?.execute(
                         params![location_id, uidvalidity, rec.uid, rec.modseq as i64],
                     )?;
                     if update_flags(tx, message_id, &rec.flags)? {
@@ -273,9 +316,8 @@ impl Store {
                     continue;
                 }
                 let id = insert_message(tx, account_id, rec)?;
-                tx.execute(
-                    "INSERT INTO location (message_id, folder_id, uidvalidity, uid, modseq, sort_date)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                tx.prepare_cached("INSERT INTO location (message_id, folder_id, uidvalidity, uid, modseq, sort_date)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?.execute(
                     params![
                         id,
                         folder_id,
@@ -301,10 +343,8 @@ impl Store {
         self.write(|tx| {
             let mut changed = Vec::new();
             for (uid, flags, modseq) in updates {
-                let message_id: Option<i64> = tx
-                    .query_row(
-                        "UPDATE location SET modseq = ?4 WHERE folder_id = ?1 AND uidvalidity = ?2 AND uid = ?3
-                         RETURNING message_id",
+                let message_id: Option<i64> = tx.prepare_cached("UPDATE location SET modseq = ?4 WHERE folder_id = ?1 AND uidvalidity = ?2 AND uid = ?3
+                         RETURNING message_id")?.query_row(
                         params![folder_id, uidvalidity, uid, *modseq as i64],
                         |r| r.get(0),
                     )
@@ -336,12 +376,23 @@ impl Store {
     /// Saves a downloaded body, its attachments' descriptions and the raw message, and
     /// refreshes the search index, all in one transaction.
     pub fn store_bodies(&self, bodies: &[(i64, ParsedBody, Vec<u8>)]) -> Result<()> {
-        self.write(|tx| {
-            for (message_id, body, raw) in bodies {
-                store_body(tx, *message_id, body, raw)?;
+        for (message_id, _, raw) in bodies {
+            self.blobs.write(*message_id, raw)?;
+        }
+        let gone = self.write(|tx| {
+            let mut gone = Vec::new();
+            for (message_id, body, _) in bodies {
+                if !store_body(tx, *message_id, body)? {
+                    gone.push(*message_id);
+                }
             }
-            Ok(())
-        })
+            Ok(gone)
+        })?;
+        // Expunged while its body was on the way: the file has no row.
+        for id in gone {
+            self.blobs.remove(id);
+        }
+        Ok(())
     }
 
     /// Messages in a folder without a body, newest first.
@@ -412,12 +463,11 @@ impl Store {
     pub fn message(&self, id: i64) -> Result<Message> {
         let summary = self.message_summary(id)?;
         self.read(|conn| {
-            let (to, cc, in_reply_to, refs, text, html): (String, String, String, String, String, String) =
-                conn.query_row(
-                    "SELECT to_addrs, cc_addrs, in_reply_to, refs, text_body, html_body FROM message WHERE id = ?1",
-                    [id],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
-                )?;
+            let (to, cc, in_reply_to, refs): (String, String, String, String) = conn.query_row(
+                "SELECT to_addrs, cc_addrs, in_reply_to, refs FROM message WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )?;
             let mut stmt = conn.prepare_cached(
                 "SELECT name, mime_type, size FROM attachment WHERE message_id = ?1 ORDER BY position",
             )?;
@@ -430,14 +480,20 @@ impl Store {
                     })
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            let has_body = summary.has_body;
+            // The body is parsed from the stored original when it is opened.
+            let body = summary
+                .has_body
+                .then(|| self.blobs.read(id))
+                .flatten()
+                .map(|raw| crate::mime::parse_body(&raw))
+                .unwrap_or_default();
             Ok(Message {
                 to: decode_addresses(&to),
                 cc: decode_addresses(&cc),
                 in_reply_to: (!in_reply_to.is_empty()).then_some(in_reply_to),
                 references: refs.split_whitespace().map(str::to_owned).collect(),
-                text: (has_body && !text.is_empty()).then_some(text),
-                html: (has_body && !html.is_empty()).then_some(html),
+                text: body.text,
+                html: body.html,
                 attachments,
                 summary,
             })
@@ -462,51 +518,55 @@ impl Store {
 
     /// The raw message as downloaded, if its body is here.
     pub fn raw_message(&self, id: i64) -> Result<Option<Vec<u8>>> {
-        self.read(|conn| {
-            Ok(conn
-                .query_row(
-                    "SELECT raw FROM message_raw WHERE message_id = ?1",
-                    [id],
-                    |r| r.get(0),
-                )
-                .optional()?)
-        })
+        Ok(self.blobs.read(id))
     }
 
-    /// The newest conversations in a folder, each with its newest message there.
+    /// Whether a message's body is marked as here but its file is missing (say, after
+    /// a power cut): then it must be downloaded again.
+    pub fn body_file_missing(&self, id: i64) -> bool {
+        self.blobs.read(id).is_none()
+    }
+
+    /// The newest conversations in a folder, each with its newest message there. Walks
+    /// the folder newest first and stops after `limit` distinct conversations.
     pub fn threads(&self, folder_id: i64, limit: u32) -> Result<Vec<ThreadSummary>> {
-        self.read(|conn| {
+        let newest: Vec<(i64, i64)> = self.read(|conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT m.thread_id, max(l.sort_date) AS newest FROM location l
-                 JOIN message m ON m.id = l.message_id
-                 WHERE l.folder_id = ?1
-                 GROUP BY m.thread_id ORDER BY newest DESC LIMIT ?2",
+                "SELECT m.thread_id, m.id FROM location l JOIN message m ON m.id = l.message_id
+                 WHERE l.folder_id = ?1 ORDER BY l.sort_date DESC, l.id DESC",
             )?;
-            let ids = stmt
-                .query_map(params![folder_id, limit], |r| r.get::<_, i64>(0))?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            let mut newest_stmt = conn.prepare_cached(&format!(
-                "{SUMMARY_SELECT} WHERE l.folder_id = ?1 AND m.thread_id = ?2
-                 ORDER BY l.sort_date DESC LIMIT 1"
-            ))?;
-            let mut count_stmt = conn.prepare_cached(
-                "SELECT count(*), ifnull(sum(seen = 0), 0) FROM message WHERE thread_id = ?1",
-            )?;
-            let mut threads = Vec::with_capacity(ids.len());
-            for thread_id in ids {
-                let newest =
-                    newest_stmt.query_row(params![folder_id, thread_id], summary_from_row)?;
-                let (count, unread) =
-                    count_stmt.query_row([thread_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-                threads.push(ThreadSummary {
+            let mut rows = stmt.query([folder_id])?;
+            let mut seen = std::collections::HashSet::new();
+            let mut newest = Vec::new();
+            while let Some(row) = rows.next()? {
+                let thread: i64 = row.get(0)?;
+                if seen.insert(thread) {
+                    newest.push((thread, row.get(1)?));
+                    if newest.len() >= limit as usize {
+                        break;
+                    }
+                }
+            }
+            Ok(newest)
+        })?;
+        newest
+            .into_iter()
+            .map(|(thread_id, message_id)| {
+                let (count, unread) = self.read(|conn| {
+                    Ok(conn
+                        .prepare_cached(
+                            "SELECT count(*), ifnull(sum(seen = 0), 0) FROM message WHERE thread_id = ?1",
+                        )?
+                        .query_row([thread_id], |r| Ok((r.get(0)?, r.get(1)?)))?)
+                })?;
+                Ok(ThreadSummary {
                     thread_id,
-                    newest,
+                    newest: self.message_summary(message_id)?,
                     count,
                     unread,
-                });
-            }
-            Ok(threads)
-        })
+                })
+            })
+            .collect()
     }
 
     /// Messages of one conversation, oldest first.
@@ -528,33 +588,14 @@ pub(super) fn insert_message(
 ) -> Result<i64> {
     let date = rec.date.unwrap_or(rec.internal_date);
     let search_key = allocate_search_key(tx, date)?;
-    tx.execute(
-        "INSERT INTO message (account_id, message_id, subject, from_name, from_addr, to_addrs, cc_addrs,
-                              date, in_reply_to, refs, size, seen, flagged, answered, forwarded, draft,
-                              has_attachments, search_key)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
-        params![
-            account_id,
-            rec.message_id,
-            rec.subject,
-            rec.from.name.clone().unwrap_or_default(),
-            rec.from.address,
-            encode_addresses(&rec.to),
-            encode_addresses(&rec.cc),
-            date,
-            rec.in_reply_to.clone().unwrap_or_default(),
-            rec.references.join(" "),
-            rec.size,
-            rec.flags.seen,
-            rec.flags.flagged,
-            rec.flags.answered,
-            rec.flags.forwarded,
-            rec.flags.draft,
-            rec.has_attachments,
-            search_key,
-        ],
-    )?;
-    let id = tx.last_insert_rowid();
+    // One writer: the next rowid is known, so the conversation can be chosen (and its
+    // keys recorded) before the row is written, in a single INSERT.
+    let id: i64 = tx
+        .prepare_cached(
+            "SELECT max(ifnull((SELECT seq FROM sqlite_sequence WHERE name = 'message'), 0),
+                        ifnull((SELECT max(id) FROM message), 0)) + 1",
+        )?
+        .query_row([], |r| r.get(0))?;
     let thread_id = threading::assign_thread(
         tx,
         account_id,
@@ -564,54 +605,65 @@ pub(super) fn insert_message(
         &rec.references,
         &rec.subject,
     )?;
-    tx.execute(
-        "UPDATE message SET thread_id = ?2 WHERE id = ?1",
-        params![id, thread_id],
-    )?;
+    tx.prepare_cached(
+        "INSERT INTO message (id, account_id, message_id, thread_id, subject, from_name, from_addr,
+                              to_addrs, cc_addrs, date, in_reply_to, refs, size, seen, flagged,
+                              answered, forwarded, draft, has_attachments, search_key)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+    )?
+    .execute(params![
+        id,
+        account_id,
+        rec.message_id,
+        thread_id,
+        rec.subject,
+        rec.from.name.clone().unwrap_or_default(),
+        rec.from.address,
+        encode_addresses(&rec.to),
+        encode_addresses(&rec.cc),
+        date,
+        rec.in_reply_to.clone().unwrap_or_default(),
+        rec.references.join(" "),
+        rec.size,
+        rec.flags.seen,
+        rec.flags.flagged,
+        rec.flags.answered,
+        rec.flags.forwarded,
+        rec.flags.draft,
+        rec.has_attachments,
+        search_key,
+    ])?;
     let recipients: Vec<Address> = rec.to.iter().chain(&rec.cc).cloned().collect();
     index_for_search(tx, search_key, &rec.subject, &rec.from, &recipients, "")?;
     Ok(id)
 }
 
-pub(super) fn store_body(
-    tx: &Transaction<'_>,
-    message_id: i64,
-    body: &ParsedBody,
-    raw: &[u8],
-) -> Result<()> {
+/// Records a parsed body whose raw file is already written. Returns false if the
+/// message is gone (expunged while its body was on the way).
+pub(super) fn store_body(tx: &Transaction<'_>, message_id: i64, body: &ParsedBody) -> Result<bool> {
     let row: Option<(i64, String, String, String, String, String)> = tx
-        .query_row(
+        .prepare_cached(
             "SELECT search_key, subject, from_name, from_addr, to_addrs, cc_addrs FROM message WHERE id = ?1",
-            [message_id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
-        )
+        )?
+        .query_row([message_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+        })
         .optional()?;
-    // The message may have been expunged while its body was on the way.
     let Some((search_key, subject, from_name, from_addr, to, cc)) = row else {
-        return Ok(());
+        return Ok(false);
     };
-    tx.execute(
-        "UPDATE message SET text_body = ?2, html_body = ?3, has_attachments = ?4, has_body = 1 WHERE id = ?1",
-        params![
-            message_id,
-            body.text.as_deref().unwrap_or(""),
-            body.html.as_deref().unwrap_or(""),
-            !body.attachments.is_empty()
-        ],
-    )?;
-    tx.execute("DELETE FROM attachment WHERE message_id = ?1", [message_id])?;
+    tx.prepare_cached("UPDATE message SET has_attachments = ?2, has_body = 1 WHERE id = ?1")?
+        .execute(params![message_id, !body.attachments.is_empty()])?;
+    tx.prepare_cached("DELETE FROM attachment WHERE message_id = ?1")?
+        .execute([message_id])?;
     for (position, att) in body.attachments.iter().enumerate() {
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO attachment (message_id, position, name, mime_type, size) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![message_id, position as i64, att.name, att.mime_type, att.size as i64],
-        )?;
+        )?
+        .execute(params![message_id, position as i64, att.name, att.mime_type, att.size as i64])?;
     }
-    tx.execute(
-        "INSERT INTO message_raw (message_id, raw) VALUES (?1, ?2)
-         ON CONFLICT (message_id) DO UPDATE SET raw = excluded.raw",
-        params![message_id, raw],
-    )?;
-    tx.execute("DELETE FROM message_fts WHERE rowid = ?1", [search_key])?;
+    tx.prepare_cached("DELETE FROM message_fts WHERE rowid = ?1")?
+        .execute([search_key])?;
     let from = Address {
         name: (!from_name.is_empty()).then_some(from_name),
         address: from_addr,
@@ -623,7 +675,8 @@ pub(super) fn store_body(
         (None, Some(html)) => crate::mime::html_to_search_text(html),
         (None, None) => String::new(),
     };
-    index_for_search(tx, search_key, &subject, &from, &recipients, &text)
+    index_for_search(tx, search_key, &subject, &from, &recipients, &text)?;
+    Ok(true)
 }
 
 #[cfg(test)]

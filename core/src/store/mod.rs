@@ -3,6 +3,7 @@
 //! Every write runs in one IMMEDIATE transaction; readers never block the writer.
 
 mod accounts;
+mod blobs;
 mod changes;
 mod folders;
 mod messages;
@@ -30,18 +31,48 @@ pub struct Store {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    blobs: blobs::BlobDir,
 }
 
 impl Store {
-    /// Opens (creating and migrating if needed) the database at `path`.
+    /// Opens (creating and migrating if needed) the database at `path`; raw messages
+    /// live in `messages/` beside it.
     pub fn open(path: &Path) -> Result<Self> {
         let mut writer = open_connection(path, false)?;
         schema::migrate(&mut writer)?;
-        Ok(Self {
+        let blobs = blobs::BlobDir::open(path.with_file_name("messages"))?;
+        let store = Self {
             path: path.to_path_buf(),
             writer: Mutex::new(writer),
             readers: Mutex::new(Vec::new()),
-        })
+            blobs,
+        };
+        store.sweep_blobs()?;
+        Ok(store)
+    }
+
+    /// Removes the files of deleted messages (recorded by a trigger in the same
+    /// transaction as the deletion).
+    pub fn sweep_blobs(&self) -> Result<u32> {
+        let trash: Vec<i64> = self.read(|conn| {
+            let mut stmt = conn.prepare_cached("SELECT message_id FROM blob_trash")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<i64>>>()?)
+        })?;
+        if trash.is_empty() {
+            return Ok(0);
+        }
+        for id in &trash {
+            self.blobs.remove(*id);
+        }
+        self.write(|tx| {
+            let mut stmt = tx.prepare_cached("DELETE FROM blob_trash WHERE message_id = ?1")?;
+            for id in &trash {
+                stmt.execute([id])?;
+            }
+            Ok(())
+        })?;
+        Ok(trash.len() as u32)
     }
 
     /// Runs `f` in one write transaction, committed only if `f` succeeds.
@@ -93,10 +124,12 @@ fn open_connection(path: &Path, read_only: bool) -> Result<Connection> {
         "PRAGMA foreign_keys = ON;
          PRAGMA synchronous = NORMAL;
          PRAGMA temp_store = MEMORY;
-         PRAGMA cache_size = -8000;",
+         PRAGMA cache_size = -16000;",
     )?;
     if !read_only {
         conn.pragma_update(None, "journal_mode", "WAL")?;
+        // Checkpoint (and fsync) less often during a big first sync.
+        conn.pragma_update(None, "wal_autocheckpoint", 4000)?;
     }
     Ok(conn)
 }

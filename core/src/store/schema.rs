@@ -35,11 +35,15 @@ const MIGRATIONS: &[&str] = &[
         oldest_synced_uid INTEGER NOT NULL DEFAULT 0,
         complete INTEGER NOT NULL DEFAULT 0,
         last_sync INTEGER NOT NULL DEFAULT 0,
+        -- New messages arrived since the newest bodies were last downloaded.
+        prefetch_pending INTEGER NOT NULL DEFAULT 1,
         UNIQUE (account_id, remote_name)
     ) STRICT;
 
+    -- AUTOINCREMENT: an id is never reused, so queued changes and files never point
+    -- at the wrong message.
     CREATE TABLE message (
-        id INTEGER PRIMARY KEY,
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
         account_id INTEGER NOT NULL REFERENCES account(id) ON DELETE CASCADE,
         message_id TEXT NOT NULL DEFAULT '',
         thread_id INTEGER NOT NULL DEFAULT 0,
@@ -58,9 +62,8 @@ const MIGRATIONS: &[&str] = &[
         forwarded INTEGER NOT NULL DEFAULT 0,
         draft INTEGER NOT NULL DEFAULT 0,
         has_attachments INTEGER NOT NULL DEFAULT 0,
+        -- The raw message is in the blob directory (messages/), not in SQLite.
         has_body INTEGER NOT NULL DEFAULT 0,
-        text_body TEXT NOT NULL DEFAULT '',
-        html_body TEXT NOT NULL DEFAULT '',
         search_key INTEGER NOT NULL UNIQUE
     ) STRICT;
     CREATE INDEX message_by_message_id ON message (account_id, message_id);
@@ -96,11 +99,14 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (message_id, position)
     ) STRICT, WITHOUT ROWID;
 
-    -- The message as the server sent it, kept for attachments, replies and re-parsing.
-    CREATE TABLE message_raw (
-        message_id INTEGER PRIMARY KEY REFERENCES message(id) ON DELETE CASCADE,
-        raw BLOB NOT NULL
+    -- Raw messages of deleted rows, whose files the engine removes after the commit.
+    CREATE TABLE blob_trash (
+        message_id INTEGER PRIMARY KEY
     ) STRICT;
+    CREATE TRIGGER message_blob_trash AFTER DELETE ON message WHEN old.has_body = 1
+    BEGIN
+        INSERT OR IGNORE INTO blob_trash (message_id) VALUES (old.id);
+    END;
 
     -- Message-IDs (and normalised subjects) that point into a conversation.
     CREATE TABLE thread_key (
@@ -109,6 +115,8 @@ const MIGRATIONS: &[&str] = &[
         thread_id INTEGER NOT NULL,
         PRIMARY KEY (account_id, key)
     ) STRICT, WITHOUT ROWID;
+    -- Merging two conversations rewrites every key of one of them.
+    CREATE INDEX thread_key_by_thread ON thread_key (account_id, thread_id);
 
     -- Full-text index; rowid is message.search_key, which sorts by date.
     CREATE VIRTUAL TABLE message_fts USING fts5 (

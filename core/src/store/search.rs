@@ -1,5 +1,6 @@
 use rusqlite::params;
 
+use super::messages::{summary_from_row, SUMMARY_SELECT};
 use super::Store;
 use crate::error::Result;
 use crate::model::MessageSummary;
@@ -40,19 +41,24 @@ impl Store {
         let Some(fts) = fts_query(query) else {
             return Ok(Vec::new());
         };
-        let ids = self.read(|conn| {
+        self.read(|conn| {
             // The index's rowid sorts by date, so FTS5 walks it newest first and stops early.
-            let mut stmt = conn.prepare_cached(
-                "SELECT m.id FROM message_fts JOIN message m ON m.search_key = message_fts.rowid
-                 WHERE message_fts MATCH ?1 AND (?2 IS NULL OR m.account_id = ?2)
-                 ORDER BY message_fts.rowid DESC LIMIT ?3",
-            )?;
-            let ids = stmt
-                .query_map(params![fts, account_id, limit], |r| r.get::<_, i64>(0))?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(ids)
-        })?;
-        ids.into_iter().map(|id| self.message_summary(id)).collect()
+            let sql = match account_id {
+                None => format!(
+                    "{SUMMARY_SELECT} WHERE m.search_key IN
+                       (SELECT rowid FROM message_fts WHERE message_fts MATCH ?1 ORDER BY rowid DESC LIMIT ?3)
+                     AND ?2 IS NULL ORDER BY m.search_key DESC"
+                ),
+                Some(_) => format!(
+                    "{SUMMARY_SELECT} JOIN message_fts ON message_fts.rowid = m.search_key
+                     WHERE message_fts MATCH ?1 AND m.account_id = ?2
+                     ORDER BY m.search_key DESC LIMIT ?3"
+                ),
+            };
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map(params![fts, account_id, limit], summary_from_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
     }
 }
 

@@ -50,8 +50,12 @@ impl SyncContext {
                 account: account.name.clone(),
             });
         }
+        // STATUS of the selected folder may describe the selected view, not the
+        // mailbox (RFC 3501 6.3.10): that folder is always SELECTed afresh.
+        let selected = conn.selected().map(str::to_owned);
         let statuses: HashMap<String, MailboxStatus> = listing
             .into_iter()
+            .filter(|(f, _)| Some(&f.remote_name) != selected.as_ref())
             .filter_map(|(f, s)| Some((f.remote_name, s?)))
             .collect();
         let states = self.store.folder_sync_states(account.id)?;
@@ -79,12 +83,6 @@ impl SyncContext {
             condstore: conn.caps.condstore,
             qresync: conn.caps.qresync,
         };
-        let known_count = |uidvalidity| -> Result<u32> {
-            Ok(self
-                .store
-                .known_locations(state.folder_id, uidvalidity)?
-                .len() as u32)
-        };
         let local = |known: u32| LocalFolder {
             uidvalidity: state.uidvalidity,
             uidnext: state.uidnext,
@@ -92,7 +90,9 @@ impl SyncContext {
             complete: state.complete,
             known,
         };
-        let known_now = known_count(state.uidvalidity)?;
+        let known_now = self
+            .store
+            .count_locations(state.folder_id, state.uidvalidity)?;
         if let Some(hint) = status_hint {
             if plan::plan_folder(&local(known_now), &hint, tier) == FolderPlan::UpToDate {
                 return Ok(());
@@ -111,33 +111,47 @@ impl SyncContext {
         } else if state.uidvalidity == 0 {
             self.store.reset_folder(state.folder_id, uidvalidity)?;
         }
-        let known: HashMap<u32, Flags> = self
-            .store
-            .known_locations(state.folder_id, uidvalidity)?
-            .into_iter()
-            .map(|(uid, loc)| (uid, loc.flags))
-            .collect();
+        // Every known UID's flags; only needed when comparing against a full listing.
+        let all_known = || -> Result<HashMap<u32, Flags>> {
+            Ok(self
+                .store
+                .known_locations(state.folder_id, uidvalidity)?
+                .into_iter()
+                .map(|(uid, loc)| (uid, loc.flags))
+                .collect())
+        };
         // UIDs with a change on its way to the server: neither new nor changed for us.
         let protected: HashSet<u32> =
             self.store
                 .protected_uids(account.id, &state.remote_name, uidvalidity)?;
 
         let (new_uids, flag_updates, vanished) = match plan {
-            FolderPlan::Full { .. } if known.is_empty() => {
-                let mut all = conn.uid_search_all().await?;
-                all.retain(|uid| !protected.contains(uid));
-                all.reverse();
-                (all, Vec::new(), Vec::new())
-            }
             FolderPlan::Full { .. } | FolderPlan::AllFlags => {
-                let scan = conn.scan_flags(None).await?;
-                let outcome = plan::diff_flags(&known, &scan.messages, &protected);
-                let present: Vec<u32> = scan.messages.iter().map(|m| m.uid).collect();
-                let vanished = plan::vanished_from_listing(&known, &present);
-                (outcome.new_uids, outcome.flag_updates, vanished)
+                let known = all_known()?;
+                if known.is_empty() {
+                    let mut all = conn.uid_search_all().await?;
+                    all.retain(|uid| !protected.contains(uid));
+                    all.reverse();
+                    (all, Vec::new(), Vec::new())
+                } else {
+                    let scan = conn.scan_flags(None).await?;
+                    let outcome = plan::diff_flags(&known, &scan.messages, &protected);
+                    let present: Vec<u32> = scan.messages.iter().map(|m| m.uid).collect();
+                    let vanished = plan::vanished_from_listing(&known, &present);
+                    (outcome.new_uids, outcome.flag_updates, vanished)
+                }
             }
             FolderPlan::ChangedSince { modseq, vanished } => {
                 let scan = conn.scan_flags(Some(modseq)).await?;
+                let mentioned: Vec<u32> = scan
+                    .messages
+                    .iter()
+                    .map(|m| m.uid)
+                    .chain(scan.vanished.iter().copied())
+                    .collect();
+                let known = self
+                    .store
+                    .flags_of_uids(state.folder_id, uidvalidity, &mentioned)?;
                 let outcome = plan::diff_flags(&known, &scan.messages, &protected);
                 let mut gone: Vec<u32> = if vanished && !scan.lossy {
                     scan.vanished
@@ -150,12 +164,12 @@ impl SyncContext {
                 };
                 if plan::counts_disagree(
                     status.messages,
-                    known.len(),
+                    known_now as usize,
                     outcome.new_uids.len(),
                     gone.len(),
                 ) {
                     let all = conn.uid_search_all().await?;
-                    gone = plan::vanished_from_listing(&known, &all);
+                    gone = plan::vanished_from_listing(&all_known()?, &all);
                 }
                 (outcome.new_uids, outcome.flag_updates, gone)
             }
@@ -223,6 +237,9 @@ impl SyncContext {
                 0,
             );
         }
+        if !new_uids.is_empty() && !state.prefetch_pending {
+            self.store.set_prefetch_pending(state.folder_id, true)?;
+        }
         if matches!(plan, FolderPlan::Full { .. }) {
             let purged = self
                 .store
@@ -251,10 +268,14 @@ impl SyncContext {
             BodyPrefetch::Newest(n) => Some(n),
             BodyPrefetch::All => None,
         };
+        if !state.prefetch_pending {
+            return Ok(0);
+        }
         let needed = self
             .store
             .bodies_needed(state.folder_id, state.uidvalidity, limit)?;
         if needed.is_empty() {
+            self.store.set_prefetch_pending(state.folder_id, false)?;
             return Ok(0);
         }
         if conn.selected() != Some(state.remote_name.as_str()) {
@@ -289,6 +310,7 @@ impl SyncContext {
         if let Some(task) = pending.take() {
             task.await??;
         }
+        self.store.set_prefetch_pending(state.folder_id, false)?;
         self.emit_changes(
             &account.name,
             &state.name,

@@ -278,6 +278,8 @@ struct ProxyState {
     down: std::sync::atomic::AtomicBool,
     cut_after: std::sync::Mutex<Option<String>>,
     cuts: AtomicU32,
+    /// What clients sent (the first megabyte), to check what travels in clear text.
+    sent: std::sync::Mutex<Vec<u8>>,
     connections: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
@@ -330,6 +332,11 @@ impl Proxy {
     pub fn cuts(&self) -> u32 {
         self.state.cuts.load(Ordering::SeqCst)
     }
+
+    /// Whether a client sent `text` readably.
+    pub fn saw(&self, text: &str) -> bool {
+        String::from_utf8_lossy(&self.state.sent.lock().unwrap()).contains(text)
+    }
 }
 
 async fn relay(client: TcpStream, server: TcpStream, state: Arc<ProxyState>) {
@@ -346,6 +353,12 @@ async fn relay(client: TcpStream, server: TcpStream, state: Arc<ProxyState>) {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
+        {
+            let mut sent = state.sent.lock().unwrap();
+            if sent.len() < 1 << 20 {
+                sent.extend_from_slice(&buf[..n]);
+            }
+        }
         // Commands may arrive in pieces: match over the tail of what came before too.
         recent.extend_from_slice(&buf[..n]);
         if recent.len() > 512 {

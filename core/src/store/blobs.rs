@@ -1,0 +1,63 @@
+//! Raw messages as files beside the database: large bodies stay out of SQLite's WAL
+//! (no double write), and SQLite rows stay small. A file is written (and renamed into
+//! place) before the transaction that marks the body as present; a crash in between
+//! leaves at most an unreferenced file, removed by the next sweep.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, ErrorKind, Result};
+
+pub struct BlobDir {
+    root: PathBuf,
+}
+
+impl BlobDir {
+    pub fn open(root: PathBuf) -> Result<Self> {
+        fs::create_dir_all(&root).map_err(|err| storage(&root, err))?;
+        Ok(Self { root })
+    }
+
+    fn path(&self, message_id: i64) -> PathBuf {
+        self.root
+            .join(format!("{:02x}", message_id & 0xff))
+            .join(format!("{message_id}.eml"))
+    }
+
+    /// Writes atomically (temporary file, then rename). No fsync: for IMAP the server
+    /// holds the original, and a body lost to a power cut is fetched again.
+    pub fn write(&self, message_id: i64, raw: &[u8]) -> Result<()> {
+        let path = self.path(message_id);
+        let dir = path.parent().unwrap_or(&self.root);
+        fs::create_dir_all(dir).map_err(|err| storage(dir, err))?;
+        let tmp = path.with_extension("tmp");
+        let mut file = fs::File::create(&tmp).map_err(|err| storage(&tmp, err))?;
+        file.write_all(raw).map_err(|err| storage(&tmp, err))?;
+        fs::rename(&tmp, &path).map_err(|err| storage(&path, err))
+    }
+
+    /// Like `write`, but durable before it returns: for mail that exists only here.
+    pub fn write_durable(&self, message_id: i64, raw: &[u8]) -> Result<()> {
+        self.write(message_id, raw)?;
+        let path = self.path(message_id);
+        fs::File::open(&path)
+            .and_then(|f| f.sync_all())
+            .map_err(|err| storage(&path, err))
+    }
+
+    pub fn read(&self, message_id: i64) -> Option<Vec<u8>> {
+        fs::read(self.path(message_id)).ok()
+    }
+
+    pub fn remove(&self, message_id: i64) {
+        let _ = fs::remove_file(self.path(message_id));
+    }
+}
+
+fn storage(path: &Path, err: std::io::Error) -> Error {
+    Error::new(
+        ErrorKind::Storage,
+        format!("cannot write message file {}: {err}", path.display()),
+    )
+}
