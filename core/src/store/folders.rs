@@ -36,10 +36,7 @@ pub struct FolderSyncState {
 }
 
 const FOLDER_SELECT: &str = "
-    SELECT f.id, f.account_id, a.name, f.name, f.delimiter, f.role, f.selectable,
-           (SELECT count(*) FROM location l WHERE l.folder_id = f.id),
-           (SELECT count(*) FROM location l JOIN message m ON m.id = l.message_id
-             WHERE l.folder_id = f.id AND m.seen = 0)
+    SELECT f.id, f.account_id, a.name, f.name, f.delimiter, f.role, f.selectable, f.total, f.unread
     FROM folder f JOIN account a ON a.id = f.account_id";
 
 fn folder_from_row(row: &Row<'_>) -> rusqlite::Result<Folder> {

@@ -432,11 +432,11 @@ impl Store {
             let sql = match folder_id {
                 Some(_) => format!(
                     "{SUMMARY_SELECT} WHERE l.folder_id = ?2
-                     ORDER BY l.sort_date DESC, l.id DESC LIMIT ?3 OFFSET ?4"
+                     ORDER BY l.sort_date DESC, l.id LIMIT ?3 OFFSET ?4"
                 ),
                 None => format!(
                     "{SUMMARY_SELECT} WHERE (?1 IS NULL OR m.account_id = ?1)
-                     ORDER BY l.sort_date DESC, l.id DESC LIMIT ?3 OFFSET ?4"
+                     ORDER BY l.sort_date DESC, l.id LIMIT ?3 OFFSET ?4"
                 ),
             };
             let mut stmt = conn.prepare_cached(&sql)?;
@@ -533,7 +533,7 @@ impl Store {
         let newest: Vec<(i64, i64)> = self.read(|conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT m.thread_id, m.id FROM location l JOIN message m ON m.id = l.message_id
-                 WHERE l.folder_id = ?1 ORDER BY l.sort_date DESC, l.id DESC",
+                 WHERE l.folder_id = ?1 ORDER BY l.sort_date DESC, l.id",
             )?;
             let mut rows = stmt.query([folder_id])?;
             let mut seen = std::collections::HashSet::new();
@@ -549,24 +549,47 @@ impl Store {
             }
             Ok(newest)
         })?;
-        newest
-            .into_iter()
-            .map(|(thread_id, message_id)| {
-                let (count, unread) = self.read(|conn| {
-                    Ok(conn
-                        .prepare_cached(
-                            "SELECT count(*), ifnull(sum(seen = 0), 0) FROM message WHERE thread_id = ?1",
-                        )?
-                        .query_row([thread_id], |r| Ok((r.get(0)?, r.get(1)?)))?)
-                })?;
-                Ok(ThreadSummary {
-                    thread_id,
-                    newest: self.message_summary(message_id)?,
-                    count,
-                    unread,
+        if newest.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Two queries for all of them; the ids are integers from the database.
+        let join = |ids: &mut dyn Iterator<Item = i64>| {
+            ids.map(|id| id.to_string()).collect::<Vec<_>>().join(",")
+        };
+        let thread_ids = join(&mut newest.iter().map(|(t, _)| *t));
+        let message_ids = join(&mut newest.iter().map(|(_, m)| *m));
+        self.read(|conn| {
+            let mut counts: HashMap<i64, (u32, u32)> = HashMap::new();
+            let mut stmt = conn.prepare(&format!(
+                "SELECT thread_id, count(*), ifnull(sum(seen = 0), 0) FROM message
+                 WHERE thread_id IN ({thread_ids}) GROUP BY thread_id"
+            ))?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?;
+            for row in rows {
+                let (thread, count) = row?;
+                counts.insert(thread, count);
+            }
+            let mut stmt = conn.prepare(&format!(
+                // `+` keeps SQLite from scanning the folder's index instead of the ids.
+                "{SUMMARY_SELECT} WHERE l.message_id IN ({message_ids}) AND +l.folder_id = ?1"
+            ))?;
+            let mut summaries: HashMap<i64, MessageSummary> = stmt
+                .query_map([folder_id], summary_from_row)?
+                .map(|r| r.map(|m| (m.id, m)))
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(newest
+                .iter()
+                .filter_map(|(thread_id, message_id)| {
+                    let (count, unread) = counts.get(thread_id).copied().unwrap_or((1, 0));
+                    Some(ThreadSummary {
+                        thread_id: *thread_id,
+                        newest: summaries.remove(message_id)?,
+                        count,
+                        unread,
+                    })
                 })
-            })
-            .collect()
+                .collect())
+        })
     }
 
     /// Messages of one conversation, oldest first.

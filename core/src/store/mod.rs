@@ -138,3 +138,121 @@ fn open_connection(path: &Path, read_only: bool) -> Result<Connection> {
 fn flag(v: i64) -> bool {
     v != 0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{AccountConfig, Flags, FolderRole, Protocol, Security, ServerConfig};
+    use crate::queue::plan::{FLAGGED, SEEN};
+
+    fn record(uid: u32, seen: bool) -> HeaderRecord {
+        HeaderRecord {
+            uid,
+            message_id: format!("m{uid}@t"),
+            subject: format!("s{uid}"),
+            date: Some(1_700_000_000 + i64::from(uid)),
+            flags: Flags {
+                seen,
+                ..Flags::default()
+            },
+            ..HeaderRecord::default()
+        }
+    }
+
+    /// The counters the triggers keep must equal what counting rows gives.
+    fn assert_counts_match(store: &Store) {
+        for folder in store.folders(None).unwrap() {
+            let (total, unread): (u32, u32) = store
+                .read(|conn| {
+                    Ok(conn.query_row(
+                        "SELECT count(*), ifnull(sum(m.seen = 0), 0) FROM location l
+                         JOIN message m ON m.id = l.message_id WHERE l.folder_id = ?1",
+                        [folder.id],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )?)
+                })
+                .unwrap();
+            assert_eq!(
+                (folder.total, folder.unread),
+                (total, unread),
+                "{}",
+                folder.name
+            );
+        }
+    }
+
+    #[test]
+    fn folder_counters_follow_every_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db.sqlite3")).unwrap();
+        let account = store
+            .insert_account(
+                &AccountConfig {
+                    name: "a".into(),
+                    email: "a@example.test".into(),
+                    protocol: Protocol::Imap,
+                    server: ServerConfig {
+                        host: "127.0.0.1".into(),
+                        port: 1,
+                        security: Security::Tls,
+                        username: "a".into(),
+                        ca_file: None,
+                    },
+                },
+                &[],
+            )
+            .unwrap();
+        let folder = |name: &str, role| RemoteFolder {
+            remote_name: name.into(),
+            name: name.into(),
+            delimiter: "/".into(),
+            role,
+            selectable: true,
+            uidvalidity: None,
+        };
+        store
+            .replace_folders(
+                account.id,
+                &[
+                    folder("INBOX", Some(FolderRole::Inbox)),
+                    folder("Archive", Some(FolderRole::Archive)),
+                ],
+            )
+            .unwrap();
+        let inbox = store.folder_by_name(account.id, "INBOX").unwrap().id;
+        let archive = store.folder_by_name(account.id, "Archive").unwrap().id;
+        store.reset_folder(inbox, 7).unwrap();
+        let records: Vec<_> = (1..=10).map(|uid| record(uid, uid % 3 == 0)).collect();
+        let added = store
+            .store_headers(account.id, inbox, 7, &records)
+            .unwrap()
+            .added;
+        assert_counts_match(&store);
+        assert_eq!(store.folder(inbox).unwrap().unread, 7);
+
+        store.queue_flags(&added[..4], SEEN, 0).unwrap();
+        store.queue_flags(&added[..2], FLAGGED, SEEN).unwrap();
+        assert_counts_match(&store);
+        store.queue_move(&added[5..8], archive).unwrap();
+        assert_counts_match(&store);
+        store.queue_expunge(&added[8..9]).unwrap();
+        store.remove_uids(inbox, 7, &[10]).unwrap();
+        assert_counts_match(&store);
+        let flagged_seen: Vec<(u32, Flags, u64)> = (1..=4)
+            .map(|uid| {
+                (
+                    uid,
+                    Flags {
+                        seen: true,
+                        ..Flags::default()
+                    },
+                    9,
+                )
+            })
+            .collect();
+        store.apply_server_flags(inbox, 7, &flagged_seen).unwrap();
+        assert_counts_match(&store);
+        assert_eq!(store.folder(archive).unwrap().total, 3);
+        assert_eq!(store.folder(inbox).unwrap().total, 5);
+    }
+}

@@ -37,6 +37,9 @@ const MIGRATIONS: &[&str] = &[
         last_sync INTEGER NOT NULL DEFAULT 0,
         -- New messages arrived since the newest bodies were last downloaded.
         prefetch_pending INTEGER NOT NULL DEFAULT 1,
+        -- Kept by the triggers below, so folder lists never count rows.
+        total INTEGER NOT NULL DEFAULT 0,
+        unread INTEGER NOT NULL DEFAULT 0,
         UNIQUE (account_id, remote_name)
     ) STRICT;
 
@@ -83,12 +86,40 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX location_by_message ON location (message_id);
     CREATE INDEX location_by_folder_date ON location (folder_id, sort_date DESC);
 
-    -- A message without any location is gone from this device.
-    CREATE TRIGGER location_orphan AFTER DELETE ON location
-    WHEN NOT EXISTS (SELECT 1 FROM location WHERE message_id = old.message_id)
+    -- Folder counters follow every location and every change of \Seen.
+    CREATE TRIGGER location_counts_insert AFTER INSERT ON location
     BEGIN
-        DELETE FROM message WHERE id = old.message_id;
+        UPDATE folder SET total = total + 1,
+            unread = unread + (SELECT seen = 0 FROM message WHERE id = new.message_id)
+        WHERE id = new.folder_id;
     END;
+    -- One trigger, so the counters are read before a message left without any location
+    -- (gone from this device) is deleted.
+    CREATE TRIGGER location_delete AFTER DELETE ON location
+    BEGIN
+        UPDATE folder SET total = total - 1,
+            unread = unread - ifnull((SELECT seen = 0 FROM message WHERE id = old.message_id), 0)
+        WHERE id = old.folder_id;
+        DELETE FROM message WHERE id = old.message_id
+            AND NOT EXISTS (SELECT 1 FROM location WHERE message_id = old.message_id);
+    END;
+    CREATE TRIGGER location_counts_move AFTER UPDATE OF folder_id ON location
+    WHEN old.folder_id != new.folder_id
+    BEGIN
+        UPDATE folder SET total = total - 1,
+            unread = unread - (SELECT seen = 0 FROM message WHERE id = old.message_id)
+        WHERE id = old.folder_id;
+        UPDATE folder SET total = total + 1,
+            unread = unread + (SELECT seen = 0 FROM message WHERE id = new.message_id)
+        WHERE id = new.folder_id;
+    END;
+    CREATE TRIGGER message_counts_seen AFTER UPDATE OF seen ON message
+    WHEN old.seen != new.seen
+    BEGIN
+        UPDATE folder SET unread = unread + (CASE new.seen WHEN 0 THEN 1 ELSE -1 END)
+        WHERE id IN (SELECT folder_id FROM location WHERE message_id = new.id);
+    END;
+
 
     CREATE TABLE attachment (
         message_id INTEGER NOT NULL REFERENCES message(id) ON DELETE CASCADE,
