@@ -16,6 +16,13 @@ pub enum BenchCommand {
         account: String,
         #[arg(long, default_value = "INBOX")]
         folder: String,
+        /// Beginnings of words (search as you type), timed separately.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "invo,meet,dead,budg,quar,rev"
+        )]
+        partial: Vec<String>,
         /// Words to search for, one search each.
         #[arg(
             long,
@@ -64,6 +71,7 @@ pub fn run(engine: &Engine, command: BenchCommand) -> Result<()> {
             account,
             folder,
             queries,
+            partial,
             rounds,
         } => {
             let messages = engine
@@ -80,6 +88,14 @@ pub fn run(engine: &Engine, command: BenchCommand) -> Result<()> {
                     search.push(start.elapsed().as_secs_f64() * 1000.0);
                 }
             }
+            let mut partial_ms = Vec::new();
+            for _ in 0..rounds {
+                for q in &partial {
+                    let start = Instant::now();
+                    engine.search(q, None, 50)?;
+                    partial_ms.push(start.elapsed().as_secs_f64() * 1000.0);
+                }
+            }
             let mut threads = Vec::new();
             let mut thread_count = 0;
             for _ in 0..rounds {
@@ -87,12 +103,13 @@ pub fn run(engine: &Engine, command: BenchCommand) -> Result<()> {
                 thread_count = engine.threads(&account, &folder, 50)?.len();
                 threads.push(start.elapsed().as_secs_f64() * 1000.0);
             }
-            println!(
+            outln!(
                 "{}",
                 serde_json::json!({
                     "messages": messages,
                     "search_p50_ms": median_ms(search),
                     "search_hits": hits,
+                    "partial_p50_ms": median_ms(partial_ms),
                     "threads_p50_ms": median_ms(threads),
                     "threads": thread_count,
                 })
@@ -162,7 +179,7 @@ fn push_latency(engine: &Engine, account: &str, password_env: &str, rounds: u32)
         )?;
         samples.push(start.elapsed().as_secs_f64() * 1000.0);
     }
-    println!(
+    outln!(
         "{}",
         serde_json::json!({
             "rounds": rounds,

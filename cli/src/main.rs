@@ -1,6 +1,13 @@
 //! `brevdue`: the command-line front end of the Brevdue engine. Its commands and JSON
 //! shapes are a contract for scripts; errors are one line on stderr and a non-zero exit.
 
+/// Like `println!`, but ends the program quietly when stdout is closed (`brevdue list | head`).
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::write_line(format_args!($($arg)*))
+    };
+}
+
 mod bench;
 mod credentials;
 mod output;
@@ -221,7 +228,7 @@ fn default_data_dir() -> PathBuf {
 }
 
 fn print_json(value: &Value) {
-    println!(
+    outln!(
         "{}",
         serde_json::to_string_pretty(value).unwrap_or_default()
     );
@@ -325,7 +332,7 @@ fn run(cli: Cli) -> Result<()> {
                 ));
             } else {
                 for a in &accounts {
-                    println!(
+                    outln!(
                         "{}\t{}\t{}\t{}:{}\t{}",
                         a.name,
                         a.email,
@@ -362,7 +369,7 @@ fn run(cli: Cli) -> Result<()> {
                 ));
             } else {
                 for f in &folders {
-                    println!(
+                    outln!(
                         "{:<12} {:<30} {:<8} {:>6} {:>6}",
                         f.account,
                         f.name,
@@ -395,7 +402,7 @@ fn run(cli: Cli) -> Result<()> {
             if json {
                 print_json(&output::message_json(&message));
             } else {
-                println!("{}", output::message_text(&message));
+                outln!("{}", output::message_text(&message));
             }
         }
         Command::Search {
@@ -429,14 +436,14 @@ fn run(cli: Cli) -> Result<()> {
                 print_json(&Value::Array(list));
             } else {
                 for t in &threads {
-                    println!("[{:>3}] {}", t.count, output::summary_line(&t.newest));
+                    outln!("[{:>3}] {}", t.count, output::summary_line(&t.newest));
                 }
             }
         }
         Command::Config(ConfigCommand::BodyPrefetch { value }) => match value.as_deref() {
             None => match engine.body_prefetch()? {
-                Some(n) => println!("{n}"),
-                None => println!("all"),
+                Some(n) => outln!("{n}"),
+                None => outln!("all"),
             },
             Some("all") => engine.set_body_prefetch(None)?,
             Some(n) => engine.set_body_prefetch(Some(n.parse().map_err(|_| {
@@ -507,7 +514,7 @@ fn run(cli: Cli) -> Result<()> {
                     ));
                 } else {
                     for c in &changes {
-                        println!("{}", output::change_line(c));
+                        outln!("{}", output::change_line(c));
                     }
                 }
             }
@@ -525,7 +532,7 @@ fn print_summaries(messages: &[brevdue_core::MessageSummary], json: bool) {
         ));
     } else {
         for m in messages {
-            println!("{}", output::summary_line(m));
+            outln!("{}", output::summary_line(m));
         }
     }
 }
@@ -574,7 +581,7 @@ struct JsonLines;
 
 impl EventListener for JsonLines {
     fn on_event(&self, event: Event) {
-        println!("{}", output::event_json(&event));
+        outln!("{}", output::event_json(&event));
     }
 }
 
@@ -586,4 +593,15 @@ fn watch(engine: &Engine, account: Option<String>) -> Result<()> {
         let _ = tokio::signal::ctrl_c().await;
     })?;
     Ok(())
+}
+
+fn write_line(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    if let Err(err) = writeln!(std::io::stdout().lock(), "{line}") {
+        if err.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write the output: {err}");
+        std::process::exit(1);
+    }
 }

@@ -44,6 +44,8 @@ pub struct EngineOptions {
     pub reconnect_delay: Duration,
     /// Use COMPRESS=DEFLATE even for a server on this machine (where it only costs CPU).
     pub compress_loopback: bool,
+    /// Limit for connecting, the TLS handshake and the server's greeting.
+    pub connect_timeout: Duration,
 }
 
 impl Default for EngineOptions {
@@ -55,6 +57,7 @@ impl Default for EngineOptions {
             poll_interval: Duration::from_secs(5 * 60),
             reconnect_delay: Duration::from_secs(1),
             compress_loopback: false,
+            connect_timeout: crate::net::CONNECT_TIMEOUT,
         }
     }
 }
@@ -74,8 +77,9 @@ pub struct Inner {
     account_locks: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
     /// An open connection per account, kept between syncs and replays.
     kept_connections: Mutex<HashMap<i64, ImapConnection>>,
-    /// Wakes the change workers when something was queued.
-    pub(crate) queue_wakeup: tokio::sync::Notify,
+    /// Bumped when something was queued: wakes the change workers (a watch channel
+    /// loses no wake-up that happens while a worker is busy).
+    pub(crate) queue_generation: tokio::sync::watch::Sender<u64>,
     /// Bumped when the network changed: push connections are rebuilt at once.
     pub(crate) network_generation: tokio::sync::watch::Sender<u64>,
     background: Mutex<Vec<tokio::task::JoinHandle<()>>>,
@@ -113,7 +117,7 @@ impl Engine {
                 data_dir,
                 account_locks: Mutex::new(HashMap::new()),
                 kept_connections: Mutex::new(HashMap::new()),
-                queue_wakeup: tokio::sync::Notify::new(),
+                queue_generation: tokio::sync::watch::channel(0).0,
                 network_generation: tokio::sync::watch::channel(0).0,
                 background: Mutex::new(Vec::new()),
             }),
@@ -500,7 +504,7 @@ impl Engine {
             .unwrap_or_else(|e| e.into_inner())
             .clear();
         self.inner.network_generation.send_modify(|g| *g += 1);
-        self.inner.queue_wakeup.notify_waiters();
+        self.inner.queue_generation.send_modify(|g| *g += 1);
     }
 
     /// Stops background work and frees the runtime. Dropping the engine does the same.
@@ -542,6 +546,7 @@ impl Inner {
         ConnectPolicy {
             disabled_extensions: self.options.disabled_extensions.clone(),
             compress_loopback: self.options.compress_loopback,
+            connect_timeout: self.options.connect_timeout,
         }
     }
 
@@ -635,7 +640,7 @@ impl Inner {
                 });
             }
         }
-        self.queue_wakeup.notify_waiters();
+        self.queue_generation.send_modify(|g| *g += 1);
     }
 
     /// Replays the account's queue in order until it is empty, the server cannot be

@@ -33,8 +33,18 @@ pub(crate) fn spawn(
 /// Replays queued changes whenever something is queued, when the next retry is due, and
 /// when the network comes back.
 async fn change_worker(engine: Weak<Inner>, account_id: i64) {
+    let Some((mut queued, mut network)) = engine.upgrade().map(|inner| {
+        (
+            inner.queue_generation.subscribe(),
+            inner.network_generation.subscribe(),
+        )
+    }) else {
+        return;
+    };
     loop {
-        let (wakeup, wait) = {
+        queued.mark_unchanged();
+        network.mark_unchanged();
+        let wait = {
             let Some(inner) = engine.upgrade() else {
                 return;
             };
@@ -45,27 +55,20 @@ async fn change_worker(engine: Weak<Inner>, account_id: i64) {
                 tracing::warn!(%err, "change replay failed");
             }
             let now = chrono::Utc::now().timestamp();
-            let wait = match inner.store.next_due(account_id) {
+            match inner.store.next_due(account_id) {
                 Ok(Some(due)) => Duration::from_secs(due.saturating_sub(now).max(1) as u64),
                 _ => Duration::from_secs(3600),
-            };
-            let mut network = inner.network_generation.subscribe();
-            network.mark_unchanged();
-            let inner_for_wait = inner.clone();
-            drop(inner);
-            (
-                async move {
-                    tokio::select! {
-                        _ = inner_for_wait.queue_wakeup.notified() => {}
-                        _ = network.changed() => {}
-                    }
-                },
-                wait,
-            )
+            }
         };
-        // Hold no strong reference while sleeping.
-        let wakeup = tokio::time::timeout(wait, weak_wait(engine.clone(), wakeup));
-        let _ = wakeup.await;
+        // Hold no strong reference while waiting; anything queued meanwhile shows up
+        // as a change of the watch channel.
+        let woken = async {
+            tokio::select! {
+                _ = queued.changed() => {}
+                _ = network.changed() => {}
+            }
+        };
+        let _ = tokio::time::timeout(wait, weak_wait(engine.clone(), woken)).await;
     }
 }
 

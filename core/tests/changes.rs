@@ -356,6 +356,29 @@ async fn a_move_into_a_folder_deleted_elsewhere_is_reverted_and_reported() {
     assert_eq!(engine_view(&phone.engine), other.server_view().await);
     phone.engine.discard_change(changes[0].id).unwrap();
     assert!(phone.engine.changes(None).unwrap().is_empty());
+
+    // Refused again, then retried once the folder is back: it goes through.
+    other.create("Projects").await;
+    phone.engine.sync(None).await.unwrap();
+    phone.engine.move_messages(&[id], "Projects").unwrap();
+    other.delete("Projects").await;
+    let report = phone.engine.push_changes(None).await.unwrap();
+    assert_eq!(report.failed, 1);
+    other.create("Projects").await;
+    let failed = phone.engine.changes(None).unwrap();
+    let move_change = failed
+        .iter()
+        .find(|c| c.target.contains("Projects") && c.message_id == Some(id))
+        .unwrap();
+    phone.engine.retry_change(move_change.id).unwrap();
+    assert_eq!(phone.engine.message(id).unwrap().summary.folder, "Projects");
+    let report = phone.engine.push_changes(None).await.unwrap();
+    assert_eq!(
+        (report.applied, report.failed, report.pending),
+        (1, 0, 0),
+        "{report:?}"
+    );
+    assert_eq!(other.server_view().await["r1@t"].0, "Projects");
 }
 
 #[tokio::test]

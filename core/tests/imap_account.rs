@@ -125,3 +125,24 @@ async fn a_server_without_imap4rev1_is_refused() {
     assert_eq!(err.kind, ErrorKind::ProtocolUnsupported, "{err}");
     assert!(t.engine.accounts().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_server_that_never_greets_times_out() {
+    // Accepts the connection, then says nothing.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let (_silent, _) = listener.accept().await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+    });
+    let t = engine_with_options(brevdue_core::EngineOptions {
+        connect_timeout: std::time::Duration::from_millis(500),
+        ..Default::default()
+    });
+    let mut config = server().imap_config("mute", "x", Security::Tls);
+    config.server.port = port;
+    let err = t.engine.add_account(config, "pw".into()).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Timeout, "{err}");
+    assert!(err.message.contains("TLS handshake"), "{err}");
+    assert!(t.engine.accounts().unwrap().is_empty());
+}

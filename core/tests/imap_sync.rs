@@ -405,7 +405,7 @@ async fn sync_reports_progress_and_changes_to_listeners() {
             _ => None,
         })
         .collect();
-    assert_eq!(progress, [(500, 1200), (1000, 1200), (1200, 1200)]);
+    assert_eq!(progress, [(250, 1200), (1200, 1200)]);
     let added: usize = events
         .iter()
         .map(|e| match e {
@@ -468,4 +468,66 @@ async fn a_compressed_session_syncs_and_pushes() {
     let uid = other.uid_of(&list[0].message_id).await;
     assert!(uid > 0);
     assert!(other.server_view().await[&list[0].message_id].2);
+}
+
+#[tokio::test]
+async fn folder_names_are_decoded_and_roles_found_without_special_use() {
+    use futures::TryStreamExt;
+    let user = server().new_user("utf7");
+    let mut other = OtherClient::login(&user).await;
+    other.create("Entw&APw-rfe").await;
+    other.create("Entw&APw-rfe/&AMQ-rzte").await;
+    let raw = message("Befund", "praxis@example.test", &date(1), "befund@t", "x");
+    other.append("Entw&APw-rfe/&AMQ-rzte", &raw, None).await;
+    for (disabled, name) in [(&[][..], "special-use"), (&["SPECIAL-USE"][..], "by name")] {
+        let t = engine_with_account(&user, disabled).await;
+        t.engine.sync(None).await.unwrap();
+        let folders = t.engine.folders(None).unwrap();
+        let child = folders
+            .iter()
+            .find(|f| f.name == "Entwürfe/Ärzte")
+            .expect(name);
+        assert_eq!(child.parent.as_deref(), Some("Entwürfe"));
+        assert_eq!(child.total, 1);
+        let roles: Vec<(&str, &str)> = folders
+            .iter()
+            .filter_map(|f| Some((f.name.as_str(), f.role?.as_str())))
+            .collect();
+        for expected in [
+            ("INBOX", "inbox"),
+            ("Sent", "sent"),
+            ("Drafts", "drafts"),
+            ("Trash", "trash"),
+            ("Junk", "junk"),
+            ("Archive", "archive"),
+        ] {
+            assert!(
+                roles.contains(&expected),
+                "{name}: {expected:?} in {roles:?}"
+            );
+        }
+        let list = t
+            .engine
+            .messages(None, Some("Entwürfe/Ärzte"), 10, 0)
+            .unwrap();
+        assert_eq!(list[0].message_id, "befund@t");
+    }
+    // A folder made here travels encoded.
+    let t = engine_with_account(&user, &[]).await;
+    t.engine.sync(None).await.unwrap();
+    t.engine.create_folder("main", "Quittungen/Straße").unwrap();
+    assert_eq!(t.engine.push_changes(None).await.unwrap().applied, 1);
+    let names: Vec<String> = other
+        .session
+        .list(Some(""), Some("*"))
+        .await
+        .unwrap()
+        .map_ok(|n| n.name().to_owned())
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(
+        names.contains(&"Quittungen/Stra&AN8-e".to_owned()),
+        "{names:?}"
+    );
 }

@@ -266,6 +266,7 @@ def main():
         print(f"{'peak RSS (sync)':<24} {peak_rss:>8.1f}MB   target < 80 MB")
         print(f"{'sync of ' + str(local['messages']) + ' messages':<24} {big_sync*1000:>8.0f}ms   peak RSS {big_rss:.1f} MB")
         print(f"{'search p50':<24} {local['search_p50_ms']:>8.2f}ms   over {local['messages']} messages, target < 5 ms")
+        print(f"{'search p50, word starts':<24} {local['partial_p50_ms']:>8.2f}ms   (as you type: 'invo', 'budg', ...)")
         print(f"{'newest 50 threads':<24} {local['threads_p50_ms']:>8.2f}ms   target < 5 ms")
     finally:
         serve.stdin.close()

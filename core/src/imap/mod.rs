@@ -80,13 +80,25 @@ impl ServerCaps {
     }
 }
 
-/// How to use what a server offers.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// How to connect and what to use of what a server offers.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectPolicy {
     /// Extensions to ignore even when offered (to exercise the fallbacks).
     pub disabled_extensions: Vec<String>,
     /// Use COMPRESS=DEFLATE even to this machine (tests).
     pub compress_loopback: bool,
+    /// Limit for connecting, the TLS handshake and the greeting.
+    pub connect_timeout: Duration,
+}
+
+impl Default for ConnectPolicy {
+    fn default() -> Self {
+        Self {
+            disabled_extensions: Vec::new(),
+            compress_loopback: false,
+            connect_timeout: net::CONNECT_TIMEOUT,
+        }
+    }
 }
 
 /// A folder's counters, from STATUS or SELECT.
@@ -182,32 +194,11 @@ fn parse_flags<'a>(flags: impl Iterator<Item = Flag<'a>>) -> Flags {
     out
 }
 
-/// IMAP flag list for a STORE command.
-pub fn flag_names(flags: &Flags) -> Vec<&'static str> {
-    let mut names = Vec::new();
-    if flags.seen {
-        names.push("\\Seen");
-    }
-    if flags.flagged {
-        names.push("\\Flagged");
-    }
-    if flags.answered {
-        names.push("\\Answered");
-    }
-    if flags.forwarded {
-        names.push("$Forwarded");
-    }
-    if flags.draft {
-        names.push("\\Draft");
-    }
-    names
-}
-
 fn role_of(attributes: &[NameAttribute<'_>], name: &str) -> Option<FolderRole> {
     if name.eq_ignore_ascii_case("INBOX") {
         return Some(FolderRole::Inbox);
     }
-    attributes.iter().find_map(|attr| match attr {
+    let special = attributes.iter().find_map(|attr| match attr {
         NameAttribute::Sent => Some(FolderRole::Sent),
         NameAttribute::Drafts => Some(FolderRole::Drafts),
         NameAttribute::Trash => Some(FolderRole::Trash),
@@ -215,6 +206,24 @@ fn role_of(attributes: &[NameAttribute<'_>], name: &str) -> Option<FolderRole> {
         NameAttribute::Archive => Some(FolderRole::Archive),
         NameAttribute::All => Some(FolderRole::All),
         _ => None,
+    });
+    special.or_else(|| role_by_name(name))
+}
+
+/// Without SPECIAL-USE, the names servers and clients commonly use.
+pub fn role_by_name(name: &str) -> Option<FolderRole> {
+    let leaf = name
+        .rsplit(['/', '.'])
+        .next()
+        .unwrap_or(name)
+        .to_lowercase();
+    Some(match leaf.as_str() {
+        "sent" | "sent items" | "sent mail" | "sent messages" | "gesendet" => FolderRole::Sent,
+        "drafts" | "draft" | "entwürfe" => FolderRole::Drafts,
+        "trash" | "deleted items" | "deleted messages" | "bin" | "papierkorb" => FolderRole::Trash,
+        "junk" | "spam" | "junk e-mail" | "junk mail" => FolderRole::Junk,
+        "archive" | "archives" | "archiv" => FolderRole::Archive,
+        _ => return None,
     })
 }
 
@@ -255,14 +264,22 @@ impl ImapConnection {
         policy: &ConnectPolicy,
     ) -> Result<Self> {
         let target = format!("{}:{}", server.host, server.port);
-        let tcp = net::connect_tcp(&server.host, server.port).await?;
+        let limit = policy.connect_timeout;
+        let tcp = net::connect_tcp(&server.host, server.port, limit).await?;
         let stream: BoxStream = match server.security {
             Security::Tls => Box::new(
-                net::start_tls(tcp, &server.host, server.port, server.ca_file.as_deref()).await?,
+                net::start_tls(
+                    tcp,
+                    &server.host,
+                    server.port,
+                    server.ca_file.as_deref(),
+                    limit,
+                )
+                .await?,
             ),
             Security::StartTls => {
                 let mut client = async_imap::Client::new(tcp);
-                read_greeting(&mut client, &target).await?;
+                read_greeting(&mut client, &target, limit).await?;
                 timed(
                     &target,
                     "STARTTLS",
@@ -277,8 +294,14 @@ impl ImapConnection {
                 })?;
                 let tcp = client.into_inner();
                 Box::new(
-                    net::start_tls(tcp, &server.host, server.port, server.ca_file.as_deref())
-                        .await?,
+                    net::start_tls(
+                        tcp,
+                        &server.host,
+                        server.port,
+                        server.ca_file.as_deref(),
+                        limit,
+                    )
+                    .await?,
                 )
             }
             Security::Plain => Box::new(tcp),
@@ -288,7 +311,7 @@ impl ImapConnection {
         let stream: BoxStream = Box::new(tokio::io::BufWriter::new(stream));
         let mut client = async_imap::Client::new(stream);
         if server.security != Security::StartTls {
-            read_greeting(&mut client, &target).await?;
+            read_greeting(&mut client, &target, limit).await?;
         }
         let login = tokio::time::timeout(COMMAND_TIMEOUT, client.login(&server.username, password))
             .await
@@ -355,10 +378,6 @@ impl ImapConnection {
             conn.simple("ENABLE QRESYNC").await?;
         }
         Ok(conn)
-    }
-
-    pub fn target(&self) -> &str {
-        &self.target
     }
 
     pub fn capability_names(&self) -> &[String] {
@@ -440,8 +459,14 @@ impl ImapConnection {
         }
         let mut folders: Vec<RemoteFolder> = Vec::new();
         let mut statuses: Vec<(String, MailboxStatus)> = Vec::new();
+        let special_use = self.caps.special_use;
         self.raw_command(&command, |resp| match resp {
             Response::MailboxData(MailboxDatum::List(list)) => {
+                let attributes: &[NameAttribute<'_>] = if special_use {
+                    &list.name_attributes
+                } else {
+                    &[]
+                };
                 let remote_name = list.name.to_string();
                 let selectable = !list.name_attributes.iter().any(|a| match a {
                     NameAttribute::NoSelect => true,
@@ -454,7 +479,7 @@ impl ImapConnection {
                     } else {
                         utf7::decode(&remote_name)
                     },
-                    role: role_of(&list.name_attributes, &remote_name),
+                    role: role_of(attributes, &utf7::decode(&remote_name)),
                     delimiter: list.delimiter.as_deref().unwrap_or("").to_owned(),
                     selectable,
                     uidvalidity: None,
@@ -479,25 +504,6 @@ impl ImapConnection {
                 (f, status)
             })
             .collect())
-    }
-
-    /// STATUS of one folder.
-    pub async fn status(&mut self, remote_name: &str) -> Result<MailboxStatus> {
-        let items = if self.caps.condstore {
-            "(MESSAGES UIDNEXT UIDVALIDITY HIGHESTMODSEQ)"
-        } else {
-            "(MESSAGES UIDNEXT UIDVALIDITY)"
-        };
-        let mut found = None;
-        self.raw_command(&format!("STATUS {} {items}", quote(remote_name)), |resp| {
-            if let Response::MailboxData(MailboxDatum::Status { status, .. }) = resp {
-                found = Some(status_from(status));
-            }
-        })
-        .await?;
-        found.ok_or_else(|| {
-            Error::protocol(format!("{} sent no STATUS for {remote_name}", self.target))
-        })
     }
 
     /// Selects a folder (with CONDSTORE when offered).
@@ -876,10 +882,6 @@ impl ImapConnection {
     pub async fn logout(mut self) {
         let _ = tokio::time::timeout(Duration::from_secs(2), self.session.logout()).await;
     }
-
-    pub fn session_mut(&mut self) -> &mut Session {
-        &mut self.session
-    }
 }
 
 fn status_from(attributes: &[StatusAttribute]) -> MailboxStatus {
@@ -936,13 +938,17 @@ fn code_name(code: &ResponseCode<'_>) -> String {
     }
 }
 
-async fn read_greeting<S>(client: &mut async_imap::Client<S>, target: &str) -> Result<()>
+async fn read_greeting<S>(
+    client: &mut async_imap::Client<S>,
+    target: &str,
+    limit: Duration,
+) -> Result<()>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + std::fmt::Debug + Send,
 {
-    let greeting = tokio::time::timeout(COMMAND_TIMEOUT, client.read_response())
+    let greeting = tokio::time::timeout(limit, client.read_response())
         .await
-        .map_err(|_| Error::new(ErrorKind::Timeout, format!("{target} sent no greeting")))?
+        .map_err(|_| net::timed_out(target, "its greeting", limit))?
         .map_err(|err| net::io_error(target, err))?;
     match greeting.as_ref().map(|g| g.parsed()) {
         Some(Response::Data {
@@ -999,6 +1005,27 @@ mod tests {
         let caps = caps.without(&["CONDSTORE".into(), "COMPRESS".into()]);
         assert!(!caps.condstore && !caps.qresync && !caps.compress);
         assert!(caps.move_);
+    }
+
+    #[test]
+    fn roles_by_name_without_special_use() {
+        let cases = [
+            ("Sent", Some(FolderRole::Sent)),
+            ("INBOX.Sent Items", Some(FolderRole::Sent)),
+            ("Deleted Items", Some(FolderRole::Trash)),
+            ("Spam", Some(FolderRole::Junk)),
+            ("Work/Archive", Some(FolderRole::Archive)),
+            ("Entwürfe", Some(FolderRole::Drafts)),
+            ("Receipts", None),
+        ];
+        for (name, role) in cases {
+            assert_eq!(role_by_name(name), role, "{name}");
+        }
+        assert_eq!(role_of(&[], "inbox"), Some(FolderRole::Inbox));
+        assert_eq!(
+            role_of(&[NameAttribute::Junk], "Bulk"),
+            Some(FolderRole::Junk)
+        );
     }
 
     #[test]

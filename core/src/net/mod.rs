@@ -15,6 +15,7 @@ use tokio_rustls::TlsConnector;
 
 use crate::error::{Error, ErrorKind, Result};
 
+/// How long connecting, the TLS handshake and the greeting may take by default.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Any byte stream a protocol client can run on.
@@ -31,22 +32,25 @@ pub fn is_loopback(host: &str) -> bool {
 }
 
 /// Opens a TCP connection with a timeout and clear errors.
-pub async fn connect_tcp(host: &str, port: u16) -> Result<TcpStream> {
+pub async fn connect_tcp(host: &str, port: u16, timeout: Duration) -> Result<TcpStream> {
     let target = format!("{host}:{port}");
-    let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((host, port)))
+    let stream = tokio::time::timeout(timeout, TcpStream::connect((host, port)))
         .await
-        .map_err(|_| {
-            Error::new(
-                ErrorKind::Timeout,
-                format!(
-                    "{target} did not answer within {} s",
-                    CONNECT_TIMEOUT.as_secs()
-                ),
-            )
-        })?
+        .map_err(|_| timed_out(&target, "the connection", timeout))?
         .map_err(|err| io_error(&target, err))?;
     stream.set_nodelay(true).ok();
     Ok(stream)
+}
+
+/// The error for a step that took longer than `limit`.
+pub fn timed_out(target: &str, what: &str, limit: Duration) -> Error {
+    Error::new(
+        ErrorKind::Timeout,
+        format!(
+            "{target} did not complete {what} within {:.1} s",
+            limit.as_secs_f64()
+        ),
+    )
 }
 
 /// Describes an I/O failure on a connection to `target`.
@@ -149,6 +153,7 @@ pub async fn start_tls<S>(
     host: &str,
     port: u16,
     ca_file: Option<&str>,
+    timeout: Duration,
 ) -> Result<tokio_rustls::client::TlsStream<S>>
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -157,13 +162,8 @@ where
     let name = ServerName::try_from(host.to_owned())
         .map_err(|_| Error::invalid(format!("'{host}' is not a valid host name")))?;
     let connector = TlsConnector::from(tls_config(ca_file)?);
-    tokio::time::timeout(CONNECT_TIMEOUT, connector.connect(name, stream))
+    tokio::time::timeout(timeout, connector.connect(name, stream))
         .await
-        .map_err(|_| {
-            Error::new(
-                ErrorKind::Timeout,
-                format!("TLS handshake with {target} timed out"),
-            )
-        })?
+        .map_err(|_| timed_out(&target, "the TLS handshake", timeout))?
         .map_err(|err| io_error(&target, err))
 }

@@ -455,14 +455,16 @@ impl Store {
                 has_attachments: !body.attachments.is_empty(),
                 ..Default::default()
             };
-            let id = super::messages::insert_message(tx, account_id, &record)?;
+            let mut search = super::messages::SearchBatch::default();
+            let id = super::messages::insert_message(tx, account_id, &record, &mut search)?;
             tx.execute(
                 "INSERT INTO location (message_id, folder_id, sort_date) VALUES (?1, ?2, ?3)",
                 params![id, folder_id, record.date.unwrap_or(now)],
             )?;
             // Written durably: until the upload, this is the only copy.
             self.blobs.write_durable(id, raw)?;
-            super::messages::store_body(tx, id, &body)?;
+            super::messages::store_body(tx, id, &body, &mut search)?;
+            search.write(tx)?;
             insert_change(
                 tx,
                 account_id,

@@ -7,8 +7,6 @@ use crate::error::{Error, Result};
 use crate::model::{Address, Attachment, Flags, Message, MessageSummary, ThreadSummary};
 use crate::threading;
 
-pub type StoredFlags = Flags;
-
 /// Envelope-level facts about one message on the server, known before its body.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct HeaderRecord {
@@ -149,24 +147,72 @@ fn allocate_search_key(tx: &Transaction<'_>, date: i64) -> Result<i64> {
     Ok(top)
 }
 
-fn index_for_search(
-    tx: &Transaction<'_>,
-    search_key: i64,
-    subject: &str,
-    from: &Address,
-    recipients: &[Address],
-    body: &str,
-) -> Result<()> {
-    let sender = from.to_string();
-    let recipients = recipients
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(", ");
-    tx.prepare_cached("INSERT INTO message_fts (rowid, subject, sender, recipients, body) VALUES (?1, ?2, ?3, ?4, ?5)")?.execute(
-        params![search_key, subject, sender, recipients, body],
-    )?;
-    Ok(())
+/// Search-index rows of one transaction, written together at its end. FTS5 flushes its
+/// buffered rows at every statement savepoint; written one by one between other
+/// statements, each message would cost a flush and a segment merge.
+#[derive(Default)]
+pub(super) struct SearchBatch {
+    rows: HashMap<i64, SearchRow>,
+}
+
+struct SearchRow {
+    text: [String; 4],
+    /// The index already has a row for this key, to be replaced.
+    replaces: bool,
+}
+
+impl SearchBatch {
+    pub(super) fn add(
+        &mut self,
+        search_key: i64,
+        subject: &str,
+        from: &Address,
+        recipients: &[Address],
+        body: &str,
+        replaces: bool,
+    ) {
+        let recipients = recipients
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        // A row added earlier in this batch is not in the index yet.
+        let replaces = match self.rows.get(&search_key) {
+            Some(earlier) => earlier.replaces,
+            None => replaces,
+        };
+        self.rows.insert(
+            search_key,
+            SearchRow {
+                text: [
+                    subject.to_owned(),
+                    from.to_string(),
+                    recipients,
+                    body.to_owned(),
+                ],
+                replaces,
+            },
+        );
+    }
+
+    pub(super) fn write(self, tx: &Transaction<'_>) -> Result<()> {
+        let mut delete = tx.prepare_cached("DELETE FROM message_fts WHERE rowid = ?1")?;
+        for (key, row) in &self.rows {
+            if row.replaces {
+                delete.execute([key])?;
+            }
+        }
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO message_fts (rowid, subject, sender, recipients, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        let mut keys: Vec<&i64> = self.rows.keys().collect();
+        keys.sort_unstable();
+        for key in keys {
+            let [subject, sender, recipients, body] = &self.rows[key].text;
+            insert.execute(params![key, subject, sender, recipients, body])?;
+        }
+        Ok(())
+    }
 }
 
 /// Takes the server's flags, unless a local flag change is still on its way there: then
@@ -279,6 +325,15 @@ impl Store {
     ) -> Result<BatchOutcome> {
         self.write(|tx| {
             let mut outcome = BatchOutcome::default();
+            let mut search = SearchBatch::default();
+            // Only a folder holding old-generation or local-only locations needs the
+            // Message-ID re-match below (the common first sync does not).
+            let may_rematch: bool = tx
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM location WHERE folder_id = ?1
+                                      AND (uidvalidity != ?2 OR uid IS NULL))",
+                )?
+                .query_row(params![folder_id, uidvalidity], |r| r.get(0))?;
             for rec in records {
                 let existing: Option<i64> = tx.prepare_cached("SELECT message_id FROM location WHERE folder_id = ?1 AND uidvalidity = ?2 AND uid = ?3")?.query_row(
                         params![folder_id, uidvalidity, rec.uid],
@@ -294,7 +349,10 @@ impl Store {
                 // A location of an older UIDVALIDITY generation, or one that only exists
                 // here so far (a queued move), is the same message: re-match it.
                 // CROSS JOIN keeps SQLite on the Message-ID index (no folder scan).
-                let stale: Option<(i64, i64)> = tx
+                let stale: Option<(i64, i64)> = if !may_rematch {
+                    None
+                } else {
+                    tx
                     .prepare_cached(
                         "SELECT l.id, l.message_id FROM message m CROSS JOIN location l ON l.message_id = m.id
                          WHERE m.account_id = ?4 AND m.message_id = ?3
@@ -305,7 +363,8 @@ impl Store {
                         params![folder_id, uidvalidity, rec.message_id, account_id],
                         |r| Ok((r.get(0)?, r.get(1)?)),
                     )
-                    .optional()?;
+                    .optional()?
+                };
                 if let Some((location_id, message_id)) = stale {
                     tx.prepare_cached("UPDATE location SET uidvalidity = ?2, uid = ?3, modseq = ?4 WHERE id = ?1")?.execute(
                         params![location_id, uidvalidity, rec.uid, rec.modseq as i64],
@@ -315,7 +374,7 @@ impl Store {
                     }
                     continue;
                 }
-                let id = insert_message(tx, account_id, rec)?;
+                let id = insert_message(tx, account_id, rec, &mut search)?;
                 tx.prepare_cached("INSERT INTO location (message_id, folder_id, uidvalidity, uid, modseq, sort_date)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?.execute(
                     params![
@@ -329,6 +388,7 @@ impl Store {
                 )?;
                 outcome.added.push(id);
             }
+            search.write(tx)?;
             Ok(outcome)
         })
     }
@@ -381,11 +441,13 @@ impl Store {
         }
         let gone = self.write(|tx| {
             let mut gone = Vec::new();
+            let mut search = SearchBatch::default();
             for (message_id, body, _) in bodies {
-                if !store_body(tx, *message_id, body)? {
+                if !store_body(tx, *message_id, body, &mut search)? {
                     gone.push(*message_id);
                 }
             }
+            search.write(tx)?;
             Ok(gone)
         })?;
         // Expunged while its body was on the way: the file has no row.
@@ -608,6 +670,7 @@ pub(super) fn insert_message(
     tx: &Transaction<'_>,
     account_id: i64,
     rec: &HeaderRecord,
+    search: &mut SearchBatch,
 ) -> Result<i64> {
     let date = rec.date.unwrap_or(rec.internal_date);
     let search_key = allocate_search_key(tx, date)?;
@@ -657,13 +720,18 @@ pub(super) fn insert_message(
         search_key,
     ])?;
     let recipients: Vec<Address> = rec.to.iter().chain(&rec.cc).cloned().collect();
-    index_for_search(tx, search_key, &rec.subject, &rec.from, &recipients, "")?;
+    search.add(search_key, &rec.subject, &rec.from, &recipients, "", false);
     Ok(id)
 }
 
 /// Records a parsed body whose raw file is already written. Returns false if the
 /// message is gone (expunged while its body was on the way).
-pub(super) fn store_body(tx: &Transaction<'_>, message_id: i64, body: &ParsedBody) -> Result<bool> {
+pub(super) fn store_body(
+    tx: &Transaction<'_>,
+    message_id: i64,
+    body: &ParsedBody,
+    search: &mut SearchBatch,
+) -> Result<bool> {
     let row: Option<(i64, String, String, String, String, String)> = tx
         .prepare_cached(
             "SELECT search_key, subject, from_name, from_addr, to_addrs, cc_addrs FROM message WHERE id = ?1",
@@ -685,8 +753,6 @@ pub(super) fn store_body(tx: &Transaction<'_>, message_id: i64, body: &ParsedBod
         )?
         .execute(params![message_id, position as i64, att.name, att.mime_type, att.size as i64])?;
     }
-    tx.prepare_cached("DELETE FROM message_fts WHERE rowid = ?1")?
-        .execute([search_key])?;
     let from = Address {
         name: (!from_name.is_empty()).then_some(from_name),
         address: from_addr,
@@ -698,7 +764,7 @@ pub(super) fn store_body(tx: &Transaction<'_>, message_id: i64, body: &ParsedBod
         (None, Some(html)) => crate::mime::html_to_search_text(html),
         (None, None) => String::new(),
     };
-    index_for_search(tx, search_key, &subject, &from, &recipients, &text)?;
+    search.add(search_key, &subject, &from, &recipients, &text, true);
     Ok(true)
 }
 

@@ -20,9 +20,7 @@ use crate::error::{Error, ErrorKind, Result};
 
 pub use changes::QueuedChange;
 pub use folders::{FolderSyncState, RemoteFolder};
-pub use messages::{
-    BatchOutcome, BodyNeeded, HeaderRecord, KnownLocation, ParsedBody, StoredFlags,
-};
+pub use messages::{BatchOutcome, BodyNeeded, HeaderRecord, KnownLocation, ParsedBody};
 pub use schema::SCHEMA_VERSION;
 
 const MAX_IDLE_READERS: usize = 4;

@@ -5,9 +5,10 @@ use super::Store;
 use crate::error::Result;
 use crate::model::MessageSummary;
 
-/// Turns what a person typed into an FTS5 query: every word must match, the last one as a
-/// prefix (search as you type). Quotes keep FTS5 operators in the input from being parsed.
-pub fn fts_query(input: &str) -> Option<String> {
+/// Turns what a person typed into an FTS5 query: every word must match; with `prefix`
+/// the last one may be the start of a word (search as you type). Quotes keep FTS5
+/// operators in the input from being parsed.
+pub fn fts_query(input: &str, prefix: bool) -> Option<String> {
     let words: Vec<String> = input
         .split(|c: char| !c.is_alphanumeric() && c != '@' && c != '.' && c != '-' && c != '_')
         .filter(|w| !w.is_empty())
@@ -19,7 +20,7 @@ pub fn fts_query(input: &str) -> Option<String> {
             .iter()
             .enumerate()
             .map(|(i, w)| {
-                if i == last {
+                if i == last && prefix {
                     format!("{w}*")
                 } else {
                     w.clone()
@@ -38,9 +39,30 @@ impl Store {
         query: &str,
         limit: u32,
     ) -> Result<Vec<MessageSummary>> {
-        let Some(fts) = fts_query(query) else {
+        // Whole words first: one doclist, walked newest first, stops at `limit`. Only
+        // when that finds too few does the last word count as a prefix, which makes
+        // FTS5 merge the doclists of every word that starts so.
+        let Some(exact) = fts_query(query, false) else {
             return Ok(Vec::new());
         };
+        let mut found = self.search_fts(account_id, &exact, limit)?;
+        if found.len() < limit as usize {
+            let prefixed = fts_query(query, true).unwrap_or(exact);
+            let more = self.search_fts(account_id, &prefixed, limit)?;
+            let mut seen: std::collections::HashSet<i64> = found.iter().map(|m| m.id).collect();
+            found.extend(more.into_iter().filter(|m| seen.insert(m.id)));
+            found.sort_by(|a, b| b.date.cmp(&a.date).then(b.id.cmp(&a.id)));
+            found.truncate(limit as usize);
+        }
+        Ok(found)
+    }
+
+    fn search_fts(
+        &self,
+        account_id: Option<i64>,
+        fts: &str,
+        limit: u32,
+    ) -> Result<Vec<MessageSummary>> {
         self.read(|conn| {
             // The index's rowid sorts by date, so FTS5 walks it newest first and stops early.
             let sql = match account_id {
@@ -67,6 +89,15 @@ mod tests {
     use super::fts_query;
 
     #[test]
+    fn whole_word_queries_have_no_prefix() {
+        assert_eq!(
+            fts_query("quarterly rep", false).as_deref(),
+            Some("\"quarterly\" \"rep\"")
+        );
+        assert_eq!(fts_query("", false), None);
+    }
+
+    #[test]
     fn queries_are_quoted_and_the_last_word_is_a_prefix() {
         let cases: &[(&str, Option<&str>)] = &[
             ("", None),
@@ -79,7 +110,11 @@ mod tests {
             ("Müller café", Some("\"Müller\" \"café\"*")),
         ];
         for (input, expected) in cases {
-            assert_eq!(fts_query(input).as_deref(), *expected, "input {input:?}");
+            assert_eq!(
+                fts_query(input, true).as_deref(),
+                *expected,
+                "input {input:?}"
+            );
         }
     }
 }

@@ -13,9 +13,10 @@ use crate::model::{Account, Event, Flags, SyncReport};
 use crate::store::{FolderSyncState, ParsedBody, Store};
 use plan::{FolderPlan, LocalFolder, Tier};
 
-/// Headers per UID FETCH: large enough to amortise a round trip, small enough that the
-/// first screen is filled quickly.
-const HEADER_BATCH: usize = 500;
+/// Headers per UID FETCH (and per transaction): a small first batch fills the first
+/// screen quickly; larger ones after it amortise round trips and commits.
+const FIRST_HEADER_BATCH: usize = 250;
+const HEADER_BATCH: usize = 1000;
 const BODY_BATCH_COUNT: usize = 200;
 const BODY_BATCH_BYTES: u64 = 4 << 20;
 
@@ -201,7 +202,7 @@ impl SyncContext {
         let total = new_uids.len() as u32;
         let mut done = 0u32;
         let mut pending: Option<tokio::task::JoinHandle<Result<crate::store::BatchOutcome>>> = None;
-        for batch in plan::batches(&new_uids, HEADER_BATCH) {
+        for batch in plan::batches(&new_uids, FIRST_HEADER_BATCH, HEADER_BATCH) {
             let records = conn.fetch_headers(&batch).await?;
             if let Some(task) = pending.take() {
                 let outcome = task.await??;

@@ -120,9 +120,16 @@ pub fn counts_disagree(server_messages: u32, known: usize, new: usize, vanished:
     (known + new).saturating_sub(vanished) != server_messages as usize
 }
 
-/// Splits UIDs (already newest first) into fetch batches.
-pub fn batches(uids: &[u32], size: usize) -> Vec<Vec<u32>> {
-    uids.chunks(size.max(1)).map(<[u32]>::to_vec).collect()
+/// Splits UIDs (already newest first) into fetch batches: `first` UIDs, then `size`
+/// at a time.
+pub fn batches(uids: &[u32], first: usize, size: usize) -> Vec<Vec<u32>> {
+    let (head, rest) = uids.split_at(first.min(uids.len()));
+    let mut out = Vec::new();
+    if !head.is_empty() {
+        out.push(head.to_vec());
+    }
+    out.extend(rest.chunks(size.max(1)).map(<[u32]>::to_vec));
+    out
 }
 
 /// Splits bodies into batches bounded by count and by bytes, so memory stays flat.
@@ -376,11 +383,31 @@ mod tests {
 
     #[test]
     fn batching() {
-        assert_eq!(
-            batches(&[9, 8, 7, 6, 5], 2),
-            vec![vec![9, 8], vec![7, 6], vec![5]]
-        );
-        assert!(batches(&[], 10).is_empty());
+        // (uids, first batch, later batches, expected)
+        type Case = (&'static [u32], usize, usize, Vec<Vec<u32>>);
+        let cases: [Case; 4] = [
+            (
+                &[9, 8, 7, 6, 5],
+                2,
+                2,
+                vec![vec![9, 8], vec![7, 6], vec![5]],
+            ),
+            (
+                &[9, 8, 7, 6, 5],
+                1,
+                3,
+                vec![vec![9], vec![8, 7, 6], vec![5]],
+            ),
+            (&[9, 8], 5, 3, vec![vec![9, 8]]),
+            (&[], 1, 10, vec![]),
+        ];
+        for (uids, first, size, expected) in cases {
+            assert_eq!(
+                batches(uids, first, size),
+                expected,
+                "{uids:?} {first} {size}"
+            );
+        }
         let sizes = [(10, 100), (9, 100), (8, 900), (7, 50), (6, 5000)];
         assert_eq!(
             body_batches(&sizes, 10, 1000),
