@@ -329,19 +329,19 @@ impl Engine {
 
     /// Moves messages to a folder of their account (by name), here at once.
     pub fn move_messages(&self, ids: &[i64], folder: &str) -> Result<()> {
-        let Some(&first) = ids.first() else {
-            return Ok(());
-        };
-        let (account_id, _) = self.inner.store.message_folder_role(first)?;
-        let target = self.inner.store.folder_by_name(account_id, folder)?;
-        let accounts = self.inner.store.queue_move(ids, target.id)?;
+        let mut moves = Vec::with_capacity(ids.len());
+        for &id in ids {
+            let (account_id, _) = self.inner.store.message_folder_role(id)?;
+            moves.push((id, self.inner.store.folder_by_name(account_id, folder)?.id));
+        }
+        let accounts = self.inner.store.queue_moves(&moves)?;
         self.inner.after_local_change(&accounts, ids, false);
         Ok(())
     }
 
     /// Moves messages to their account's Archive folder.
     pub fn archive(&self, ids: &[i64]) -> Result<()> {
-        let mut accounts = Vec::new();
+        let mut moves = Vec::with_capacity(ids.len());
         for &id in ids {
             let (account_id, _) = self.inner.store.message_folder_role(id)?;
             let archive = self
@@ -349,15 +349,17 @@ impl Engine {
                 .store
                 .folder_by_role(account_id, FolderRole::Archive)?
                 .ok_or_else(|| Error::not_found("an Archive folder in this account"))?;
-            accounts.extend(self.inner.store.queue_move(&[id], archive)?);
+            moves.push((id, archive));
         }
+        let accounts = self.inner.store.queue_moves(&moves)?;
         self.inner.after_local_change(&accounts, ids, false);
         Ok(())
     }
 
     /// Moves messages to Trash; messages already in Trash (or with no Trash) go for good.
     pub fn delete(&self, ids: &[i64]) -> Result<()> {
-        let mut accounts = Vec::new();
+        let mut to_trash = Vec::new();
+        let mut for_good = Vec::new();
         for &id in ids {
             let (account_id, role) = self.inner.store.message_folder_role(id)?;
             match self
@@ -365,12 +367,12 @@ impl Engine {
                 .store
                 .folder_by_role(account_id, FolderRole::Trash)?
             {
-                Some(trash) if role != Some(FolderRole::Trash) => {
-                    accounts.extend(self.inner.store.queue_move(&[id], trash)?)
-                }
-                _ => accounts.extend(self.inner.store.queue_expunge(&[id])?),
+                Some(trash) if role != Some(FolderRole::Trash) => to_trash.push((id, trash)),
+                _ => for_good.push(id),
             }
         }
+        let mut accounts = self.inner.store.queue_moves(&to_trash)?;
+        accounts.extend(self.inner.store.queue_expunge(&for_good)?);
         self.inner.after_local_change(&accounts, ids, false);
         Ok(())
     }

@@ -266,17 +266,17 @@ impl ImapConnection {
         let target = format!("{}:{}", server.host, server.port);
         let limit = policy.connect_timeout;
         let tcp = net::connect_tcp(&server.host, server.port, limit).await?;
+        let secure = |tcp| {
+            net::start_tls(
+                tcp,
+                &server.host,
+                server.port,
+                server.ca_file.as_deref(),
+                limit,
+            )
+        };
         let stream: BoxStream = match server.security {
-            Security::Tls => Box::new(
-                net::start_tls(
-                    tcp,
-                    &server.host,
-                    server.port,
-                    server.ca_file.as_deref(),
-                    limit,
-                )
-                .await?,
-            ),
+            Security::Tls => Box::new(secure(tcp).await?),
             Security::StartTls => {
                 let mut client = async_imap::Client::new(tcp);
                 read_greeting(&mut client, &target, limit).await?;
@@ -293,16 +293,7 @@ impl ImapConnection {
                     )
                 })?;
                 let tcp = client.into_inner();
-                Box::new(
-                    net::start_tls(
-                        tcp,
-                        &server.host,
-                        server.port,
-                        server.ca_file.as_deref(),
-                        limit,
-                    )
-                    .await?,
-                )
+                Box::new(secure(tcp).await?)
             }
             Security::Plain => Box::new(tcp),
         };
@@ -610,22 +601,13 @@ impl ImapConnection {
             .iter()
             .filter_map(|f| {
                 let uid = f.uid?;
-                let headers = mime::parse_headers(f.header().unwrap_or(b""));
                 Some(HeaderRecord {
                     uid,
                     modseq: f.modseq.unwrap_or(0),
                     flags: parse_flags(f.flags()),
                     size: f.size.unwrap_or(0),
                     internal_date: f.internal_date().map(|d| d.timestamp()).unwrap_or(0),
-                    message_id: headers.message_id,
-                    subject: headers.subject,
-                    from: headers.from,
-                    to: headers.to,
-                    cc: headers.cc,
-                    date: headers.date,
-                    in_reply_to: headers.in_reply_to,
-                    references: headers.references,
-                    has_attachments: headers.has_attachments,
+                    ..HeaderRecord::from_headers(mime::parse_headers(f.header().unwrap_or(b"")))
                 })
             })
             .collect())

@@ -167,6 +167,17 @@ fn set_flags(tx: &Transaction<'_>, message_id: i64, mask: u8) -> Result<()> {
     Ok(())
 }
 
+/// (account, server name) of a folder.
+fn folder_account_and_name(tx: &Transaction<'_>, folder_id: i64) -> Result<(i64, String)> {
+    tx.query_row(
+        "SELECT account_id, remote_name FROM folder WHERE id = ?1",
+        [folder_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()?
+    .ok_or_else(|| Error::not_found(format!("folder {folder_id}")))
+}
+
 fn folder_id_by_remote(tx: &Transaction<'_>, account_id: i64, remote: &str) -> Result<Option<i64>> {
     Ok(tx
         .query_row(
@@ -236,19 +247,13 @@ impl Store {
         })
     }
 
-    /// Moves messages here at once and queues the moves.
-    pub fn queue_move(&self, message_ids: &[i64], target_folder_id: i64) -> Result<Vec<i64>> {
+    /// Moves messages here at once and queues the moves, all in one transaction. Each
+    /// pair is (message, target folder of the same account).
+    pub fn queue_moves(&self, moves: &[(i64, i64)]) -> Result<Vec<i64>> {
         self.write(|tx| {
-            let (target_account, target): (i64, String) = tx
-                .query_row(
-                    "SELECT account_id, remote_name FROM folder WHERE id = ?1",
-                    [target_folder_id],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?
-                .ok_or_else(|| Error::not_found(format!("folder {target_folder_id}")))?;
             let mut accounts = Vec::new();
-            for &id in message_ids {
+            for &(id, target_folder_id) in moves {
+                let (target_account, target) = folder_account_and_name(tx, target_folder_id)?;
                 let pos = position(tx, id)?;
                 if pos.account_id != target_account {
                     return Err(Error::invalid(format!(
@@ -431,29 +436,15 @@ impl Store {
         let headers = crate::mime::parse_headers(raw);
         let body = crate::mime::parse_body(raw);
         self.write(|tx| {
-            let (account_id, remote): (i64, String) = tx
-                .query_row(
-                    "SELECT account_id, remote_name FROM folder WHERE id = ?1",
-                    [folder_id],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?
-                .ok_or_else(|| Error::not_found(format!("folder {folder_id}")))?;
+            let (account_id, remote) = folder_account_and_name(tx, folder_id)?;
             let now = chrono::Utc::now().timestamp();
+            let message_id_header = headers.message_id.clone();
             let record = super::HeaderRecord {
                 flags: plan::from_mask(flags, false),
                 size: raw.len() as u32,
                 internal_date: now,
-                message_id: headers.message_id.clone(),
-                subject: headers.subject,
-                from: headers.from,
-                to: headers.to,
-                cc: headers.cc,
-                date: headers.date,
-                in_reply_to: headers.in_reply_to,
-                references: headers.references,
                 has_attachments: !body.attachments.is_empty(),
-                ..Default::default()
+                ..super::HeaderRecord::from_headers(headers)
             };
             let mut search = super::messages::SearchBatch::default();
             let id = super::messages::insert_message(tx, account_id, &record, &mut search)?;
@@ -471,7 +462,7 @@ impl Store {
                 ChangeKind::Append,
                 Some(id),
                 ("", 0, 0),
-                &headers.message_id,
+                &message_id_header,
                 &remote,
                 (flags, 0),
                 None,

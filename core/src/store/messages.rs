@@ -30,6 +30,24 @@ pub struct HeaderRecord {
     pub has_attachments: bool,
 }
 
+impl HeaderRecord {
+    /// The header facts of a parsed message; server facts (UID, flags, size) left empty.
+    pub fn from_headers(headers: crate::mime::ParsedHeaders) -> Self {
+        Self {
+            message_id: headers.message_id,
+            subject: headers.subject,
+            from: headers.from,
+            to: headers.to,
+            cc: headers.cc,
+            date: headers.date,
+            in_reply_to: headers.in_reply_to,
+            references: headers.references,
+            has_attachments: headers.has_attachments,
+            ..Self::default()
+        }
+    }
+}
+
 /// A location this device already knows in a folder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KnownLocation {

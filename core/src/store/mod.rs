@@ -231,7 +231,8 @@ mod tests {
         store.queue_flags(&added[..4], SEEN, 0).unwrap();
         store.queue_flags(&added[..2], FLAGGED, SEEN).unwrap();
         assert_counts_match(&store);
-        store.queue_move(&added[5..8], archive).unwrap();
+        let moves: Vec<(i64, i64)> = added[5..8].iter().map(|id| (*id, archive)).collect();
+        store.queue_moves(&moves).unwrap();
         assert_counts_match(&store);
         store.queue_expunge(&added[8..9]).unwrap();
         store.remove_uids(inbox, 7, &[10]).unwrap();
