@@ -27,6 +27,8 @@ use crate::sync::{blocking, BodyPrefetch, SyncContext};
 const DATABASE_FILE: &str = "brevdue.sqlite3";
 const SETTING_BODY_PREFETCH: &str = "body_prefetch";
 const DEFAULT_BODY_PREFETCH: u32 = 50;
+/// How long a replayer may hold a change before another may take it over.
+const CHANGE_LEASE_SECONDS: i64 = 120;
 
 /// Tuning that front ends normally leave alone.
 #[derive(Debug, Clone)]
@@ -172,8 +174,16 @@ impl Engine {
             .await
     }
 
+    /// Removes the account, everything cached for it and its password. Its background
+    /// tasks notice and stop.
     pub async fn remove_account(&self, name: String) -> Result<()> {
         self.run(move |inner| async move {
+            let account = inner.store.account_by_name(&name)?;
+            inner
+                .kept_connections
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&account.id);
             blocking({
                 let store = inner.store.clone();
                 let name = name.clone();
@@ -659,6 +669,14 @@ impl Inner {
         while let Some((change, due)) = self.store.next_change(account.id)? {
             let now = chrono::Utc::now().timestamp();
             if respect_backoff && due > now {
+                break;
+            }
+            // Another process replaying the same queue holds it: leave the rest to it.
+            if !self
+                .store
+                .lease_change(change.id, now, now + CHANGE_LEASE_SECONDS)?
+            {
+                report.offline = Some("another process is sending these changes".to_owned());
                 break;
             }
             let raw = match (change.kind, change.message_id) {

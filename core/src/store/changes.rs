@@ -505,6 +505,18 @@ impl Store {
         })
     }
 
+    /// Takes the change for one replayer until `until`; false if another (say, a second
+    /// process on the same data directory) holds it.
+    pub fn lease_change(&self, id: i64, now: i64, until: i64) -> Result<bool> {
+        self.write(|tx| {
+            let n = tx.execute(
+                "UPDATE change SET lease_until = ?3 WHERE id = ?1 AND state = 'pending' AND lease_until <= ?2",
+                params![id, now, until],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
     /// The message is no longer on the server: drop the change, the message's local-only
     /// copy, and its later changes, which have nothing left to act on.
     pub fn change_gone(&self, change: &QueuedChange) -> Result<()> {
@@ -590,7 +602,8 @@ impl Store {
     pub fn change_retry_later(&self, id: i64, error: &str, next_attempt: i64) -> Result<()> {
         self.write(|tx| {
             tx.execute(
-                "UPDATE change SET attempts = attempts + 1, last_error = ?2, next_attempt = ?3 WHERE id = ?1",
+                "UPDATE change SET attempts = attempts + 1, last_error = ?2, next_attempt = ?3, lease_until = 0
+                 WHERE id = ?1",
                 params![id, error, next_attempt],
             )?;
             Ok(())
@@ -622,7 +635,8 @@ impl Store {
                     format!("an earlier change it depends on failed: {error}")
                 };
                 tx.execute(
-                    "UPDATE change SET state = 'failed', attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
+                    "UPDATE change SET state = 'failed', attempts = attempts + 1, last_error = ?2, lease_until = 0
+                     WHERE id = ?1",
                     params![id, reason],
                 )?;
             }

@@ -189,6 +189,8 @@ const MIGRATIONS: &[&str] = &[
         attempts INTEGER NOT NULL DEFAULT 0,
         last_error TEXT NOT NULL DEFAULT '',
         next_attempt INTEGER NOT NULL DEFAULT 0,
+        -- Until when one replayer (of possibly several processes) holds the change.
+        lease_until INTEGER NOT NULL DEFAULT 0,
         created_at INTEGER NOT NULL DEFAULT (unixepoch())
     ) STRICT;
     CREATE INDEX change_by_account ON change (account_id, state, id);
