@@ -1,7 +1,7 @@
 //! Conversations from Message-ID / In-Reply-To / References, with the subject as a fallback
 //! for replies whose client dropped the threading headers.
 
-use rusqlite::{params, Transaction};
+use rusqlite::{params, OptionalExtension, Transaction};
 
 use crate::error::Result;
 
@@ -55,29 +55,54 @@ pub(crate) fn assign_thread(
 ) -> Result<i64> {
     let normalized = normalize_subject(subject);
     let has_thread_headers = in_reply_to.is_some() || !references.is_empty();
-    let mut lookup: Vec<String> = std::iter::once(message_id)
-        .chain(in_reply_to)
+    let mut parents: Vec<&str> = in_reply_to
+        .into_iter()
         .chain(references.iter().map(String::as_str))
-        .filter(|k| !k.is_empty())
-        .map(str::to_owned)
+        .filter(|k| !k.is_empty() && *k != message_id)
         .collect();
-    lookup.sort();
-    lookup.dedup();
-    let is_reply = normalized.len() < subject.trim().len();
-    if !has_thread_headers && is_reply && !normalized.is_empty() {
-        lookup.push(subject_key(&normalized));
-    }
+    parents.sort_unstable();
+    parents.dedup();
 
+    let mut by_message = tx.prepare_cached(
+        "SELECT thread_id FROM message WHERE account_id = ?1 AND message_id = ?2 LIMIT 1",
+    )?;
+    let mut by_key =
+        tx.prepare_cached("SELECT thread_id FROM thread_key WHERE account_id = ?1 AND key = ?2")?;
     let mut found: Vec<i64> = Vec::new();
-    {
-        let mut stmt = tx.prepare_cached(
-            "SELECT thread_id FROM thread_key WHERE account_id = ?1 AND key = ?2",
-        )?;
-        for key in &lookup {
-            if let Ok(thread) = stmt.query_row(params![account_id, key], |r| r.get::<_, i64>(0)) {
-                found.push(thread);
+    // Parents that are not here: their ids are remembered, so that they (and other
+    // replies to them) meet this conversation when they arrive.
+    let mut missing: Vec<&str> = Vec::new();
+    for parent in &parents {
+        match by_message
+            .query_row(params![account_id, parent], |r| r.get::<_, i64>(0))
+            .optional()?
+        {
+            Some(thread) => found.push(thread),
+            None => {
+                missing.push(parent);
+                found.extend(
+                    by_key
+                        .query_row(params![account_id, parent], |r| r.get::<_, i64>(0))
+                        .optional()?,
+                );
             }
         }
+    }
+    // Replies that arrived before this message registered its id.
+    found.extend(
+        by_key
+            .query_row(params![account_id, message_id], |r| r.get::<_, i64>(0))
+            .optional()?,
+    );
+    let is_reply = normalized.len() < subject.trim().len();
+    if !has_thread_headers && is_reply && !normalized.is_empty() {
+        found.extend(
+            by_key
+                .query_row(params![account_id, subject_key(&normalized)], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .optional()?,
+        );
     }
     found.sort_unstable();
     found.dedup();
@@ -93,19 +118,14 @@ pub(crate) fn assign_thread(
         )?
         .execute(params![account_id, other, thread_id])?;
     }
-    // Keys others will look for: this message's id, and the ids it points to (so that
-    // replies to a message this device never saw still meet). The subject key only for
-    // conversation starters, which headerless replies fall back to.
     let mut insert = tx.prepare_cached(
         "INSERT INTO thread_key (account_id, key, thread_id) VALUES (?1, ?2, ?3)
          ON CONFLICT (account_id, key) DO NOTHING",
     )?;
-    let root = references.first().map(String::as_str);
-    for key in [Some(message_id), in_reply_to, root].into_iter().flatten() {
-        if !key.is_empty() {
-            insert.execute(params![account_id, key, thread_id])?;
-        }
+    for key in missing {
+        insert.execute(params![account_id, key, thread_id])?;
     }
+    // Conversation starters, for replies that lost their threading headers.
     if !has_thread_headers && !normalized.is_empty() {
         insert.execute(params![account_id, subject_key(&normalized), thread_id])?;
     }
@@ -114,7 +134,8 @@ pub(crate) fn assign_thread(
 
 #[cfg(test)]
 mod tests {
-    use super::normalize_subject;
+    use super::*;
+    use rusqlite::Connection;
 
     #[test]
     fn reply_and_forward_prefixes_are_stripped() {
@@ -135,5 +156,58 @@ mod tests {
         for (input, expected) in cases {
             assert_eq!(normalize_subject(input), expected, "input {input:?}");
         }
+    }
+
+    fn insert(
+        tx: &Transaction<'_>,
+        id: i64,
+        mid: &str,
+        irt: Option<&str>,
+        refs: &[&str],
+        subject: &str,
+    ) -> i64 {
+        let refs: Vec<String> = refs.iter().map(|r| r.to_string()).collect();
+        let thread = assign_thread(tx, 1, id, mid, irt, &refs, subject).unwrap();
+        tx.execute(
+            "INSERT INTO message (id, account_id, message_id, thread_id, subject, search_key) VALUES (?1, 1, ?2, ?3, ?4, ?1)",
+            params![id, mid, thread, subject],
+        )
+        .unwrap();
+        thread
+    }
+
+    #[test]
+    fn conversations_form_in_any_arrival_order() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::store::migrate_for_tests(&mut conn);
+        conn.execute(
+            "INSERT INTO account (id, name, email, protocol, host, port, security, username)
+             VALUES (1, 'a', 'a@x', 'imap', 'h', 1, 'tls', 'u')",
+            [],
+        )
+        .unwrap();
+        let tx = conn.transaction().unwrap();
+        // Parent first, then its reply.
+        let a = insert(&tx, 1, "a@t", None, &[], "Plans");
+        assert_eq!(insert(&tx, 2, "b@t", Some("a@t"), &["a@t"], "Re: Plans"), a);
+        // Replies first: two siblings of a missing parent meet, then the parent joins.
+        let c = insert(&tx, 3, "c@t", Some("p@t"), &["p@t"], "Re: Trip");
+        assert_eq!(insert(&tx, 4, "d@t", Some("p@t"), &["p@t"], "Re: Trip"), c);
+        assert_eq!(insert(&tx, 5, "p@t", None, &[], "Trip"), c);
+        // A reply without threading headers joins by subject.
+        assert_eq!(insert(&tx, 6, "e@t", None, &[], "Re: Plans"), a);
+        // Unrelated mail starts its own conversation.
+        assert_eq!(insert(&tx, 7, "f@t", None, &[], "Invoice"), 7);
+        // A message referring to both conversations merges them.
+        let merged = insert(&tx, 8, "g@t", Some("b@t"), &["a@t", "d@t"], "Re: Both");
+        assert_eq!(merged, a.min(c));
+        let distinct: i64 = tx
+            .query_row(
+                "SELECT count(DISTINCT thread_id) FROM message WHERE id IN (1, 2, 3, 4, 5, 6, 8)",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(distinct, 1);
     }
 }

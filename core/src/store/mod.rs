@@ -132,6 +132,12 @@ fn open_connection(path: &Path, read_only: bool) -> Result<Connection> {
     Ok(conn)
 }
 
+/// Applies the migrations to a bare connection (unit tests elsewhere in the crate).
+#[cfg(test)]
+pub(crate) fn migrate_for_tests(conn: &mut Connection) {
+    schema::migrate(conn).unwrap();
+}
+
 /// Converts SQLite's 0/1 into bool.
 fn flag(v: i64) -> bool {
     v != 0
