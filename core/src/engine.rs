@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -85,6 +86,10 @@ pub struct Inner {
     /// Bumped when the network changed: push connections are rebuilt at once.
     pub(crate) network_generation: tokio::sync::watch::Sender<u64>,
     background: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// Accounts with push tasks running.
+    pushing: Mutex<std::collections::HashSet<i64>>,
+    /// `start_push` for all accounts was called: accounts added later join in.
+    push_all: std::sync::atomic::AtomicBool,
 }
 
 impl Engine {
@@ -122,6 +127,8 @@ impl Engine {
                 queue_generation: tokio::sync::watch::channel(0).0,
                 network_generation: tokio::sync::watch::channel(0).0,
                 background: Mutex::new(Vec::new()),
+                pushing: Mutex::new(Default::default()),
+                push_all: std::sync::atomic::AtomicBool::new(false),
             }),
             runtime: Some(runtime),
         })
@@ -170,8 +177,14 @@ impl Engine {
 
     /// Checks the login, then saves the account and its password. A failure saves nothing.
     pub async fn add_account(&self, config: AccountConfig, password: String) -> Result<Account> {
-        self.run(move |inner| async move { inner.add_account(config, password).await })
-            .await
+        let account = self
+            .run(move |inner| async move { inner.add_account(config, password).await })
+            .await?;
+        // Push already running for all accounts: this one joins in.
+        if self.inner.push_all.load(Ordering::SeqCst) {
+            self.spawn_push(&account)?;
+        }
+        Ok(account)
     }
 
     /// Removes the account, everything cached for it and its password. Its background
@@ -181,6 +194,11 @@ impl Engine {
             let account = inner.store.account_by_name(&name)?;
             inner
                 .kept_connections
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&account.id);
+            inner
+                .pushing
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .remove(&account.id);
@@ -488,21 +506,29 @@ impl Engine {
     /// Keeps accounts (one, or all) in step in the background: IDLE (or polling) and a
     /// worker replaying the change queue. Stops when the engine closes.
     pub fn start_push(&self, account: Option<&str>) -> Result<()> {
-        let runtime = self.runtime()?;
-        let mut tasks = self
-            .inner
-            .background
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        if !tasks.is_empty() {
-            return Ok(());
-        }
         let accounts = match account {
             Some(name) => vec![self.inner.store.account_by_name(name)?],
-            None => self.inner.store.accounts()?,
+            None => {
+                self.inner.push_all.store(true, Ordering::SeqCst);
+                self.inner.store.accounts()?
+            }
         };
         for account in accounts {
-            tasks.extend(crate::push::spawn(runtime.handle(), &self.inner, &account));
+            self.spawn_push(&account)?;
+        }
+        Ok(())
+    }
+
+    fn spawn_push(&self, account: &Account) -> Result<()> {
+        let runtime = self.runtime()?;
+        let mut pushing = self.inner.pushing.lock().unwrap_or_else(|e| e.into_inner());
+        if pushing.insert(account.id) {
+            let tasks = crate::push::spawn(runtime.handle(), &self.inner, account);
+            self.inner
+                .background
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(tasks);
         }
         Ok(())
     }

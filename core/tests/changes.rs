@@ -643,3 +643,26 @@ async fn idle_is_renewed_and_polling_stands_in_without_idle() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_account_added_while_push_runs_is_watched_too() {
+    let user = server().new_user("later");
+    fill(&user, "la", 2).await;
+    let pc = engine(&[]);
+    let events = Arc::new(Recorder::default());
+    let _s = pc.engine.subscribe(events.clone()).unwrap();
+    pc.engine.start_push(None).unwrap(); // no account yet
+    let config = server().imap_config("main", &user, Security::Tls);
+    pc.engine
+        .add_account(config, PASSWORD.into())
+        .await
+        .unwrap();
+    wait_push_connected(&events).await;
+    // The catch-up sync after connecting brings the mailbox without a manual sync.
+    assert!(wait_until(10, || engine_view(&pc.engine).len() == 2).await);
+    let mut other = OtherClient::login(&user).await;
+    other.select("INBOX").await;
+    let uid = other.uid_of("la0@t").await;
+    other.store(uid, "+FLAGS (\\Seen)").await;
+    assert!(wait_until(10, || engine_view(&pc.engine)["la0@t"].1).await);
+}
