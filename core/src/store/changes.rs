@@ -167,6 +167,25 @@ fn set_flags(tx: &Transaction<'_>, message_id: i64, mask: u8) -> Result<()> {
     Ok(())
 }
 
+/// Removes a message here and queues its expunge; returns its account.
+fn expunge_here(tx: &Transaction<'_>, message_id: i64) -> Result<i64> {
+    let pos = position(tx, message_id)?;
+    let depends_on = last_pending_for_message(tx, message_id)?;
+    insert_change(
+        tx,
+        pos.account_id,
+        ChangeKind::Expunge,
+        Some(message_id),
+        (&pos.folder, pos.uidvalidity, pos.uid),
+        &pos.message_id_header,
+        "",
+        (0, 0),
+        depends_on,
+    )?;
+    tx.execute("DELETE FROM location WHERE message_id = ?1", [message_id])?;
+    Ok(pos.account_id)
+}
+
 /// (account, server name) of a folder.
 fn folder_account_and_name(tx: &Transaction<'_>, folder_id: i64) -> Result<(i64, String)> {
     tx.query_row(
@@ -294,21 +313,7 @@ impl Store {
         self.write(|tx| {
             let mut accounts = Vec::new();
             for &id in message_ids {
-                let pos = position(tx, id)?;
-                let depends_on = last_pending_for_message(tx, id)?;
-                insert_change(
-                    tx,
-                    pos.account_id,
-                    ChangeKind::Expunge,
-                    Some(id),
-                    (&pos.folder, pos.uidvalidity, pos.uid),
-                    &pos.message_id_header,
-                    "",
-                    (0, 0),
-                    depends_on,
-                )?;
-                tx.execute("DELETE FROM location WHERE message_id = ?1", [id])?;
-                accounts.push(pos.account_id);
+                accounts.push(expunge_here(tx, id)?);
             }
             accounts.dedup();
             Ok(accounts)
@@ -468,20 +473,7 @@ impl Store {
                 None,
             )?;
             if let Some(old) = replaces {
-                let pos = position(tx, old)?;
-                let depends_on = last_pending_for_message(tx, old)?;
-                insert_change(
-                    tx,
-                    account_id,
-                    ChangeKind::Expunge,
-                    Some(old),
-                    (&pos.folder, pos.uidvalidity, pos.uid),
-                    &pos.message_id_header,
-                    "",
-                    (0, 0),
-                    depends_on,
-                )?;
-                tx.execute("DELETE FROM location WHERE message_id = ?1", [old])?;
+                expunge_here(tx, old)?;
             }
             Ok(id)
         })
