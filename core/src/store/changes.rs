@@ -451,7 +451,7 @@ impl Store {
                 has_attachments: !body.attachments.is_empty(),
                 ..super::HeaderRecord::from_headers(headers)
             };
-            let mut search = super::messages::SearchBatch::default();
+            let mut search = super::messages::InsertBatch::default();
             let id = super::messages::insert_message(tx, account_id, &record, &mut search)?;
             tx.execute(
                 "INSERT INTO location (message_id, folder_id, sort_date) VALUES (?1, ?2, ?3)",

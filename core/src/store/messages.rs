@@ -165,12 +165,14 @@ fn allocate_search_key(tx: &Transaction<'_>, date: i64) -> Result<i64> {
     Ok(top)
 }
 
-/// Search-index rows of one transaction, written together at its end. FTS5 flushes its
-/// buffered rows at every statement savepoint; written one by one between other
-/// statements, each message would cost a flush and a segment merge.
+/// What the inserts of one transaction share: the search-index rows, written together
+/// at its end (FTS5 flushes its buffer at every statement savepoint; written one by one
+/// between other statements, each message would cost a flush and a segment merge), and
+/// the next message id.
 #[derive(Default)]
-pub(super) struct SearchBatch {
+pub(super) struct InsertBatch {
     rows: HashMap<i64, SearchRow>,
+    next_message_id: Option<i64>,
 }
 
 struct SearchRow {
@@ -179,7 +181,7 @@ struct SearchRow {
     replaces: bool,
 }
 
-impl SearchBatch {
+impl InsertBatch {
     pub(super) fn add(
         &mut self,
         search_key: i64,
@@ -343,7 +345,7 @@ impl Store {
     ) -> Result<BatchOutcome> {
         self.write(|tx| {
             let mut outcome = BatchOutcome::default();
-            let mut search = SearchBatch::default();
+            let mut search = InsertBatch::default();
             // Only a folder holding old-generation or local-only locations needs the
             // Message-ID re-match below (the common first sync does not).
             let may_rematch: bool = tx
@@ -459,7 +461,7 @@ impl Store {
         }
         let gone = self.write(|tx| {
             let mut gone = Vec::new();
-            let mut search = SearchBatch::default();
+            let mut search = InsertBatch::default();
             for (message_id, body, _) in bodies {
                 if !store_body(tx, *message_id, body, &mut search)? {
                     gone.push(*message_id);
@@ -688,18 +690,23 @@ pub(super) fn insert_message(
     tx: &Transaction<'_>,
     account_id: i64,
     rec: &HeaderRecord,
-    search: &mut SearchBatch,
+    search: &mut InsertBatch,
 ) -> Result<i64> {
     let date = rec.date.unwrap_or(rec.internal_date);
     let search_key = allocate_search_key(tx, date)?;
     // One writer: the next rowid is known, so the conversation can be chosen (and its
-    // keys recorded) before the row is written, in a single INSERT.
-    let id: i64 = tx
-        .prepare_cached(
-            "SELECT max(ifnull((SELECT seq FROM sqlite_sequence WHERE name = 'message'), 0),
-                        ifnull((SELECT max(id) FROM message), 0)) + 1",
-        )?
-        .query_row([], |r| r.get(0))?;
+    // keys recorded) before the row is written, in a single INSERT. Asked once per
+    // transaction, then counted here.
+    let id = match search.next_message_id {
+        Some(id) => id,
+        None => tx
+            .prepare_cached(
+                "SELECT max(ifnull((SELECT seq FROM sqlite_sequence WHERE name = 'message'), 0),
+                            ifnull((SELECT max(id) FROM message), 0)) + 1",
+            )?
+            .query_row([], |r| r.get(0))?,
+    };
+    search.next_message_id = Some(id + 1);
     let thread_id = threading::assign_thread(
         tx,
         account_id,
@@ -748,7 +755,7 @@ pub(super) fn store_body(
     tx: &Transaction<'_>,
     message_id: i64,
     body: &ParsedBody,
-    search: &mut SearchBatch,
+    search: &mut InsertBatch,
 ) -> Result<bool> {
     let row: Option<(i64, String, String, String, String, String)> = tx
         .prepare_cached(
