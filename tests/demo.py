@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""The demo: a private mail server, a realistic mailbox, and the engine on two devices.
-Everything printed below the headings is what the `brevdue` CLI printed."""
+"""The demo: a private mail server, a realistic mailbox, and the engine on two devices
+(IMAP). Everything printed below the headings is what the `brevdue` CLI printed."""
 import imaplib
 import json
 import os
@@ -71,9 +71,20 @@ def main():
                 _, data = c.uid("SEARCH", None, "HEADER", "Message-ID", f"{mid}@brevdue.example")
                 c.uid("STORE", data[0].decode(), "+FLAGS", f"({flag})")
                 print(f"  {mid}: +{flag}")
-        heading("pc: sync, then INBOX: the changes made elsewhere are there")
+        heading("phone: read Anna's first mail, file the invoice into a new folder 'Receipts'")
+        inbox = json.loads(brevdue(phone, "list", "--folder", "INBOX", "--json", show=False))
+        by_mid = {m["message_id"]: str(m["id"]) for m in inbox}
+        brevdue(phone, "mark", by_mid["demo1@brevdue.example"], "--read")
+        brevdue(phone, "folder", "create", "Receipts")
+        brevdue(phone, "move", by_mid["demo4@brevdue.example"], "--to", "Receipts")
+        brevdue(phone, "folders")
+        pending = json.loads(brevdue(phone, "ops", "--json", show=False))
+        print(f"  changes still waiting for the server: {len(pending)}")
+        heading("pc: sync; everything done on the phone and by the other client is here")
         brevdue(pc, "sync")
+        brevdue(pc, "folders")
         brevdue(pc, "list", "--folder", "INBOX")
+        brevdue(pc, "list", "--folder", "Receipts")
     finally:
         serve.stdin.close()
         serve.wait(timeout=30)
