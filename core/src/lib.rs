@@ -8,6 +8,7 @@ pub mod imap;
 pub mod mime;
 pub mod model;
 pub mod net;
+pub mod pop3;
 mod push;
 pub mod queue;
 pub mod store;
