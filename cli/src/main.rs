@@ -183,6 +183,9 @@ enum AccountCommand {
         /// Extra trusted CA certificate (PEM), on top of the system's.
         #[arg(long)]
         ca_file: Option<PathBuf>,
+        /// POP3 only: delete-after-download, never, after-days:N or when-deleted-here.
+        #[arg(long, default_value = "never")]
+        pop3_delete: String,
     },
     List {
         #[arg(long)]
@@ -297,6 +300,7 @@ fn run(cli: Cli) -> Result<()> {
             user,
             password_env,
             ca_file,
+            pop3_delete,
         }) => {
             let protocol: Protocol = protocol.parse()?;
             let security: Security = security.parse()?;
@@ -304,6 +308,7 @@ fn run(cli: Cli) -> Result<()> {
                 Error::invalid(format!("environment variable {password_env} is not set"))
             })?;
             let config = AccountConfig {
+                pop3_delete: pop3_delete.parse()?,
                 name,
                 email,
                 protocol,

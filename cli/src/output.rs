@@ -31,6 +31,7 @@ pub fn account_json(a: &Account) -> Value {
             "push": a.capabilities.push,
         },
         "server_capabilities": a.server_capabilities,
+        "pop3_delete": (a.protocol == brevdue_core::Protocol::Pop3).then(|| a.pop3_delete.to_string()),
     })
 }
 

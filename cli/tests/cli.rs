@@ -424,3 +424,82 @@ async fn watch_prints_one_json_line_per_event() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+#[tokio::test]
+async fn a_pop3_account_from_the_command_line() {
+    let s = server();
+    let user = s.new_user("clipop");
+    let mut other = OtherClient::login(&user).await;
+    for i in 0..3u32 {
+        let raw = message(
+            &format!("pop {i}"),
+            "a@example.test",
+            &date(i),
+            &format!("cp{i}@t"),
+            "x",
+        );
+        other.append("INBOX", &raw, None).await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let port = s.pop3s_port.to_string();
+    ok(
+        d,
+        &[
+            "account",
+            "add",
+            "home",
+            "--email",
+            "x@example.test",
+            "--protocol",
+            "pop3",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--user",
+            &user,
+            "--password-env",
+            "TEST_PASSWORD",
+            "--ca-file",
+            &s.ca_file,
+            "--pop3-delete",
+            "delete-after-download",
+        ],
+    );
+    let accounts = json(d, &["account", "list", "--json"]);
+    assert_eq!(accounts[0]["protocol"], "pop3");
+    assert_eq!(accounts[0]["pop3_delete"], "delete-after-download");
+    assert_eq!(accounts[0]["capabilities"]["syncs_read_state"], false);
+    ok(d, &["sync"]);
+    let list = json(d, &["list", "--folder", "INBOX", "--json"]);
+    assert_eq!(list.as_array().unwrap().len(), 3);
+    assert_eq!(list[0]["subject"], "pop 2");
+    assert!(list[0]["uid"].is_null());
+    assert!(
+        other.message_ids("INBOX").await.is_empty(),
+        "delete-after-download left mail"
+    );
+    let bad = brevdue(
+        d,
+        &[
+            "account",
+            "add",
+            "x",
+            "--email",
+            "x@example.test",
+            "--protocol",
+            "pop3",
+            "--host",
+            "127.0.0.1",
+            "--user",
+            "u",
+            "--password-env",
+            "TEST_PASSWORD",
+            "--pop3-delete",
+            "sometimes",
+        ],
+    );
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown POP3 delete policy"));
+}

@@ -20,6 +20,7 @@ use crate::model::{
     Account, AccountConfig, ChangeKind, Event, FlagChange, Folder, FolderRole, Message,
     MessageSummary, PendingChange, Protocol, PushReport, SyncReport, ThreadSummary,
 };
+use crate::pop3::Pop3Connection;
 use crate::queue::plan::{self as queue_plan, Disposition};
 use crate::queue::replay::{self, Replayed};
 use crate::store::Store;
@@ -611,13 +612,18 @@ impl Inner {
                 caps
             }
             Protocol::Pop3 => {
-                return Err(Error::new(
-                    ErrorKind::ProtocolUnsupported,
-                    "POP3 accounts are not supported yet",
-                ))
+                let conn =
+                    Pop3Connection::connect(&config.server, &password, &self.connect_policy())
+                        .await?;
+                let caps = conn.caps.all.clone();
+                conn.quit().await?;
+                caps
             }
         };
         let account = self.store.insert_account(&config, &caps)?;
+        if account.protocol == Protocol::Pop3 {
+            self.store.create_local_folders(account.id)?;
+        }
         if let Err(err) = self.credentials.set(&account.name, &password) {
             self.store.delete_account(&account.name)?;
             return Err(err);
@@ -784,6 +790,9 @@ impl Inner {
             account: account.name.clone(),
         });
         let result: Result<SyncReport> = async {
+            if account.protocol == Protocol::Pop3 {
+                return self.sync_pop3(account).await;
+            }
             let mut conn = self.take_connection(account).await?;
             let context = SyncContext {
                 store: self.store.clone(),
@@ -812,6 +821,22 @@ impl Inner {
             }),
         }
         result
+    }
+
+    async fn sync_pop3(&self, account: &Account) -> Result<SyncReport> {
+        let password = self.credentials.get(&account.name)?.ok_or_else(|| {
+            Error::new(
+                ErrorKind::MissingCredentials,
+                format!("no password is stored for account '{}'", account.name),
+            )
+        })?;
+        let conn =
+            Pop3Connection::connect(&account.server, &password, &self.connect_policy()).await?;
+        let now = chrono::Utc::now().timestamp();
+        let report =
+            crate::sync::pop3::sync_pop3(&self.store, &self.events, account, conn, now).await?;
+        self.store.sweep_blobs()?;
+        Ok(report)
     }
 
     async fn open_message(&self, id: i64) -> Result<Message> {

@@ -92,6 +92,50 @@ impl ServerConfig {
     }
 }
 
+/// When a POP3 account removes downloaded mail from the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Pop3DeletePolicy {
+    /// Leave everything on the server (the default: no mail is lost with a device).
+    #[default]
+    Never,
+    /// Delete from the server once downloaded (classic POP3).
+    AfterDownload,
+    /// Delete this many days after the download.
+    AfterDays(u32),
+    /// Delete from the server when deleted for good on this device.
+    WhenDeletedHere,
+}
+
+impl fmt::Display for Pop3DeletePolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Pop3DeletePolicy::Never => f.write_str("never"),
+            Pop3DeletePolicy::AfterDownload => f.write_str("delete-after-download"),
+            Pop3DeletePolicy::AfterDays(n) => write!(f, "after-days:{n}"),
+            Pop3DeletePolicy::WhenDeletedHere => f.write_str("when-deleted-here"),
+        }
+    }
+}
+
+impl FromStr for Pop3DeletePolicy {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s {
+            "never" => Pop3DeletePolicy::Never,
+            "delete-after-download" => Pop3DeletePolicy::AfterDownload,
+            "when-deleted-here" => Pop3DeletePolicy::WhenDeletedHere,
+            other => match other.strip_prefix("after-days:").map(str::parse) {
+                Some(Ok(days)) => Pop3DeletePolicy::AfterDays(days),
+                _ => {
+                    return Err(Error::invalid(format!(
+                        "unknown POP3 delete policy '{other}': use never, delete-after-download, after-days:N or when-deleted-here"
+                    )))
+                }
+            },
+        })
+    }
+}
+
 /// What a new account is made of. The password travels separately.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountConfig {
@@ -99,6 +143,8 @@ pub struct AccountConfig {
     pub email: String,
     pub protocol: Protocol,
     pub server: ServerConfig,
+    /// Only for POP3 accounts.
+    pub pop3_delete: Pop3DeletePolicy,
 }
 
 /// What an account's protocol keeps in step between devices, so front ends can say so.
@@ -133,6 +179,8 @@ pub struct Account {
     pub capabilities: AccountCapabilities,
     /// Capabilities the server announced at the last login.
     pub server_capabilities: Vec<String>,
+    /// Only for POP3 accounts.
+    pub pop3_delete: Pop3DeletePolicy,
 }
 
 /// Special-use role of a folder (RFC 6154), plus the Inbox.

@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 
 use crate::engine::Inner;
 use crate::imap::IdleEvent;
-use crate::model::{Account, Event};
+use crate::model::{Account, Event, Protocol};
 
 const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(60);
 
@@ -19,6 +19,10 @@ pub(crate) fn spawn(
     inner: &Arc<Inner>,
     account: &Account,
 ) -> Vec<JoinHandle<()>> {
+    if account.protocol == Protocol::Pop3 {
+        // POP3 has no push and nothing to send: download on a timer.
+        return vec![runtime.spawn(poll_pop3(Arc::downgrade(inner), account.id))];
+    }
     let mut tasks = vec![runtime.spawn(change_worker(Arc::downgrade(inner), account.id))];
     for folder in &inner.options.idle_folders {
         tasks.push(runtime.spawn(watch_folder(
@@ -185,6 +189,31 @@ async fn watch_folder(engine: Weak<Inner>, account_id: i64, folder: String) {
                 }
             }
         }
+    }
+}
+
+async fn poll_pop3(engine: Weak<Inner>, account_id: i64) {
+    loop {
+        let (poll, mut network) = {
+            let Some(inner) = engine.upgrade() else {
+                return;
+            };
+            let Ok(account) = inner.store.account_by_id(account_id) else {
+                return;
+            };
+            if let Err(err) = inner.sync_account(&account).await {
+                tracing::info!(%err, "POP3 download failed");
+            }
+            (
+                inner.options.poll_interval,
+                inner.network_generation.subscribe(),
+            )
+        };
+        network.mark_unchanged();
+        let woken = async {
+            let _ = network.changed().await;
+        };
+        let _ = tokio::time::timeout(poll, weak_wait(engine.clone(), woken)).await;
     }
 }
 

@@ -109,3 +109,124 @@ async fn pop3_failures_have_their_own_kind() {
         .unwrap();
     assert_eq!(err.kind, ErrorKind::ProtocolUnsupported, "{err}");
 }
+
+fn pop3_account(user: &str, policy: &str) -> brevdue_core::AccountConfig {
+    brevdue_core::AccountConfig {
+        name: "pop".into(),
+        email: format!("{user}@example.test"),
+        protocol: brevdue_core::Protocol::Pop3,
+        server: pop3(user, Security::Tls),
+        pop3_delete: policy.parse().unwrap(),
+    }
+}
+
+async fn fill(user: &str, n: u32) {
+    let mut other = OtherClient::login(user).await;
+    for i in 0..n {
+        let raw = message(
+            &format!("Note {i}"),
+            "a@example.test",
+            &date(i),
+            &format!("n{i}@t"),
+            &format!("text {i}"),
+        );
+        other.append("INBOX", &raw, None).await;
+    }
+    other.logout().await;
+}
+
+#[tokio::test]
+async fn a_pop3_account_downloads_once_and_keeps_what_it_does_here() {
+    use brevdue_core::FlagChange;
+    let user = server().new_user("popacct");
+    fill(&user, 5).await;
+    let t = engine(&[]);
+    let account = t
+        .engine
+        .add_account(pop3_account(&user, "never"), PASSWORD.into())
+        .await
+        .unwrap();
+    let caps = account.capabilities;
+    assert!(!caps.syncs_read_state && !caps.syncs_folders && !caps.syncs_sent && !caps.push);
+    assert_eq!(t.engine.sync(None).await.unwrap()[0].1.new_messages, 5);
+    let list = t.engine.messages(None, Some("INBOX"), 10, 0).unwrap();
+    let subjects: Vec<&str> = list.iter().map(|m| m.subject.as_str()).collect();
+    assert_eq!(subjects, ["Note 4", "Note 3", "Note 2", "Note 1", "Note 0"]);
+    assert!(list.iter().all(|m| m.has_body && m.uid.is_none()));
+    assert_eq!(t.engine.search("text", None, 10).unwrap().len(), 5);
+    let opened = t.engine.open_message(list[0].id).await.unwrap();
+    assert_eq!(opened.text.as_deref().map(str::trim), Some("text 4"));
+    assert_eq!(
+        t.engine.sync(None).await.unwrap()[0].1.new_messages,
+        0,
+        "downloaded twice"
+    );
+
+    // What happens here stays here: read state, folders, filing.
+    t.engine
+        .mark(&[list[0].id, list[1].id], FlagChange::Read)
+        .unwrap();
+    t.engine.create_folder("pop", "Receipts").unwrap();
+    t.engine.move_messages(&[list[2].id], "Receipts").unwrap();
+    assert!(
+        t.engine.changes(None).unwrap().is_empty(),
+        "a POP3 account queued server changes"
+    );
+    let report = t.engine.push_changes(None).await.unwrap();
+    assert_eq!((report.applied, report.pending), (0, 0));
+    let mut other = OtherClient::login(&user).await;
+    let server_view = other.server_view().await;
+    assert_eq!(server_view.len(), 5);
+    // No folder and no move reached the server. (Dovecot itself sets \Seen on RETR.)
+    assert!(server_view.values().all(|(folder, _, _)| folder == "INBOX"));
+
+    // A restart downloads nothing again.
+    let dir = t.dir.path().to_owned();
+    drop(t.engine);
+    let credentials = std::sync::Arc::new(brevdue_core::MemoryCredentials::default());
+    brevdue_core::CredentialStore::set(credentials.as_ref(), "pop", PASSWORD).unwrap();
+    let again = brevdue_core::Engine::open(&dir, credentials, Default::default()).unwrap();
+    assert_eq!(again.sync(None).await.unwrap()[0].1.new_messages, 0);
+    assert_eq!(again.messages(None, None, 100, 0).unwrap().len(), 5);
+    assert_eq!(
+        again.messages(None, Some("Receipts"), 10, 0).unwrap().len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn each_pop3_delete_policy() {
+    // (policy, messages left on the server after the first download)
+    for (policy, left) in [
+        ("never", 3),
+        ("delete-after-download", 0),
+        ("after-days:0", 0),
+        ("after-days:1", 3),
+        ("when-deleted-here", 3),
+    ] {
+        let user = server().new_user("policy");
+        fill(&user, 3).await;
+        let t = engine(&[]);
+        t.engine
+            .add_account(pop3_account(&user, policy), PASSWORD.into())
+            .await
+            .unwrap();
+        t.engine.sync(None).await.unwrap();
+        let mut other = OtherClient::login(&user).await;
+        assert_eq!(other.message_ids("INBOX").await.len(), left, "{policy}");
+        assert_eq!(
+            t.engine.messages(None, Some("INBOX"), 10, 0).unwrap().len(),
+            3,
+            "{policy}: kept here"
+        );
+        if policy == "when-deleted-here" {
+            let id = t.engine.messages(None, Some("INBOX"), 1, 0).unwrap()[0].id;
+            t.engine.delete(&[id]).unwrap(); // to the local Trash: still here
+            t.engine.sync(None).await.unwrap();
+            assert_eq!(other.message_ids("INBOX").await.len(), 3);
+            t.engine.delete(&[id]).unwrap(); // from Trash: gone here, so gone there
+            t.engine.sync(None).await.unwrap();
+            assert_eq!(other.message_ids("INBOX").await.len(), 2);
+        }
+    }
+}

@@ -2,10 +2,12 @@ use rusqlite::{params, OptionalExtension, Row};
 
 use super::Store;
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::{Account, AccountCapabilities, AccountConfig, Protocol, ServerConfig};
+use crate::model::{
+    Account, AccountCapabilities, AccountConfig, Pop3DeletePolicy, Protocol, ServerConfig,
+};
 
 const ACCOUNT_COLUMNS: &str =
-    "id, name, email, protocol, host, port, security, username, ca_file, server_capabilities";
+    "id, name, email, protocol, host, port, security, username, ca_file, server_capabilities, pop3_delete";
 
 fn account_from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
     let protocol: String = row.get(3)?;
@@ -28,6 +30,10 @@ fn account_from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
         },
         capabilities: AccountCapabilities::for_protocol(protocol),
         server_capabilities: caps.split_whitespace().map(str::to_owned).collect(),
+        pop3_delete: row
+            .get::<_, String>(10)?
+            .parse()
+            .unwrap_or(Pop3DeletePolicy::Never),
     })
 }
 
@@ -50,8 +56,9 @@ impl Store {
                 ));
             }
             tx.execute(
-                "INSERT INTO account (name, email, protocol, host, port, security, username, ca_file, server_capabilities)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                "INSERT INTO account (name, email, protocol, host, port, security, username, ca_file,
+                                      server_capabilities, pop3_delete)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![
                     config.name,
                     config.email,
@@ -62,6 +69,7 @@ impl Store {
                     config.server.username,
                     config.server.ca_file.clone().unwrap_or_default(),
                     server_caps.join(" "),
+                    config.pop3_delete.to_string(),
                 ],
             )?;
             Ok(tx.last_insert_rowid())

@@ -131,6 +131,13 @@ fn insert_change(
     flags: (u8, u8),
     depends_on: Option<i64>,
 ) -> Result<i64> {
+    // POP3 accounts keep folders, flags and drafts on this device only: nothing to send.
+    let local_only: bool = tx
+        .prepare_cached("SELECT protocol = 'pop3' FROM account WHERE id = ?1")?
+        .query_row([account_id], |r| r.get(0))?;
+    if local_only {
+        return Ok(0);
+    }
     tx.execute(
         "INSERT INTO change (account_id, kind, message_id, source_folder, source_uidvalidity, source_uid,
                              message_id_header, target, add_flags, remove_flags, depends_on)

@@ -170,7 +170,7 @@ fn allocate_search_key(tx: &Transaction<'_>, date: i64) -> Result<i64> {
 /// between other statements, each message would cost a flush and a segment merge), and
 /// the next message id.
 #[derive(Default)]
-pub(super) struct InsertBatch {
+pub(crate) struct InsertBatch {
     rows: HashMap<i64, SearchRow>,
     next_message_id: Option<i64>,
 }

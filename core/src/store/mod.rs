@@ -7,6 +7,7 @@ mod blobs;
 mod changes;
 mod folders;
 mod messages;
+mod pop3;
 mod schema;
 mod search;
 
@@ -21,6 +22,7 @@ use crate::error::{Error, ErrorKind, Result};
 pub use changes::QueuedChange;
 pub use folders::{FolderSyncState, RemoteFolder};
 pub use messages::{BatchOutcome, BodyNeeded, HeaderRecord, KnownLocation, ParsedBody};
+pub use pop3::Pop3Download;
 pub use schema::SCHEMA_VERSION;
 
 const MAX_IDLE_READERS: usize = 4;
@@ -192,6 +194,7 @@ mod tests {
         let account = store
             .insert_account(
                 &AccountConfig {
+                    pop3_delete: Default::default(),
                     name: "a".into(),
                     email: "a@example.test".into(),
                     protocol: Protocol::Imap,

@@ -196,6 +196,20 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX change_by_account ON change (account_id, state, id);
     CREATE INDEX change_by_message ON change (message_id);
     "#,
+    // 3: POP3 accounts: their delete policy, and which server messages (by UIDL) this
+    // device has downloaded.
+    r#"
+    ALTER TABLE account ADD COLUMN pop3_delete TEXT NOT NULL DEFAULT 'never';
+    CREATE TABLE pop3_download (
+        account_id INTEGER NOT NULL REFERENCES account(id) ON DELETE CASCADE,
+        uidl TEXT NOT NULL,
+        -- The local copy; NULL once it was deleted here for good.
+        message_id INTEGER REFERENCES message(id) ON DELETE SET NULL,
+        downloaded_at INTEGER NOT NULL,
+        PRIMARY KEY (account_id, uidl)
+    ) STRICT;
+    CREATE INDEX pop3_download_by_message ON pop3_download (message_id);
+    "#,
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -1,6 +1,7 @@
 //! IMAP pull sync: carries out the decisions of [`plan`] against a connection and the store.
 
 pub mod plan;
+pub mod pop3;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;

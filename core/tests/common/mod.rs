@@ -90,6 +90,7 @@ impl MailServer {
             _ => self.imap_port,
         };
         AccountConfig {
+            pop3_delete: Default::default(),
             name: account.to_owned(),
             email: format!("{user}@example.test"),
             protocol: Protocol::Imap,

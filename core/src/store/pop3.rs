@@ -1,0 +1,117 @@
+//! What a POP3 account keeps: the UIDLs it downloaded and its local folders.
+
+use std::collections::HashMap;
+
+use rusqlite::params;
+
+use super::messages::{insert_message, store_body, InsertBatch};
+use super::{HeaderRecord, Store};
+use crate::error::Result;
+use crate::model::{Flags, FolderRole};
+
+/// A message this device downloaded: its local copy (None once deleted here) and when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pop3Download {
+    pub message_id: Option<i64>,
+    pub downloaded_at: i64,
+}
+
+impl Store {
+    /// The local folders of a POP3 account (the server has only the Inbox).
+    pub fn create_local_folders(&self, account_id: i64) -> Result<()> {
+        self.write(|tx| {
+            for (name, role) in [
+                ("INBOX", FolderRole::Inbox),
+                ("Drafts", FolderRole::Drafts),
+                ("Sent", FolderRole::Sent),
+                ("Archive", FolderRole::Archive),
+                ("Trash", FolderRole::Trash),
+            ] {
+                tx.execute(
+                    "INSERT INTO folder (account_id, remote_name, name, role) VALUES (?1, ?2, ?2, ?3)
+                     ON CONFLICT (account_id, remote_name) DO NOTHING",
+                    params![account_id, name, role.as_str()],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    pub fn pop3_downloads(&self, account_id: i64) -> Result<HashMap<String, Pop3Download>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT uidl, message_id, downloaded_at FROM pop3_download WHERE account_id = ?1",
+            )?;
+            let rows = stmt.query_map([account_id], |r| {
+                Ok((
+                    r.get(0)?,
+                    Pop3Download {
+                        message_id: r.get(1)?,
+                        downloaded_at: r.get(2)?,
+                    },
+                ))
+            })?;
+            Ok(rows.collect::<rusqlite::Result<HashMap<_, _>>>()?)
+        })
+    }
+
+    /// Stores downloaded messages in a local folder, each with its UIDL, in one
+    /// transaction. The raw message is written durably: it may be the only copy.
+    pub fn store_pop3_messages(
+        &self,
+        account_id: i64,
+        folder_id: i64,
+        messages: &[(String, Vec<u8>)],
+        now: i64,
+    ) -> Result<Vec<i64>> {
+        let parsed: Vec<_> = messages
+            .iter()
+            .map(|(uidl, raw)| {
+                let headers = crate::mime::parse_headers(raw);
+                let body = crate::mime::parse_body(raw);
+                (uidl, raw, headers, body)
+            })
+            .collect();
+        self.write(|tx| {
+            let mut batch = InsertBatch::default();
+            let mut added = Vec::new();
+            for (uidl, raw, headers, body) in parsed {
+                let record = HeaderRecord {
+                    flags: Flags::default(),
+                    size: raw.len() as u32,
+                    internal_date: now,
+                    has_attachments: !body.attachments.is_empty(),
+                    ..HeaderRecord::from_headers(headers)
+                };
+                let id = insert_message(tx, account_id, &record, &mut batch)?;
+                tx.execute(
+                    "INSERT INTO location (message_id, folder_id, sort_date) VALUES (?1, ?2, ?3)",
+                    params![id, folder_id, record.date.unwrap_or(now)],
+                )?;
+                self.blobs.write_durable(id, raw)?;
+                store_body(tx, id, &body, &mut batch)?;
+                tx.execute(
+                    "INSERT INTO pop3_download (account_id, uidl, message_id, downloaded_at)
+                     VALUES (?1, ?2, ?3, ?4)",
+                    params![account_id, uidl, id, now],
+                )?;
+                added.push(id);
+            }
+            batch.write(tx)?;
+            Ok(added)
+        })
+    }
+
+    /// Forgets UIDLs the server no longer has and whose local copy is gone too.
+    pub fn forget_pop3_downloads(&self, account_id: i64, uidls: &[String]) -> Result<()> {
+        self.write(|tx| {
+            let mut stmt = tx.prepare_cached(
+                "DELETE FROM pop3_download WHERE account_id = ?1 AND uidl = ?2 AND message_id IS NULL",
+            )?;
+            for uidl in uidls {
+                stmt.execute(params![account_id, uidl])?;
+            }
+            Ok(())
+        })
+    }
+}
