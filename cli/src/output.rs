@@ -228,6 +228,9 @@ pub fn event_json(event: &Event) -> Value {
             "event": "change_failed", "account": account, "id": change_id,
             "kind": kind.as_str(), "message": message,
         }),
+        Event::Advisory { account, message } => json!({
+            "event": "advisory", "account": account, "message": message,
+        }),
         Event::PushState { account, connected } => json!({
             "event": "push", "account": account, "connected": connected,
         }),

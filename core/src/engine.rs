@@ -463,6 +463,23 @@ impl Engine {
         Ok(id)
     }
 
+    /// The user says this account is read on another device too. For POP3 accounts the
+    /// engine answers with its advice (as an event, like the one it raises itself when
+    /// mail leaves the server without this device deleting it).
+    pub fn read_on_another_device(&self, account: &str) -> Result<()> {
+        let account = self.inner.store.account_by_name(account)?;
+        if account.protocol == Protocol::Pop3 {
+            self.inner.events.emit(Event::Advisory {
+                account: account.name,
+                message: "This account is read on more than one device. With POP3 each device \
+                          keeps its own copy and what you do on one never reaches the other; \
+                          IMAP keeps them in step."
+                    .to_owned(),
+            });
+        }
+        Ok(())
+    }
+
     /// Changes not yet confirmed by the server, and those it refused.
     pub fn changes(&self, account: Option<&str>) -> Result<Vec<PendingChange>> {
         let account_id = account
@@ -725,6 +742,15 @@ impl Inner {
             match outcome {
                 Ok(Replayed::Gone) => {
                     self.store.change_gone(&change)?;
+                    report.applied += 1;
+                }
+                Ok(Replayed::FolderCreated(uidvalidity)) => {
+                    self.store.change_done(&change, None)?;
+                    self.store.set_new_folder_uidvalidity(
+                        account.id,
+                        &change.target,
+                        uidvalidity,
+                    )?;
                     report.applied += 1;
                 }
                 Ok(replayed) => {

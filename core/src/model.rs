@@ -454,6 +454,11 @@ pub enum Event {
         kind: ChangeKind,
         message: String,
     },
+    /// Advice for the user, for example that a POP3 account is read on several devices.
+    Advisory {
+        account: String,
+        message: String,
+    },
     /// The push connection is up (or down again).
     PushState {
         account: String,

@@ -230,3 +230,62 @@ async fn each_pop3_delete_policy() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_second_device_taking_the_mail_raises_the_advice() {
+    use brevdue_core::Event;
+    let user = server().new_user("twodev");
+    fill(&user, 3).await;
+    let phone = engine(&[]);
+    let pc = engine(&[]);
+    phone
+        .engine
+        .add_account(
+            pop3_account(&user, "delete-after-download"),
+            PASSWORD.into(),
+        )
+        .await
+        .unwrap();
+    pc.engine
+        .add_account(pop3_account(&user, "never"), PASSWORD.into())
+        .await
+        .unwrap();
+    let events = std::sync::Arc::new(Recorder::default());
+    let _s = pc.engine.subscribe(events.clone()).unwrap();
+    let advised = |events: &Recorder| {
+        events.0.lock().unwrap().iter().any(|e| matches!(e, Event::Advisory { message, .. } if message.contains("more than one device")))
+    };
+    pc.engine.sync(None).await.unwrap(); // the PC leaves them on the server
+    phone.engine.sync(None).await.unwrap(); // the phone takes them away
+    pc.engine.sync(None).await.unwrap();
+    assert!(
+        wait_until(5, || advised(&events)).await,
+        "no advice after mail vanished"
+    );
+    // Mail this device deleted itself is no sign of a second device.
+    let lone = engine(&[]);
+    let lone_events = std::sync::Arc::new(Recorder::default());
+    let _l = lone.engine.subscribe(lone_events.clone()).unwrap();
+    let user2 = server().new_user("onedev");
+    fill(&user2, 2).await;
+    lone.engine
+        .add_account(
+            pop3_account(&user2, "delete-after-download"),
+            PASSWORD.into(),
+        )
+        .await
+        .unwrap();
+    lone.engine.sync(None).await.unwrap();
+    lone.engine.sync(None).await.unwrap();
+    // And the user can say so.
+    lone.engine.read_on_another_device("pop").unwrap();
+    assert!(wait_until(5, || advised(&lone_events)).await);
+    let count = lone_events
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| matches!(e, Event::Advisory { .. }))
+        .count();
+    assert_eq!(count, 1, "only the user's own report should advise here");
+}

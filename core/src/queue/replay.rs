@@ -15,6 +15,8 @@ pub enum Replayed {
     MovedTo(String, u32, u32),
     /// The message is no longer on the server: there is nothing left to change.
     Gone,
+    /// The folder exists on the server now, with this UIDVALIDITY.
+    FolderCreated(u32),
 }
 
 /// Finds the message on the server: its recorded UID if the folder's UIDVALIDITY still
@@ -103,7 +105,10 @@ pub async fn replay(
         }
         ChangeKind::CreateFolder => {
             conn.create_folder(&change.target).await?;
-            Ok(Replayed::Done)
+            // Knowing its UIDVALIDITY at once lets a rename made elsewhere before the
+            // next sync be recognised as one.
+            let status = conn.select(&change.target).await?;
+            Ok(Replayed::FolderCreated(status.uidvalidity))
         }
         ChangeKind::RenameFolder => {
             conn.rename_folder(&change.source_folder, &change.target)

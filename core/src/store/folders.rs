@@ -224,6 +224,23 @@ impl Store {
         })
     }
 
+    /// Records the UIDVALIDITY of a folder this device just created on the server (the
+    /// next sync then lists it in full).
+    pub fn set_new_folder_uidvalidity(
+        &self,
+        account_id: i64,
+        remote_name: &str,
+        uidvalidity: u32,
+    ) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE folder SET uidvalidity = ?3 WHERE account_id = ?1 AND remote_name = ?2 AND uidvalidity = 0",
+                params![account_id, remote_name, uidvalidity],
+            )?;
+            Ok(())
+        })
+    }
+
     /// Marks whether a folder's newest bodies still need downloading.
     pub fn set_prefetch_pending(&self, folder_id: i64, pending: bool) -> Result<()> {
         self.write(|tx| {

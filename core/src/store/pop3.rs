@@ -14,6 +14,8 @@ use crate::model::{Flags, FolderRole};
 pub struct Pop3Download {
     pub message_id: Option<i64>,
     pub downloaded_at: i64,
+    /// This device deleted it from the server.
+    pub deleted_there: bool,
 }
 
 impl Store {
@@ -40,7 +42,8 @@ impl Store {
     pub fn pop3_downloads(&self, account_id: i64) -> Result<HashMap<String, Pop3Download>> {
         self.read(|conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT uidl, message_id, downloaded_at FROM pop3_download WHERE account_id = ?1",
+                "SELECT uidl, message_id, downloaded_at, deleted_there FROM pop3_download
+                 WHERE account_id = ?1",
             )?;
             let rows = stmt.query_map([account_id], |r| {
                 Ok((
@@ -48,6 +51,7 @@ impl Store {
                     Pop3Download {
                         message_id: r.get(1)?,
                         downloaded_at: r.get(2)?,
+                        deleted_there: r.get::<_, i64>(3)? != 0,
                     },
                 ))
             })?;
@@ -99,6 +103,19 @@ impl Store {
             }
             batch.write(tx)?;
             Ok(added)
+        })
+    }
+
+    /// Records the messages this device deleted from the server (after QUIT).
+    pub fn mark_pop3_deleted(&self, account_id: i64, uidls: &[String]) -> Result<()> {
+        self.write(|tx| {
+            let mut stmt = tx.prepare_cached(
+                "UPDATE pop3_download SET deleted_there = 1 WHERE account_id = ?1 AND uidl = ?2",
+            )?;
+            for uidl in uidls {
+                stmt.execute(params![account_id, uidl])?;
+            }
+            Ok(())
         })
     }
 

@@ -206,6 +206,8 @@ const MIGRATIONS: &[&str] = &[
         -- The local copy; NULL once it was deleted here for good.
         message_id INTEGER REFERENCES message(id) ON DELETE SET NULL,
         downloaded_at INTEGER NOT NULL,
+        -- This device removed it from the server (so its absence there is no news).
+        deleted_there INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (account_id, uidl)
     ) STRICT;
     CREATE INDEX pop3_download_by_message ON pop3_download (message_id);

@@ -23,6 +23,25 @@ pub fn to_delete(policy: Pop3DeletePolicy, download: &Pop3Download, now: i64) ->
     }
 }
 
+/// Messages this device downloaded that left the server without this device deleting
+/// them: another device (or webmail) took them.
+pub fn vanished_elsewhere(
+    downloads: &std::collections::HashMap<String, Pop3Download>,
+    on_server: &HashSet<&String>,
+) -> usize {
+    downloads
+        .iter()
+        .filter(|(uidl, d)| !d.deleted_there && !on_server.contains(uidl))
+        .count()
+}
+
+pub fn second_device_advice(taken: usize) -> String {
+    format!(
+        "{taken} message(s) left the server without this device deleting them: this account \
+         is read on more than one device. IMAP keeps them in step."
+    )
+}
+
 pub async fn sync_pop3(
     store: &Store,
     events: &EventBus,
@@ -66,6 +85,7 @@ pub async fn sync_pop3(
                 Pop3Download {
                     message_id: Some(*id),
                     downloaded_at: now,
+                    deleted_there: false,
                 },
             );
         }
@@ -86,21 +106,32 @@ pub async fn sync_pop3(
         });
     }
     let on_server: HashSet<&String> = listing.iter().map(|(_, uidl)| uidl).collect();
+    let mut deleted = Vec::new();
     for (number, uidl) in &listing {
         if downloads
             .get(uidl)
             .is_some_and(|d| to_delete(account.pop3_delete, d, now))
         {
             conn.dele(*number).await?;
-            report.removed_messages += 1;
+            deleted.push(uidl.clone());
         }
     }
     conn.quit().await?;
+    report.removed_messages = deleted.len() as u32;
+    store.mark_pop3_deleted(account.id, &deleted)?;
+
     let gone: Vec<String> = downloads
         .keys()
         .filter(|uidl| !on_server.contains(uidl))
         .cloned()
         .collect();
+    let taken_elsewhere = vanished_elsewhere(&downloads, &on_server);
+    if taken_elsewhere > 0 {
+        events.emit(Event::Advisory {
+            account: account.name.clone(),
+            message: second_device_advice(taken_elsewhere),
+        });
+    }
     store.forget_pop3_downloads(account.id, &gone)?;
     Ok(report)
 }
@@ -115,6 +146,7 @@ mod tests {
         let kept = Pop3Download {
             message_id: Some(1),
             downloaded_at: now - 2 * DAY,
+            deleted_there: false,
         };
         let deleted_here = Pop3Download {
             message_id: None,
@@ -137,6 +169,25 @@ mod tests {
                 "{policy} {download:?}"
             );
         }
+    }
+
+    #[test]
+    fn mail_that_left_the_server_elsewhere_is_noticed() {
+        let d = |deleted_there| Pop3Download {
+            message_id: Some(1),
+            downloaded_at: 0,
+            deleted_there,
+        };
+        let downloads: std::collections::HashMap<String, Pop3Download> = [
+            ("kept".to_owned(), d(false)),
+            ("we-deleted".to_owned(), d(true)),
+            ("taken".to_owned(), d(false)),
+        ]
+        .into();
+        let kept = "kept".to_owned();
+        let on_server: HashSet<&String> = [&kept].into();
+        assert_eq!(vanished_elsewhere(&downloads, &on_server), 1);
+        assert!(second_device_advice(1).contains("more than one device"));
     }
 
     #[test]
