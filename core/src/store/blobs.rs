@@ -40,10 +40,21 @@ impl BlobDir {
     /// Like `write`, but durable before it returns: for mail that exists only here.
     pub fn write_durable(&self, message_id: i64, raw: &[u8]) -> Result<()> {
         self.write(message_id, raw)?;
+        self.make_durable(message_id)
+    }
+
+    /// Forces a written file (and its directory entry) to disk.
+    pub fn make_durable(&self, message_id: i64) -> Result<()> {
         let path = self.path(message_id);
         fs::File::open(&path)
             .and_then(|f| f.sync_all())
-            .map_err(|err| storage(&path, err))
+            .map_err(|err| storage(&path, err))?;
+        if let Some(dir) = path.parent() {
+            fs::File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(|err| storage(dir, err))?;
+        }
+        Ok(())
     }
 
     pub fn read(&self, message_id: i64) -> Option<Vec<u8>> {

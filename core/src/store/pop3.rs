@@ -60,7 +60,7 @@ impl Store {
     }
 
     /// Stores downloaded messages in a local folder, each with its UIDL, in one
-    /// transaction. The raw message is written durably: it may be the only copy.
+    /// transaction. The server still has them: `make_durable` is for before a DELE.
     pub fn store_pop3_messages(
         &self,
         account_id: i64,
@@ -92,7 +92,7 @@ impl Store {
                     "INSERT INTO location (message_id, folder_id, sort_date) VALUES (?1, ?2, ?3)",
                     params![id, folder_id, record.date.unwrap_or(now)],
                 )?;
-                self.blobs.write_durable(id, raw)?;
+                self.blobs.write(id, raw)?;
                 store_body(tx, id, &body, &mut batch)?;
                 tx.execute(
                     "INSERT INTO pop3_download (account_id, uidl, message_id, downloaded_at)
@@ -104,6 +104,13 @@ impl Store {
             batch.write(tx)?;
             Ok(added)
         })
+    }
+
+    /// Forces the local copies of messages to disk, before the server forgets them.
+    pub fn make_durable(&self, message_ids: &[i64]) -> Result<()> {
+        message_ids
+            .iter()
+            .try_for_each(|id| self.blobs.make_durable(*id))
     }
 
     /// Records the messages this device deleted from the server (after QUIT).

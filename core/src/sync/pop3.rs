@@ -106,15 +106,24 @@ pub async fn sync_pop3(
         });
     }
     let on_server: HashSet<&String> = listing.iter().map(|(_, uidl)| uidl).collect();
+    let doomed: Vec<(u32, &String, Option<i64>)> = listing
+        .iter()
+        .filter_map(|(number, uidl)| {
+            let download = downloads.get(uidl)?;
+            to_delete(account.pop3_delete, download, now).then_some((
+                *number,
+                uidl,
+                download.message_id,
+            ))
+        })
+        .collect();
+    // The local copy becomes the only one: on disk before the server lets go.
+    let local: Vec<i64> = doomed.iter().filter_map(|(_, _, id)| *id).collect();
+    store.make_durable(&local)?;
     let mut deleted = Vec::new();
-    for (number, uidl) in &listing {
-        if downloads
-            .get(uidl)
-            .is_some_and(|d| to_delete(account.pop3_delete, d, now))
-        {
-            conn.dele(*number).await?;
-            deleted.push(uidl.clone());
-        }
+    for (number, uidl, _) in doomed {
+        conn.dele(number).await?;
+        deleted.push(uidl.clone());
     }
     conn.quit().await?;
     report.removed_messages = deleted.len() as u32;
