@@ -266,17 +266,8 @@ impl ImapConnection {
         let target = format!("{}:{}", server.host, server.port);
         let limit = policy.connect_timeout;
         let tcp = net::connect_tcp(&server.host, server.port, limit).await?;
-        let secure = |tcp| {
-            net::start_tls(
-                tcp,
-                &server.host,
-                server.port,
-                server.ca_file.as_deref(),
-                limit,
-            )
-        };
         let stream: BoxStream = match server.security {
-            Security::Tls => Box::new(secure(tcp).await?),
+            Security::Tls => Box::new(net::secure(tcp, server, limit).await?),
             Security::StartTls => {
                 let mut client = async_imap::Client::new(tcp);
                 read_greeting(&mut client, &target, limit).await?;
@@ -293,7 +284,7 @@ impl ImapConnection {
                     )
                 })?;
                 let tcp = client.into_inner();
-                Box::new(secure(tcp).await?)
+                Box::new(net::secure(tcp, server, limit).await?)
             }
             Security::Plain => Box::new(tcp),
         };

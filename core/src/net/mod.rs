@@ -147,6 +147,25 @@ pub fn tls_config(ca_file: Option<&str>) -> Result<Arc<ClientConfig>> {
     Ok(config)
 }
 
+/// TLS over an open stream to an account's server, trusting its extra CA file too.
+pub async fn secure<S>(
+    stream: S,
+    server: &crate::model::ServerConfig,
+    timeout: Duration,
+) -> Result<tokio_rustls::client::TlsStream<S>>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    start_tls(
+        stream,
+        &server.host,
+        server.port,
+        server.ca_file.as_deref(),
+        timeout,
+    )
+    .await
+}
+
 /// Runs the TLS handshake over an open stream, verifying the certificate for `host`.
 pub async fn start_tls<S>(
     stream: S,

@@ -67,17 +67,8 @@ impl Pop3Connection {
         let target = format!("{}:{}", server.host, server.port);
         let limit = policy.connect_timeout;
         let tcp = net::connect_tcp(&server.host, server.port, limit).await?;
-        let secure = |tcp| {
-            net::start_tls(
-                tcp,
-                &server.host,
-                server.port,
-                server.ca_file.as_deref(),
-                limit,
-            )
-        };
         let stream: BoxStream = match server.security {
-            Security::Tls => Box::new(secure(tcp).await?),
+            Security::Tls => Box::new(net::secure(tcp, server, limit).await?),
             Security::StartTls | Security::Plain => Box::new(tcp),
         };
         let mut conn = Self::start(stream, target.clone(), limit).await?;
@@ -90,14 +81,7 @@ impl Pop3Connection {
             })?;
             // Nothing may be buffered across the upgrade (RFC 2595).
             let tcp = conn.stream.into_inner();
-            let tls = net::start_tls(
-                tcp,
-                &server.host,
-                server.port,
-                server.ca_file.as_deref(),
-                limit,
-            )
-            .await?;
+            let tls = net::secure(tcp, server, limit).await?;
             conn = Self {
                 stream: BufStream::new(Box::new(tls)),
                 target: target.clone(),

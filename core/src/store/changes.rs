@@ -796,6 +796,16 @@ fn rename_local(
     Ok(())
 }
 
+/// Brings back a local folder row (empty; the next sync fills it).
+fn restore_folder(tx: &Transaction<'_>, account_id: i64, remote: &str) -> Result<()> {
+    tx.execute(
+        "INSERT INTO folder (account_id, remote_name, name) VALUES (?1, ?2, ?3)
+         ON CONFLICT (account_id, remote_name) DO NOTHING",
+        params![account_id, remote, utf7::decode(remote)],
+    )?;
+    Ok(())
+}
+
 /// Undoes the local effect of a change.
 fn revert(tx: &Transaction<'_>, c: &QueuedChange) -> Result<()> {
     match c.kind {
@@ -851,11 +861,7 @@ fn revert(tx: &Transaction<'_>, c: &QueuedChange) -> Result<()> {
             }
         }
         ChangeKind::DeleteFolder => {
-            tx.execute(
-                "INSERT INTO folder (account_id, remote_name, name) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (account_id, remote_name) DO NOTHING",
-                params![c.account_id, c.target, utf7::decode(&c.target)],
-            )?;
+            restore_folder(tx, c.account_id, &c.target)?;
         }
         // The message stays here, local only, until a retry uploads it: nothing is lost.
         ChangeKind::Append => {}
@@ -894,11 +900,7 @@ fn reapply(tx: &Transaction<'_>, c: &QueuedChange) -> Result<()> {
             }
         }
         ChangeKind::CreateFolder => {
-            tx.execute(
-                "INSERT INTO folder (account_id, remote_name, name) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (account_id, remote_name) DO NOTHING",
-                params![c.account_id, c.target, utf7::decode(&c.target)],
-            )?;
+            restore_folder(tx, c.account_id, &c.target)?;
         }
         ChangeKind::RenameFolder => {
             let (folder_id, delimiter): (i64, String) = tx
