@@ -11,6 +11,7 @@ macro_rules! outln {
 mod bench;
 mod credentials;
 mod output;
+mod send;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -149,6 +150,35 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write a new message and send it.
+    Send(send::SendArgs),
+    /// Reply to a message (to everyone in it with --all).
+    Reply {
+        id: i64,
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        body: send::Body,
+        #[command(flatten)]
+        push: PushArgs,
+    },
+    /// Forward a message with its attachments.
+    Forward {
+        id: i64,
+        #[arg(long)]
+        to: String,
+        #[command(flatten)]
+        body: send::Body,
+        #[command(flatten)]
+        push: PushArgs,
+    },
+    /// Messages waiting to be sent, and those the server refused.
+    Outbox {
+        #[command(subcommand)]
+        command: Option<send::OutboxCommand>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Stay connected (IDLE) and print one JSON line per event, until interrupted.
     Watch { name: Option<String> },
     /// Engine settings.
@@ -186,6 +216,28 @@ enum AccountCommand {
         /// POP3 only: delete-after-download, never, after-days:N or when-deleted-here.
         #[arg(long, default_value = "never")]
         pop3_delete: String,
+        /// The name shown in From.
+        #[arg(long, default_value = "")]
+        display_name: String,
+        /// SMTP server (default: the mail server's host, 465/587 by --security).
+        #[arg(long)]
+        smtp_host: Option<String>,
+        #[arg(long)]
+        smtp_port: Option<u16>,
+        /// tls, starttls or plain (default: as --security).
+        #[arg(long)]
+        smtp_security: Option<String>,
+        /// SMTP login (default: --user).
+        #[arg(long)]
+        smtp_user: Option<String>,
+    },
+    /// Add an address the account sends from (or change its display name).
+    Identity {
+        name: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "")]
+        display_name: String,
     },
     List {
         #[arg(long)]
@@ -197,10 +249,10 @@ enum AccountCommand {
 }
 
 #[derive(clap::Args)]
-struct PushArgs {
+pub(crate) struct PushArgs {
     /// Only queue the change; do not contact the server now.
     #[arg(long, global = true)]
-    no_push: bool,
+    pub(crate) no_push: bool,
 }
 
 #[derive(Subcommand)]
@@ -230,7 +282,7 @@ fn default_data_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(".brevdue"))
 }
 
-fn print_json(value: &Value) {
+pub(crate) fn print_json(value: &Value) {
     outln!(
         "{}",
         serde_json::to_string_pretty(value).unwrap_or_default()
@@ -262,6 +314,7 @@ fn exit_code(kind: ErrorKind) -> u8 {
         ErrorKind::ConnectionRefused | ErrorKind::Timeout | ErrorKind::Network => 4,
         ErrorKind::CertificateNotTrusted | ErrorKind::WrongHostName | ErrorKind::Tls => 5,
         ErrorKind::NotFound => 6,
+        ErrorKind::SendRefused => 7,
         _ => 1,
     }
 }
@@ -301,24 +354,47 @@ fn run(cli: Cli) -> Result<()> {
             password_env,
             ca_file,
             pop3_delete,
+            display_name,
+            smtp_host,
+            smtp_port,
+            smtp_security,
+            smtp_user,
         }) => {
             let protocol: Protocol = protocol.parse()?;
             let security: Security = security.parse()?;
             let password = std::env::var(&password_env).map_err(|_| {
                 Error::invalid(format!("environment variable {password_env} is not set"))
             })?;
+            let server = ServerConfig {
+                host,
+                port: port.unwrap_or_else(|| ServerConfig::default_port(protocol, security)),
+                security,
+                username: user,
+                ca_file: ca_file.map(|p| p.to_string_lossy().into_owned()),
+            };
+            let smtp = if smtp_host.is_some() || smtp_port.is_some() || smtp_security.is_some() {
+                let security = match smtp_security {
+                    Some(s) => s.parse()?,
+                    None => server.security,
+                };
+                Some(ServerConfig {
+                    host: smtp_host.unwrap_or_else(|| server.host.clone()),
+                    port: smtp_port.unwrap_or_else(|| ServerConfig::default_smtp_port(security)),
+                    security,
+                    username: smtp_user.unwrap_or_else(|| server.username.clone()),
+                    ca_file: server.ca_file.clone(),
+                })
+            } else {
+                None
+            };
             let config = AccountConfig {
                 pop3_delete: pop3_delete.parse()?,
                 name,
                 email,
                 protocol,
-                server: ServerConfig {
-                    host,
-                    port: port.unwrap_or_else(|| ServerConfig::default_port(protocol, security)),
-                    security,
-                    username: user,
-                    ca_file: ca_file.map(|p| p.to_string_lossy().into_owned()),
-                },
+                server,
+                display_name,
+                smtp,
             };
             let account = engine.block_on(engine.add_account(config, password))??;
             eprintln!(
@@ -349,11 +425,23 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
+        Command::Account(AccountCommand::Identity {
+            name,
+            email,
+            display_name,
+        }) => engine.add_identity(&name, &display_name, &email)?,
         Command::Account(AccountCommand::Remove { name }) => {
             engine.block_on(engine.remove_account(name.clone()))??;
             eprintln!("removed account '{name}'");
         }
         Command::Sync { name } => {
+            let sent = engine.block_on(engine.send_outbox(name.clone()))??;
+            if let Some(reason) = &sent.offline {
+                eprintln!("{} message(s) still in the outbox: {reason}", sent.queued);
+            }
+            if sent.sent > 0 {
+                eprintln!("sent {} message(s) from the outbox", sent.sent);
+            }
             let pushed = engine.block_on(engine.push_changes(name.clone()))??;
             if let Some(reason) = &pushed.offline {
                 eprintln!("{} change(s) still queued: {reason}", pushed.pending);
@@ -524,6 +612,15 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
         },
+        Command::Send(args) => send::send(&engine, args)?,
+        Command::Reply {
+            id,
+            all,
+            body,
+            push,
+        } => send::reply(&engine, id, all, body, push)?,
+        Command::Forward { id, to, body, push } => send::forward(&engine, id, &to, body, push)?,
+        Command::Outbox { command, json } => send::outbox(&engine, command, json)?,
         Command::Watch { name } => watch(&engine, name)?,
         Command::Bench(command) => bench::run(&engine, command)?,
     }
@@ -556,7 +653,7 @@ fn only_account(engine: &Engine) -> Result<String> {
 
 /// Sends queued changes now. An unreachable server leaves them queued (exit 0); a
 /// refusal was reverted here and is an error.
-fn push_now(engine: &Engine, args: PushArgs) -> Result<()> {
+pub(crate) fn push_now(engine: &Engine, args: PushArgs) -> Result<()> {
     if args.no_push {
         return Ok(());
     }

@@ -1,7 +1,8 @@
 //! The CLI's output: JSON shapes are a contract that scripts rely on.
 
 use brevdue_core::{
-    Account, Address, ChangeState, Event, Folder, Message, MessageSummary, PendingChange,
+    Account, Address, ChangeState, Event, Folder, Message, MessageSummary, OutboxMessage,
+    PendingChange,
 };
 use serde_json::{json, Value};
 
@@ -32,7 +33,47 @@ pub fn account_json(a: &Account) -> Value {
         },
         "server_capabilities": a.server_capabilities,
         "pop3_delete": (a.protocol == brevdue_core::Protocol::Pop3).then(|| a.pop3_delete.to_string()),
+        "smtp": {
+            "host": a.smtp.host,
+            "port": a.smtp.port,
+            "security": a.smtp.security.as_str(),
+            "user": a.smtp.username,
+        },
+        "identities": a.identities.iter().map(|i| json!({"name": i.name, "email": i.email})).collect::<Vec<_>>(),
     })
+}
+
+pub fn outbox_json(m: &OutboxMessage) -> Value {
+    json!({
+        "id": m.id,
+        "account": m.account,
+        "message_id": m.message_id,
+        "subject": m.subject,
+        "recipients": m.recipients,
+        "state": m.state.as_str(),
+        "attempts": m.attempts,
+        "last_error": m.last_error,
+        "draft_id": m.draft_id,
+        "created": rfc3339(m.created),
+    })
+}
+
+pub fn outbox_line(m: &OutboxMessage) -> String {
+    let mut line = format!(
+        "{:>5}  {:<8} {:<12} {}  -> {}",
+        m.id,
+        m.state.as_str(),
+        m.account,
+        m.subject,
+        m.recipients.join(", ")
+    );
+    if !m.last_error.is_empty() {
+        line.push_str(&format!("  [{} attempt(s): {}]", m.attempts, m.last_error));
+    }
+    if let Some(draft) = m.draft_id {
+        line.push_str(&format!("  (kept as draft {draft})"));
+    }
+    line
 }
 
 pub fn folder_json(f: &Folder) -> Value {
@@ -228,6 +269,9 @@ pub fn event_json(event: &Event) -> Value {
             "event": "change_failed", "account": account, "id": change_id,
             "kind": kind.as_str(), "message": message,
         }),
+        Event::OutboxChanged { account } => {
+            json!({"event": "outbox_changed", "account": account})
+        }
         Event::Advisory { account, message } => json!({
             "event": "advisory", "account": account, "message": message,
         }),

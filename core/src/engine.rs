@@ -17,9 +17,11 @@ use crate::events::{EventBus, EventListener, Subscription};
 use crate::imap::{ConnectPolicy, ImapConnection};
 use crate::mime;
 use crate::model::{
-    Account, AccountConfig, ChangeKind, Event, FlagChange, Folder, FolderRole, Message,
-    MessageSummary, PendingChange, Protocol, PushReport, SyncReport, ThreadSummary,
+    Account, AccountConfig, ChangeKind, Draft, Event, FlagChange, Folder, FolderRole, Message,
+    MessageSummary, OutboxMessage, PendingChange, Protocol, PushReport, SendReport, SyncReport,
+    ThreadSummary,
 };
+use crate::outbox::Writing;
 use crate::pop3::Pop3Connection;
 use crate::queue::plan::{self as queue_plan, Disposition};
 use crate::queue::replay::{self, Replayed};
@@ -91,6 +93,8 @@ pub struct Inner {
     pushing: Mutex<std::collections::HashSet<i64>>,
     /// `start_push` for all accounts was called: accounts added later join in.
     push_all: std::sync::atomic::AtomicBool,
+    /// One outbox pass at a time in this process (a file lock covers other processes).
+    pub(crate) outbox_lock: tokio::sync::Mutex<()>,
 }
 
 impl Engine {
@@ -130,6 +134,7 @@ impl Engine {
                 background: Mutex::new(Vec::new()),
                 pushing: Mutex::new(Default::default()),
                 push_all: std::sync::atomic::AtomicBool::new(false),
+                outbox_lock: tokio::sync::Mutex::new(()),
             }),
             runtime: Some(runtime),
         })
@@ -500,6 +505,80 @@ impl Engine {
         self.inner.store.discard_change(id)
     }
 
+    /// Puts a new message into the outbox; it goes out with the next outbox pass
+    /// (`send_outbox`, or at once when push runs). Returns its outbox id.
+    pub async fn send(&self, draft: Draft) -> Result<i64> {
+        self.run(move |inner| async move { inner.queue_message(draft, Writing::New).await })
+            .await
+    }
+
+    /// Replies to a stored message: recipients (all of them with `all`), "Re:" subject,
+    /// threading headers and the quoted original come from it. `draft.to`/`cc` add to
+    /// them; an empty subject means the usual one.
+    pub async fn reply(&self, original: i64, all: bool, draft: Draft) -> Result<i64> {
+        self.run(move |inner| async move {
+            inner
+                .queue_message(draft, Writing::Reply { original, all })
+                .await
+        })
+        .await
+    }
+
+    /// Forwards a stored message, with its text and attachments, to `draft.to`.
+    pub async fn forward(&self, original: i64, draft: Draft) -> Result<i64> {
+        self.run(move |inner| async move {
+            inner
+                .queue_message(draft, Writing::Forward { original })
+                .await
+        })
+        .await
+    }
+
+    /// Messages waiting to be sent, and those refused for good.
+    pub fn outbox(&self, account: Option<&str>) -> Result<Vec<OutboxMessage>> {
+        let account_id = account
+            .map(|name| self.inner.store.account_by_name(name).map(|a| a.id))
+            .transpose()?;
+        self.inner.store.outbox(account_id)
+    }
+
+    /// Takes a message out of the outbox (a refused one keeps its draft).
+    pub fn remove_from_outbox(&self, id: i64) -> Result<()> {
+        self.inner.store.remove_outgoing(id)
+    }
+
+    /// Sends what the outbox holds now, ignoring backoff. A server that cannot be
+    /// reached leaves the messages queued; the report says so.
+    pub async fn send_outbox(&self, account: Option<String>) -> Result<SendReport> {
+        self.run(move |inner| async move {
+            let accounts = match account {
+                Some(name) => vec![inner.store.account_by_name(&name)?],
+                None => inner.store.accounts()?,
+            };
+            let mut total = SendReport::default();
+            for account in accounts {
+                let report = inner.send_outbox(&account, true).await?;
+                total.sent += report.sent;
+                total.failed += report.failed;
+                total.queued += report.queued;
+                total.offline = total.offline.or(report.offline);
+            }
+            Ok(total)
+        })
+        .await
+    }
+
+    /// Adds an address the account may send from (or changes its display name).
+    pub fn add_identity(&self, account: &str, name: &str, email: &str) -> Result<()> {
+        if !email.contains('@') {
+            return Err(Error::invalid(format!(
+                "'{email}' is not an e-mail address"
+            )));
+        }
+        let account = self.inner.store.account_by_name(account)?;
+        self.inner.store.add_identity(account.id, name, email)
+    }
+
     /// Replays queued changes to the server now, ignoring backoff. A server that cannot
     /// be reached leaves them queued; the report says so.
     pub async fn push_changes(&self, account: Option<String>) -> Result<PushReport> {
@@ -598,6 +677,10 @@ impl Inner {
         )
     }
 
+    pub(crate) fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
     fn connect_policy(&self) -> ConnectPolicy {
         ConnectPolicy {
             disabled_extensions: self.options.disabled_extensions.clone(),
@@ -637,6 +720,12 @@ impl Inner {
                 caps
             }
         };
+        if let Some(smtp) = &config.smtp {
+            let timeout = self.options.connect_timeout;
+            crate::smtp::check_login(smtp, &password, timeout)
+                .await
+                .map_err(|err| Error::new(err.kind, format!("SMTP: {}", err.message)))?;
+        }
         let account = self.store.insert_account(&config, &caps)?;
         if account.protocol == Protocol::Pop3 {
             self.store.create_local_folders(account.id)?;
@@ -681,7 +770,7 @@ impl Inner {
     }
 
     /// After a local change: tell the front ends, and wake the change worker.
-    fn after_local_change(&self, accounts: &[i64], messages: &[i64], folders: bool) {
+    pub(crate) fn after_local_change(&self, accounts: &[i64], messages: &[i64], folders: bool) {
         for &account_id in accounts {
             let Ok(account) = self.store.account_by_id(account_id) else {
                 continue;
@@ -865,7 +954,7 @@ impl Inner {
         Ok(report)
     }
 
-    async fn open_message(&self, id: i64) -> Result<Message> {
+    pub(crate) async fn open_message(&self, id: i64) -> Result<Message> {
         let message = self.store.message(id)?;
         if message.summary.has_body && !self.store.body_file_missing(id) {
             return Ok(message);

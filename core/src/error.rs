@@ -34,6 +34,8 @@ pub enum ErrorKind {
     InvalidInput,
     /// No password is known for the account.
     MissingCredentials,
+    /// The SMTP server refused a message for good (it was kept as a draft).
+    SendRefused,
     /// The local database failed.
     Storage,
     /// The engine was closed.

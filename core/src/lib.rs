@@ -1,5 +1,6 @@
 //! Brevdue's mail engine: IMAP sync into a local SQLite cache, one engine for every device.
 
+pub mod compose;
 pub mod credentials;
 pub mod engine;
 pub mod error;
@@ -8,9 +9,11 @@ pub mod imap;
 pub mod mime;
 pub mod model;
 pub mod net;
+mod outbox;
 pub mod pop3;
 mod push;
 pub mod queue;
+pub mod smtp;
 pub mod store;
 pub mod sync;
 pub mod threading;

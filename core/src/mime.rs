@@ -167,6 +167,43 @@ pub fn parse_body(raw: &[u8]) -> ParsedBody {
     }
 }
 
+/// What a reply or forward takes from a stored message: its headers, readable text and
+/// attachments (with their bytes, for forwarding).
+pub fn parse_original(raw: &[u8]) -> crate::compose::Original {
+    let headers = parse_headers(raw);
+    let body = parse_body(raw);
+    let (reply_to, attachments) = match MessageParser::default().parse(raw) {
+        Some(msg) => (
+            addresses(msg.reply_to()),
+            msg.attachments()
+                .zip(&body.attachments)
+                .map(|(part, described)| crate::model::AttachmentFile {
+                    name: described.name.clone(),
+                    mime_type: described.mime_type.clone(),
+                    data: part.contents().to_vec(),
+                })
+                .collect(),
+        ),
+        None => (Vec::new(), Vec::new()),
+    };
+    crate::compose::Original {
+        message_id: if headers.message_id.ends_with("@brevdue.invalid") {
+            String::new()
+        } else {
+            headers.message_id
+        },
+        subject: headers.subject,
+        from: headers.from,
+        reply_to,
+        to: headers.to,
+        cc: headers.cc,
+        date: headers.date,
+        references: headers.references,
+        text: body.text.unwrap_or_default(),
+        attachments,
+    }
+}
+
 /// Plain text of an HTML body, for the search index and the text fallback.
 pub fn html_to_search_text(html: &str) -> String {
     mail_parser::decoders::html::html_to_text(html)

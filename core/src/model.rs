@@ -90,6 +90,24 @@ impl ServerConfig {
             (Protocol::Pop3, _) => 110,
         }
     }
+
+    /// The usual submission port for a security.
+    pub fn default_smtp_port(security: Security) -> u16 {
+        match security {
+            Security::Tls => 465,
+            Security::StartTls => 587,
+            Security::Plain => 25,
+        }
+    }
+
+    /// Submission on the mail server's host with the same protection and login: what
+    /// most providers expect when nothing else is said.
+    pub fn derived_smtp(&self) -> ServerConfig {
+        ServerConfig {
+            port: Self::default_smtp_port(self.security),
+            ..self.clone()
+        }
+    }
 }
 
 /// When a POP3 account removes downloaded mail from the server.
@@ -145,6 +163,17 @@ pub struct AccountConfig {
     pub server: ServerConfig,
     /// Only for POP3 accounts.
     pub pop3_delete: Pop3DeletePolicy,
+    /// The name shown in From (may be empty).
+    pub display_name: String,
+    /// Where mail is sent; `None` derives it from `server`.
+    pub smtp: Option<ServerConfig>,
+}
+
+/// An address the account sends from, with its display name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub name: String,
+    pub email: String,
 }
 
 /// What an account's protocol keeps in step between devices, so front ends can say so.
@@ -181,6 +210,10 @@ pub struct Account {
     pub server_capabilities: Vec<String>,
     /// Only for POP3 accounts.
     pub pop3_delete: Pop3DeletePolicy,
+    /// Where mail is sent.
+    pub smtp: ServerConfig,
+    /// Addresses it sends from; the first is the default.
+    pub identities: Vec<Identity>,
 }
 
 /// Special-use role of a folder (RFC 6154), plus the Inbox.
@@ -415,6 +448,86 @@ pub struct PushReport {
     pub offline: Option<String>,
 }
 
+/// Where a message on its way out stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboxState {
+    /// Waiting for (another) attempt.
+    Queued,
+    /// Being handed to the SMTP server right now (or the attempt was interrupted).
+    Sending,
+    /// Refused for good; the message was kept as a draft.
+    Failed,
+}
+
+impl OutboxState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxState::Queued => "queued",
+            OutboxState::Sending => "sending",
+            OutboxState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "queued" => OutboxState::Queued,
+            "sending" => OutboxState::Sending,
+            "failed" => OutboxState::Failed,
+            _ => return None,
+        })
+    }
+}
+
+/// A message in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxMessage {
+    pub id: i64,
+    pub account: String,
+    pub message_id: String,
+    pub subject: String,
+    pub recipients: Vec<String>,
+    pub state: OutboxState,
+    pub attempts: u32,
+    pub last_error: String,
+    /// The draft a refused message was kept as.
+    pub draft_id: Option<i64>,
+    pub created: i64,
+}
+
+/// What one pass over the outbox did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SendReport {
+    pub sent: u32,
+    /// Refused for good and kept as drafts.
+    pub failed: u32,
+    /// Still waiting (the server could not be reached, or said "try later").
+    pub queued: u32,
+    /// Why sending stopped early, if it did.
+    pub offline: Option<String>,
+}
+
+/// What the user writes; the engine adds Message-ID, Date and the threading headers.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Draft {
+    pub account: String,
+    /// One of the account's identities; `None` is its default.
+    pub from: Option<String>,
+    pub to: Vec<Address>,
+    pub cc: Vec<Address>,
+    pub bcc: Vec<Address>,
+    pub subject: String,
+    pub body: String,
+    pub attachments: Vec<AttachmentFile>,
+}
+
+/// An attachment to send, with its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachmentFile {
+    pub name: String,
+    pub mime_type: String,
+    pub data: Vec<u8>,
+}
+
 /// Something the engine wants front ends to know.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
@@ -453,6 +566,10 @@ pub enum Event {
         change_id: i64,
         kind: ChangeKind,
         message: String,
+    },
+    /// The outbox changed: a message was queued, sent, or refused for good.
+    OutboxChanged {
+        account: String,
     },
     /// Advice for the user, for example that a POP3 account is read on several devices.
     Advisory {

@@ -19,11 +19,12 @@ pub(crate) fn spawn(
     inner: &Arc<Inner>,
     account: &Account,
 ) -> Vec<JoinHandle<()>> {
-    if account.protocol == Protocol::Pop3 {
-        // POP3 has no push and nothing to send: download on a timer.
-        return vec![runtime.spawn(poll_pop3(Arc::downgrade(inner), account.id))];
-    }
     let mut tasks = vec![runtime.spawn(change_worker(Arc::downgrade(inner), account.id))];
+    if account.protocol == Protocol::Pop3 {
+        // POP3 has no push: download on a timer.
+        tasks.push(runtime.spawn(poll_pop3(Arc::downgrade(inner), account.id)));
+        return tasks;
+    }
     for folder in &inner.options.idle_folders {
         tasks.push(runtime.spawn(watch_folder(
             Arc::downgrade(inner),
@@ -34,8 +35,8 @@ pub(crate) fn spawn(
     tasks
 }
 
-/// Replays queued changes whenever something is queued, when the next retry is due, and
-/// when the network comes back.
+/// Sends the outbox and replays queued changes whenever something is queued, when the
+/// next retry is due, and when the network comes back.
 async fn change_worker(engine: Weak<Inner>, account_id: i64) {
     let Some((mut queued, mut network)) = engine.upgrade().map(|inner| {
         (
@@ -55,13 +56,18 @@ async fn change_worker(engine: Weak<Inner>, account_id: i64) {
             let Ok(account) = inner.store.account_by_id(account_id) else {
                 return;
             };
+            if let Err(err) = inner.send_outbox(&account, false).await {
+                tracing::warn!(%err, "sending the outbox failed");
+            }
             if let Err(err) = inner.push_account(&account, true).await {
                 tracing::warn!(%err, "change replay failed");
             }
             let now = chrono::Utc::now().timestamp();
-            match inner.store.next_due(account_id) {
-                Ok(Some(due)) => Duration::from_secs(due.saturating_sub(now).max(1) as u64),
-                _ => Duration::from_secs(3600),
+            let changes = inner.store.next_due(account_id).ok().flatten();
+            let outbox = inner.store.next_outgoing_due(account_id).ok().flatten();
+            match changes.into_iter().chain(outbox).min() {
+                Some(due) => Duration::from_secs(due.saturating_sub(now).max(1) as u64),
+                None => Duration::from_secs(3600),
             }
         };
         // Hold no strong reference while waiting; anything queued meanwhile shows up

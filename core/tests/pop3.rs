@@ -117,6 +117,8 @@ fn pop3_account(user: &str, policy: &str) -> brevdue_core::AccountConfig {
         protocol: brevdue_core::Protocol::Pop3,
         server: pop3(user, Security::Tls),
         pop3_delete: policy.parse().unwrap(),
+        display_name: String::new(),
+        smtp: None,
     }
 }
 

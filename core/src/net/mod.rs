@@ -77,7 +77,7 @@ pub fn io_error(target: &str, err: io::Error) -> Error {
     }
 }
 
-fn tls_error(target: &str, err: &rustls::Error) -> Error {
+pub(crate) fn tls_error(target: &str, err: &rustls::Error) -> Error {
     match err {
         rustls::Error::InvalidCertificate(
             CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },

@@ -3,38 +3,87 @@ use rusqlite::{params, OptionalExtension, Row};
 use super::Store;
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{
-    Account, AccountCapabilities, AccountConfig, Pop3DeletePolicy, Protocol, ServerConfig,
+    Account, AccountCapabilities, AccountConfig, Identity, Pop3DeletePolicy, Protocol, ServerConfig,
 };
 
 const ACCOUNT_COLUMNS: &str =
-    "id, name, email, protocol, host, port, security, username, ca_file, server_capabilities, pop3_delete";
+    "id, name, email, protocol, host, port, security, username, ca_file, server_capabilities, pop3_delete,
+     smtp_host, smtp_port, smtp_security, smtp_username";
 
 fn account_from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
     let protocol: String = row.get(3)?;
     let security: String = row.get(6)?;
     let ca_file: String = row.get(8)?;
     let caps: String = row.get(9)?;
-    // CHECK constraints keep these two columns valid.
+    // CHECK constraints keep these columns valid.
     let protocol: Protocol = protocol.parse().unwrap_or(Protocol::Imap);
+    let server = ServerConfig {
+        host: row.get(4)?,
+        port: row.get(5)?,
+        security: security.parse().unwrap_or(crate::model::Security::Tls),
+        username: row.get(7)?,
+        ca_file: (!ca_file.is_empty()).then_some(ca_file),
+    };
+    let smtp_host: String = row.get(11)?;
+    let smtp = if smtp_host.is_empty() {
+        server.derived_smtp()
+    } else {
+        ServerConfig {
+            host: smtp_host,
+            port: row.get(12)?,
+            security: row
+                .get::<_, String>(13)?
+                .parse()
+                .unwrap_or(crate::model::Security::Tls),
+            username: row.get(14)?,
+            ca_file: server.ca_file.clone(),
+        }
+    };
     Ok(Account {
         id: row.get(0)?,
         name: row.get(1)?,
         email: row.get(2)?,
         protocol,
-        server: ServerConfig {
-            host: row.get(4)?,
-            port: row.get(5)?,
-            security: security.parse().unwrap_or(crate::model::Security::Tls),
-            username: row.get(7)?,
-            ca_file: (!ca_file.is_empty()).then_some(ca_file),
-        },
+        server,
         capabilities: AccountCapabilities::for_protocol(protocol),
         server_capabilities: caps.split_whitespace().map(str::to_owned).collect(),
         pop3_delete: row
             .get::<_, String>(10)?
             .parse()
             .unwrap_or(Pop3DeletePolicy::Never),
+        smtp,
+        identities: Vec::new(),
     })
+}
+
+impl Store {
+    fn with_identities(&self, mut account: Account) -> Result<Account> {
+        account.identities = self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT name, email FROM identity WHERE account_id = ?1 ORDER BY id",
+            )?;
+            let rows = stmt.query_map([account.id], |r| {
+                Ok(Identity {
+                    name: r.get(0)?,
+                    email: r.get(1)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })?;
+        Ok(account)
+    }
+
+    /// Adds an address the account may send from (or renames an existing one).
+    pub fn add_identity(&self, account_id: i64, name: &str, email: &str) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO identity (account_id, name, email) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (account_id, email) DO UPDATE SET name = excluded.name",
+                params![account_id, name, email],
+            )?;
+            Ok(())
+        })
+    }
 }
 
 impl Store {
@@ -57,8 +106,9 @@ impl Store {
             }
             tx.execute(
                 "INSERT INTO account (name, email, protocol, host, port, security, username, ca_file,
-                                      server_capabilities, pop3_delete)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                                      server_capabilities, pop3_delete,
+                                      smtp_host, smtp_port, smtp_security, smtp_username)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
                 params![
                     config.name,
                     config.email,
@@ -70,9 +120,18 @@ impl Store {
                     config.server.ca_file.clone().unwrap_or_default(),
                     server_caps.join(" "),
                     config.pop3_delete.to_string(),
+                    config.smtp.as_ref().map(|s| s.host.as_str()).unwrap_or(""),
+                    config.smtp.as_ref().map(|s| s.port).unwrap_or(0),
+                    config.smtp.as_ref().map(|s| s.security.as_str()).unwrap_or(""),
+                    config.smtp.as_ref().map(|s| s.username.as_str()).unwrap_or(""),
                 ],
             )?;
-            Ok(tx.last_insert_rowid())
+            let id = tx.last_insert_rowid();
+            tx.execute(
+                "INSERT INTO identity (account_id, name, email) VALUES (?1, ?2, ?3)",
+                params![id, config.display_name, config.email],
+            )?;
+            Ok(id)
         })?;
         self.account_by_id(id)
     }
@@ -84,7 +143,10 @@ impl Store {
             ))?;
             let rows = stmt.query_map([], account_from_row)?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-        })
+        })?
+        .into_iter()
+        .map(|a| self.with_identities(a))
+        .collect()
     }
 
     pub fn account_by_id(&self, id: i64) -> Result<Account> {
@@ -97,6 +159,7 @@ impl Store {
             .optional()?
             .ok_or_else(|| Error::not_found(format!("account {id}")))
         })
+        .and_then(|a| self.with_identities(a))
     }
 
     pub fn account_by_name(&self, name: &str) -> Result<Account> {
@@ -109,6 +172,7 @@ impl Store {
             .optional()?
             .ok_or_else(|| Error::not_found(format!("account '{name}'")))
         })
+        .and_then(|a| self.with_identities(a))
     }
 
     /// Removes the account and, through foreign keys, everything cached for it.

@@ -246,31 +246,7 @@ fn describe(c: &QueuedChange) -> String {
 impl Store {
     /// Changes flags here and queues them for the server. Returns the accounts touched.
     pub fn queue_flags(&self, message_ids: &[i64], add: u8, remove: u8) -> Result<Vec<i64>> {
-        self.write(|tx| {
-            let mut accounts = Vec::new();
-            for &id in message_ids {
-                let pos = position(tx, id)?;
-                let Some((add, remove)) = plan::effective(pos.flags, add, remove) else {
-                    continue;
-                };
-                set_flags(tx, id, (pos.flags | add) & !remove)?;
-                let depends_on = last_pending_for_message(tx, id)?;
-                insert_change(
-                    tx,
-                    pos.account_id,
-                    ChangeKind::Flags,
-                    Some(id),
-                    (&pos.folder, pos.uidvalidity, pos.uid),
-                    &pos.message_id_header,
-                    "",
-                    (add, remove),
-                    depends_on,
-                )?;
-                accounts.push(pos.account_id);
-            }
-            accounts.dedup();
-            Ok(accounts)
-        })
+        self.write(|tx| queue_flags_in(tx, message_ids, add, remove))
     }
 
     /// Moves messages here at once and queues the moves, all in one transaction. Each
@@ -445,45 +421,55 @@ impl Store {
         flags: u8,
         replaces: Option<i64>,
     ) -> Result<i64> {
+        self.write(|tx| self.queue_append_in(tx, folder_id, raw, flags, replaces))
+    }
+
+    /// `queue_append` inside a caller's transaction.
+    pub(super) fn queue_append_in(
+        &self,
+        tx: &Transaction<'_>,
+        folder_id: i64,
+        raw: &[u8],
+        flags: u8,
+        replaces: Option<i64>,
+    ) -> Result<i64> {
         let headers = crate::mime::parse_headers(raw);
         let body = crate::mime::parse_body(raw);
-        self.write(|tx| {
-            let (account_id, remote) = folder_account_and_name(tx, folder_id)?;
-            let now = chrono::Utc::now().timestamp();
-            let message_id_header = headers.message_id.clone();
-            let record = super::HeaderRecord {
-                flags: plan::from_mask(flags, false),
-                size: raw.len() as u32,
-                internal_date: now,
-                has_attachments: !body.attachments.is_empty(),
-                ..super::HeaderRecord::from_headers(headers)
-            };
-            let mut search = super::messages::InsertBatch::default();
-            let id = super::messages::insert_message(tx, account_id, &record, &mut search)?;
-            tx.execute(
-                "INSERT INTO location (message_id, folder_id, sort_date) VALUES (?1, ?2, ?3)",
-                params![id, folder_id, record.date.unwrap_or(now)],
-            )?;
-            // Written durably: until the upload, this is the only copy.
-            self.blobs.write_durable(id, raw)?;
-            super::messages::store_body(tx, id, &body, &mut search)?;
-            search.write(tx)?;
-            insert_change(
-                tx,
-                account_id,
-                ChangeKind::Append,
-                Some(id),
-                ("", 0, 0),
-                &message_id_header,
-                &remote,
-                (flags, 0),
-                None,
-            )?;
-            if let Some(old) = replaces {
-                expunge_here(tx, old)?;
-            }
-            Ok(id)
-        })
+        let (account_id, remote) = folder_account_and_name(tx, folder_id)?;
+        let now = chrono::Utc::now().timestamp();
+        let message_id_header = headers.message_id.clone();
+        let record = super::HeaderRecord {
+            flags: plan::from_mask(flags, false),
+            size: raw.len() as u32,
+            internal_date: now,
+            has_attachments: !body.attachments.is_empty(),
+            ..super::HeaderRecord::from_headers(headers)
+        };
+        let mut search = super::messages::InsertBatch::default();
+        let id = super::messages::insert_message(tx, account_id, &record, &mut search)?;
+        tx.execute(
+            "INSERT INTO location (message_id, folder_id, sort_date) VALUES (?1, ?2, ?3)",
+            params![id, folder_id, record.date.unwrap_or(now)],
+        )?;
+        // Written durably: until the upload, this is the only copy.
+        self.blobs.write_durable(id, raw)?;
+        super::messages::store_body(tx, id, &body, &mut search)?;
+        search.write(tx)?;
+        insert_change(
+            tx,
+            account_id,
+            ChangeKind::Append,
+            Some(id),
+            ("", 0, 0),
+            &message_id_header,
+            &remote,
+            (flags, 0),
+            None,
+        )?;
+        if let Some(old) = replaces {
+            expunge_here(tx, old)?;
+        }
+        Ok(id)
     }
 
     /// The oldest pending change of an account and when it is due. Changes replay
@@ -760,6 +746,38 @@ impl Store {
             Ok((coming, going))
         })
     }
+}
+
+/// `Store::queue_flags` inside a caller's transaction.
+pub(super) fn queue_flags_in(
+    tx: &Transaction<'_>,
+    message_ids: &[i64],
+    add: u8,
+    remove: u8,
+) -> Result<Vec<i64>> {
+    let mut accounts = Vec::new();
+    for &id in message_ids {
+        let pos = position(tx, id)?;
+        let Some((add, remove)) = plan::effective(pos.flags, add, remove) else {
+            continue;
+        };
+        set_flags(tx, id, (pos.flags | add) & !remove)?;
+        let depends_on = last_pending_for_message(tx, id)?;
+        insert_change(
+            tx,
+            pos.account_id,
+            ChangeKind::Flags,
+            Some(id),
+            (&pos.folder, pos.uidvalidity, pos.uid),
+            &pos.message_id_header,
+            "",
+            (add, remove),
+            depends_on,
+        )?;
+        accounts.push(pos.account_id);
+    }
+    accounts.dedup();
+    Ok(accounts)
 }
 
 fn rename_local(

@@ -7,6 +7,7 @@ mod blobs;
 mod changes;
 mod folders;
 mod messages;
+mod outbox;
 mod pop3;
 mod schema;
 mod search;
@@ -22,6 +23,7 @@ use crate::error::{Error, ErrorKind, Result};
 pub use changes::QueuedChange;
 pub use folders::{FolderSyncState, RemoteFolder};
 pub use messages::{BatchOutcome, BodyNeeded, HeaderRecord, KnownLocation, ParsedBody};
+pub use outbox::Outgoing;
 pub use pop3::Pop3Download;
 pub use schema::SCHEMA_VERSION;
 
@@ -195,6 +197,8 @@ mod tests {
             .insert_account(
                 &AccountConfig {
                     pop3_delete: Default::default(),
+                    display_name: String::new(),
+                    smtp: None,
                     name: "a".into(),
                     email: "a@example.test".into(),
                     protocol: Protocol::Imap,

@@ -212,6 +212,48 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX pop3_download_by_message ON pop3_download (message_id);
     "#,
+    // 4: sending: where each account submits mail, the addresses it sends from, and the
+    // outbox (a message stays here, whole, until the SMTP server took it).
+    r#"
+    ALTER TABLE account ADD COLUMN smtp_host TEXT NOT NULL DEFAULT '';
+    ALTER TABLE account ADD COLUMN smtp_port INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE account ADD COLUMN smtp_security TEXT NOT NULL DEFAULT ''
+        CHECK (smtp_security IN ('', 'tls', 'starttls', 'plain'));
+    ALTER TABLE account ADD COLUMN smtp_username TEXT NOT NULL DEFAULT '';
+    CREATE TABLE identity (
+        id INTEGER PRIMARY KEY,
+        account_id INTEGER NOT NULL REFERENCES account(id) ON DELETE CASCADE,
+        name TEXT NOT NULL DEFAULT '',
+        email TEXT NOT NULL,
+        UNIQUE (account_id, email)
+    ) STRICT;
+    INSERT INTO identity (account_id, email) SELECT id, email FROM account;
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        account_id INTEGER NOT NULL REFERENCES account(id) ON DELETE CASCADE,
+        -- The message as transmitted (no Bcc header).
+        raw BLOB NOT NULL,
+        message_id_header TEXT NOT NULL,
+        subject TEXT NOT NULL DEFAULT '',
+        mail_from TEXT NOT NULL,
+        -- JSON array of envelope recipients (To, Cc and Bcc).
+        recipients TEXT NOT NULL,
+        -- A Bcc header line for the sent copy, or ''.
+        bcc_header TEXT NOT NULL DEFAULT '',
+        -- The message replied to or forwarded, and the flag it gets once this is sent.
+        origin_message INTEGER REFERENCES message(id) ON DELETE SET NULL,
+        origin_flags INTEGER NOT NULL DEFAULT 0,
+        state TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'sending', 'failed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT NOT NULL DEFAULT '',
+        draft_id INTEGER REFERENCES message(id) ON DELETE SET NULL,
+        created_at INTEGER NOT NULL DEFAULT (unixepoch())
+    ) STRICT;
+    CREATE INDEX outbox_by_account ON outbox (account_id, state, id);
+    CREATE INDEX outbox_by_origin ON outbox (origin_message);
+    CREATE INDEX outbox_by_draft ON outbox (draft_id);
+    "#,
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

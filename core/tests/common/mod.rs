@@ -84,6 +84,18 @@ impl MailServer {
         name
     }
 
+    /// Submission over implicit TLS to the harness's SMTP server, which delivers into
+    /// Dovecot.
+    pub fn smtp_config(&self, user: &str) -> ServerConfig {
+        ServerConfig {
+            host: self.host.clone(),
+            port: self.smtps_port,
+            security: Security::Tls,
+            username: user.to_owned(),
+            ca_file: Some(self.ca_file.clone()),
+        }
+    }
+
     pub fn imap_config(&self, account: &str, user: &str, security: Security) -> AccountConfig {
         let port = match security {
             Security::Tls => self.imaps_port,
@@ -91,6 +103,8 @@ impl MailServer {
         };
         AccountConfig {
             pop3_delete: Default::default(),
+            display_name: String::new(),
+            smtp: Some(self.smtp_config(user)),
             name: account.to_owned(),
             email: format!("{user}@example.test"),
             protocol: Protocol::Imap,
@@ -277,6 +291,8 @@ pub struct Proxy {
 #[derive(Default)]
 struct ProxyState {
     down: std::sync::atomic::AtomicBool,
+    /// New connections are accepted and then left hanging: a server that never answers.
+    stalled: std::sync::atomic::AtomicBool,
     cut_after: std::sync::Mutex<Option<String>>,
     cuts: AtomicU32,
     /// What clients sent (the first megabyte), to check what travels in clear text.
@@ -297,6 +313,15 @@ impl Proxy {
                 };
                 if accept_state.down.load(Ordering::SeqCst) {
                     drop(client);
+                    continue;
+                }
+                if accept_state.stalled.load(Ordering::SeqCst) {
+                    accept_state.cuts.fetch_add(1, Ordering::SeqCst);
+                    let task = tokio::spawn(async move {
+                        tokio::time::sleep(std::time::Duration::from_secs(300)).await;
+                        drop(client);
+                    });
+                    accept_state.connections.lock().unwrap().push(task);
                     continue;
                 }
                 let state = accept_state.clone();
@@ -322,6 +347,15 @@ impl Proxy {
 
     pub fn come_up(&self) {
         self.state.down.store(false, Ordering::SeqCst);
+        self.state.stalled.store(false, Ordering::SeqCst);
+        for task in self.state.connections.lock().unwrap().drain(..) {
+            task.abort();
+        }
+    }
+
+    /// Accepts new connections but never answers (counted in `cuts`).
+    pub fn stall(&self) {
+        self.state.stalled.store(true, Ordering::SeqCst);
     }
 
     /// Cuts the connection once the client has sent a line containing `pattern` (the
@@ -438,6 +472,35 @@ impl OtherClient {
                     .to_owned()
             })
             .collect()
+    }
+
+    /// Flags (as async-imap prints them: "Seen", "Answered", "Custom(\"$Forwarded\")")
+    /// and the whole message, of each message in `folder` with this Message-ID.
+    pub async fn find(&mut self, folder: &str, message_id: &str) -> Vec<(Vec<String>, Vec<u8>)> {
+        self.session.select(folder).await.unwrap();
+        let uids = self
+            .session
+            .uid_search(format!("HEADER Message-ID \"{message_id}\""))
+            .await
+            .unwrap();
+        let mut found = Vec::new();
+        for uid in uids {
+            let fetches: Vec<_> = self
+                .session
+                .uid_fetch(uid.to_string(), "(FLAGS BODY.PEEK[])")
+                .await
+                .unwrap()
+                .try_collect()
+                .await
+                .unwrap();
+            for f in fetches {
+                found.push((
+                    f.flags().map(|fl| format!("{fl:?}")).collect(),
+                    f.body().unwrap_or_default().to_vec(),
+                ));
+            }
+        }
+        found
     }
 
     /// The server's state over all folders; panics if a Message-ID is there twice.

@@ -1,0 +1,247 @@
+//! The outbox: a message stays here, whole, from the moment the user sends it until the
+//! SMTP server took it. What happens then (the sent copy, the \Answered mark, or the
+//! draft of a refused message) is one transaction with the row's removal.
+
+use rusqlite::{params, OptionalExtension, Row, Transaction};
+
+use super::changes::queue_flags_in;
+use super::Store;
+use crate::compose::Composed;
+use crate::error::{Error, Result};
+use crate::model::{OutboxMessage, OutboxState};
+use crate::queue::plan;
+
+/// An outbox row with what sending it needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    pub id: i64,
+    pub account_id: i64,
+    pub raw: Vec<u8>,
+    pub mail_from: String,
+    pub recipients: Vec<String>,
+    pub bcc_header: String,
+    pub origin_message: Option<i64>,
+    pub origin_flags: u8,
+    pub attempts: u32,
+}
+
+fn outgoing_from_row(row: &Row<'_>) -> rusqlite::Result<Outgoing> {
+    let recipients: String = row.get(4)?;
+    Ok(Outgoing {
+        id: row.get(0)?,
+        account_id: row.get(1)?,
+        raw: row.get(2)?,
+        mail_from: row.get(3)?,
+        recipients: serde_json::from_str(&recipients).unwrap_or_default(),
+        bcc_header: row.get(5)?,
+        origin_message: row.get(6)?,
+        origin_flags: row.get(7)?,
+        attempts: row.get(8)?,
+    })
+}
+
+/// The sender's own copy: the transmitted message plus its Bcc line.
+fn own_copy(outgoing: &Outgoing) -> Vec<u8> {
+    let mut raw = Vec::with_capacity(outgoing.bcc_header.len() + outgoing.raw.len());
+    raw.extend_from_slice(outgoing.bcc_header.as_bytes());
+    raw.extend_from_slice(&outgoing.raw);
+    raw
+}
+
+impl Store {
+    /// Puts a composed message into the outbox. `origin` is the message replied to or
+    /// forwarded and the flag it gets once this one is sent.
+    pub fn queue_outgoing(
+        &self,
+        account_id: i64,
+        composed: &Composed,
+        origin: Option<(i64, u8)>,
+    ) -> Result<i64> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO outbox (account_id, raw, message_id_header, subject, mail_from,
+                                     recipients, bcc_header, origin_message, origin_flags)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    account_id,
+                    composed.raw,
+                    composed.message_id,
+                    composed.subject,
+                    composed.mail_from,
+                    serde_json::to_string(&composed.recipients).unwrap_or_default(),
+                    composed.bcc_header,
+                    origin.map(|o| o.0),
+                    origin.map(|o| o.1).unwrap_or(0),
+                ],
+            )?;
+            Ok(tx.last_insert_rowid())
+        })
+    }
+
+    /// The outbox, oldest first.
+    pub fn outbox(&self, account_id: Option<i64>) -> Result<Vec<OutboxMessage>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT o.id, a.name, o.message_id_header, o.subject, o.recipients, o.state,
+                        o.attempts, o.last_error, o.draft_id, o.created_at
+                 FROM outbox o JOIN account a ON a.id = o.account_id
+                 WHERE ?1 IS NULL OR o.account_id = ?1 ORDER BY o.id",
+            )?;
+            let rows = stmt.query_map([account_id], |r| {
+                let recipients: String = r.get(4)?;
+                let state: String = r.get(5)?;
+                Ok(OutboxMessage {
+                    id: r.get(0)?,
+                    account: r.get(1)?,
+                    message_id: r.get(2)?,
+                    subject: r.get(3)?,
+                    recipients: serde_json::from_str(&recipients).unwrap_or_default(),
+                    // The CHECK constraint keeps the state valid.
+                    state: OutboxState::parse(&state).unwrap_or(OutboxState::Queued),
+                    attempts: r.get(6)?,
+                    last_error: r.get(7)?,
+                    draft_id: r.get(8)?,
+                    created: r.get(9)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    /// Messages of an account due for an attempt at `now` (`force` ignores the
+    /// backoff). A row still marked `sending` was interrupted: it is due again.
+    pub fn due_outgoing(&self, account_id: i64, now: i64, force: bool) -> Result<Vec<i64>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id FROM outbox WHERE account_id = ?1 AND state IN ('queued', 'sending')
+                   AND (?3 OR next_attempt <= ?2) ORDER BY id",
+            )?;
+            let rows = stmt.query_map(params![account_id, now, force], |r| r.get(0))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<i64>>>()?)
+        })
+    }
+
+    /// When the account's next outbox attempt is due, if anything waits.
+    pub fn next_outgoing_due(&self, account_id: i64) -> Result<Option<i64>> {
+        self.read(|conn| {
+            Ok(conn.query_row(
+                "SELECT min(next_attempt) FROM outbox
+                 WHERE account_id = ?1 AND state IN ('queued', 'sending')",
+                [account_id],
+                |r| r.get(0),
+            )?)
+        })
+    }
+
+    /// Marks a message as being sent and returns it, unless it is gone or failed.
+    pub fn begin_sending(&self, id: i64) -> Result<Option<Outgoing>> {
+        self.write(|tx| {
+            let row = tx
+                .query_row(
+                    "SELECT id, account_id, raw, mail_from, recipients, bcc_header,
+                            origin_message, origin_flags, attempts
+                     FROM outbox WHERE id = ?1 AND state IN ('queued', 'sending')",
+                    [id],
+                    outgoing_from_row,
+                )
+                .optional()?;
+            if row.is_some() {
+                tx.execute(
+                    "UPDATE outbox SET state = 'sending', attempts = attempts + 1 WHERE id = ?1",
+                    [id],
+                )?;
+            }
+            Ok(row)
+        })
+    }
+
+    /// The server took the message: it leaves the outbox; the sender's copy goes into
+    /// `sent_folder` (queued for upload on IMAP) and the original gets its flag.
+    pub fn outgoing_sent(&self, outgoing: &Outgoing, sent_folder: Option<i64>) -> Result<()> {
+        self.write(|tx| {
+            tx.execute("DELETE FROM outbox WHERE id = ?1", [outgoing.id])?;
+            if let Some(folder) = sent_folder {
+                self.queue_append_in(tx, folder, &own_copy(outgoing), plan::SEEN, None)?;
+            }
+            flag_origin(tx, outgoing)?;
+            Ok(())
+        })
+    }
+
+    /// The server will not take the message: it stays in the outbox as `failed`, and
+    /// is kept as a draft (in `drafts`) so the user can fix and send it again.
+    pub fn outgoing_refused(
+        &self,
+        outgoing: &Outgoing,
+        error: &str,
+        drafts: Option<i64>,
+    ) -> Result<Option<i64>> {
+        self.write(|tx| {
+            let draft = match drafts {
+                Some(folder) => Some(self.queue_append_in(
+                    tx,
+                    folder,
+                    &own_copy(outgoing),
+                    plan::DRAFT | plan::SEEN,
+                    None,
+                )?),
+                None => None,
+            };
+            tx.execute(
+                "UPDATE outbox SET state = 'failed', last_error = ?2, draft_id = ?3 WHERE id = ?1",
+                params![outgoing.id, error, draft],
+            )?;
+            Ok(draft)
+        })
+    }
+
+    /// The attempt did not get through: try again at `next_attempt`.
+    pub fn outgoing_retry_later(&self, id: i64, error: &str, next_attempt: i64) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE outbox SET state = 'queued', last_error = ?2, next_attempt = ?3 WHERE id = ?1",
+                params![id, error, next_attempt],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Removes a message from the outbox (a failed one, or one the user takes back
+    /// before it went out). Its draft, if any, stays.
+    pub fn remove_outgoing(&self, id: i64) -> Result<()> {
+        self.write(|tx| {
+            let state: Option<String> = tx
+                .query_row("SELECT state FROM outbox WHERE id = ?1", [id], |r| r.get(0))
+                .optional()?;
+            match state.as_deref() {
+                None => Err(Error::not_found(format!("outbox message {id}"))),
+                Some("sending") => Err(Error::invalid(format!(
+                    "outbox message {id} is being sent right now"
+                ))),
+                Some(_) => {
+                    tx.execute("DELETE FROM outbox WHERE id = ?1", [id])?;
+                    Ok(())
+                }
+            }
+        })
+    }
+}
+
+fn flag_origin(tx: &Transaction<'_>, outgoing: &Outgoing) -> Result<()> {
+    let Some(origin) = outgoing.origin_message else {
+        return Ok(());
+    };
+    if outgoing.origin_flags == 0 {
+        return Ok(());
+    }
+    // The original may have been deleted meanwhile: then there is nothing to mark.
+    let exists: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM location WHERE message_id = ?1)",
+        [origin],
+        |r| r.get(0),
+    )?;
+    if exists {
+        queue_flags_in(tx, &[origin], outgoing.origin_flags, 0)?;
+    }
+    Ok(())
+}
