@@ -190,6 +190,7 @@ enum Command {
 }
 
 #[derive(Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per run
 enum AccountCommand {
     /// Checks the login, then saves the account. A failure saves nothing.
     Add {
@@ -230,6 +231,20 @@ enum AccountCommand {
         /// SMTP login (default: --user).
         #[arg(long)]
         smtp_user: Option<String>,
+    },
+    /// Move a POP3 account to IMAP on the same server, keeping read state, flags,
+    /// folders and mail the server no longer has.
+    SwitchToImap {
+        name: String,
+        /// IMAP host (default: the POP3 host).
+        #[arg(long)]
+        host: Option<String>,
+        /// IMAP port (default: 993 with tls, else 143).
+        #[arg(long)]
+        port: Option<u16>,
+        /// tls, starttls or plain (default: as the POP3 account).
+        #[arg(long)]
+        security: Option<String>,
     },
     /// Add an address the account sends from (or change its display name).
     Identity {
@@ -424,6 +439,35 @@ fn run(cli: Cli) -> Result<()> {
                     );
                 }
             }
+        }
+        Command::Account(AccountCommand::SwitchToImap {
+            name,
+            host,
+            port,
+            security,
+        }) => {
+            let imap = if host.is_some() || port.is_some() || security.is_some() {
+                let account = engine.account(&name)?;
+                let security: Security = match security {
+                    Some(s) => s.parse()?,
+                    None => account.server.security,
+                };
+                Some(ServerConfig {
+                    host: host.unwrap_or(account.server.host.clone()),
+                    port: port
+                        .unwrap_or_else(|| ServerConfig::default_port(Protocol::Imap, security)),
+                    security,
+                    ..account.server
+                })
+            } else {
+                None
+            };
+            let r = engine.block_on(engine.switch_to_imap(&name, imap))??;
+            eprintln!(
+                "'{name}' now uses IMAP: {} message(s) matched on the server, {} uploaded, \
+                 {} filed into folders, {} with read state or flags set, {} folder(s) created",
+                r.matched, r.uploaded, r.moved, r.flags_set, r.folders_created
+            );
         }
         Command::Account(AccountCommand::Identity {
             name,

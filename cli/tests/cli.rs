@@ -503,3 +503,104 @@ async fn a_pop3_account_from_the_command_line() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown POP3 delete policy"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_outbox_survives_a_kill_between_queueing_and_sending() {
+    let s = server();
+    let user = s.new_user("clisend");
+    let bob = s.new_user("bob");
+    let proxy = Proxy::start(s.smtps_port).await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let imaps = s.imaps_port.to_string();
+    let smtp = proxy.port.to_string();
+    let mut add = add_args(&user, &imaps, &s.ca_file, "TEST_PASSWORD");
+    add.extend(["--smtp-port", &smtp, "--smtp-security", "tls"]);
+    ok(d, &add);
+    ok(d, &["sync"]);
+    let to = format!("{bob}@example.test");
+    let send_args = [
+        "send",
+        "--account",
+        "main",
+        "--to",
+        &to,
+        "--subject",
+        "Survives kill -9",
+        "--body",
+        "Hello",
+    ];
+
+    // The SMTP server accepts the connection and then never answers: the process is
+    // between queueing and sending when it is killed.
+    proxy.stall();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_brevdue"))
+        .arg("--data-dir")
+        .arg(d)
+        .args(send_args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while proxy.cuts() == 0 && start.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(proxy.cuts(), 1, "brevdue never tried to send");
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    let outbox = json(d, &["outbox", "--json"]);
+    assert_eq!(outbox.as_array().unwrap().len(), 1, "{outbox}");
+    assert_eq!(outbox[0]["state"], "sending");
+    assert_eq!(outbox[0]["subject"], "Survives kill -9");
+    let message_id = outbox[0]["message_id"].as_str().unwrap().to_owned();
+
+    // Still unreachable: a second process keeps it queued and says so, exit 0.
+    proxy.come_up();
+    proxy.go_down();
+    let out = brevdue(d, &["outbox", "send"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 still queued"));
+    assert_eq!(json(d, &["outbox", "--json"])[0]["state"], "queued");
+
+    proxy.come_up();
+    ok(d, &["sync"]);
+    assert_eq!(json(d, &["outbox", "--json"]), Value::Array(vec![]));
+    let mut bob_client = OtherClient::login(&bob).await;
+    assert_eq!(
+        bob_client.find("INBOX", &message_id).await.len(),
+        1,
+        "sent exactly once"
+    );
+    bob_client.logout().await;
+    let sent = json(d, &["list", "--folder", "Sent", "--json"]);
+    assert_eq!(sent[0]["message_id"], message_id.as_str());
+
+    // A refused recipient: its own exit code, the message kept as a draft.
+    let out = brevdue(
+        d,
+        &[
+            "send",
+            "--account",
+            "main",
+            "--to",
+            "x@nowhere.example",
+            "--subject",
+            "No",
+            "--body",
+            "-",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(7),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("kept as draft"), "{stderr}");
+    assert_eq!(json(d, &["outbox", "--json"])[0]["state"], "failed");
+    let drafts = json(d, &["list", "--folder", "Drafts", "--json"]);
+    assert_eq!(drafts[0]["subject"], "No");
+}

@@ -385,7 +385,8 @@ mod tests {
             email: "Me@x".into(),
         }];
         let names = |v: Vec<Address>| v.into_iter().map(|a| a.address).collect::<Vec<_>>();
-        let cases: [(Vec<Address>, bool, Vec<&str>, Vec<&str>); 4] = [
+        type Case<'a> = (Vec<Address>, bool, Vec<&'a str>, Vec<&'a str>);
+        let cases: [Case; 4] = [
             (vec![], false, vec!["anna@x"], vec![]),
             (vec![], true, vec!["anna@x"], vec!["ben@x", "carl@x"]),
             (vec![addr("list@x")], false, vec!["list@x"], vec![]),

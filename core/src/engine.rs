@@ -18,14 +18,15 @@ use crate::imap::{ConnectPolicy, ImapConnection};
 use crate::mime;
 use crate::model::{
     Account, AccountConfig, ChangeKind, Draft, Event, FlagChange, Folder, FolderRole, Message,
-    MessageSummary, OutboxMessage, PendingChange, Protocol, PushReport, SendReport, SyncReport,
-    ThreadSummary,
+    MessageSummary, OutboxMessage, PendingChange, Protocol, PushReport, SendReport, ServerConfig,
+    SyncReport, ThreadSummary,
 };
 use crate::outbox::Writing;
 use crate::pop3::Pop3Connection;
 use crate::queue::plan::{self as queue_plan, Disposition};
 use crate::queue::replay::{self, Replayed};
 use crate::store::Store;
+use crate::switch::SwitchReport;
 use crate::sync::{blocking, BodyPrefetch, SyncContext};
 
 const DATABASE_FILE: &str = "brevdue.sqlite3";
@@ -579,6 +580,32 @@ impl Engine {
         self.inner.store.add_identity(account.id, name, email)
     }
 
+    /// Moves a POP3 account to IMAP on the same server (or `imap`, when given): read
+    /// state and flags are set there, messages matched by Message-ID, local folders
+    /// created and messages the server no longer has uploaded. Then the account syncs
+    /// as IMAP. Nothing changes here unless all of that succeeded.
+    pub async fn switch_to_imap(
+        &self,
+        account: &str,
+        imap: Option<ServerConfig>,
+    ) -> Result<SwitchReport> {
+        let account = self.inner.store.account_by_name(account)?;
+        let imap = imap.unwrap_or_else(|| {
+            let security = account.server.security;
+            ServerConfig {
+                port: ServerConfig::default_port(Protocol::Imap, security),
+                ..account.server.clone()
+            }
+        });
+        self.run(move |inner| async move {
+            let report = inner.switch_to_imap(&account, imap).await?;
+            let account = inner.store.account_by_id(account.id)?;
+            inner.sync_account(&account).await?;
+            Ok(report)
+        })
+        .await
+    }
+
     /// Replays queued changes to the server now, ignoring backoff. A server that cannot
     /// be reached leaves them queued; the report says so.
     pub async fn push_changes(&self, account: Option<String>) -> Result<PushReport> {
@@ -681,7 +708,7 @@ impl Inner {
         &self.data_dir
     }
 
-    fn connect_policy(&self) -> ConnectPolicy {
+    pub(crate) fn connect_policy(&self) -> ConnectPolicy {
         ConnectPolicy {
             disabled_extensions: self.options.disabled_extensions.clone(),
             compress_loopback: self.options.compress_loopback,
@@ -689,7 +716,7 @@ impl Inner {
         }
     }
 
-    fn account_lock(&self, account_id: i64) -> Arc<tokio::sync::Mutex<()>> {
+    pub(crate) fn account_lock(&self, account_id: i64) -> Arc<tokio::sync::Mutex<()>> {
         let mut locks = self.account_locks.lock().unwrap_or_else(|e| e.into_inner());
         locks.entry(account_id).or_default().clone()
     }

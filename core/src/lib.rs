@@ -15,6 +15,7 @@ mod push;
 pub mod queue;
 pub mod smtp;
 pub mod store;
+pub mod switch;
 pub mod sync;
 pub mod threading;
 
@@ -23,3 +24,4 @@ pub use engine::{Engine, EngineOptions};
 pub use error::{Error, ErrorKind, Result};
 pub use events::{EventListener, Subscription};
 pub use model::*;
+pub use switch::SwitchReport;

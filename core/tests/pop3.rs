@@ -291,3 +291,73 @@ async fn a_second_device_taking_the_mail_raises_the_advice() {
         .count();
     assert_eq!(count, 1, "only the user's own report should advise here");
 }
+
+#[tokio::test]
+async fn switch_to_imap_keeps_read_state_folders_and_mail_gone_from_the_server() {
+    use brevdue_core::{FlagChange, Protocol};
+    let user = server().new_user("popswitch");
+    fill(&user, 6).await;
+    let t = engine(&[]);
+    t.engine
+        .add_account(pop3_account(&user, "never"), PASSWORD.into())
+        .await
+        .unwrap();
+    t.engine.sync(None).await.unwrap();
+    let list = t.engine.messages(None, Some("INBOX"), 10, 0).unwrap();
+    let id_of = |mid: &str| list.iter().find(|m| m.message_id == mid).unwrap().id;
+    // Read two, flag one, file one into a new folder; another device then takes one
+    // message off the server (this device still has it).
+    t.engine
+        .mark(&[id_of("n5@t"), id_of("n4@t")], FlagChange::Read)
+        .unwrap();
+    t.engine
+        .mark(&[id_of("n3@t")], FlagChange::Flagged)
+        .unwrap();
+    t.engine.create_folder("pop", "Receipts").unwrap();
+    t.engine
+        .move_messages(&[id_of("n2@t")], "Receipts")
+        .unwrap();
+    let mut other = OtherClient::login(&user).await;
+    other.select("INBOX").await;
+    let gone = other.uid_of("n0@t").await;
+    other.expunge_uid(gone).await;
+    other.logout().await;
+
+    // The harness's IMAP port is not the standard one: say which.
+    let imap = server().imap_config("pop", &user, Security::Tls).server;
+    let report = t.engine.switch_to_imap("pop", Some(imap)).await.unwrap();
+    assert_eq!(report.uploaded, 1, "{report:?}");
+    assert_eq!(report.matched, 5, "{report:?}");
+    assert_eq!(report.moved, 1, "{report:?}");
+    assert!(report.folders_created >= 1, "{report:?}");
+
+    let account = t.engine.account("pop").unwrap();
+    assert_eq!(account.protocol, Protocol::Imap);
+    assert!(account.capabilities.syncs_read_state);
+    // The server now holds what this device knew (Dovecot had set \Seen on every RETR:
+    // the unread ones are unread again).
+    let mut other = OtherClient::login(&user).await;
+    let server_view = other.server_view().await;
+    other.logout().await;
+    let expected: View = [
+        ("n5@t", "INBOX", true, false),
+        ("n4@t", "INBOX", true, false),
+        ("n3@t", "INBOX", false, true),
+        ("n2@t", "Receipts", false, false),
+        ("n1@t", "INBOX", false, false),
+        ("n0@t", "INBOX", false, false),
+    ]
+    .into_iter()
+    .map(|(mid, folder, seen, flagged)| (mid.to_owned(), (folder.to_owned(), seen, flagged)))
+    .collect();
+    assert_eq!(server_view, expected);
+    // And this device, now syncing over IMAP, sees the same.
+    assert_eq!(engine_view(&t.engine), expected);
+    // A second device on IMAP sees it too.
+    let pc = engine_with_account(&user, &[]).await;
+    pc.engine.sync(None).await.unwrap();
+    assert_eq!(engine_view(&pc.engine), expected);
+    // Switching twice is refused.
+    let err = t.engine.switch_to_imap("pop", None).await.unwrap_err();
+    assert_eq!(err.kind, brevdue_core::ErrorKind::InvalidInput);
+}

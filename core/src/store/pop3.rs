@@ -138,4 +138,38 @@ impl Store {
             Ok(())
         })
     }
+
+    /// Turns a POP3 account into an IMAP account once the server holds everything: the
+    /// local-only cache goes (the next sync brings it back from the server), the
+    /// account keeps its name, password, identities and outbox.
+    pub fn convert_to_imap(
+        &self,
+        account_id: i64,
+        imap: &crate::model::ServerConfig,
+        server_caps: &[String],
+    ) -> Result<()> {
+        self.write(|tx| {
+            tx.execute("DELETE FROM message WHERE account_id = ?1", [account_id])?;
+            tx.execute("DELETE FROM folder WHERE account_id = ?1", [account_id])?;
+            tx.execute("DELETE FROM thread_key WHERE account_id = ?1", [account_id])?;
+            tx.execute(
+                "DELETE FROM pop3_download WHERE account_id = ?1",
+                [account_id],
+            )?;
+            tx.execute(
+                "UPDATE account SET protocol = 'imap', host = ?2, port = ?3, security = ?4,
+                        username = ?5, server_capabilities = ?6, pop3_delete = 'never'
+                 WHERE id = ?1",
+                params![
+                    account_id,
+                    imap.host,
+                    imap.port,
+                    imap.security.as_str(),
+                    imap.username,
+                    server_caps.join(" ")
+                ],
+            )?;
+            Ok(())
+        })
+    }
 }

@@ -1,0 +1,417 @@
+//! Moving a POP3 account to IMAP on the same server, carrying over what this device
+//! knows: read state and flags are set on the server, messages are matched by
+//! Message-ID, local folders are created there and messages the server no longer has
+//! are uploaded. Only when every message is on the server does the account switch.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::engine::Inner;
+use crate::error::{Error, ErrorKind, Result};
+use crate::imap::{utf7, ImapConnection};
+use crate::model::{Account, Event, FolderRole, Protocol, ServerConfig};
+use crate::queue::plan::{self as queue_plan, imap_names};
+
+/// Flags the switch carries over (not \Draft or \Deleted).
+const CARRIED: u8 =
+    queue_plan::SEEN | queue_plan::FLAGGED | queue_plan::ANSWERED | queue_plan::FORWARDED;
+
+/// A message on this device, with the server folder it belongs in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalCopy {
+    pub id: i64,
+    pub message_id: String,
+    pub target: String,
+    pub flags: u8,
+}
+
+/// A message the server has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerCopy {
+    pub folder: String,
+    pub uid: u32,
+    pub flags: u8,
+}
+
+/// One thing to do on the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Make the server's flags what this device says (this device wins).
+    Flags {
+        folder: String,
+        uid: u32,
+        add: u8,
+        remove: u8,
+    },
+    /// File the message where this device filed it (flags were set first).
+    Move { from: String, uid: u32, to: String },
+    /// The server no longer has it: upload this device's copy.
+    Upload { id: i64, folder: String, flags: u8 },
+}
+
+/// Where a local folder goes on the server: the folder with the same role, else one
+/// of the same name (created if missing).
+pub fn target_folder(
+    local_name: &str,
+    role: Option<FolderRole>,
+    server: &[(String, Option<FolderRole>)],
+) -> String {
+    if role == Some(FolderRole::Inbox) {
+        return "INBOX".to_owned();
+    }
+    if let Some(role) = role {
+        if let Some((name, _)) = server.iter().find(|(_, r)| *r == Some(role)) {
+            return name.clone();
+        }
+    }
+    utf7::encode(local_name)
+}
+
+/// What to do for every local message. Each server copy is matched at most once, the
+/// one already in the right folder first.
+pub fn plan(local: &[LocalCopy], server: &HashMap<String, Vec<ServerCopy>>) -> Vec<Step> {
+    let mut claimed: HashSet<(String, u32)> = HashSet::new();
+    let mut steps = Vec::new();
+    for copy in local {
+        let candidates = server
+            .get(&copy.message_id)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let free = |c: &&ServerCopy| !claimed.contains(&(c.folder.clone(), c.uid));
+        let found = candidates
+            .iter()
+            .filter(free)
+            .find(|c| c.folder == copy.target)
+            .or_else(|| candidates.iter().find(free));
+        let Some(found) = found.filter(|_| !copy.message_id.is_empty()) else {
+            steps.push(Step::Upload {
+                id: copy.id,
+                folder: copy.target.clone(),
+                flags: copy.flags,
+            });
+            continue;
+        };
+        claimed.insert((found.folder.clone(), found.uid));
+        let want = copy.flags & CARRIED;
+        let have = found.flags & CARRIED;
+        if want != have {
+            steps.push(Step::Flags {
+                folder: found.folder.clone(),
+                uid: found.uid,
+                add: want & !have,
+                remove: have & !want,
+            });
+        }
+        if found.folder != copy.target {
+            steps.push(Step::Move {
+                from: found.folder.clone(),
+                uid: found.uid,
+                to: copy.target.clone(),
+            });
+        }
+    }
+    steps
+}
+
+/// What a switch did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SwitchReport {
+    pub matched: u32,
+    pub uploaded: u32,
+    pub moved: u32,
+    pub flags_set: u32,
+    pub folders_created: u32,
+}
+
+impl Inner {
+    pub(crate) async fn switch_to_imap(
+        &self,
+        account: &Account,
+        imap: ServerConfig,
+    ) -> Result<SwitchReport> {
+        if account.protocol != Protocol::Pop3 {
+            return Err(Error::invalid(format!(
+                "account '{}' already uses IMAP",
+                account.name
+            )));
+        }
+        let lock = self.account_lock(account.id);
+        let _guard = lock.lock().await;
+        let password = self.credentials.get(&account.name)?.ok_or_else(|| {
+            Error::new(
+                ErrorKind::MissingCredentials,
+                format!("no password is stored for account '{}'", account.name),
+            )
+        })?;
+        let mut conn = ImapConnection::connect(&imap, &password, &self.connect_policy())
+            .await
+            .map_err(|err| {
+                Error::new(
+                    err.kind,
+                    format!(
+                        "the server does not offer IMAP to this account: {}",
+                        err.message
+                    ),
+                )
+            })?;
+        let mut report = SwitchReport::default();
+
+        // Where each local folder goes; create what the server lacks.
+        let listed = conn.list_folders().await?;
+        let server_folders: Vec<(String, Option<FolderRole>)> = listed
+            .iter()
+            .map(|(f, _)| (f.remote_name.clone(), f.role))
+            .collect();
+        let local_folders = self.store.folders(Some(account.id))?;
+        let mut targets: HashMap<String, String> = HashMap::new();
+        for folder in &local_folders {
+            let target = target_folder(&folder.name, folder.role, &server_folders);
+            if !server_folders.iter().any(|(name, _)| *name == target) {
+                conn.create_folder(&target).await?;
+                report.folders_created += 1;
+            }
+            targets.insert(folder.name.clone(), target);
+        }
+
+        // What the server has, by Message-ID, in every folder this device files into.
+        let mut server: HashMap<String, Vec<ServerCopy>> = HashMap::new();
+        let mut scanned: Vec<&String> = targets.values().collect();
+        scanned.sort();
+        scanned.dedup();
+        for folder in scanned {
+            if conn.select(folder).await.is_err() {
+                continue; // an empty local folder that was not created
+            }
+            let uids = conn.uid_search_all().await?;
+            for chunk in uids.chunks(500) {
+                for record in conn.fetch_headers(chunk).await? {
+                    server
+                        .entry(record.message_id.clone())
+                        .or_default()
+                        .push(ServerCopy {
+                            folder: folder.clone(),
+                            uid: record.uid,
+                            flags: queue_plan::mask(&record.flags),
+                        });
+                }
+            }
+        }
+
+        let local: Vec<LocalCopy> = self
+            .store
+            .list_messages(Some(account.id), None, u32::MAX, 0)?
+            .into_iter()
+            .filter_map(|m| {
+                Some(LocalCopy {
+                    id: m.id,
+                    target: targets.get(&m.folder)?.clone(),
+                    message_id: m.message_id,
+                    flags: queue_plan::mask(&m.flags),
+                })
+            })
+            .collect();
+        let steps = plan(&local, &server);
+        report.matched = local.len() as u32
+            - steps
+                .iter()
+                .filter(|s| matches!(s, Step::Upload { .. }))
+                .count() as u32;
+        for step in steps {
+            match step {
+                Step::Flags {
+                    folder,
+                    uid,
+                    add,
+                    remove,
+                } => {
+                    if conn.selected() != Some(folder.as_str()) {
+                        conn.select(&folder).await?;
+                    }
+                    conn.uid_store(uid, &imap_names(add), &imap_names(remove))
+                        .await?;
+                    report.flags_set += 1;
+                }
+                Step::Move { from, uid, to } => {
+                    if conn.selected() != Some(from.as_str()) {
+                        conn.select(&from).await?;
+                    }
+                    conn.uid_move(uid, &to).await?;
+                    report.moved += 1;
+                }
+                Step::Upload { id, folder, flags } => {
+                    let raw = self.store.raw_message(id)?.ok_or_else(|| {
+                        Error::new(
+                            ErrorKind::Storage,
+                            format!(
+                                "message {id} has no stored copy to upload; nothing was switched"
+                            ),
+                        )
+                    })?;
+                    conn.append(
+                        &folder,
+                        &imap_names(flags & (CARRIED | queue_plan::DRAFT)),
+                        &raw,
+                    )
+                    .await?;
+                    report.uploaded += 1;
+                }
+            }
+        }
+        let caps = conn.capability_names().to_vec();
+        conn.logout().await;
+
+        // Everything is on the server now: the account becomes an IMAP account, and the
+        // next sync fills its cache from there.
+        self.store.convert_to_imap(account.id, &imap, &caps)?;
+        self.events.emit(Event::FoldersChanged {
+            account: account.name.clone(),
+        });
+        Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::queue::plan::{ANSWERED, FLAGGED, SEEN};
+
+    fn local(id: i64, mid: &str, target: &str, flags: u8) -> LocalCopy {
+        LocalCopy {
+            id,
+            message_id: mid.into(),
+            target: target.into(),
+            flags,
+        }
+    }
+
+    fn on_server(list: &[(&str, &str, u32, u8)]) -> HashMap<String, Vec<ServerCopy>> {
+        let mut map: HashMap<String, Vec<ServerCopy>> = HashMap::new();
+        for (mid, folder, uid, flags) in list {
+            map.entry(mid.to_string()).or_default().push(ServerCopy {
+                folder: folder.to_string(),
+                uid: *uid,
+                flags: *flags,
+            });
+        }
+        map
+    }
+
+    #[test]
+    fn each_local_message_gets_what_it_needs() {
+        type Case<'a> = (
+            &'a str,
+            LocalCopy,
+            Vec<(&'a str, &'a str, u32, u8)>,
+            Vec<Step>,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                "same folder, same flags: nothing",
+                local(1, "a", "INBOX", SEEN),
+                vec![("a", "INBOX", 7, SEEN)],
+                vec![],
+            ),
+            (
+                "POP3 RETR set \\Seen there, unread here: this device wins",
+                local(1, "a", "INBOX", 0),
+                vec![("a", "INBOX", 7, SEEN)],
+                vec![Step::Flags {
+                    folder: "INBOX".into(),
+                    uid: 7,
+                    add: 0,
+                    remove: SEEN,
+                }],
+            ),
+            (
+                "read and answered here",
+                local(1, "a", "INBOX", SEEN | ANSWERED),
+                vec![("a", "INBOX", 7, FLAGGED)],
+                vec![Step::Flags {
+                    folder: "INBOX".into(),
+                    uid: 7,
+                    add: SEEN | ANSWERED,
+                    remove: FLAGGED,
+                }],
+            ),
+            (
+                "filed into a folder here: flags, then move",
+                local(1, "a", "Receipts", SEEN),
+                vec![("a", "INBOX", 7, 0)],
+                vec![
+                    Step::Flags {
+                        folder: "INBOX".into(),
+                        uid: 7,
+                        add: SEEN,
+                        remove: 0,
+                    },
+                    Step::Move {
+                        from: "INBOX".into(),
+                        uid: 7,
+                        to: "Receipts".into(),
+                    },
+                ],
+            ),
+            (
+                "deleted from the server after download: upload",
+                local(1, "a", "INBOX", SEEN),
+                vec![],
+                vec![Step::Upload {
+                    id: 1,
+                    folder: "INBOX".into(),
+                    flags: SEEN,
+                }],
+            ),
+            (
+                "no Message-ID: never matched",
+                local(1, "", "INBOX", 0),
+                vec![("", "INBOX", 7, 0)],
+                vec![Step::Upload {
+                    id: 1,
+                    folder: "INBOX".into(),
+                    flags: 0,
+                }],
+            ),
+        ];
+        for (what, copy, server, want) in cases {
+            assert_eq!(plan(&[copy], &on_server(&server)), want, "{what}");
+        }
+    }
+
+    #[test]
+    fn a_server_copy_is_matched_once_preferring_the_right_folder() {
+        // Sent to oneself: one copy in Sent, one in INBOX, both here and there.
+        let local = [
+            local(1, "self", "INBOX", SEEN),
+            local(2, "self", "Sent", SEEN),
+        ];
+        let server = on_server(&[("self", "Sent", 3, SEEN), ("self", "INBOX", 9, SEEN)]);
+        assert_eq!(plan(&local, &server), vec![]);
+        // Only one on the server: the second local copy is uploaded.
+        let server = on_server(&[("self", "INBOX", 9, SEEN)]);
+        assert_eq!(
+            plan(&local, &server),
+            vec![Step::Upload {
+                id: 2,
+                folder: "Sent".into(),
+                flags: SEEN
+            }]
+        );
+    }
+
+    #[test]
+    fn local_folders_map_to_the_server_by_role_then_name() {
+        let server = vec![
+            ("INBOX".to_owned(), Some(FolderRole::Inbox)),
+            ("Sent Items".to_owned(), Some(FolderRole::Sent)),
+        ];
+        let cases = [
+            ("INBOX", Some(FolderRole::Inbox), "INBOX"),
+            ("Sent", Some(FolderRole::Sent), "Sent Items"),
+            ("Drafts", Some(FolderRole::Drafts), "Drafts"),
+            ("Receipts", None, "Receipts"),
+            ("Zürich", None, "Z&APw-rich"),
+        ];
+        for (name, role, want) in cases {
+            assert_eq!(target_folder(name, role, &server), want, "{name}");
+        }
+    }
+}
