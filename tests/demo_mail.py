@@ -29,11 +29,11 @@ def mailbox(owner="you@example.test"):
     """(folder, flags, raw bytes) for every demo message."""
     me = f"You <{owner}>"
     return [
-        ("INBOX", "", _msg(1, "Anna Berg <anna@example.org>", me, "Dinner on Friday?",
+        ("INBOX", "", _msg(1, "Anna Berg <anna@example.test>", me, "Dinner on Friday?",
                            "Hi! Shall we try the new place on Friday at 19:00?\n\nAnna", minutes=10)),
-        ("INBOX", "\\Seen", _msg(2, me, "Anna Berg <anna@example.org>", "Re: Dinner on Friday?",
+        ("INBOX", "\\Seen", _msg(2, me, "Anna Berg <anna@example.test>", "Re: Dinner on Friday?",
                                   "Friday works. See you there.", reply_to=1, minutes=40)),
-        ("INBOX", "", _msg(3, "Anna Berg <anna@example.org>", me, "Re: Dinner on Friday?",
+        ("INBOX", "", _msg(3, "Anna Berg <anna@example.test>", me, "Re: Dinner on Friday?",
                            "Great, I booked a table for two.", reply_to=2, minutes=55)),
         ("INBOX", "", _msg(4, "Stadtwerke Zürich <rechnung@stadtwerke.example>", me,
                            "Ihre Rechnung für März",

@@ -7,7 +7,7 @@ Needs Debian's dovecot-imapd, dovecot-pop3d, dovecot-lmtpd, python3-aiosmtpd
 and openssl; run it with /usr/bin/python3 (aiosmtpd is only importable there).
 
     mailserver.py serve [--state-dir DIR] [--users alice:secret,bob:secret]
-                        [--ignore-stdin]
+                        [--demo-mailbox USER[,USER]] [--ignore-stdin]
         Starts everything and prints ONE line of JSON on stdout:
           host, imap_port, imaps_port, pop3_port, pop3s_port, smtp_port,
           smtps_port, ca_file, state_dir, passwd_file, maildir_root,
@@ -17,6 +17,8 @@ and openssl; run it with /usr/bin/python3 (aiosmtpd is only importable there).
         then stops Dovecot and removes the state dir if it created it.
     mailserver.py add-user --state-dir DIR NAME PASSWORD
         Adds a mail user; Dovecot sees it immediately.
+    --demo-mailbox fills those users' mailboxes with tests/demo_mail.py's realistic
+    mail (with its flags) before the JSON line is printed.
     mailserver.py stop --state-dir DIR
         Stops the server started with that state dir and waits for it to exit.
 
@@ -362,6 +364,9 @@ def serve(args):
         for c in controllers:
             c.start()
 
+        for user in filter(None, args.demo_mailbox.split(",")):
+            fill_demo_mailbox(ports["imaps"], cert, user, users[user])
+
         info = {"host": HOST, **{f"{p}_port": ports[p] for p in PORTS}, "ca_file": cert,
                 "state_dir": state, "passwd_file": passwd, "maildir_root": home_root,
                 "lmtp_socket": lmtp_socket, "log_file": log_file, "users": users}
@@ -395,6 +400,17 @@ def serve(args):
     return rc
 
 
+def fill_demo_mailbox(port, cert, user, password):
+    import imaplib
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import demo_mail
+    ctx = ssl.create_default_context(cafile=cert)
+    with imaplib.IMAP4_SSL(HOST, port, ssl_context=ctx) as imap:
+        imap.login(user, password)
+        for folder, flags, raw in demo_mail.mailbox(f"{user}@{DOMAIN}"):
+            imap.append(folder, f"({flags})" if flags else None, None, raw)
+
+
 def add_user(args):
     with open(os.path.join(args.state_dir, "server.json")) as f:
         info = json.load(f)
@@ -424,6 +440,8 @@ def main():
     p = sub.add_parser("serve", help="run the servers, print JSON info")
     p.add_argument("--state-dir")
     p.add_argument("--users", default="alice:secret,bob:secret")
+    p.add_argument("--demo-mailbox", default="",
+                   help="comma-separated users whose mailboxes get the demo mail")
     p.add_argument("--ignore-stdin", action="store_true",
                    help="run until SIGTERM/SIGINT instead of until stdin EOF")
     p.set_defaults(func=serve)

@@ -10,6 +10,7 @@ macro_rules! outln {
 
 mod bench;
 mod credentials;
+mod demo;
 mod output;
 mod send;
 
@@ -176,6 +177,12 @@ enum Command {
     Outbox {
         #[command(subcommand)]
         command: Option<send::OutboxCommand>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// "POP or IMAP?" on two devices: a private mail server, the same story three times.
+    Demo {
+        /// The figures as JSON instead of the tables.
         #[arg(long)]
         json: bool,
     },
@@ -356,6 +363,10 @@ fn open_engine(cli: &Cli) -> Result<Engine> {
 }
 
 fn run(cli: Cli) -> Result<()> {
+    // The demo runs its own engines in their own directories.
+    if let Command::Demo { json } = cli.command {
+        return demo::run(json);
+    }
     let engine = open_engine(&cli)?;
     match cli.command {
         Command::Account(AccountCommand::Add {
@@ -665,6 +676,7 @@ fn run(cli: Cli) -> Result<()> {
         } => send::reply(&engine, id, all, body, push)?,
         Command::Forward { id, to, body, push } => send::forward(&engine, id, &to, body, push)?,
         Command::Outbox { command, json } => send::outbox(&engine, command, json)?,
+        Command::Demo { .. } => unreachable!("handled before the engine opens"),
         Command::Watch { name } => watch(&engine, name)?,
         Command::Bench(command) => bench::run(&engine, command)?,
     }

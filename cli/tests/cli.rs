@@ -604,3 +604,64 @@ async fn the_outbox_survives_a_kill_between_queueing_and_sending() {
     let drafts = json(d, &["list", "--folder", "Drafts", "--json"]);
     assert_eq!(drafts[0]["subject"], "No");
 }
+
+#[test]
+fn the_demo_tells_imap_from_pop3() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_brevdue"))
+        .args(["demo", "--json"])
+        .env(
+            "BREVDUE_MAILSERVER",
+            repo_root().join("tests/mailserver.py"),
+        )
+        .env("BREVDUE_DATA_DIR", dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let runs: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs.len(), 3);
+    let reply = "Re: Dinner on Friday?";
+
+    // What the phone did is the same in every run, as the phone sees it.
+    for run in runs {
+        let phone = &run["phone"];
+        assert_eq!(phone["sent"], serde_json::json!([reply]), "{run}");
+        assert_eq!(phone["answered"], 1, "{run}");
+        assert_eq!(phone["folder"], 1, "{run}");
+        assert_eq!(phone["inbox_total"], 6, "{run}");
+    }
+
+    // IMAP: the PC sees everything the phone did.
+    let imap = &runs[0];
+    assert_eq!(imap["protocol"], "imap");
+    assert_eq!(imap["pc"], imap["phone"]);
+    assert_eq!(imap["phone"]["inbox_unread"], 2);
+
+    // POP3, deleting after download: the PC sees no mail at all.
+    let delete = &runs[1];
+    assert_eq!(delete["pop3_delete"], "delete-after-download");
+    assert_eq!(delete["pc"]["inbox_total"], 0);
+    assert_eq!(delete["pc"]["sent"], serde_json::json!([]));
+    assert_eq!(delete["pc"]["folder"], Value::Null);
+
+    // POP3, leaving mail on the server: everything unread, no reply, no folder.
+    let leave = &runs[2];
+    assert_eq!(leave["pop3_delete"], "never");
+    let pc = &leave["pc"];
+    assert_eq!(pc["inbox_total"], 7);
+    assert_eq!(pc["inbox_unread"], 7);
+    assert_eq!(pc["sent"], serde_json::json!([]));
+    assert_eq!(pc["answered"], 0);
+    assert_eq!(pc["folder"], Value::Null);
+    assert!(leave["conclusion"]
+        .as_str()
+        .unwrap()
+        .contains("nothing the phone did"));
+    // The demo wrote nothing into the data directory it was given.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
