@@ -3,7 +3,7 @@
 use std::fmt;
 
 /// What went wrong, in terms a front end can act on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, uniffi::Enum)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     /// Nothing listens on the server's port.

@@ -1,10 +1,13 @@
-//! Brevdue's mail engine: IMAP sync into a local SQLite cache, one engine for every device.
+//! Brevdue's mail engine: IMAP and POP3 sync into a local SQLite cache, SMTP sending, one
+//! engine for every device (exported to Kotlin and Swift by `ffi`).
 
 pub mod compose;
 pub mod credentials;
 pub mod engine;
 pub mod error;
 pub mod events;
+pub mod ffi;
+pub mod html;
 pub mod imap;
 pub mod mime;
 pub mod model;
@@ -25,3 +28,5 @@ pub use error::{Error, ErrorKind, Result};
 pub use events::{EventListener, Subscription};
 pub use model::*;
 pub use switch::SwitchReport;
+
+uniffi::setup_scaffolding!();

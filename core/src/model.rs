@@ -6,7 +6,7 @@ use std::str::FromStr;
 use crate::error::{Error, Result};
 
 /// How the connection to a server is protected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
 pub enum Security {
     /// TLS from the first byte (IMAPS 993, POP3S 995, SMTPS 465).
     Tls,
@@ -41,7 +41,7 @@ impl FromStr for Security {
 }
 
 /// The protocol used to read mail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
 pub enum Protocol {
     Imap,
     Pop3,
@@ -70,7 +70,7 @@ impl FromStr for Protocol {
 }
 
 /// Where and how to reach a mail server for one account.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct ServerConfig {
     pub host: String,
     pub port: u16,
@@ -111,7 +111,7 @@ impl ServerConfig {
 }
 
 /// When a POP3 account removes downloaded mail from the server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, uniffi::Enum)]
 pub enum Pop3DeletePolicy {
     /// Leave everything on the server (the default: no mail is lost with a device).
     #[default]
@@ -119,7 +119,7 @@ pub enum Pop3DeletePolicy {
     /// Delete from the server once downloaded (classic POP3).
     AfterDownload,
     /// Delete this many days after the download.
-    AfterDays(u32),
+    AfterDays { days: u32 },
     /// Delete from the server when deleted for good on this device.
     WhenDeletedHere,
 }
@@ -129,7 +129,7 @@ impl fmt::Display for Pop3DeletePolicy {
         match self {
             Pop3DeletePolicy::Never => f.write_str("never"),
             Pop3DeletePolicy::AfterDownload => f.write_str("delete-after-download"),
-            Pop3DeletePolicy::AfterDays(n) => write!(f, "after-days:{n}"),
+            Pop3DeletePolicy::AfterDays { days } => write!(f, "after-days:{days}"),
             Pop3DeletePolicy::WhenDeletedHere => f.write_str("when-deleted-here"),
         }
     }
@@ -143,7 +143,7 @@ impl FromStr for Pop3DeletePolicy {
             "delete-after-download" => Pop3DeletePolicy::AfterDownload,
             "when-deleted-here" => Pop3DeletePolicy::WhenDeletedHere,
             other => match other.strip_prefix("after-days:").map(str::parse) {
-                Some(Ok(days)) => Pop3DeletePolicy::AfterDays(days),
+                Some(Ok(days)) => Pop3DeletePolicy::AfterDays { days },
                 _ => {
                     return Err(Error::invalid(format!(
                         "unknown POP3 delete policy '{other}': use never, delete-after-download, after-days:N or when-deleted-here"
@@ -155,7 +155,7 @@ impl FromStr for Pop3DeletePolicy {
 }
 
 /// What a new account is made of. The password travels separately.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct AccountConfig {
     pub name: String,
     pub email: String,
@@ -170,14 +170,14 @@ pub struct AccountConfig {
 }
 
 /// An address the account sends from, with its display name.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct Identity {
     pub name: String,
     pub email: String,
 }
 
 /// What an account's protocol keeps in step between devices, so front ends can say so.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
 pub struct AccountCapabilities {
     pub syncs_read_state: bool,
     pub syncs_folders: bool,
@@ -198,7 +198,7 @@ impl AccountCapabilities {
 }
 
 /// A stored account.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct Account {
     pub id: i64,
     pub name: String,
@@ -217,7 +217,7 @@ pub struct Account {
 }
 
 /// Special-use role of a folder (RFC 6154), plus the Inbox.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
 pub enum FolderRole {
     Inbox,
     Sent,
@@ -262,7 +262,7 @@ impl fmt::Display for FolderRole {
 }
 
 /// A folder with its counts.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct Folder {
     pub id: i64,
     pub account_id: i64,
@@ -279,7 +279,7 @@ pub struct Folder {
 }
 
 /// A mailbox address with an optional display name.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, uniffi::Record)]
 pub struct Address {
     pub name: Option<String>,
     pub address: String,
@@ -295,7 +295,7 @@ impl fmt::Display for Address {
 }
 
 /// Flags of a message as this device knows them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, uniffi::Record)]
 pub struct Flags {
     pub seen: bool,
     pub flagged: bool,
@@ -306,7 +306,7 @@ pub struct Flags {
 }
 
 /// One row of a message list.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct MessageSummary {
     pub id: i64,
     pub account: String,
@@ -326,7 +326,7 @@ pub struct MessageSummary {
 }
 
 /// An attachment's description (the bytes stay in the stored message).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct Attachment {
     pub name: String,
     pub mime_type: String,
@@ -334,7 +334,7 @@ pub struct Attachment {
 }
 
 /// A whole message, with its body when it has been downloaded.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct Message {
     pub summary: MessageSummary,
     pub to: Vec<Address>,
@@ -347,7 +347,7 @@ pub struct Message {
 }
 
 /// A conversation, summarised by its newest message.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct ThreadSummary {
     pub thread_id: i64,
     pub newest: MessageSummary,
@@ -356,7 +356,7 @@ pub struct ThreadSummary {
 }
 
 /// What a sync pass did to one account.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, uniffi::Record)]
 pub struct SyncReport {
     pub folders: u32,
     pub new_messages: u32,
@@ -366,7 +366,7 @@ pub struct SyncReport {
 }
 
 /// A change of flags the user asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
 pub enum FlagChange {
     Read,
     Unread,
@@ -377,7 +377,7 @@ pub enum FlagChange {
 }
 
 /// What a queued change does on the server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
 pub enum ChangeKind {
     Flags,
     Move,
@@ -415,7 +415,7 @@ impl ChangeKind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
 pub enum ChangeState {
     /// Applied here, on its way to the server.
     Pending,
@@ -424,7 +424,7 @@ pub enum ChangeState {
 }
 
 /// A local change the server has not confirmed yet, as the user sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct PendingChange {
     pub id: i64,
     pub account: String,
@@ -438,7 +438,7 @@ pub struct PendingChange {
 }
 
 /// What one replay of the queue did.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, uniffi::Record)]
 pub struct PushReport {
     pub applied: u32,
     pub failed: u32,
@@ -449,7 +449,7 @@ pub struct PushReport {
 }
 
 /// Where a message on its way out stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
 pub enum OutboxState {
     /// Waiting for (another) attempt.
     Queued,
@@ -479,7 +479,7 @@ impl OutboxState {
 }
 
 /// A message in the outbox.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct OutboxMessage {
     pub id: i64,
     pub account: String,
@@ -495,7 +495,7 @@ pub struct OutboxMessage {
 }
 
 /// What one pass over the outbox did.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, uniffi::Record)]
 pub struct SendReport {
     pub sent: u32,
     /// Refused for good and kept as drafts.
@@ -507,7 +507,7 @@ pub struct SendReport {
 }
 
 /// What the user writes; the engine adds Message-ID, Date and the threading headers.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, uniffi::Record)]
 pub struct Draft {
     pub account: String,
     /// One of the account's identities; `None` is its default.
@@ -521,7 +521,7 @@ pub struct Draft {
 }
 
 /// An attachment to send, with its bytes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct AttachmentFile {
     pub name: String,
     pub mime_type: String,
@@ -529,7 +529,7 @@ pub struct AttachmentFile {
 }
 
 /// Something the engine wants front ends to know.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
 pub enum Event {
     SyncStarted {
         account: String,

@@ -113,7 +113,7 @@ pub fn plan(local: &[LocalCopy], server: &HashMap<String, Vec<ServerCopy>>) -> V
 }
 
 /// What a switch did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, uniffi::Record)]
 pub struct SwitchReport {
     pub matched: u32,
     pub uploaded: u32,

@@ -18,7 +18,9 @@ pub fn to_delete(policy: Pop3DeletePolicy, download: &Pop3Download, now: i64) ->
     match policy {
         Pop3DeletePolicy::Never => false,
         Pop3DeletePolicy::AfterDownload => true,
-        Pop3DeletePolicy::AfterDays(days) => download.downloaded_at + i64::from(days) * DAY <= now,
+        Pop3DeletePolicy::AfterDays { days } => {
+            download.downloaded_at + i64::from(days) * DAY <= now
+        }
         Pop3DeletePolicy::WhenDeletedHere => download.message_id.is_none(),
     }
 }
@@ -165,9 +167,9 @@ mod tests {
             (Pop3DeletePolicy::Never, kept, false),
             (Pop3DeletePolicy::Never, deleted_here, false),
             (Pop3DeletePolicy::AfterDownload, kept, true),
-            (Pop3DeletePolicy::AfterDays(1), kept, true),
-            (Pop3DeletePolicy::AfterDays(2), kept, true),
-            (Pop3DeletePolicy::AfterDays(3), kept, false),
+            (Pop3DeletePolicy::AfterDays { days: 1 }, kept, true),
+            (Pop3DeletePolicy::AfterDays { days: 2 }, kept, true),
+            (Pop3DeletePolicy::AfterDays { days: 3 }, kept, false),
             (Pop3DeletePolicy::WhenDeletedHere, kept, false),
             (Pop3DeletePolicy::WhenDeletedHere, deleted_here, true),
         ];

@@ -1,0 +1,344 @@
+//! The uniffi export for Kotlin and Swift: thin wrappers, no logic. Records and enums are
+//! the model's own (they derive uniffi's traits); async calls run on the engine's own
+//! multi-threaded runtime (`Engine` spawns there and awaits the handle), so no foreign
+//! thread blocks on I/O.
+
+use std::sync::{Arc, Mutex};
+
+use crate::error::{Error, ErrorKind};
+use crate::model::{
+    Account, AccountConfig, Draft, Event, FlagChange, Folder, Message, MessageSummary,
+    OutboxMessage, PendingChange, PushReport, SendReport, ServerConfig, SyncReport, ThreadSummary,
+};
+use crate::switch::SwitchReport;
+
+macro_rules! error_enum {
+    ($($kind:ident),* $(,)?) => {
+        /// An engine failure; one variant per `ErrorKind`, with a sentence for people.
+        #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
+        pub enum BrevdueError {
+            $(
+                #[error("{message}")]
+                $kind { message: String },
+            )*
+        }
+
+        impl From<Error> for BrevdueError {
+            fn from(err: Error) -> Self {
+                match err.kind {
+                    $(ErrorKind::$kind => BrevdueError::$kind { message: err.message },)*
+                }
+            }
+        }
+
+        impl From<BrevdueError> for Error {
+            fn from(err: BrevdueError) -> Self {
+                match err {
+                    $(BrevdueError::$kind { message } => Error::new(ErrorKind::$kind, message),)*
+                }
+            }
+        }
+    };
+}
+
+error_enum!(
+    ConnectionRefused,
+    Timeout,
+    Network,
+    CertificateNotTrusted,
+    WrongHostName,
+    Tls,
+    AuthFailed,
+    ProtocolUnsupported,
+    PlaintextNotAllowed,
+    Protocol,
+    NotFound,
+    AlreadyExists,
+    InvalidInput,
+    MissingCredentials,
+    SendRefused,
+    Storage,
+    Closed,
+);
+
+impl From<uniffi::UnexpectedUniFFICallbackError> for BrevdueError {
+    fn from(err: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        BrevdueError::Storage {
+            message: format!("the app's password store failed: {}", err.reason),
+        }
+    }
+}
+
+type FfiResult<T> = Result<T, BrevdueError>;
+
+/// The platform's secret storage (Android Keystore, iOS Keychain), implemented by the app.
+#[uniffi::export(with_foreign)]
+pub trait PasswordStore: Send + Sync {
+    fn get(&self, account: String) -> FfiResult<Option<String>>;
+    fn set(&self, account: String, password: String) -> FfiResult<()>;
+    fn delete(&self, account: String) -> FfiResult<()>;
+}
+
+struct ForeignPasswords(Arc<dyn PasswordStore>);
+
+impl crate::credentials::CredentialStore for ForeignPasswords {
+    fn get(&self, account: &str) -> crate::Result<Option<String>> {
+        Ok(self.0.get(account.to_owned())?)
+    }
+    fn set(&self, account: &str, password: &str) -> crate::Result<()> {
+        Ok(self.0.set(account.to_owned(), password.to_owned())?)
+    }
+    fn delete(&self, account: &str) -> crate::Result<()> {
+        Ok(self.0.delete(account.to_owned())?)
+    }
+}
+
+/// Receives engine events, on a background thread.
+#[uniffi::export(with_foreign)]
+pub trait EngineListener: Send + Sync {
+    fn on_event(&self, event: Event);
+}
+
+struct ForeignListener(Arc<dyn EngineListener>);
+
+impl crate::events::EventListener for ForeignListener {
+    fn on_event(&self, event: Event) {
+        self.0.on_event(event);
+    }
+}
+
+/// Delivery of events to one listener until `close` (or until it is freed).
+#[derive(uniffi::Object)]
+pub struct EventSubscription(Mutex<Option<crate::events::Subscription>>);
+
+#[uniffi::export]
+impl EventSubscription {
+    pub fn close(&self) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take();
+    }
+}
+
+/// One account's sync result.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct AccountSync {
+    pub account: String,
+    pub report: SyncReport,
+}
+
+/// The engine on one data directory.
+#[derive(uniffi::Object)]
+pub struct BrevdueEngine {
+    engine: Mutex<Option<Arc<crate::Engine>>>,
+}
+
+impl BrevdueEngine {
+    fn engine(&self) -> FfiResult<Arc<crate::Engine>> {
+        self.engine
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .ok_or(BrevdueError::Closed {
+                message: "the engine is closed".into(),
+            })
+    }
+}
+
+#[uniffi::export]
+impl BrevdueEngine {
+    /// Opens (or creates) the engine's data directory.
+    #[uniffi::constructor]
+    pub fn open(data_dir: String, passwords: Arc<dyn PasswordStore>) -> FfiResult<Arc<Self>> {
+        let engine = crate::Engine::open(
+            data_dir,
+            Arc::new(ForeignPasswords(passwords)),
+            crate::EngineOptions::default(),
+        )?;
+        Ok(Arc::new(Self {
+            engine: Mutex::new(Some(Arc::new(engine))),
+        }))
+    }
+
+    /// Stops background work and frees the engine; later calls fail with `Closed`.
+    pub fn close(&self) {
+        self.engine.lock().unwrap_or_else(|e| e.into_inner()).take();
+    }
+
+    pub fn subscribe(
+        &self,
+        listener: Arc<dyn EngineListener>,
+    ) -> FfiResult<Arc<EventSubscription>> {
+        let subscription = self
+            .engine()?
+            .subscribe(Arc::new(ForeignListener(listener)))?;
+        Ok(Arc::new(EventSubscription(Mutex::new(Some(subscription)))))
+    }
+
+    pub async fn add_account(&self, config: AccountConfig, password: String) -> FfiResult<Account> {
+        Ok(self.engine()?.add_account(config, password).await?)
+    }
+
+    pub async fn remove_account(&self, name: String) -> FfiResult<()> {
+        Ok(self.engine()?.remove_account(name).await?)
+    }
+
+    pub fn accounts(&self) -> FfiResult<Vec<Account>> {
+        Ok(self.engine()?.accounts()?)
+    }
+
+    pub fn add_identity(&self, account: String, name: String, email: String) -> FfiResult<()> {
+        Ok(self.engine()?.add_identity(&account, &name, &email)?)
+    }
+
+    pub fn folders(&self, account: Option<String>) -> FfiResult<Vec<Folder>> {
+        Ok(self.engine()?.folders(account.as_deref())?)
+    }
+
+    pub fn messages(
+        &self,
+        account: Option<String>,
+        folder: Option<String>,
+        limit: u32,
+        offset: u32,
+    ) -> FfiResult<Vec<MessageSummary>> {
+        Ok(self
+            .engine()?
+            .messages(account.as_deref(), folder.as_deref(), limit, offset)?)
+    }
+
+    pub fn message(&self, id: i64) -> FfiResult<Message> {
+        Ok(self.engine()?.message(id)?)
+    }
+
+    pub async fn open_message(&self, id: i64) -> FfiResult<Message> {
+        Ok(self.engine()?.open_message(id).await?)
+    }
+
+    pub fn search(
+        &self,
+        query: String,
+        account: Option<String>,
+        limit: u32,
+    ) -> FfiResult<Vec<MessageSummary>> {
+        Ok(self.engine()?.search(&query, account.as_deref(), limit)?)
+    }
+
+    pub fn threads(
+        &self,
+        account: String,
+        folder: String,
+        limit: u32,
+    ) -> FfiResult<Vec<ThreadSummary>> {
+        Ok(self.engine()?.threads(&account, &folder, limit)?)
+    }
+
+    pub fn thread_messages(&self, thread_id: i64) -> FfiResult<Vec<MessageSummary>> {
+        Ok(self.engine()?.thread_messages(thread_id)?)
+    }
+
+    pub async fn sync(&self, account: Option<String>) -> FfiResult<Vec<AccountSync>> {
+        let reports = self.engine()?.sync(account).await?;
+        Ok(reports
+            .into_iter()
+            .map(|(account, report)| AccountSync { account, report })
+            .collect())
+    }
+
+    pub fn mark(&self, ids: Vec<i64>, change: FlagChange) -> FfiResult<()> {
+        Ok(self.engine()?.mark(&ids, change)?)
+    }
+
+    pub fn move_messages(&self, ids: Vec<i64>, folder: String) -> FfiResult<()> {
+        Ok(self.engine()?.move_messages(&ids, &folder)?)
+    }
+
+    pub fn archive(&self, ids: Vec<i64>) -> FfiResult<()> {
+        Ok(self.engine()?.archive(&ids)?)
+    }
+
+    pub fn delete(&self, ids: Vec<i64>) -> FfiResult<()> {
+        Ok(self.engine()?.delete(&ids)?)
+    }
+
+    pub fn create_folder(&self, account: String, name: String) -> FfiResult<()> {
+        Ok(self.engine()?.create_folder(&account, &name)?)
+    }
+
+    pub fn rename_folder(&self, account: String, old: String, new: String) -> FfiResult<()> {
+        Ok(self.engine()?.rename_folder(&account, &old, &new)?)
+    }
+
+    pub fn delete_folder(&self, account: String, name: String) -> FfiResult<()> {
+        Ok(self.engine()?.delete_folder(&account, &name)?)
+    }
+
+    pub fn changes(&self, account: Option<String>) -> FfiResult<Vec<PendingChange>> {
+        Ok(self.engine()?.changes(account.as_deref())?)
+    }
+
+    pub fn retry_change(&self, id: i64) -> FfiResult<()> {
+        Ok(self.engine()?.retry_change(id)?)
+    }
+
+    pub fn discard_change(&self, id: i64) -> FfiResult<()> {
+        Ok(self.engine()?.discard_change(id)?)
+    }
+
+    pub async fn push_changes(&self, account: Option<String>) -> FfiResult<PushReport> {
+        Ok(self.engine()?.push_changes(account).await?)
+    }
+
+    pub async fn send(&self, draft: Draft) -> FfiResult<i64> {
+        Ok(self.engine()?.send(draft).await?)
+    }
+
+    pub async fn reply(&self, original: i64, all: bool, draft: Draft) -> FfiResult<i64> {
+        Ok(self.engine()?.reply(original, all, draft).await?)
+    }
+
+    pub async fn forward(&self, original: i64, draft: Draft) -> FfiResult<i64> {
+        Ok(self.engine()?.forward(original, draft).await?)
+    }
+
+    pub fn outbox(&self, account: Option<String>) -> FfiResult<Vec<OutboxMessage>> {
+        Ok(self.engine()?.outbox(account.as_deref())?)
+    }
+
+    pub fn remove_from_outbox(&self, id: i64) -> FfiResult<()> {
+        Ok(self.engine()?.remove_from_outbox(id)?)
+    }
+
+    pub async fn send_outbox(&self, account: Option<String>) -> FfiResult<SendReport> {
+        Ok(self.engine()?.send_outbox(account).await?)
+    }
+
+    pub async fn switch_to_imap(
+        &self,
+        account: String,
+        imap: Option<ServerConfig>,
+    ) -> FfiResult<SwitchReport> {
+        Ok(self.engine()?.switch_to_imap(&account, imap).await?)
+    }
+
+    pub fn read_on_another_device(&self, account: String) -> FfiResult<()> {
+        Ok(self.engine()?.read_on_another_device(&account)?)
+    }
+
+    pub fn start_push(&self, account: Option<String>) -> FfiResult<()> {
+        Ok(self.engine()?.start_push(account.as_deref())?)
+    }
+
+    pub fn network_changed(&self) -> FfiResult<()> {
+        self.engine()?.network_changed();
+        Ok(())
+    }
+
+    pub fn set_body_prefetch(&self, newest: Option<u32>) -> FfiResult<()> {
+        Ok(self.engine()?.set_body_prefetch(newest)?)
+    }
+}
+
+/// Mail HTML made safe to show; remote images only with `allow_remote`.
+#[uniffi::export]
+pub fn sanitize_html(html: String, allow_remote: bool) -> crate::html::SafeHtml {
+    crate::html::sanitize(&html, allow_remote)
+}
