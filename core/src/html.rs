@@ -36,7 +36,7 @@ pub fn sanitize(html: &str, allow_remote: bool) -> SafeHtml {
                 ("img", "src") if !remote => {
                     let lower = value.trim_start().to_ascii_lowercase();
                     (lower.starts_with("data:image/") || lower.starts_with("cid:"))
-                        .then(|| Cow::Borrowed(value))
+                        .then_some(Cow::Borrowed(value))
                 }
                 // Links open outside; a data: or cid: link would open content inline.
                 (_, "href")
