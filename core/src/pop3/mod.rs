@@ -177,7 +177,84 @@ impl Pop3Connection {
 
     /// A whole message, dot-unstuffed, with CRLF line ends.
     pub async fn retr(&mut self, number: u32) -> Result<Vec<u8>> {
-        Ok(join_lines(self.multiline(&format!("RETR {number}")).await?))
+        Ok(self.retr_many(&[number]).await?.remove(0))
+    }
+
+    /// Whole messages, in order. With PIPELINING (RFC 2449) every RETR goes out at once
+    /// and the answers are read back to back: one round trip instead of one each. After
+    /// an error the session is out of step: drop it.
+    pub async fn retr_many(&mut self, numbers: &[u32]) -> Result<Vec<Vec<u8>>> {
+        if !self.caps.pipelining {
+            let mut messages = Vec::with_capacity(numbers.len());
+            for &number in numbers {
+                self.send(&format!("RETR {number}\r\n")).await?;
+                messages.push(self.read_message(number).await?);
+            }
+            return Ok(messages);
+        }
+        let commands: String = numbers.iter().map(|n| format!("RETR {n}\r\n")).collect();
+        self.send(&commands).await?;
+        let mut messages = Vec::with_capacity(numbers.len());
+        for &number in numbers {
+            messages.push(self.read_message(number).await?);
+        }
+        Ok(messages)
+    }
+
+    async fn send(&mut self, commands: &str) -> Result<()> {
+        let target = self.target.clone();
+        let write = async {
+            self.stream.write_all(commands.as_bytes()).await?;
+            self.stream.flush().await
+        };
+        tokio::time::timeout(COMMAND_TIMEOUT, write)
+            .await
+            .map_err(|_| net::timed_out(&target, "sending a command", COMMAND_TIMEOUT))?
+            .map_err(|err| net::io_error(&target, err))
+    }
+
+    /// The answer to one RETR: its status line, then the message read straight into
+    /// one buffer (dot-unstuffed, CRLF line ends).
+    async fn read_message(&mut self, number: u32) -> Result<Vec<u8>> {
+        let target = self.target.clone();
+        let read = async {
+            let status = self.read_line().await?;
+            if let Some(text) = status.strip_prefix("-ERR") {
+                return Err(Error::protocol(format!(
+                    "{target} refused RETR {number}:{}",
+                    text.trim_end()
+                )));
+            }
+            if !status.starts_with("+OK") {
+                return Err(Error::protocol(format!(
+                    "{target} answered RETR with neither +OK nor -ERR"
+                )));
+            }
+            let mut message = Vec::new();
+            loop {
+                let start = message.len();
+                self.read_raw_line_into(&mut message).await?;
+                let mut line_end = message.len();
+                if message[start..].ends_with(b"\n") {
+                    line_end -= 1;
+                    if line_end > start && message[line_end - 1] == b'\r' {
+                        line_end -= 1;
+                    }
+                }
+                if &message[start..line_end] == b"." {
+                    message.truncate(start);
+                    return Ok(message);
+                }
+                message.truncate(line_end);
+                message.extend_from_slice(b"\r\n");
+                if message.get(start) == Some(&b'.') {
+                    message.remove(start);
+                }
+            }
+        };
+        tokio::time::timeout(COMMAND_TIMEOUT, read)
+            .await
+            .map_err(|_| net::timed_out(&self.target, &format!("RETR {number}"), COMMAND_TIMEOUT))?
     }
 
     /// The headers and the first `lines` lines of the body.
@@ -297,9 +374,15 @@ impl Pop3Connection {
 
     async fn read_raw_line(&mut self) -> Result<Vec<u8>> {
         let mut line = Vec::new();
+        self.read_raw_line_into(&mut line).await?;
+        Ok(line)
+    }
+
+    /// Appends one line (with its line end) to `buffer`.
+    async fn read_raw_line_into(&mut self, buffer: &mut Vec<u8>) -> Result<()> {
         let n = (&mut self.stream)
             .take(MAX_LINE as u64)
-            .read_until(b'\n', &mut line)
+            .read_until(b'\n', buffer)
             .await
             .map_err(|err| net::io_error(&self.target, err))?;
         if n == 0 {
@@ -308,13 +391,13 @@ impl Pop3Connection {
                 format!("{} closed the connection", self.target),
             ));
         }
-        if n == MAX_LINE && line.last() != Some(&b'\n') {
+        if n == MAX_LINE && buffer.last() != Some(&b'\n') {
             return Err(Error::protocol(format!(
                 "{} sent a line longer than {MAX_LINE} bytes",
                 self.target
             )));
         }
-        Ok(line)
+        Ok(())
     }
 }
 
@@ -370,6 +453,42 @@ mod tests {
     }
 
     const CAPA: &str = "+OK\r\nTOP\r\nUIDL\r\nUSER\r\nSASL PLAIN LOGIN\r\nPIPELINING\r\n.\r\n";
+
+    #[tokio::test]
+    async fn retrs_are_pipelined_when_offered() {
+        let mut conn = session(vec![
+            (None, "+OK POP3 ready\r\n"),
+            (Some("CAPA"), CAPA),
+            // Nothing is answered before the second RETR arrives: only a client that
+            // pipelines gets past this step.
+            (Some("RETR 3"), ""),
+            (
+                Some("RETR 1"),
+                "+OK\r\nSubject: three\r\n\r\n..dot\nbare LF\r\n.\r\n+OK\r\nSubject: one\r\n\r\nx\r\n.\r\n",
+            ),
+            (Some("RETR 9"), ""),
+            (Some("RETR 2"), "-ERR no such message\r\n"),
+        ])
+        .await
+        .unwrap();
+        let messages = tokio::time::timeout(Duration::from_secs(5), conn.retr_many(&[3, 1]))
+            .await
+            .expect("RETRs were not pipelined")
+            .unwrap();
+        assert_eq!(
+            messages,
+            [
+                b"Subject: three\r\n\r\n.dot\r\nbare LF\r\n".to_vec(),
+                b"Subject: one\r\n\r\nx\r\n".to_vec()
+            ]
+        );
+        let err = tokio::time::timeout(Duration::from_secs(5), conn.retr_many(&[9, 2]))
+            .await
+            .expect("RETRs were not pipelined")
+            .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Protocol);
+        assert!(err.message.contains("RETR 9"), "{err}");
+    }
 
     #[tokio::test]
     async fn capa_sasl_plain_uidl_retr_with_dot_unstuffing() {

@@ -76,10 +76,12 @@ pub async fn sync_pop3(
     let total = new.len() as u32;
     let mut done = 0;
     for batch in new.chunks(BATCH) {
-        let mut messages = Vec::with_capacity(batch.len());
-        for (number, uidl) in batch {
-            messages.push((uidl.clone(), conn.retr(*number).await?));
-        }
+        let numbers: Vec<u32> = batch.iter().map(|(number, _)| *number).collect();
+        let messages: Vec<(String, Vec<u8>)> = batch
+            .iter()
+            .map(|(_, uidl)| uidl.clone())
+            .zip(conn.retr_many(&numbers).await?)
+            .collect();
         let added = store.store_pop3_messages(account.id, inbox, &messages, now)?;
         for ((uidl, _), id) in messages.iter().zip(&added) {
             downloads.insert(
