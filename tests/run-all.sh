@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The README's test command: installs what is missing, then checks formatting and lints
-# and runs every test suite. Exits non-zero on the first failure.
+# The README's test command: installs what is missing, checks formatting and lints, runs
+# every Rust test suite, then the front ends' suites (Kotlin on the JVM, Swift in a Debian
+# trixie chroot, the Tauri desktop app end to end under Xvfb). Ends with one line over all
+# of them and exits non-zero if anything failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tests/install-deps.sh
@@ -16,9 +18,18 @@ trap 'rm -f "$log"' EXIT
 set +e
 cargo test --workspace -- --test-threads 4 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+for suite in android ios desktop; do
+  [ -f "$suite/test.sh" ] || continue
+  echo "== $suite (bash $suite/test.sh)"
+  bash "$suite/test.sh" 2>&1 | tee -a "$log"
+  suite_status=${PIPESTATUS[0]}
+  [ "$suite_status" -ne 0 ] && status=$suite_status
+done
 set -e
 
-# One closing line over every suite.
+# One closing line over every suite: cargo's "test result:" lines and each front end's
+# last line ("android: N passed, M failed").
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     /^(android|ios|desktop): [0-9]+ passed, [0-9]+ failed$/ { p += $2; f += $4 }
      END { printf "%d passed, %d failed\n", p, f }' "$log"
 exit "$status"

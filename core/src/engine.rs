@@ -329,7 +329,8 @@ impl Engine {
         self.inner.store.set_all_prefetch_pending()
     }
 
-    /// One sync pass over one account, or over all of them.
+    /// One sync pass over one account, or over all of them: the outbox and queued changes
+    /// go out first, then the server's state comes in.
     pub async fn sync(&self, account: Option<String>) -> Result<Vec<(String, SyncReport)>> {
         self.run(move |inner| async move {
             let accounts = match account {
@@ -339,6 +340,14 @@ impl Engine {
             let mut reports = Vec::new();
             let mut first_error = None;
             for account in accounts {
+                // What this device did goes out first: the outbox, then queued changes
+                // (a folder created here must exist there before the pull lists it).
+                if let Err(err) = inner.send_outbox(&account, true).await {
+                    tracing::info!(%err, "sending the outbox before sync failed");
+                }
+                if let Err(err) = inner.push_account(&account, false).await {
+                    tracing::info!(%err, "replaying changes before sync failed");
+                }
                 match inner.sync_account(&account).await {
                     Ok(report) => reports.push((account.name.clone(), report)),
                     Err(err) => {

@@ -547,6 +547,7 @@ pub enum Event {
     /// Messages were added, changed or removed by one committed transaction.
     MessagesChanged {
         account: String,
+        /// The folder synced, or "" for a local action that may span folders.
         folder: String,
         added: Vec<i64>,
         changed: Vec<i64>,

@@ -1,0 +1,41 @@
+package app.brevdue.android
+
+import android.app.Application
+import androidx.lifecycle.AndroidViewModel
+import androidx.lifecycle.viewModelScope
+import app.brevdue.kit.AccountsViewModel
+import app.brevdue.kit.AdviceViewModel
+import app.brevdue.kit.ChangesViewModel
+import app.brevdue.kit.ComposerViewModel
+import app.brevdue.kit.FoldersViewModel
+import app.brevdue.kit.MessageListViewModel
+import app.brevdue.kit.ReaderViewModel
+import app.brevdue.kit.SearchViewModel
+import app.brevdue.kit.SyncViewModel
+import kotlinx.coroutines.launch
+
+/** The kit's view models (tested on the JVM), living as long as the activity's ViewModel. */
+class MailViewModel(app: Application) : AndroidViewModel(app) {
+    private val mail = app.mail
+    val accounts = AccountsViewModel(mail, viewModelScope)
+    val sync = SyncViewModel(mail, viewModelScope)
+    val folders = FoldersViewModel(mail, viewModelScope)
+    val list = MessageListViewModel(mail, viewModelScope)
+    val reader = ReaderViewModel(mail)
+    val composer = ComposerViewModel(mail)
+    val search = SearchViewModel(mail)
+    val changes = ChangesViewModel(mail, viewModelScope)
+    val advice = AdviceViewModel(mail, viewModelScope)
+
+    /** Runs a view-model action in this ViewModel's scope (the screens call this). */
+    fun act(block: suspend () -> Unit) {
+        viewModelScope.launch { block() }
+    }
+
+    /** Shows an account: its folders, its Inbox, then a sync. */
+    fun showAccount(name: String) = act {
+        folders.show(name)
+        list.show(name, folders.state.value.selected)
+        sync.sync(name)
+    }
+}

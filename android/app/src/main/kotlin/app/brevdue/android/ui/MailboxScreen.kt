@@ -1,0 +1,186 @@
+package app.brevdue.android.ui
+
+import androidx.compose.foundation.clickable
+import androidx.compose.foundation.layout.Column
+import androidx.compose.foundation.layout.Row
+import androidx.compose.foundation.layout.fillMaxSize
+import androidx.compose.foundation.layout.fillMaxWidth
+import androidx.compose.foundation.layout.padding
+import androidx.compose.foundation.lazy.LazyColumn
+import androidx.compose.foundation.lazy.items
+import androidx.compose.material.icons.Icons
+import androidx.compose.material.icons.filled.Create
+import androidx.compose.material.icons.filled.Menu
+import androidx.compose.material.icons.filled.Refresh
+import androidx.compose.material.icons.filled.Search
+import androidx.compose.material3.Badge
+import androidx.compose.material3.Card
+import androidx.compose.material3.ExperimentalMaterial3Api
+import androidx.compose.material3.FloatingActionButton
+import androidx.compose.material3.HorizontalDivider
+import androidx.compose.material3.Icon
+import androidx.compose.material3.IconButton
+import androidx.compose.material3.LinearProgressIndicator
+import androidx.compose.material3.MaterialTheme
+import androidx.compose.material3.ModalDrawerSheet
+import androidx.compose.material3.ModalNavigationDrawer
+import androidx.compose.material3.NavigationDrawerItem
+import androidx.compose.material3.Scaffold
+import androidx.compose.material3.Switch
+import androidx.compose.material3.Text
+import androidx.compose.material3.TextButton
+import androidx.compose.material3.TopAppBar
+import androidx.compose.material3.rememberDrawerState
+import androidx.compose.runtime.Composable
+import androidx.compose.runtime.LaunchedEffect
+import androidx.compose.runtime.getValue
+import androidx.compose.runtime.rememberCoroutineScope
+import androidx.compose.ui.Alignment
+import androidx.compose.ui.Modifier
+import androidx.compose.ui.text.font.FontWeight
+import androidx.compose.ui.unit.dp
+import androidx.lifecycle.compose.collectAsStateWithLifecycle
+import app.brevdue.android.MailViewModel
+import app.brevdue.android.Screen
+import app.brevdue.core.MessageSummary
+import app.brevdue.kit.AdviceViewModel
+import app.brevdue.kit.ComposeMode
+import kotlinx.coroutines.launch
+
+/** Folder drawer, sync status, advice, and the message list (or its conversations). */
+@OptIn(ExperimentalMaterial3Api::class)
+@Composable
+fun MailboxScreen(
+    model: MailViewModel,
+    account: String?,
+    onAccount: (String) -> Unit,
+    navigate: (Screen) -> Unit,
+) {
+    val accounts by model.accounts.state.collectAsStateWithLifecycle()
+    val folders by model.folders.state.collectAsStateWithLifecycle()
+    val list by model.list.state.collectAsStateWithLifecycle()
+    val sync by model.sync.status.collectAsStateWithLifecycle()
+    val advice by model.advice.advice.collectAsStateWithLifecycle()
+    val changes by model.changes.state.collectAsStateWithLifecycle()
+    val drawer = rememberDrawerState(androidx.compose.material3.DrawerValue.Closed)
+    val scope = rememberCoroutineScope()
+
+    ModalNavigationDrawer(drawerState = drawer, drawerContent = {
+        ModalDrawerSheet {
+            accounts.accounts.forEach { a ->
+                NavigationDrawerItem(
+                    label = { Text(a.email, fontWeight = FontWeight.Bold) },
+                    selected = a.name == account,
+                    onClick = { onAccount(a.name) },
+                )
+                if (a.name == account) {
+                    Text(AdviceViewModel.devicesExplanation(a), Modifier.padding(horizontal = 16.dp),
+                        style = MaterialTheme.typography.bodySmall)
+                }
+            }
+            HorizontalDivider()
+            folders.drawer.forEach { f ->
+                NavigationDrawerItem(
+                    label = { Text(f.name) },
+                    badge = { if (f.unread > 0u) Badge { Text("${f.unread}") } },
+                    selected = f.name == list.folder,
+                    onClick = {
+                        model.folders.select(f.name)
+                        model.act { model.list.show(f.account, f.name, list.threaded) }
+                        scope.launch { drawer.close() }
+                    },
+                )
+            }
+            HorizontalDivider()
+            NavigationDrawerItem(label = { Text("Add account") }, selected = false,
+                onClick = { navigate(Screen.Setup) })
+        }
+    }) {
+        Scaffold(
+            topBar = {
+                TopAppBar(
+                    title = { Text(list.folder) },
+                    navigationIcon = {
+                        IconButton(onClick = { scope.launch { drawer.open() } }) { Icon(Icons.Filled.Menu, "Folders") }
+                    },
+                    actions = {
+                        IconButton(onClick = { navigate(Screen.Search) }) { Icon(Icons.Filled.Search, "Search") }
+                        IconButton(onClick = { model.act { model.sync.sync(account) } }) {
+                            Icon(Icons.Filled.Refresh, "Sync")
+                        }
+                    },
+                )
+            },
+            floatingActionButton = {
+                FloatingActionButton(onClick = { navigate(Screen.Composer(ComposeMode.New)) }) {
+                    Icon(Icons.Filled.Create, "Write")
+                }
+            },
+        ) { padding ->
+            Column(Modifier.padding(padding).fillMaxSize()) {
+                // Sync status with progress.
+                if (sync.syncing) {
+                    val progress = sync.progress
+                    if (progress != null) LinearProgressIndicator(progress = { progress }, modifier = Modifier.fillMaxWidth())
+                    else LinearProgressIndicator(Modifier.fillMaxWidth())
+                    Text("Syncing ${sync.folder ?: ""} ${if (sync.total > 0) "${sync.done}/${sync.total}" else ""}",
+                        Modifier.padding(horizontal = 16.dp), style = MaterialTheme.typography.bodySmall)
+                }
+                sync.error?.let { Text(it.hint, Modifier.padding(16.dp), color = MaterialTheme.colorScheme.error) }
+                // The POP3 advisory.
+                advice.forEach { a ->
+                    Card(Modifier.padding(8.dp).fillMaxWidth()) {
+                        Column(Modifier.padding(12.dp)) {
+                            Text(a.message)
+                            TextButton(onClick = { model.advice.dismiss(a) }) { Text("OK") }
+                        }
+                    }
+                }
+                // Pending and failed changes.
+                if (changes.pending.isNotEmpty() || changes.failed.isNotEmpty() || changes.outbox.isNotEmpty()) {
+                    TextButton(onClick = { navigate(Screen.Changes) }) {
+                        Text("${changes.pending.size} waiting, ${changes.failed.size} refused, ${changes.outbox.size} in the outbox")
+                    }
+                }
+                Row(Modifier.padding(horizontal = 16.dp), verticalAlignment = Alignment.CenterVertically) {
+                    Text("Conversations", Modifier.weight(1f))
+                    Switch(list.threaded, { model.act { model.list.setThreaded(it) } })
+                }
+                LazyColumn(Modifier.fillMaxSize()) {
+                    if (list.threaded) {
+                        items(list.threads, key = { it.threadId }) { t ->
+                            MessageRow(t.newest, count = t.count.toInt()) { navigate(Screen.Reader(t.newest.id)) }
+                        }
+                    } else {
+                        items(list.messages, key = { it.id }) { m ->
+                            MessageRow(m) { navigate(Screen.Reader(m.id)) }
+                        }
+                        item {
+                            if (!list.endReached) LaunchedEffect(list.messages.size) { model.list.loadMore() }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/** One row: unread in bold, flag, answered/forwarded and attachment marks. */
+@Composable
+fun MessageRow(m: MessageSummary, count: Int = 1, onClick: () -> Unit) {
+    Column(Modifier.fillMaxWidth().clickable(onClick = onClick).padding(horizontal = 16.dp, vertical = 8.dp)) {
+        Row {
+            Text(
+                m.from.name ?: m.from.address,
+                Modifier.weight(1f),
+                fontWeight = if (m.flags.seen) FontWeight.Normal else FontWeight.Bold,
+            )
+            if (count > 1) Text(" ($count)")
+            if (m.flags.flagged) Text(" ⚑", color = MaterialTheme.colorScheme.error)
+            if (m.flags.answered) Text(" ↩")
+            if (m.flags.forwarded) Text(" ↪")
+            if (m.hasAttachments) Text(" 📎")
+        }
+        Text(m.subject, fontWeight = if (m.flags.seen) FontWeight.Normal else FontWeight.Bold, maxLines = 1)
+    }
+}

@@ -1,0 +1,81 @@
+package app.brevdue.kit
+
+import app.brevdue.core.ChangeState
+import app.brevdue.core.Event
+import app.brevdue.core.OutboxMessage
+import app.brevdue.core.PendingChange
+import app.brevdue.core.PushReport
+import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.flow.MutableStateFlow
+import kotlinx.coroutines.flow.StateFlow
+import kotlinx.coroutines.flow.asStateFlow
+import kotlinx.coroutines.flow.update
+import kotlinx.coroutines.launch
+
+data class ChangesState(
+    /** Applied here, on their way to the server. */
+    val pending: List<PendingChange> = emptyList(),
+    /** Refused by the server and reverted here: retry or discard. */
+    val failed: List<PendingChange> = emptyList(),
+    val outbox: List<OutboxMessage> = emptyList(),
+    /** The server's reasons, newest last, from ChangeFailed events. */
+    val refusals: List<String> = emptyList(),
+    val error: UiError? = null,
+)
+
+/** Pending and failed changes and the outbox, kept current from events. */
+class ChangesViewModel(private val mail: Mail, scope: CoroutineScope) {
+    private val _state = MutableStateFlow(ChangesState())
+    val state: StateFlow<ChangesState> = _state.asStateFlow()
+
+    init {
+        scope.launch { refresh() }
+        scope.launch {
+            mail.events.collect { e ->
+                when (e) {
+                    is Event.ChangeFailed -> {
+                        _state.update { it.copy(refusals = it.refusals + e.message) }
+                        refresh()
+                    }
+                    is Event.ChangesApplied, is Event.OutboxChanged, is Event.MessagesChanged,
+                    is Event.FoldersChanged, is Event.SyncFinished -> refresh()
+                    else -> Unit
+                }
+            }
+        }
+    }
+
+    suspend fun refresh() {
+        catching({ e -> _state.update { it.copy(error = e) } }) {
+            val changes = mail.call { it.changes(null) }
+            val outbox = mail.call { it.outbox(null) }
+            _state.update { s ->
+                s.copy(
+                    pending = changes.filter { it.state == ChangeState.PENDING },
+                    failed = changes.filter { it.state == ChangeState.FAILED },
+                    outbox = outbox,
+                    error = null,
+                )
+            }
+        }
+    }
+
+    /** Replays the queue now (instead of waiting for the background worker). */
+    suspend fun push(account: String? = null): PushReport? {
+        val report = catching({ e -> _state.update { it.copy(error = e) } }) {
+            mail.engine.pushChanges(account)
+        }
+        refresh()
+        return report
+    }
+
+    suspend fun retry(id: Long) {
+        catching({ e -> _state.update { it.copy(error = e) } }) { mail.call { it.retryChange(id) } }
+        refresh()
+    }
+
+    suspend fun discard(id: Long) {
+        catching({ e -> _state.update { it.copy(error = e) } }) { mail.call { it.discardChange(id) } }
+        refresh()
+    }
+}

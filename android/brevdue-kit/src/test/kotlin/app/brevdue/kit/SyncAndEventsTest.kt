@@ -1,0 +1,107 @@
+package app.brevdue.kit
+
+import app.brevdue.core.Event
+import kotlinx.coroutines.delay
+import kotlinx.coroutines.launch
+import kotlinx.coroutines.runBlocking
+import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Assertions.assertFalse
+import org.junit.jupiter.api.Assertions.assertNotNull
+import org.junit.jupiter.api.Assertions.assertTrue
+import org.junit.jupiter.api.Test
+
+class SyncAndEventsTest {
+    @Test
+    fun `sync reports progress and the status flow follows it`() = runBlocking<Unit> {
+        val user = MailServer.newUser("sync")
+        MailServer.append(user, "INBOX", messages("Report", 40))
+        Phone().use { phone ->
+            assertNotNull(phone.accounts.add(imapConfig("work", user), MailServer.PASSWORD))
+            // Every status the flow goes through, as a screen would see it.
+            val seen = java.util.Collections.synchronizedList(mutableListOf<SyncStatus>())
+            val watcher = phone.scope.launchCollect(phone.sync.status) { seen += it }
+
+            assertTrue(phone.sync.sync("work"), "${phone.sync.status.value.error}")
+            val done = phone.sync.status.await(what = "report") { it.reports.containsKey("work") && !it.syncing }
+            assertEquals(40u, done.reports.getValue("work").newMessages)
+            // The last progress the view model took from SyncProgress events stays shown.
+            assertEquals("INBOX", done.folder)
+            assertEquals(40, done.total)
+            assertEquals(40, done.done)
+            assertTrue(seen.isNotEmpty())
+            watcher.cancel()
+
+            // The folder drawer shows the counts.
+            phone.folders.show("work")
+            val folders = phone.folders.state.await(what = "INBOX with 40") { s ->
+                s.folders.any { it.name == "INBOX" && it.total == 40u && it.unread == 40u }
+            }
+            assertEquals("INBOX", folders.drawer.first().name)
+            assertTrue(folders.drawer.map { it.name }.containsAll(listOf("Sent", "Trash", "Drafts")))
+        }
+    }
+
+    @Test
+    fun `listener events arrive, and stop once the subscription is closed`() = runBlocking<Unit> {
+        val user = MailServer.newUser("events")
+        MailServer.append(user, "INBOX", messages("Event", 5))
+        Phone().use { phone ->
+            assertNotNull(phone.accounts.add(imapConfig("work", user), MailServer.PASSWORD))
+            val recorder = Recorder()
+            val control = Recorder() // stays subscribed: proves later work did emit events
+            val subscription = phone.mail.engine.subscribe(recorder)
+            val controlSubscription = phone.mail.engine.subscribe(control)
+
+            phone.mail.engine.sync("work")
+            assertTrue(eventually { recorder.snapshot().any { it is Event.SyncFinished } }, "SyncFinished")
+            val first = recorder.snapshot()
+            assertTrue(first.any { it is Event.SyncStarted && it.account == "work" }, "$first")
+            val progress = first.filterIsInstance<Event.SyncProgress>()
+            assertTrue(progress.isNotEmpty(), "SyncProgress: $first")
+            assertEquals(5u, progress.last().total)
+            assertEquals(5u, progress.last().done)
+            assertTrue(first.any { it is Event.MessagesChanged && it.added.size == 5 }, "$first")
+            val finished = first.filterIsInstance<Event.SyncFinished>().single()
+            assertEquals(5u, finished.report.newMessages)
+            assertTrue(first.indexOfFirst { it is Event.SyncProgress } < first.indexOf(finished))
+
+            // Let the stream go quiet, then close the handle.
+            var size = -1
+            while (size != recorder.snapshot().size) {
+                size = recorder.snapshot().size
+                delay(300)
+            }
+            subscription.cancel()
+            subscription.close()
+            val before = recorder.snapshot().size
+            val controlBefore = control.snapshot().size
+
+            MailServer.append(user, "INBOX", messages("Later", 3, start = 100))
+            phone.mail.engine.sync("work")
+            phone.mail.engine.mark(listOf(phone.messages("INBOX").first().id), app.brevdue.core.FlagChange.FLAGGED)
+            assertTrue(eventually { control.snapshot().drop(controlBefore).any { it is Event.SyncFinished } })
+            delay(500)
+            val after = control.snapshot().drop(controlBefore)
+            assertTrue(after.any { it is Event.SyncProgress }, "the engine did emit: $after")
+            assertEquals(before, recorder.snapshot().size, "events after close: ${recorder.snapshot().drop(before)}")
+            controlSubscription.cancel()
+            controlSubscription.close()
+        }
+    }
+
+    @Test
+    fun `calls after the engine is closed fail with Closed`() {
+        val phone = Phone()
+        phone.mail.engine.shutdown()
+        val e = org.junit.jupiter.api.assertThrows<app.brevdue.core.BrevdueException.Closed> {
+            phone.mail.engine.accounts()
+        }
+        assertFalse(e.reason.isEmpty())
+        phone.close()
+    }
+}
+
+fun <T> kotlinx.coroutines.CoroutineScope.launchCollect(
+    flow: kotlinx.coroutines.flow.Flow<T>,
+    block: suspend (T) -> Unit,
+) = launch(start = kotlinx.coroutines.CoroutineStart.UNDISPATCHED) { flow.collect { block(it) } }

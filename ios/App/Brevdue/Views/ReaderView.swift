@@ -1,0 +1,99 @@
+import BrevdueKit
+import SwiftUI
+import WebKit
+
+struct ReaderView: View {
+    @StateObject var reader: ReaderViewModel
+    @State private var composing: ComposeMode?
+    @State private var folders: [Folder] = []
+
+    init(reader: ReaderViewModel) {
+        _reader = StateObject(wrappedValue: reader)
+    }
+
+    var body: some View {
+        Group {
+            if let message = reader.state.message {
+                ScrollView {
+                    VStack(alignment: .leading, spacing: 8) {
+                        Text(message.summary.subject).font(.title3).bold()
+                        Text(message.summary.from.name.map { "\($0) <\(message.summary.from.address)>" } ?? message.summary.from.address)
+                            .font(.subheadline)
+                        Text("To: " + message.to.map(\.address).joined(separator: ", "))
+                            .font(.caption).foregroundStyle(.secondary)
+                        ForEach(message.attachments, id: \.name) { a in
+                            Label("\(a.name) (\(a.size / 1024) KB)", systemImage: "paperclip").font(.caption)
+                        }
+                        Divider()
+                        if let html = reader.state.html {
+                            if html.blockedRemote > 0 && !reader.state.remoteContentAllowed {
+                                Button("Show \(html.blockedRemote) remote image(s)") { reader.allowRemoteContent() }
+                                    .font(.caption)
+                            }
+                            HTMLView(html: html.html).frame(minHeight: 400)
+                        } else {
+                            Text(message.text ?? "").textSelection(.enabled)
+                        }
+                    }
+                    .padding()
+                }
+                .toolbar {
+                    ToolbarItemGroup(placement: .bottomBar) {
+                        Button { composing = .reply(original: message.summary, all: false) } label: {
+                            Image(systemName: "arrowshape.turn.up.left")
+                        }
+                        Button { composing = .reply(original: message.summary, all: true) } label: {
+                            Image(systemName: "arrowshape.turn.up.left.2")
+                        }
+                        Button { composing = .forward(original: message.summary) } label: {
+                            Image(systemName: "arrowshape.turn.up.right")
+                        }
+                        Button { reader.toggleFlagged() } label: {
+                            Image(systemName: message.summary.flags.flagged ? "flag.slash" : "flag")
+                        }
+                        Menu {
+                            ForEach(folders, id: \.id) { f in
+                                Button(f.name) { reader.move(to: f.name) }
+                            }
+                        } label: { Image(systemName: "folder") }
+                        Button { reader.archive() } label: { Image(systemName: "archivebox") }
+                        Button(role: .destructive) { reader.delete() } label: { Image(systemName: "trash") }
+                    }
+                }
+                .sheet(item: Binding(get: { composing.map(Sheet.init) }, set: { composing = $0?.mode })) { sheet in
+                    ComposerView(composer: ComposerViewModel(
+                        session: reader.session, account: message.summary.account, mode: sheet.mode))
+                }
+                .onAppear {
+                    folders = (try? reader.session.engine.folders(account: message.summary.account)) ?? []
+                }
+            } else if let error = reader.state.error {
+                Text(error.userMessage).foregroundStyle(.red).padding()
+            } else {
+                ProgressView()
+            }
+        }
+        .navigationBarTitleDisplayMode(.inline)
+        .task { await reader.open() }
+    }
+
+    private struct Sheet: Identifiable {
+        let mode: ComposeMode
+        var id: String { String(describing: mode) }
+    }
+}
+
+/// Sanitized mail HTML in a web view without JavaScript.
+struct HTMLView: UIViewRepresentable {
+    let html: String
+
+    func makeUIView(context: Context) -> WKWebView {
+        let config = WKWebViewConfiguration()
+        config.defaultWebpagePreferences.allowsContentJavaScript = false
+        return WKWebView(frame: .zero, configuration: config)
+    }
+
+    func updateUIView(_ view: WKWebView, context: Context) {
+        view.loadHTMLString(html, baseURL: nil)
+    }
+}

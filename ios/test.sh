@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# The iOS side's tests on Linux: BrevdueKit (generated Swift bindings + view models) against
+# the real engine and a private Dovecot + SMTP server.
+#
+# Debian 12 has no Swift, so the tests run in a Debian 13 (trixie) chroot with the
+# `swiftlang` package (Swift 6.0.3), cached in $BREVDUE_SWIFT_CHROOT
+# (default /var/cache/brevdue/trixie-swift). The core, the CLI and the mail server run on
+# the host; the repository is bind-mounted into the chroot at the same path, so the
+# host-built libbrevdue_core.so and `brevdue` CLI are used as they are.
+#
+# As root on Debian 12:  bash ios/test.sh
+# Last line: "ios: N passed, M failed"; exits non-zero on any failure.
+set -euo pipefail
+
+IOS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(dirname "$IOS_DIR")
+PKG="$IOS_DIR/BrevdueKit"
+CACHE=$(dirname "${BREVDUE_SWIFT_CHROOT:-/var/cache/brevdue/trixie-swift}")
+CHROOT=${BREVDUE_SWIFT_CHROOT:-/var/cache/brevdue/trixie-swift}
+MIRROR=${BREVDUE_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+started=$(date +%s)
+
+say() { echo "== $*"; }
+finish_line() { echo "ios: $1 passed, $2 failed"; }
+die() {
+  echo "ios/test.sh: $*" >&2
+  finish_line 0 1
+  exit 1
+}
+
+[ "$(id -u)" = 0 ] || die "run as root (it creates a chroot and bind-mounts into it)"
+
+# --- host packages: Dovecot, the SMTP relay, Rust (the repository's own installer) -------
+say "host dependencies"
+bash "$REPO/tests/install-deps.sh"
+[ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
+if ! command -v debootstrap >/dev/null 2>&1; then
+  say "installing debootstrap"
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q debootstrap \
+    || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q debootstrap; }
+fi
+
+# --- mounts: tracked, never doubled, always undone -------------------------------------
+MOUNTED=()
+SERVER_PID=""
+cleanup() {
+  local i
+  if [ -n "${SERVER_FD:-}" ]; then exec {SERVER_FD}>&-; fi # EOF on stdin stops the server
+  for ((i = ${#MOUNTED[@]} - 1; i >= 0; i--)); do
+    umount -R "${MOUNTED[$i]}" 2>/dev/null || umount -l "${MOUNTED[$i]}" 2>/dev/null || true
+  done
+  MOUNTED=()
+  if [ -n "$SERVER_PID" ]; then
+    for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.2; done
+    kill "$SERVER_PID" 2>/dev/null || true
+  fi
+  rm -rf "${GEN_DIR:-/nonexistent-brevdue}" "${SERVER_OUT:-/nonexistent-brevdue}"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# bind SRC DST [--rbind]: mounts SRC on DST unless DST already is a mount point.
+bind() {
+  local src=$1 dst=$2 how=${3:---bind}
+  mkdir -p "$dst"
+  if mountpoint -q "$dst"; then return 0; fi
+  mount "$how" "$src" "$dst"
+  mount --make-rslave "$dst"
+  MOUNTED+=("$dst")
+}
+
+# --- the trixie chroot with Swift, made once and cached ---------------------------------
+mkdir -p "$CACHE"
+exec {LOCK_FD}>"$CACHE/.trixie-swift.lock"
+flock "$LOCK_FD"
+if [ ! -e "$CHROOT/.brevdue-swift-ready" ]; then
+  say "creating the trixie chroot with swiftlang (once; cached in $CHROOT)"
+  tmp="$CHROOT.tmp"
+  if grep -qE " ($CHROOT|$tmp)/" /proc/mounts; then
+    die "something is still mounted under $CHROOT or $tmp (see /proc/mounts); unmount it first"
+  fi
+  rm -rf --one-file-system "$tmp"
+  debootstrap --variant=minbase trixie "$tmp" "$MIRROR" >"$CACHE/debootstrap.log" 2>&1 \
+    || { tail -20 "$CACHE/debootstrap.log" >&2; die "debootstrap failed (log: $CACHE/debootstrap.log)"; }
+  cp /etc/resolv.conf "$tmp/etc/resolv.conf"
+  bind /proc "$tmp/proc" --rbind
+  bind /sys "$tmp/sys" --rbind
+  bind /dev "$tmp/dev" --rbind
+  chroot "$tmp" /usr/bin/env DEBIAN_FRONTEND=noninteractive bash -c \
+    'apt-get update -q && apt-get install -y -q swiftlang libc6-dev && apt-get clean' \
+    >"$CACHE/swiftlang.log" 2>&1 \
+    || { tail -20 "$CACHE/swiftlang.log" >&2; cleanup; die "apt-get install swiftlang failed"; }
+  cleanup
+  touch "$tmp/.brevdue-swift-ready"
+  rm -rf --one-file-system "$CHROOT"
+  mv "$tmp" "$CHROOT"
+fi
+flock -u "$LOCK_FD"
+
+# --- the core, the CLI and the bindings --------------------------------------------------
+say "cargo build -p brevdue-core -p brevdue-cli -p uniffi-bindgen"
+(cd "$REPO" && cargo build -q -p brevdue-core -p brevdue-cli -p uniffi-bindgen) || die "cargo build failed"
+LIB_DIR="$REPO/target/debug"
+[ -f "$LIB_DIR/libbrevdue_core.so" ] || die "no $LIB_DIR/libbrevdue_core.so"
+
+say "generating the Swift bindings"
+GEN_DIR=$(mktemp -d)
+(cd "$REPO" && "$LIB_DIR/uniffi-bindgen" generate "$LIB_DIR/libbrevdue_core.so" \
+  --language swift --out-dir "$GEN_DIR") 2>&1 | grep -v "swift-format" || true
+[ -f "$GEN_DIR/brevdue_core.swift" ] || die "uniffi-bindgen wrote no brevdue_core.swift"
+install -m 0644 "$GEN_DIR/brevdue_coreFFI.h" "$PKG/Sources/brevdue_coreFFI/brevdue_coreFFI.h"
+# uniffi's modulemap names Darwin; on Linux the C module needs only the header.
+cat >"$PKG/Sources/brevdue_coreFFI/module.modulemap.new" <<'EOF'
+module brevdue_coreFFI [system] {
+    header "brevdue_coreFFI.h"
+    export *
+}
+EOF
+mv "$PKG/Sources/brevdue_coreFFI/module.modulemap.new" "$PKG/Sources/brevdue_coreFFI/module.modulemap"
+# Only replace the Swift file when it changed, so SwiftPM's incremental build stays warm.
+cmp -s "$GEN_DIR/brevdue_core.swift" "$PKG/Sources/BrevdueCore/brevdue_core.swift" \
+  || install -m 0644 "$GEN_DIR/brevdue_core.swift" "$PKG/Sources/BrevdueCore/brevdue_core.swift"
+
+# --- the private mail server on the host --------------------------------------------------
+say "starting the private mail server"
+USERS=""
+for u in acct1 acct2 sync1 sync2 list1 list2 pop1 pop2 pop3x err1 ev1 ev2 dev1 dev2 chg1 chg2 mem1 comp1 comp2 comp3; do
+  USERS+="${USERS:+,}$u:secret"
+done
+SERVER_OUT=$(mktemp)
+exec {SERVER_FD}> >(exec /usr/bin/python3 "$REPO/tests/mailserver.py" serve --users "$USERS" >"$SERVER_OUT")
+SERVER_PID=$!
+for _ in $(seq 300); do
+  [ -s "$SERVER_OUT" ] && grep -q '}' "$SERVER_OUT" && break
+  kill -0 "$SERVER_PID" 2>/dev/null || die "the mail server did not start"
+  sleep 0.1
+done
+SERVER_JSON=$(head -n1 "$SERVER_OUT")
+[ -n "$SERVER_JSON" ] || die "the mail server printed nothing"
+STATE_DIR=$(/usr/bin/python3 -c 'import json,sys; print(json.loads(sys.argv[1])["state_dir"])' "$SERVER_JSON")
+
+# --- mounts for the run --------------------------------------------------------------------
+bind /proc "$CHROOT/proc" --rbind
+bind /sys "$CHROOT/sys" --rbind
+bind /dev "$CHROOT/dev" --rbind
+bind "$REPO" "$CHROOT$REPO"
+bind "$STATE_DIR" "$CHROOT$STATE_DIR" # the CA file lives here
+
+# --- swift test in the chroot ----------------------------------------------------------------
+say "swift test (in the trixie chroot)"
+LOG=$(mktemp)
+set +e
+chroot "$CHROOT" /usr/bin/env -i \
+  HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
+  TMPDIR=/tmp BREVDUE_LIB_DIR="$LIB_DIR" LD_LIBRARY_PATH="$LIB_DIR" \
+  BREVDUE_MAILSERVER_JSON="$SERVER_JSON" BREVDUE_CLI="$LIB_DIR/brevdue" \
+  BREVDUE_MAIL_PASSWORD=secret \
+  bash -c "cd '$PKG' && swift build --build-tests -j 2 2>&1 && swift test --skip-build 2>&1" \
+  | tee "$LOG"
+status=${PIPESTATUS[0]}
+set -e
+
+passed=$(grep -cE "^Test Case '.*' passed" "$LOG" || true)
+failed=$(grep -cE "^Test Case '.*' failed" "$LOG" || true)
+rm -f "$LOG"
+if [ "$passed" = 0 ] && [ "$failed" = 0 ]; then
+  echo "no test ran" >&2
+  failed=1
+elif [ "$status" != 0 ] && [ "$failed" = 0 ]; then
+  echo "swift build or test failed (status $status) before any test failed" >&2
+  failed=1
+fi
+echo "ios: took $(($(date +%s) - started)) s"
+finish_line "$passed" "$failed"
+[ "$status" = 0 ] && [ "$failed" = 0 ]
