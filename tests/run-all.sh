@@ -14,14 +14,15 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 echo "== cargo test (unit, integration against a private Dovecot, CLI)"
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+suites=$(mktemp)
+trap 'rm -f "$log" "$suites"' EXIT
 set +e
 cargo test --workspace -- --test-threads 4 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 for suite in android ios desktop; do
   [ -f "$suite/test.sh" ] || continue
   echo "== $suite (bash $suite/test.sh)"
-  bash "$suite/test.sh" 2>&1 | tee -a "$log"
+  bash "$suite/test.sh" 2>&1 | tee -a "$suites"
   suite_status=${PIPESTATUS[0]}
   [ "$suite_status" -ne 0 ] && status=$suite_status
 done
@@ -29,7 +30,9 @@ set -e
 
 # One closing line over every suite: cargo's "test result:" lines and each front end's
 # last line ("android: N passed, M failed").
-awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
-     /^(android|ios|desktop): [0-9]+ passed, [0-9]+ failed$/ { p += $2; f += $4 }
-     END { printf "%d passed, %d failed\n", p, f }' "$log"
+{
+  awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+       END { printf "rust: %d passed, %d failed\n", p, f }' "$log"
+  grep -E '^(android|ios|desktop): [0-9]+ passed, [0-9]+ failed$' "$suites" || true
+} | awk '{ print "  " $0; p += $2; f += $4 } END { printf "%d passed, %d failed\n", p, f }'
 exit "$status"

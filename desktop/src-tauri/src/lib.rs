@@ -1,0 +1,654 @@
+//! Brevdue's desktop shell: the engine linked in directly. Tauri commands call the
+//! engine; engine events become the Tauri event `engine`.
+
+mod credentials;
+mod json;
+
+use std::collections::{BTreeSet, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use brevdue_core::{
+    AccountConfig, Draft, Engine, EngineOptions, Error, ErrorKind, Event, EventListener,
+    FlagChange, FolderRole, Pop3DeletePolicy, Protocol, Security, ServerConfig, Subscription,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use tauri::{AppHandle, Emitter, Manager, State};
+use tauri_plugin_dialog::DialogExt;
+use tauri_plugin_notification::NotificationExt;
+
+/// An engine error as the front end receives it.
+#[derive(Debug, Serialize)]
+pub struct CmdError {
+    kind: ErrorKind,
+    message: String,
+}
+
+impl From<Error> for CmdError {
+    fn from(err: Error) -> Self {
+        Self {
+            kind: err.kind,
+            message: err.message,
+        }
+    }
+}
+
+fn invalid(message: impl Into<String>) -> CmdError {
+    Error::invalid(message).into()
+}
+
+type CmdResult<T = Value> = Result<T, CmdError>;
+
+pub struct AppState {
+    engine: Arc<Engine>,
+    test_passwords: bool,
+    keychain: Result<(), String>,
+    data_dir: PathBuf,
+    /// Senders whose remote images are shown without asking.
+    allowed_senders: Mutex<BTreeSet<String>>,
+    _subscription: Subscription,
+}
+
+impl AppState {
+    fn allow_file(&self) -> PathBuf {
+        self.data_dir.join("remote-images-allowed.json")
+    }
+}
+
+/// Forwards engine events to the window and raises notifications for new mail.
+struct Forwarder {
+    app: AppHandle,
+    engine: std::sync::Weak<Engine>,
+    /// Accounts that finished a first sync in this run: later arrivals are new mail.
+    synced: Mutex<HashSet<String>>,
+}
+
+impl EventListener for Forwarder {
+    fn on_event(&self, event: Event) {
+        let _ = self.app.emit("engine", json::event(&event));
+        match &event {
+            Event::SyncFinished { account, .. } => {
+                self.synced
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(account.clone());
+            }
+            Event::MessagesChanged { account, added, .. } if !added.is_empty() => {
+                let known = self
+                    .synced
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .contains(account);
+                if known {
+                    self.notify_new(added);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Forwarder {
+    fn notify_new(&self, added: &[i64]) {
+        let Some(engine) = self.engine.upgrade() else {
+            return;
+        };
+        let fresh: Vec<_> = added
+            .iter()
+            .filter_map(|id| engine.message(*id).ok())
+            .filter(|m| !m.summary.flags.seen && m.summary.folder.eq_ignore_ascii_case("INBOX"))
+            .collect();
+        let (title, body) = match fresh.as_slice() {
+            [] => return,
+            [one] => (
+                format!("New mail from {}", one.summary.from),
+                one.summary.subject.clone(),
+            ),
+            many => (
+                format!("{} new messages", many.len()),
+                many.iter()
+                    .map(|m| m.summary.subject.as_str())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ),
+        };
+        // Also shown inside the window (and seen by the tests, where no notification
+        // daemon runs).
+        let _ = self.app.emit(
+            "notification",
+            json!({"title": title, "body": body, "ids": fresh.iter().map(|m| m.summary.id).collect::<Vec<_>>()}),
+        );
+        if let Err(err) = self
+            .app
+            .notification()
+            .builder()
+            .title(&title)
+            .body(&body)
+            .show()
+        {
+            tracing::info!("no desktop notification: {err}");
+        }
+    }
+}
+
+fn background(engine: &Arc<Engine>, account: Option<String>) {
+    let engine = engine.clone();
+    tauri::async_runtime::spawn(async move {
+        // Failures arrive as events (Event::Error) as well; the status bar shows them.
+        if let Err(err) = engine.sync(account).await {
+            tracing::warn!("sync failed: {err}");
+        }
+    });
+}
+
+// ---- accounts ----
+
+#[tauri::command]
+async fn app_info(state: State<'_, AppState>) -> CmdResult {
+    Ok(json!({
+        "testPasswords": state.test_passwords,
+        "keychainOk": state.keychain.is_ok(),
+        "keychainMessage": state.keychain.as_ref().err(),
+        "dataDir": state.data_dir,
+    }))
+}
+
+#[tauri::command]
+async fn accounts(state: State<'_, AppState>) -> CmdResult {
+    Ok(Value::Array(
+        state.engine.accounts()?.iter().map(json::account).collect(),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NewAccount {
+    name: String,
+    email: String,
+    display_name: String,
+    protocol: String,
+    host: String,
+    port: u16,
+    security: String,
+    username: String,
+    password: String,
+    ca_file: Option<String>,
+    smtp_host: Option<String>,
+    smtp_port: Option<u16>,
+    smtp_security: Option<String>,
+    pop3_delete: Option<String>,
+}
+
+#[tauri::command]
+async fn add_account(state: State<'_, AppState>, account: NewAccount) -> CmdResult {
+    let protocol: Protocol = account.protocol.parse()?;
+    let security: Security = account.security.parse()?;
+    let ca_file = account.ca_file.filter(|s| !s.trim().is_empty());
+    let server = ServerConfig {
+        host: account.host.trim().to_owned(),
+        port: account.port,
+        security,
+        username: account.username.trim().to_owned(),
+        ca_file: ca_file.clone(),
+    };
+    let smtp = match (account.smtp_host, account.smtp_port) {
+        (Some(host), Some(port)) if !host.trim().is_empty() => Some(ServerConfig {
+            host: host.trim().to_owned(),
+            port,
+            security: account.smtp_security.as_deref().unwrap_or("tls").parse()?,
+            username: server.username.clone(),
+            ca_file,
+        }),
+        _ => None,
+    };
+    let pop3_delete: Pop3DeletePolicy = match account.pop3_delete.as_deref() {
+        Some(p) if !p.is_empty() => p.parse()?,
+        _ => Pop3DeletePolicy::Never,
+    };
+    if state.keychain.is_err() && !state.test_passwords {
+        // Say so before the engine logs in: the password could not be kept.
+        return Err(CmdError {
+            kind: ErrorKind::MissingCredentials,
+            message: credentials::NO_KEYCHAIN.to_owned(),
+        });
+    }
+    let config = AccountConfig {
+        name: account.name.trim().to_owned(),
+        email: account.email.trim().to_owned(),
+        protocol,
+        server,
+        pop3_delete,
+        display_name: account.display_name,
+        smtp,
+    };
+    let added = state.engine.add_account(config, account.password).await?;
+    background(&state.engine, Some(added.name.clone()));
+    Ok(json::account(&added))
+}
+
+#[tauri::command]
+async fn remove_account(state: State<'_, AppState>, name: String) -> CmdResult {
+    state.engine.remove_account(name).await?;
+    Ok(Value::Null)
+}
+
+#[tauri::command]
+async fn read_on_another_device(state: State<'_, AppState>, account: String) -> CmdResult {
+    state.engine.read_on_another_device(&account)?;
+    Ok(Value::Null)
+}
+
+#[tauri::command]
+async fn switch_to_imap(state: State<'_, AppState>, account: String) -> CmdResult {
+    let report = state.engine.switch_to_imap(&account, None).await?;
+    state.engine.start_push(Some(&account))?;
+    Ok(json!({
+        "matched": report.matched, "uploaded": report.uploaded, "moved": report.moved,
+        "flagsSet": report.flags_set, "foldersCreated": report.folders_created,
+    }))
+}
+
+#[tauri::command]
+async fn sync_now(state: State<'_, AppState>, account: Option<String>) -> CmdResult {
+    let reports = state.engine.sync(account).await?;
+    let _ = state.engine.push_changes(None).await;
+    Ok(json!(reports
+        .iter()
+        .map(|(name, r)| json!({"account": name, "newMessages": r.new_messages}))
+        .collect::<Vec<_>>()))
+}
+
+// ---- folders and lists ----
+
+#[tauri::command]
+async fn folders(state: State<'_, AppState>, account: Option<String>) -> CmdResult {
+    Ok(Value::Array(
+        state
+            .engine
+            .folders(account.as_deref())?
+            .iter()
+            .map(json::folder)
+            .collect(),
+    ))
+}
+
+/// A page of a folder, newest first, with the folder's size (for the scroll height).
+/// No account: the folder in every account (the unified inbox is `INBOX`).
+#[tauri::command]
+async fn messages(
+    state: State<'_, AppState>,
+    account: Option<String>,
+    folder: String,
+    limit: u32,
+    offset: u32,
+) -> CmdResult {
+    let engine = &state.engine;
+    let total: u32 = engine
+        .folders(account.as_deref())?
+        .iter()
+        .filter(|f| {
+            if folder.eq_ignore_ascii_case("INBOX") && account.is_none() {
+                f.role == Some(FolderRole::Inbox) || f.name.eq_ignore_ascii_case("INBOX")
+            } else {
+                f.name == folder
+            }
+        })
+        .map(|f| f.total)
+        .sum();
+    let rows = match engine.messages(account.as_deref(), Some(folder.as_str()), limit, offset) {
+        Ok(rows) => rows,
+        Err(err) if err.kind == ErrorKind::NotFound => Vec::new(),
+        Err(err) => return Err(err.into()),
+    };
+    Ok(json!({
+        "total": total,
+        "offset": offset,
+        "rows": rows.iter().map(json::summary).collect::<Vec<_>>(),
+    }))
+}
+
+/// Conversations of one account's folder, newest first.
+#[tauri::command]
+async fn threads(
+    state: State<'_, AppState>,
+    account: String,
+    folder: String,
+    limit: u32,
+) -> CmdResult {
+    Ok(Value::Array(
+        state
+            .engine
+            .threads(&account, &folder, limit)?
+            .iter()
+            .map(json::thread)
+            .collect(),
+    ))
+}
+
+#[tauri::command]
+async fn search(state: State<'_, AppState>, query: String, account: Option<String>) -> CmdResult {
+    if query.trim().is_empty() {
+        return Ok(json!([]));
+    }
+    Ok(Value::Array(
+        state
+            .engine
+            .search(&query, account.as_deref(), 500)?
+            .iter()
+            .map(json::summary)
+            .collect(),
+    ))
+}
+
+// ---- the reader ----
+
+#[tauri::command]
+async fn open_message(state: State<'_, AppState>, id: i64, allow_remote: bool) -> CmdResult {
+    let message = state.engine.open_message(id).await?;
+    let sender = message.summary.from.address.to_ascii_lowercase();
+    let sender_allowed = state
+        .allowed_senders
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .contains(&sender);
+    let remote = allow_remote || sender_allowed;
+    let safe = message
+        .html
+        .as_deref()
+        .map(|html| brevdue_core::html::sanitize(html, remote));
+    let thread = state
+        .engine
+        .thread_messages(message.summary.thread_id)
+        .unwrap_or_default();
+    Ok(json!({
+        "summary": json::summary(&message.summary),
+        "to": json::addresses(&message.to),
+        "cc": json::addresses(&message.cc),
+        "text": message.text,
+        "html": safe.as_ref().map(|s| s.html.clone()),
+        "blockedRemote": safe.as_ref().map_or(0, |s| s.blocked_remote),
+        "remoteAllowed": remote,
+        "senderAllowed": sender_allowed,
+        "attachments": message.attachments.iter().map(|a| json!({"name": a.name, "mimeType": a.mime_type, "size": a.size})).collect::<Vec<_>>(),
+        "thread": thread.iter().map(json::summary).collect::<Vec<_>>(),
+    }))
+}
+
+#[tauri::command]
+async fn allow_sender(state: State<'_, AppState>, sender: String) -> CmdResult {
+    let list = {
+        let mut allowed = state
+            .allowed_senders
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        allowed.insert(sender.to_ascii_lowercase());
+        allowed.clone()
+    };
+    let text = serde_json::to_string_pretty(&list).unwrap_or_default();
+    std::fs::write(state.allow_file(), text)
+        .map_err(|err| Error::new(ErrorKind::Storage, err.to_string()))?;
+    Ok(Value::Null)
+}
+
+/// Saves one attachment (by its position) where the user picks in a dialog. Returns
+/// the path, or null when the user cancelled.
+#[tauri::command]
+async fn save_attachment(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    id: i64,
+    index: usize,
+) -> CmdResult {
+    let raw = state
+        .engine
+        .store()
+        .raw_message(id)?
+        .ok_or_else(|| Error::not_found("the message's body"))?;
+    let original = brevdue_core::mime::parse_original(&raw);
+    let attachment = original
+        .attachments
+        .into_iter()
+        .nth(index)
+        .ok_or_else(|| Error::not_found("attachment"))?;
+    let target = match std::env::var_os("BREVDUE_TEST_SAVE_DIR") {
+        // Tests cannot click a native dialog: they name the folder.
+        Some(dir) => Some(PathBuf::from(dir).join(&attachment.name)),
+        None => app
+            .dialog()
+            .file()
+            .set_file_name(&attachment.name)
+            .blocking_save_file()
+            .and_then(|p| p.into_path().ok()),
+    };
+    let Some(path) = target else {
+        return Ok(Value::Null);
+    };
+    std::fs::write(&path, &attachment.data).map_err(|err| {
+        Error::new(
+            ErrorKind::Storage,
+            format!("cannot write {}: {err}", path.display()),
+        )
+    })?;
+    Ok(json!(path))
+}
+
+// ---- changes ----
+
+#[tauri::command]
+async fn mark(state: State<'_, AppState>, ids: Vec<i64>, change: String) -> CmdResult {
+    let change = match change.as_str() {
+        "read" => FlagChange::Read,
+        "unread" => FlagChange::Unread,
+        "flagged" => FlagChange::Flagged,
+        "unflagged" => FlagChange::Unflagged,
+        other => return Err(invalid(format!("unknown mark '{other}'"))),
+    };
+    state.engine.mark(&ids, change)?;
+    Ok(Value::Null)
+}
+
+#[tauri::command]
+async fn move_messages(state: State<'_, AppState>, ids: Vec<i64>, folder: String) -> CmdResult {
+    state.engine.move_messages(&ids, &folder)?;
+    Ok(Value::Null)
+}
+
+#[tauri::command]
+async fn archive(state: State<'_, AppState>, ids: Vec<i64>) -> CmdResult {
+    state.engine.archive(&ids)?;
+    Ok(Value::Null)
+}
+
+#[tauri::command]
+async fn delete(state: State<'_, AppState>, ids: Vec<i64>) -> CmdResult {
+    state.engine.delete(&ids)?;
+    Ok(Value::Null)
+}
+
+#[tauri::command]
+async fn create_folder(state: State<'_, AppState>, account: String, name: String) -> CmdResult {
+    state.engine.create_folder(&account, name.trim())?;
+    Ok(Value::Null)
+}
+
+#[tauri::command]
+async fn rename_folder(
+    state: State<'_, AppState>,
+    account: String,
+    old: String,
+    new: String,
+) -> CmdResult {
+    state.engine.rename_folder(&account, &old, new.trim())?;
+    Ok(Value::Null)
+}
+
+#[tauri::command]
+async fn delete_folder(state: State<'_, AppState>, account: String, name: String) -> CmdResult {
+    state.engine.delete_folder(&account, &name)?;
+    Ok(Value::Null)
+}
+
+#[tauri::command]
+async fn changes(state: State<'_, AppState>) -> CmdResult {
+    let changes = state.engine.changes(None)?;
+    let outbox = state.engine.outbox(None)?;
+    Ok(json!({
+        "changes": changes.iter().map(json::change).collect::<Vec<_>>(),
+        "outbox": outbox.iter().map(json::outgoing).collect::<Vec<_>>(),
+    }))
+}
+
+#[tauri::command]
+async fn retry_change(state: State<'_, AppState>, id: i64) -> CmdResult {
+    state.engine.retry_change(id)?;
+    Ok(Value::Null)
+}
+
+#[tauri::command]
+async fn discard_change(state: State<'_, AppState>, id: i64) -> CmdResult {
+    state.engine.discard_change(id)?;
+    Ok(Value::Null)
+}
+
+// ---- writing ----
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Compose {
+    /// new, reply, replyAll or forward
+    mode: String,
+    account: String,
+    original: Option<i64>,
+    to: String,
+    cc: String,
+    subject: String,
+    body: String,
+}
+
+#[tauri::command]
+async fn send(state: State<'_, AppState>, message: Compose) -> CmdResult {
+    let draft = Draft {
+        account: message.account.clone(),
+        from: None,
+        to: json::parse_addresses(&message.to),
+        cc: json::parse_addresses(&message.cc),
+        bcc: Vec::new(),
+        subject: message.subject,
+        body: message.body,
+        attachments: Vec::new(),
+    };
+    let engine = &state.engine;
+    let original = || {
+        message
+            .original
+            .ok_or_else(|| invalid("no message to answer"))
+    };
+    let id = match message.mode.as_str() {
+        "new" => {
+            if draft.to.is_empty() {
+                return Err(invalid("add at least one recipient"));
+            }
+            engine.send(draft).await?
+        }
+        "reply" => engine.reply(original()?, false, draft).await?,
+        "replyAll" => engine.reply(original()?, true, draft).await?,
+        "forward" => {
+            if draft.to.is_empty() {
+                return Err(invalid("add at least one recipient"));
+            }
+            engine.forward(original()?, draft).await?
+        }
+        other => return Err(invalid(format!("unknown mode '{other}'"))),
+    };
+    // Push's worker sends at once; this covers a window opened without push.
+    let engine = engine.clone();
+    let account = message.account;
+    tauri::async_runtime::spawn(async move {
+        let _ = engine.send_outbox(Some(account)).await;
+    });
+    Ok(json!(id))
+}
+
+fn data_dir(app: &tauri::App) -> PathBuf {
+    match std::env::var_os("BREVDUE_DATA_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => app
+            .path()
+            .app_data_dir()
+            .unwrap_or_else(|_| PathBuf::from(".brevdue")),
+    }
+}
+
+fn setup(app: &mut tauri::App) -> Result<(), Box<dyn std::error::Error>> {
+    let dir = data_dir(app);
+    let (store, test_passwords) = credentials::store();
+    let keychain = if test_passwords {
+        Ok(())
+    } else {
+        credentials::probe_keychain()
+    };
+    let engine = Arc::new(Engine::open(&dir, store, EngineOptions::default())?);
+    let allowed: BTreeSet<String> = std::fs::read(dir.join("remote-images-allowed.json"))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default();
+    let subscription = engine.subscribe(Arc::new(Forwarder {
+        app: app.handle().clone(),
+        engine: Arc::downgrade(&engine),
+        synced: Mutex::new(HashSet::new()),
+    }))?;
+    // IDLE per account (and accounts added later), the change worker and the outbox.
+    engine.start_push(None)?;
+    background(&engine, None);
+    app.manage(AppState {
+        engine,
+        test_passwords,
+        keychain,
+        data_dir: dir,
+        allowed_senders: Mutex::new(allowed),
+        _subscription: subscription,
+    });
+    Ok(())
+}
+
+pub fn run() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+    tauri::Builder::default()
+        .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_dialog::init())
+        .setup(setup)
+        .invoke_handler(tauri::generate_handler![
+            app_info,
+            accounts,
+            add_account,
+            remove_account,
+            read_on_another_device,
+            switch_to_imap,
+            sync_now,
+            folders,
+            messages,
+            threads,
+            search,
+            open_message,
+            allow_sender,
+            save_attachment,
+            mark,
+            move_messages,
+            archive,
+            delete,
+            create_folder,
+            rename_folder,
+            delete_folder,
+            changes,
+            retry_change,
+            discard_change,
+            send,
+        ])
+        .run(tauri::generate_context!())
+        .expect("error while running Brevdue");
+}

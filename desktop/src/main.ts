@@ -1,0 +1,839 @@
+// Brevdue desktop: plain TypeScript over Tauri commands; the engine does the work.
+import { invoke } from "@tauri-apps/api/core";
+import { listen } from "@tauri-apps/api/event";
+
+// ---------- types ----------
+interface Addr { name: string | null; address: string; display: string }
+interface Row {
+  id: number; account: string; folder: string; from: Addr; subject: string; date: number;
+  seen: boolean; flagged: boolean; answered: boolean; forwarded: boolean; hasAttachments: boolean;
+  threadId: number; threadCount?: number; threadUnread?: number;
+}
+interface Folder { id: number; account: string; name: string; role: string | null; selectable: boolean; total: number; unread: number }
+interface Account { name: string; email: string; protocol: string; syncsBetweenDevices: boolean; identities: { name: string; email: string }[] }
+interface Opened {
+  summary: Row; to: Addr[]; cc: Addr[]; text: string | null; html: string | null;
+  blockedRemote: number; remoteAllowed: boolean; senderAllowed: boolean;
+  attachments: { name: string; mimeType: string; size: number }[]; thread: Row[];
+}
+interface CmdError { kind: string; message: string }
+type Source =
+  | { kind: "folder"; account: string | null; folder: string }
+  | { kind: "threads"; account: string; folder: string }
+  | { kind: "search"; query: string };
+
+// ---------- tiny DOM helpers ----------
+const $ = <T extends HTMLElement = HTMLElement>(sel: string) => document.querySelector(sel) as T;
+function h(tag: string, attrs: Record<string, unknown> = {}, ...children: (Node | string | null | undefined | false)[]): HTMLElement {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on") && typeof v === "function") el.addEventListener(k.slice(2), v as EventListener);
+    else if (k === "class") el.className = String(v);
+    else if (k === "value") (el as HTMLInputElement).value = String(v);
+    else el.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children) if (c !== null && c !== undefined && c !== false) el.append(c);
+  return el;
+}
+function fill(el: HTMLElement, ...children: (Node | string | null | undefined | false)[]) {
+  el.replaceChildren(...children.filter((c): c is Node | string => c !== null && c !== undefined && c !== false));
+}
+const errText = (e: unknown) => (e && typeof e === "object" && "message" in e ? (e as CmdError).message : String(e));
+async function call<T>(cmd: string, args: Record<string, unknown> = {}): Promise<T> {
+  return invoke<T>(cmd, args);
+}
+function fmtDate(secs: number): string {
+  const d = new Date(secs * 1000);
+  const now = new Date();
+  return d.toDateString() === now.toDateString()
+    ? d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })
+    : d.toLocaleDateString([], { year: "numeric", month: "short", day: "numeric" });
+}
+
+// ---------- state ----------
+const ROW_H = 56;
+const PAGE = 100;
+const S = {
+  info: { testPasswords: false, keychainOk: true, keychainMessage: null as string | null },
+  accounts: [] as Account[],
+  folders: [] as Folder[],
+  source: { kind: "folder", account: null, folder: "INBOX" } as Source,
+  threadsMode: false,
+  total: 0,
+  pages: new Map<number, Row[]>(),
+  loading: new Set<number>(),
+  generation: 0,
+  selected: null as Row | null,
+  selectedIndex: -1,
+  opened: null as Opened | null,
+  syncing: new Map<string, string>(),
+  notifications: [] as { title: string; body: string }[],
+};
+(window as unknown as { __brevdue: typeof S }).__brevdue = S;
+
+// ---------- layout ----------
+function layout() {
+  $("#app").replaceChildren(
+    h("div", { id: "topbar" },
+      h("span", { class: "brand" }, "Brevdue"),
+      h("input", { id: "search", type: "search", placeholder: "Search all mail  ( / )" }),
+      h("button", { id: "compose-btn", class: "primary", title: "New message (c)", onclick: () => openComposer("new") }, "New message"),
+      h("button", { id: "sync-btn", title: "Sync now", onclick: syncNow }, "Sync"),
+      h("button", { id: "add-account-btn", onclick: () => showSetup(false) }, "Add account"),
+      h("button", { id: "changes-btn", onclick: toggleChanges }, "Changes", h("span", { id: "changes-badge", class: "badge hidden" })),
+    ),
+    h("div", { id: "main" },
+      h("nav", { id: "sidebar" }),
+      h("section", { id: "listpane" },
+        h("div", { id: "listhead" }),
+        h("div", { id: "list", tabindex: "0" }, h("div", { class: "spacer" })),
+      ),
+      h("article", { id: "reader" }, h("div", { class: "placeholder" }, "Select a message")),
+    ),
+    h("footer", { id: "statusbar" },
+      h("span", { id: "status-text" }, "Ready"),
+      h("progress", { id: "sync-progress", class: "hidden", max: "1", value: "0" }),
+      h("span", { id: "push-state" }),
+    ),
+    h("div", { id: "toasts" }),
+  );
+  const search = $<HTMLInputElement>("#search");
+  let timer = 0;
+  search.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = window.setTimeout(() => runSearch(search.value), 250);
+  });
+  search.addEventListener("keydown", (e) => {
+    if (e.key === "Enter") { clearTimeout(timer); runSearch(search.value); }
+    if (e.key === "Escape") { search.value = ""; runSearch(""); $("#list").focus(); }
+  });
+  $("#list").addEventListener("scroll", () => renderRows());
+  window.addEventListener("resize", () => renderRows());
+}
+
+function status(text: string, kind: "info" | "error" = "info") {
+  const el = $("#status-text");
+  el.textContent = text;
+  el.style.color = kind === "error" ? "#b91c1c" : "";
+}
+
+function toast(title: string, body = "", ms = 6000) {
+  const el = h("div", { class: "toast" }, h("b", {}, title), body);
+  $("#toasts").append(el);
+  setTimeout(() => el.remove(), ms);
+}
+
+// ---------- sidebar ----------
+async function loadSidebar() {
+  const [accounts, folders] = await Promise.all([call<Account[]>("accounts"), call<Folder[]>("folders", { account: null })]);
+  S.accounts = accounts;
+  S.folders = folders;
+  renderSidebar();
+}
+
+const roleOrder = ["inbox", "drafts", "sent", "archive", "junk", "trash"];
+function folderLabel(f: Folder) {
+  return f.role === "inbox" ? "Inbox" : f.name;
+}
+
+function renderSidebar() {
+  const side = $("#sidebar");
+  const src = S.source;
+  const sel = (acc: string | null, name: string) =>
+    src.kind !== "search" && src.folder === name && (src.kind === "folder" ? src.account === acc : src.account === acc);
+  const unifiedUnread = S.folders.filter((f) => f.role === "inbox").reduce((n, f) => n + f.unread, 0);
+  const items: HTMLElement[] = [
+    h("div", { class: "folder" + (sel(null, "INBOX") ? " selected" : ""), id: "unified-inbox", "data-folder": "INBOX",
+      onclick: () => selectSource({ kind: "folder", account: null, folder: "INBOX" }) },
+      h("span", {}, "All inboxes"), unifiedUnread ? h("span", { class: "count" }, String(unifiedUnread)) : null),
+  ];
+  for (const acc of S.accounts) {
+    items.push(h("div", { class: "account-head", "data-account": acc.name },
+      h("span", {}, acc.name),
+      h("span", { class: "proto " + acc.protocol }, acc.protocol.toUpperCase()),
+      acc.protocol === "imap"
+        ? h("button", { id: `new-folder-${acc.name}`, class: "new-folder", title: "New folder", onclick: () => newFolder(acc.name) }, "+")
+        : null));
+    if (acc.protocol === "pop3") {
+      items.push(h("div", { class: "pop3-notice", id: `pop3-notice-${acc.name}` },
+        "This account uses POP3: it does not sync between devices. What you do here (reading, replying, filing) stays on this PC; your phone will not see it. With several devices, IMAP keeps them in step.",
+        h("br"),
+        h("button", { class: "switch-imap", onclick: () => switchToImap(acc.name) }, "Switch to IMAP"), " ",
+        h("button", { onclick: () => call("read_on_another_device", { account: acc.name }) }, "I read it on another device too")));
+    }
+    const mine = S.folders.filter((f) => f.account === acc.name);
+    mine.sort((a, b) => {
+      const ra = a.role ? roleOrder.indexOf(a.role) : 99, rb = b.role ? roleOrder.indexOf(b.role) : 99;
+      return ra - rb || a.name.localeCompare(b.name);
+    });
+    for (const f of mine) {
+      items.push(h("div", {
+        class: "folder" + (sel(acc.name, f.name) ? " selected" : ""), "data-account": acc.name, "data-folder": f.name,
+        "data-role": f.role ?? "", title: `${f.total} messages`,
+        onclick: () => selectSource({ kind: S.threadsMode ? "threads" : "folder", account: acc.name, folder: f.name }),
+      }, h("span", {}, "\u00a0\u00a0" + folderLabel(f)), f.unread ? h("span", { class: "count" }, String(f.unread)) : null));
+    }
+  }
+  side.replaceChildren(...items);
+  renderListHead();
+}
+
+// ---------- the message list (virtual: only visible rows exist; pages come from the local store) ----------
+function selectSource(src: Source) {
+  S.source = src;
+  if (src.kind !== "search") $<HTMLInputElement>("#search").value = "";
+  $("#list").scrollTop = 0;
+  S.selectedIndex = -1;
+  resetList();
+  renderSidebar();
+}
+
+function resetList() {
+  S.generation++;
+  S.pages.clear();
+  S.loading.clear();
+  S.total = 0;
+  loadPage(0).then(() => renderRows());
+}
+
+/** Refreshes the loaded pages in place (after events), keeping the scroll position. */
+function refreshList() {
+  const pages = [...S.pages.keys()];
+  S.generation++;
+  S.loading.clear();
+  if (pages.length === 0) pages.push(0);
+  Promise.all(pages.map((p) => loadPage(p, true))).then(() => renderRows());
+}
+
+async function loadPage(page: number, replace = false) {
+  if (S.loading.has(page) || (!replace && S.pages.has(page))) return;
+  const gen = S.generation;
+  S.loading.add(page);
+  const src = S.source;
+  try {
+    let rows: Row[];
+    let total: number;
+    if (src.kind === "folder") {
+      const r = await call<{ total: number; rows: Row[] }>("messages", { account: src.account, folder: src.folder, limit: PAGE, offset: page * PAGE });
+      rows = r.rows; total = r.total;
+      // Counts can lag a page being fetched; never show fewer rows than we hold.
+      total = Math.max(total, page * PAGE + rows.length);
+      if (rows.length < PAGE) total = page * PAGE + rows.length;
+    } else if (src.kind === "threads") {
+      const limit = (page + 1) * PAGE;
+      const all = await call<Row[]>("threads", { account: src.account, folder: src.folder, limit });
+      rows = all.slice(page * PAGE);
+      total = all.length === limit ? limit + 1 : all.length;
+    } else {
+      rows = page === 0 ? await call<Row[]>("search", { query: src.query, account: null }) : [];
+      total = rows.length;
+    }
+    if (gen !== S.generation) return;
+    S.pages.set(page, rows);
+    S.total = total;
+  } catch (e) {
+    status(errText(e), "error");
+  } finally {
+    if (gen === S.generation) S.loading.delete(page);
+  }
+}
+
+function rowAt(i: number): Row | undefined {
+  return S.pages.get(Math.floor(i / PAGE))?.[i % PAGE];
+}
+
+function renderRows() {
+  const list = $("#list");
+  const spacer = list.querySelector(".spacer") as HTMLElement;
+  spacer.style.height = `${S.total * ROW_H}px`;
+  const first = Math.max(0, Math.floor(list.scrollTop / ROW_H) - 5);
+  const last = Math.min(S.total, Math.ceil((list.scrollTop + list.clientHeight) / ROW_H) + 5);
+  const els: HTMLElement[] = [];
+  for (let i = first; i < last; i++) {
+    const r = rowAt(i);
+    if (!r) {
+      loadPage(Math.floor(i / PAGE)).then(() => renderRows());
+      els.push(h("div", { class: "row placeholder", style: `top:${i * ROW_H}px` }, "…"));
+      continue;
+    }
+    const selected = S.selected?.id === r.id;
+    els.push(h("div", {
+      class: "row" + (r.seen ? "" : " unread") + (selected ? " selected" : ""),
+      style: `top:${i * ROW_H}px`, "data-id": r.id, "data-index": i, "data-subject": r.subject, "data-account": r.account,
+    },
+      r.seen ? null : h("span", { class: "mark-unread", title: "Unread" }, "●"),
+      h("div", { class: "line" },
+        h("span", { class: "from" }, r.from.name || r.from.address),
+        h("span", { class: "marks" },
+          r.threadCount && r.threadCount > 1 ? h("span", { class: "count", title: "Messages in this conversation" }, `(${r.threadCount})`) : null,
+          r.hasAttachments ? h("span", { class: "mark-attach", title: "Attachment" }, "📎") : null,
+          r.answered ? h("span", { class: "mark-answered", title: "Answered" }, "↩") : null,
+          r.forwarded ? h("span", { class: "mark-forwarded", title: "Forwarded" }, "→") : null,
+          r.flagged ? h("span", { class: "mark-flagged", title: "Flagged" }, "★") : null),
+        h("span", { class: "date" }, fmtDate(r.date))),
+      h("div", { class: "subject" }, r.subject || "(no subject)")));
+  }
+  spacer.replaceChildren(...els);
+  const empty = S.total === 0 && S.pages.has(0);
+  list.querySelector("#empty")?.remove();
+  if (empty) list.append(h("div", { id: "empty" }, S.source.kind === "search" ? "No messages match." : "No messages here."));
+  renderListHead();
+}
+
+function renderListHead() {
+  const src = S.source;
+  const head = $("#listhead");
+  const title = src.kind === "search" ? `Search: “${src.query}”` : src.account === null ? "All inboxes" : `${src.account} · ${src.folder}`;
+  const folder = src.kind !== "search" && src.account !== null ? S.folders.find((f) => f.account === src.account && f.name === src.folder) : undefined;
+  fill(head,
+    h("span", { class: "title", id: "list-title" }, title),
+    h("span", { class: "date", id: "list-count" }, `${S.total}${src.kind === "threads" && S.total > 0 ? " conversations" : ""}`),
+    src.kind !== "search" && src.account !== null
+      ? h("label", { title: "Group by conversation" }, h("input", {
+          id: "threads-toggle", type: "checkbox", checked: src.kind === "threads",
+          onchange: (e: Event) => {
+            S.threadsMode = (e.target as HTMLInputElement).checked;
+            selectSource({ kind: S.threadsMode ? "threads" : "folder", account: src.account as string, folder: src.folder });
+          },
+        }), " Threads")
+      : null,
+    folder && !folder.role && folder.name.toUpperCase() !== "INBOX"
+      ? h("span", {},
+          h("button", { id: "rename-folder", onclick: () => renameFolder(folder) }, "Rename"), " ",
+          h("button", { id: "delete-folder", onclick: () => deleteFolder(folder) }, "Delete"))
+      : null,
+  );
+}
+
+function runSearch(q: string) {
+  if (q.trim() === "") {
+    if (S.source.kind === "search") selectSource({ kind: "folder", account: null, folder: "INBOX" });
+    return;
+  }
+  selectSource({ kind: "search", query: q.trim() });
+}
+
+// ---------- selecting, opening, the reader ----------
+function selectIndex(i: number) {
+  if (i < 0 || i >= S.total) return;
+  const r = rowAt(i);
+  if (!r) return;
+  S.selectedIndex = i;
+  const list = $("#list");
+  if (i * ROW_H < list.scrollTop) list.scrollTop = i * ROW_H;
+  if ((i + 1) * ROW_H > list.scrollTop + list.clientHeight) list.scrollTop = (i + 1) * ROW_H - list.clientHeight;
+  openMessage(r);
+}
+
+async function openMessage(r: Row, allowRemote = false) {
+  S.selected = r;
+  renderRows();
+  const reader = $("#reader");
+  try {
+    const m = await call<Opened>("open_message", { id: r.id, allowRemote });
+    if (S.selected?.id !== r.id) return;
+    S.opened = m;
+    renderReader(m);
+    if (!m.summary.seen) {
+      await call("mark", { ids: [r.id], change: "read" });
+      r.seen = true;
+      renderRows();
+    }
+  } catch (e) {
+    reader.replaceChildren(h("div", { class: "banner error", id: "reader-error" }, errText(e)));
+  }
+}
+
+function srcdoc(html: string, remote: boolean): string {
+  // A second wall behind ammonia: the frame may load nothing but inline images (and
+  // remote ones only once allowed), and with no allow-scripts in its sandbox nothing runs.
+  const csp = `default-src 'none'; img-src data: cid:${remote ? " http: https:" : ""}; style-src 'unsafe-inline'; form-action 'none'`;
+  return `<!doctype html><html><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="${csp}"><style>body{font:14px/1.5 system-ui,sans-serif;margin:0;color:#111827;overflow-wrap:anywhere}img{max-width:100%}</style></head><body>${html}</body></html>`;
+}
+
+function renderReader(m: Opened) {
+  const s = m.summary;
+  const account = S.accounts.find((a) => a.name === s.account);
+  const reader = $("#reader");
+  const parts: (HTMLElement | null)[] = [
+    h("div", { id: "reader-actions" },
+      h("button", { id: "reply-btn", title: "Reply (r)", onclick: () => openComposer("reply") }, "Reply"),
+      h("button", { id: "reply-all-btn", title: "Reply all (a)", onclick: () => openComposer("replyAll") }, "Reply all"),
+      h("button", { id: "forward-btn", title: "Forward (f)", onclick: () => openComposer("forward") }, "Forward"),
+      h("button", { id: "archive-btn", title: "Archive (e)", onclick: () => act("archive") }, "Archive"),
+      h("button", { id: "delete-btn", title: "Delete (#)", onclick: () => act("delete") }, "Delete"),
+      h("button", { id: "flag-btn", title: "Flag (s)", onclick: () => toggleFlag() }, s.flagged ? "Unflag" : "Flag"),
+      h("button", { id: "unread-btn", title: "Mark unread (u)", onclick: () => markUnread() }, "Mark unread")),
+    h("h1", { id: "reader-subject" }, s.subject || "(no subject)"),
+    h("div", { class: "meta" }, h("b", {}, "From: "), s.from.display),
+    m.to.length ? h("div", { class: "meta" }, h("b", {}, "To: "), m.to.map((a) => a.display).join(", ")) : null,
+    m.cc.length ? h("div", { class: "meta" }, h("b", {}, "Cc: "), m.cc.map((a) => a.display).join(", ")) : null,
+    h("div", { class: "meta" }, h("b", {}, "Date: "), new Date(s.date * 1000).toLocaleString(), " · ", `${s.account} / ${s.folder}`),
+    account && account.protocol === "pop3"
+      ? h("div", { class: "banner warn" }, "POP3 account: reading, replying and filing this message stay on this PC.")
+      : null,
+  ];
+  if (m.html !== null && m.blockedRemote > 0 && !m.remoteAllowed) {
+    parts.push(h("div", { class: "banner", id: "remote-banner" },
+      `${m.blockedRemote} remote image${m.blockedRemote > 1 ? "s" : ""} blocked to protect your privacy.`,
+      h("button", { id: "allow-remote", onclick: () => openMessage(s, true) }, "Show images"),
+      h("button", { id: "allow-sender", onclick: async () => { await call("allow_sender", { sender: s.from.address }); openMessage(s, true); } },
+        `Always show from ${s.from.address}`)));
+  }
+  if (m.html !== null) {
+    const frame = h("iframe", { id: "body-frame", sandbox: "allow-same-origin", referrerpolicy: "no-referrer" }) as HTMLIFrameElement;
+    frame.srcdoc = srcdoc(m.html, m.remoteAllowed);
+    frame.addEventListener("load", () => {
+      const doc = frame.contentDocument;
+      if (doc?.body) frame.style.height = `${doc.documentElement.scrollHeight + 20}px`;
+    });
+    parts.push(frame);
+  } else {
+    parts.push(h("div", { id: "body-text" }, m.text ?? "(This message has no text.)"));
+  }
+  if (m.attachments.length) {
+    parts.push(h("div", { class: "attachments", id: "attachments" }, ...m.attachments.map((a, i) =>
+      h("div", { class: "attachment" }, `📎 ${a.name} (${Math.ceil(a.size / 1024)} KB)`,
+        h("button", { class: "save-attachment", onclick: async () => {
+          try {
+            const path = await call<string | null>("save_attachment", { id: s.id, index: i });
+            if (path) toast("Saved", path);
+          } catch (e) { status(errText(e), "error"); }
+        } }, "Save…")))));
+  }
+  if (m.thread.length > 1) {
+    parts.push(h("div", { class: "thread", id: "thread" }, h("b", {}, `Conversation (${m.thread.length})`),
+      ...m.thread.map((t) => h("div", { class: t.id === s.id ? "current" : "", onclick: () => openMessage(t) },
+        `${fmtDate(t.date)} · ${t.from.name || t.from.address} · ${t.subject}`))));
+  }
+  reader.replaceChildren(...parts.filter((p): p is HTMLElement => p !== null));
+  reader.scrollTop = 0;
+}
+
+async function act(kind: "archive" | "delete") {
+  const r = S.selected;
+  if (!r) return;
+  try {
+    await call(kind, { ids: [r.id] });
+    S.selected = null;
+    $("#reader").replaceChildren(h("div", { class: "placeholder" }, kind === "archive" ? "Archived" : "Deleted"));
+    refreshList();
+    loadSidebar();
+  } catch (e) { status(errText(e), "error"); }
+}
+
+async function toggleFlag() {
+  const r = S.selected;
+  if (!r) return;
+  await call("mark", { ids: [r.id], change: r.flagged ? "unflagged" : "flagged" }).catch((e) => status(errText(e), "error"));
+  r.flagged = !r.flagged;
+  if (S.opened) { S.opened.summary.flagged = r.flagged; renderReader(S.opened); }
+  refreshList();
+}
+
+async function markUnread() {
+  const r = S.selected;
+  if (!r) return;
+  await call("mark", { ids: [r.id], change: "unread" }).catch((e) => status(errText(e), "error"));
+  r.seen = false;
+  refreshList();
+  loadSidebar();
+}
+
+// ---------- drag a message onto a folder (pointer events: works with mouse and WebDriver) ----------
+function setupDrag() {
+  const list = $("#list");
+  let start: { x: number; y: number; row: Row } | null = null;
+  let ghost: HTMLElement | null = null;
+  let target: HTMLElement | null = null;
+  list.addEventListener("mousedown", (e) => {
+    const el = (e.target as HTMLElement).closest(".row[data-id]") as HTMLElement | null;
+    if (!el || e.button !== 0) return;
+    const r = rowAt(Number(el.dataset.index));
+    if (r) start = { x: e.clientX, y: e.clientY, row: r };
+  });
+  document.addEventListener("mousemove", (e) => {
+    if (!start) return;
+    if (!ghost && Math.hypot(e.clientX - start.x, e.clientY - start.y) < 6) return;
+    if (!ghost) {
+      ghost = h("div", { id: "drag-ghost" }, `Move “${start.row.subject}”`);
+      document.body.append(ghost);
+    }
+    ghost.style.left = `${e.clientX + 12}px`;
+    ghost.style.top = `${e.clientY + 8}px`;
+    const over = (document.elementFromPoint(e.clientX, e.clientY) as HTMLElement | null)?.closest(".folder[data-account]") as HTMLElement | null;
+    if (over !== target) { target?.classList.remove("drop-target"); target = over; target?.classList.add("drop-target"); }
+  });
+  document.addEventListener("mouseup", async (e) => {
+    const s = start;
+    start = null;
+    if (!s) return;
+    if (!ghost) {
+      // A click: open the message.
+      const el = (e.target as HTMLElement).closest(".row[data-id]") as HTMLElement | null;
+      if (el) selectIndex(Number(el.dataset.index));
+      return;
+    }
+    ghost.remove(); ghost = null;
+    const t = target; target?.classList.remove("drop-target"); target = null;
+    if (!t) return;
+    const account = t.dataset.account!, folder = t.dataset.folder!;
+    if (account !== s.row.account) { status(`A message can only be filed in a folder of its own account (${s.row.account}).`, "error"); return; }
+    if (folder === s.row.folder) return;
+    try {
+      await call("move_messages", { ids: [s.row.id], folder });
+      status(`Moved “${s.row.subject}” to ${folder}`);
+      if (S.selected?.id === s.row.id) S.selected = null;
+      refreshList();
+      loadSidebar();
+    } catch (err) { status(errText(err), "error"); }
+  });
+}
+
+// ---------- composer ----------
+function openComposer(mode: "new" | "reply" | "replyAll" | "forward") {
+  const m = S.opened;
+  if (mode !== "new" && !m) return;
+  if (S.accounts.length === 0) { showSetup(true); return; }
+  document.querySelector("#composer")?.remove();
+  const orig = m?.summary;
+  const me = S.accounts.find((a) => a.name === orig?.account);
+  let info = "";
+  if (mode === "reply" && m) info = `To: ${m.summary.from.display}`;
+  if (mode === "replyAll" && m) {
+    const mine = new Set((me?.identities ?? []).map((i) => i.email.toLowerCase()).concat(me ? [me.email.toLowerCase()] : []));
+    info = "To: " + [m.summary.from, ...m.to, ...m.cc].filter((a) => !mine.has(a.address.toLowerCase())).map((a) => a.display).join(", ");
+  }
+  const subjectHint = !orig ? "" : mode === "forward" ? `Fwd: ${orig.subject.replace(/^(fwd?|fw):\s*/i, "")}` : `Re: ${orig.subject.replace(/^re:\s*/i, "")}`;
+  const accountSelect = h("select", { id: "compose-account", disabled: mode !== "new" },
+    ...S.accounts.map((a) => h("option", { value: a.name, selected: a.name === (orig?.account ?? S.accounts[0].name) }, `${a.name} <${a.email}>`)));
+  const titles = { new: "New message", reply: "Reply", replyAll: "Reply all", forward: "Forward" };
+  const dlg = h("div", { class: "overlay", id: "composer" },
+    h("div", { class: "dialog" },
+      h("h2", {}, titles[mode]),
+      h("div", { class: "form" },
+        h("label", {}, "From"), accountSelect,
+        info ? h("div", { class: "full meta", id: "compose-info" }, info) : null,
+        h("label", { for: "compose-to" }, mode.startsWith("reply") ? "Also to" : "To"), h("input", { id: "compose-to", placeholder: "name@example.org, …" }),
+        h("label", { for: "compose-cc" }, "Cc"), h("input", { id: "compose-cc" }),
+        h("label", { for: "compose-subject" }, "Subject"), h("input", { id: "compose-subject", placeholder: subjectHint }),
+        h("textarea", { id: "compose-body", class: "full", placeholder: mode === "new" ? "" : "Your text (the original is quoted below it)" })),
+      h("div", { id: "compose-error" }),
+      h("div", { class: "buttons" },
+        h("button", { id: "compose-cancel", onclick: () => dlg.remove() }, "Discard"),
+        h("button", { id: "compose-send", class: "primary", title: "Send (Ctrl+Enter)", onclick: () => send() }, "Send"))));
+  const send = async () => {
+    const val = (id: string) => ($(`#${id}`) as HTMLInputElement).value;
+    const btn = $<HTMLButtonElement>("#compose-send");
+    btn.disabled = true;
+    try {
+      await call("send", { message: {
+        mode, account: val("compose-account"), original: orig?.id ?? null,
+        to: val("compose-to"), cc: val("compose-cc"), subject: val("compose-subject"), body: val("compose-body"),
+      } });
+      dlg.remove();
+      toast("Message queued", "It goes out now; the Changes panel shows it until it has.");
+      status("Sending…");
+    } catch (e) {
+      $("#compose-error").textContent = errText(e);
+      btn.disabled = false;
+    }
+  };
+  dlg.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); send(); }
+    if (e.key === "Escape") dlg.remove();
+  });
+  document.body.append(dlg);
+  ($(mode === "new" || mode === "forward" ? "#compose-to" : "#compose-body")).focus();
+}
+
+// ---------- small dialogs ----------
+function ask(title: string, label: string, initial: string, ok: string): Promise<string | null> {
+  return new Promise((resolve) => {
+    const input = h("input", { id: "dialog-input", value: initial }) as HTMLInputElement;
+    const close = (v: string | null) => { dlg.remove(); resolve(v); };
+    const dlg = h("div", { class: "overlay", id: "dialog" },
+      h("div", { class: "dialog" }, h("h2", {}, title),
+        label ? h("div", { class: "form" }, h("label", {}, label), input) : null,
+        h("div", { class: "buttons" },
+          h("button", { id: "dialog-cancel", onclick: () => close(null) }, "Cancel"),
+          h("button", { id: "dialog-ok", class: "primary", onclick: () => close(label ? input.value : "") }, ok))));
+    dlg.addEventListener("keydown", (e) => {
+      if (e.key === "Enter") close(label ? input.value : "");
+      if (e.key === "Escape") close(null);
+    });
+    document.body.append(dlg);
+    (label ? input : $("#dialog-ok")).focus();
+  });
+}
+
+async function newFolder(account: string) {
+  const name = await ask(`New folder in ${account}`, "Name", "", "Create");
+  if (!name?.trim()) return;
+  try { await call("create_folder", { account, name }); status(`Folder “${name}” created`); await loadSidebar(); }
+  catch (e) { status(errText(e), "error"); }
+}
+
+async function renameFolder(f: Folder) {
+  const name = await ask(`Rename “${f.name}”`, "New name", f.name, "Rename");
+  if (!name?.trim() || name === f.name) return;
+  try {
+    await call("rename_folder", { account: f.account, old: f.name, new: name });
+    await loadSidebar();
+    selectSource({ kind: "folder", account: f.account, folder: name.trim() });
+  } catch (e) { status(errText(e), "error"); }
+}
+
+async function deleteFolder(f: Folder) {
+  if ((await ask(`Delete “${f.name}” and the ${f.total} messages in it?`, "", "", "Delete")) === null) return;
+  try {
+    await call("delete_folder", { account: f.account, name: f.name });
+    await loadSidebar();
+    selectSource({ kind: "folder", account: null, folder: "INBOX" });
+  } catch (e) { status(errText(e), "error"); }
+}
+
+async function switchToImap(account: string) {
+  if ((await ask(`Switch ${account} to IMAP?`, "", "", "Switch")) === null) return;
+  status(`Switching ${account} to IMAP…`);
+  try {
+    const r = await call<{ matched: number; uploaded: number }>("switch_to_imap", { account });
+    toast("Switched to IMAP", `${r.matched} messages matched, ${r.uploaded} uploaded. This account now syncs between devices.`);
+    await loadSidebar();
+  } catch (e) { status(errText(e), "error"); }
+}
+
+async function syncNow() {
+  status("Syncing…");
+  try { await call("sync_now", { account: null }); status(`Up to date · ${new Date().toLocaleTimeString()}`); }
+  catch (e) { status(errText(e), "error"); }
+  loadSidebar(); refreshList();
+}
+
+// ---------- pending and failed changes ----------
+interface Change { id: number; account: string; kind: string; target: string; state: string; attempts: number; lastError: string }
+interface Outgoing { id: number; account: string; subject: string; recipients: string[]; state: string; lastError: string }
+async function updateChanges() {
+  const { changes, outbox } = await call<{ changes: Change[]; outbox: Outgoing[] }>("changes");
+  const badge = $("#changes-badge");
+  const n = changes.length + outbox.length;
+  badge.textContent = String(n);
+  badge.classList.toggle("hidden", n === 0);
+  const panel = document.querySelector("#changes-panel");
+  if (!panel) return;
+  fill(panel as HTMLElement,
+    h("h3", {}, "Changes on their way to the server"),
+    changes.length === 0 ? h("div", { class: "meta", id: "no-changes" }, "Nothing waiting: the server has everything.") : null,
+    ...changes.map((c) => h("div", { class: "change " + c.state, "data-change": c.id },
+      h("b", {}, c.state === "failed" ? "Failed: " : "Pending: "), `${c.account}: ${c.target}`,
+      c.attempts ? ` (${c.attempts} tries)` : "",
+      c.lastError ? h("div", { class: "err" }, c.lastError) : null,
+      c.state === "failed" ? h("div", {},
+        h("button", { onclick: async () => { await call("retry_change", { id: c.id }); updateChanges(); } }, "Retry"), " ",
+        h("button", { onclick: async () => { await call("discard_change", { id: c.id }); updateChanges(); } }, "Discard")) : null)),
+    h("h3", {}, "Outbox"),
+    outbox.length === 0 ? h("div", { class: "meta" }, "Nothing to send.") : null,
+    ...outbox.map((o) => h("div", { class: "change " + (o.state === "failed" ? "failed" : "") },
+      h("b", {}, o.state + ": "), `${o.subject} → ${o.recipients.join(", ")}`, o.lastError ? h("div", { class: "err" }, o.lastError) : null)),
+  );
+}
+function toggleChanges() {
+  const panel = document.querySelector("#changes-panel");
+  if (panel) { panel.remove(); return; }
+  document.body.append(h("aside", { id: "changes-panel" }));
+  updateChanges();
+}
+
+// ---------- first run: account setup ----------
+function showSetup(firstRun: boolean) {
+  document.querySelector("#setup")?.remove();
+  const field = (id: string, label: string, attrs: Record<string, unknown> = {}) =>
+    [h("label", { for: id }, label), h("input", { id, ...attrs })];
+  const dlg = h("div", { class: "overlay", id: "setup" },
+    h("div", { class: "dialog" },
+      h("h2", {}, firstRun ? "Welcome to Brevdue: add your mail account" : "Add an account"),
+      S.info.testPasswords ? h("div", { class: "banner warn", id: "test-passwords" }, "Test mode (BREVDUE_INSECURE_TEST_PASSWORDS=1): passwords are kept in memory only and forgotten when Brevdue closes.") : null,
+      !S.info.keychainOk && !S.info.testPasswords ? h("div", { class: "banner error", id: "keychain-warning" }, S.info.keychainMessage ?? "No keychain is running.") : null,
+      h("div", { class: "meta", style: "margin-bottom:6px" }, "On how many devices do you read this mail?"),
+      h("div", { class: "choice" },
+        h("label", {}, h("input", { type: "radio", name: "devices", id: "devices-several", value: "several", checked: true }), " Several (phone and PC…)"),
+        h("label", {}, h("input", { type: "radio", name: "devices", id: "devices-one", value: "one" }), " Only this PC")),
+      h("div", { class: "advice", id: "advice" }),
+      h("div", { class: "choice" },
+        h("label", {}, h("input", { type: "radio", name: "protocol", id: "protocol-imap", value: "imap", checked: true }), " IMAP — mail stays on the server; every device sees the same"),
+        h("label", {}, h("input", { type: "radio", name: "protocol", id: "protocol-pop3", value: "pop3" }), " POP3 — this PC downloads its own copy")),
+      h("div", { class: "form" },
+        ...field("setup-email", "E-mail", { placeholder: "you@example.org" }),
+        ...field("setup-name", "Account name", { placeholder: "Work, Home…" }),
+        ...field("setup-display", "Your name"),
+        ...field("setup-host", "Server"),
+        h("label", { for: "setup-security" }, "Security"),
+        h("select", { id: "setup-security" }, h("option", { value: "tls" }, "TLS"), h("option", { value: "starttls" }, "STARTTLS"), h("option", { value: "plain" }, "None (unsafe)")),
+        ...field("setup-port", "Port", { type: "number", value: "993" }),
+        ...field("setup-user", "User name"),
+        ...field("setup-password", "Password", { type: "password" }),
+        h("label", { for: "setup-pop3-delete", class: "pop3-only" }, "Remove from server"),
+        h("select", { id: "setup-pop3-delete", class: "pop3-only" },
+          h("option", { value: "never" }, "Never (keep mail on the server)"),
+          h("option", { value: "delete-after-download" }, "After download"),
+          h("option", { value: "after-days:14" }, "After 14 days"),
+          h("option", { value: "when-deleted-here" }, "When I delete it here")),
+        ...field("setup-smtp-host", "SMTP server", { placeholder: "same as Server" }),
+        ...field("setup-smtp-port", "SMTP port", { type: "number", placeholder: "465" }),
+        ...field("setup-ca", "Extra CA file", { placeholder: "only for a private server" })),
+      h("div", { id: "setup-error" }),
+      h("div", { class: "buttons" },
+        firstRun ? null : h("button", { id: "setup-cancel", onclick: () => dlg.remove() }, "Cancel"),
+        h("button", { id: "setup-submit", class: "primary", onclick: () => submit() }, "Add account"))));
+  document.body.append(dlg);
+  const val = (id: string) => ($(`#${id}`) as HTMLInputElement).value.trim();
+  const proto = () => (dlg.querySelector("input[name=protocol]:checked") as HTMLInputElement).value;
+  const update = () => {
+    const several = ($("#devices-several") as HTMLInputElement).checked;
+    const pop = proto() === "pop3";
+    $("#advice").textContent = several
+      ? "Several devices: choose IMAP. With IMAP what you do on one device — reading, replying, filing — reaches all the others. With POP3 each device keeps its own copy and none of that travels."
+      : "One device: POP3 can do, and IMAP works too. When in doubt, IMAP: you can add a phone later.";
+    if (several && pop) $("#advice").append(h("b", {}, " You picked POP3 although you read this mail on several devices: they will disagree."));
+    dlg.querySelectorAll(".pop3-only").forEach((e) => (e as HTMLElement).classList.toggle("hidden", !pop));
+    const sec = val("setup-security");
+    ($("#setup-port") as HTMLInputElement).value = String(pop ? (sec === "tls" ? 995 : 110) : sec === "tls" ? 993 : 143);
+  };
+  dlg.querySelectorAll("input[type=radio], #setup-security").forEach((e) => e.addEventListener("change", update));
+  $("#devices-several").addEventListener("change", () => { ($("#protocol-imap") as HTMLInputElement).checked = true; update(); });
+  $("#setup-email").addEventListener("input", () => {
+    const email = val("setup-email");
+    const at = email.indexOf("@");
+    if (at > 0) {
+      ($("#setup-user") as HTMLInputElement).value = email;
+      if (!val("setup-name")) ($("#setup-name") as HTMLInputElement).placeholder = email.slice(at + 1);
+    }
+  });
+  update();
+  const submit = async () => {
+    const btn = $<HTMLButtonElement>("#setup-submit");
+    btn.disabled = true;
+    $("#setup-error").textContent = "";
+    status("Checking the login…");
+    const email = val("setup-email");
+    try {
+      await call("add_account", { account: {
+        name: val("setup-name") || email, email, displayName: val("setup-display"),
+        protocol: proto(), host: val("setup-host"), port: Number(val("setup-port")), security: val("setup-security"),
+        username: val("setup-user") || email, password: ($("#setup-password") as HTMLInputElement).value,
+        caFile: val("setup-ca") || null, smtpHost: val("setup-smtp-host") || (val("setup-smtp-port") ? val("setup-host") : null),
+        smtpPort: val("setup-smtp-port") ? Number(val("setup-smtp-port")) : null, smtpSecurity: val("setup-security"),
+        pop3Delete: proto() === "pop3" ? val("setup-pop3-delete") : null,
+      } });
+      dlg.remove();
+      status("Account added: downloading mail…");
+      await loadSidebar();
+      selectSource({ kind: "folder", account: null, folder: "INBOX" });
+    } catch (e) {
+      $("#setup-error").textContent = errText(e);
+      status("The account was not added", "error");
+      btn.disabled = false;
+    }
+  };
+}
+
+// ---------- keyboard shortcuts ----------
+function setupKeys() {
+  document.addEventListener("keydown", (e) => {
+    const t = e.target as HTMLElement;
+    if (t.closest("input, textarea, select, .overlay") || e.ctrlKey || e.altKey || e.metaKey) return;
+    const keys: Record<string, () => void> = {
+      j: () => selectIndex(S.selectedIndex + 1),
+      ArrowDown: () => selectIndex(S.selectedIndex + 1),
+      k: () => selectIndex(Math.max(0, S.selectedIndex - 1)),
+      ArrowUp: () => selectIndex(Math.max(0, S.selectedIndex - 1)),
+      c: () => openComposer("new"),
+      r: () => openComposer("reply"),
+      a: () => openComposer("replyAll"),
+      f: () => openComposer("forward"),
+      e: () => act("archive"),
+      "#": () => act("delete"),
+      Delete: () => act("delete"),
+      s: () => toggleFlag(),
+      u: () => markUnread(),
+      "/": () => $("#search").focus(),
+      g: () => selectSource({ kind: "folder", account: null, folder: "INBOX" }),
+    };
+    const f = keys[e.key];
+    if (f) { e.preventDefault(); f(); }
+  });
+}
+
+// ---------- engine events ----------
+let refreshTimer = 0;
+function scheduleRefresh() {
+  clearTimeout(refreshTimer);
+  refreshTimer = window.setTimeout(() => { refreshList(); loadSidebar(); }, 120);
+}
+
+async function listenEngine() {
+  await listen<Record<string, any>>("engine", ({ payload: e }) => {
+    const bar = $<HTMLProgressElement>("#sync-progress");
+    switch (e.type) {
+      case "syncStarted":
+        S.syncing.set(e.account, "");
+        status(`Syncing ${e.account}…`);
+        bar.classList.remove("hidden"); bar.removeAttribute("value");
+        break;
+      case "syncProgress":
+        bar.classList.remove("hidden");
+        bar.max = Math.max(1, e.total); bar.value = e.done;
+        status(`Syncing ${e.account}: ${e.folder} ${e.done}/${e.total}`);
+        break;
+      case "syncFinished":
+        S.syncing.delete(e.account);
+        if (S.syncing.size === 0) { bar.classList.add("hidden"); status(`Up to date · ${new Date().toLocaleTimeString()}`); }
+        scheduleRefresh();
+        break;
+      case "messagesChanged":
+      case "foldersChanged":
+        scheduleRefresh();
+        break;
+      case "changesApplied": case "outboxChanged":
+        updateChanges();
+        if (e.type === "outboxChanged") scheduleRefresh();
+        break;
+      case "changeFailed":
+        toast("The server refused a change", e.message, 10000);
+        updateChanges(); scheduleRefresh();
+        break;
+      case "advisory":
+        toast(`About ${e.account}`, e.message, 15000);
+        break;
+      case "pushState":
+        $("#push-state").textContent = e.connected ? `● ${e.account}: live` : `○ ${e.account}: offline`;
+        break;
+      case "error":
+        S.syncing.delete(e.account);
+        if (S.syncing.size === 0) bar.classList.add("hidden");
+        status(`${e.account}: ${e.message}`, "error");
+        updateChanges();
+        break;
+    }
+  });
+  await listen<{ title: string; body: string }>("notification", ({ payload }) => {
+    S.notifications.push(payload);
+    toast(payload.title, payload.body, 10000);
+  });
+}
+
+// ---------- start ----------
+async function main() {
+  layout();
+  setupDrag();
+  setupKeys();
+  await listenEngine();
+  S.info = await call("app_info");
+  await loadSidebar();
+  selectSource({ kind: "folder", account: null, folder: "INBOX" });
+  updateChanges();
+  if (S.accounts.length === 0) showSetup(true);
+  document.body.dataset.ready = "1";
+}
+main().catch((e) => status(errText(e), "error"));
