@@ -290,6 +290,15 @@ async fn a_pending_change_wins_over_the_server_until_applied() {
     phone.engine.sync(None).await.unwrap();
     let id = id_of(&phone.engine, "c0@t");
     phone.engine.mark(&[id], FlagChange::Read).unwrap(); // queued, not pushed
+                                                         // Another process on this data directory is replaying it right now: this process's
+                                                         // sync (which pushes first) must leave it queued and must not undo it.
+    let change = phone.engine.changes(None).unwrap()[0].id;
+    let now = chrono::Utc::now().timestamp();
+    assert!(phone
+        .engine
+        .store()
+        .lease_change(change, now, now + 2)
+        .unwrap());
 
     // Meanwhile the server reports the message, still unread, with a new flag.
     let mut other = OtherClient::login(&user).await;
@@ -299,7 +308,15 @@ async fn a_pending_change_wins_over_the_server_until_applied() {
     phone.engine.sync(None).await.unwrap();
     let m = phone.engine.message(id).unwrap().summary;
     assert!(m.flags.seen, "the sync undid a pending local change");
+    assert_eq!(
+        phone.engine.changes(None).unwrap().len(),
+        1,
+        "still pending"
+    );
 
+    // The other process went away without finishing: once its lease runs out, this
+    // one applies the change.
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     let report = phone.engine.push_changes(None).await.unwrap();
     assert_eq!(report.applied, 1);
     phone.engine.sync(None).await.unwrap();
@@ -665,4 +682,26 @@ async fn an_account_added_while_push_runs_is_watched_too() {
     let uid = other.uid_of("la0@t").await;
     other.store(uid, "+FLAGS (\\Seen)").await;
     assert!(wait_until(10, || engine_view(&pc.engine)["la0@t"].1).await);
+}
+
+#[tokio::test]
+async fn a_sync_passes_over_a_folder_not_created_on_the_server_yet() {
+    let user = server().new_user("pendingfolder");
+    fill(&user, "p", 2).await;
+    let t = engine_with_account(&user, &[]).await;
+    t.engine.sync(None).await.unwrap();
+    t.engine.create_folder("main", "Not Yet").unwrap();
+    // Another process holds the create: this sync cannot push it first.
+    let change = t.engine.changes(None).unwrap()[0].id;
+    let now = chrono::Utc::now().timestamp();
+    assert!(t
+        .engine
+        .store()
+        .lease_change(change, now, now + 60)
+        .unwrap());
+    let reports = t.engine.sync(None).await.unwrap();
+    assert_eq!(reports[0].1.folders, 6, "{reports:?}");
+    let folders = t.engine.folders(None).unwrap();
+    assert!(folders.iter().any(|f| f.name == "Not Yet"), "{folders:?}");
+    assert_eq!(t.engine.changes(None).unwrap().len(), 1);
 }

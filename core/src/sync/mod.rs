@@ -45,6 +45,9 @@ impl SyncContext {
         let mut report = SyncReport::default();
         let listing = conn.list_folders().await?;
         let remote: Vec<_> = listing.iter().map(|(f, _)| f.clone()).collect();
+        // Folders kept here for a queued create or rename are not there yet: skip them.
+        let on_server: std::collections::HashSet<String> =
+            remote.iter().map(|f| f.remote_name.clone()).collect();
         let store = self.store.clone();
         let account_id = account.id;
         if blocking(move || store.replace_folders(account_id, &remote)).await? {
@@ -61,13 +64,16 @@ impl SyncContext {
             .filter_map(|(f, s)| Some((f.remote_name, s?)))
             .collect();
         let states = self.store.folder_sync_states(account.id)?;
-        for state in &states {
+        for state in states.iter().filter(|s| on_server.contains(&s.remote_name)) {
             let hint = statuses.get(&state.remote_name).copied();
             self.sync_folder_headers(account, conn, state, hint, &mut report)
                 .await?;
             report.folders += 1;
         }
         for state in self.store.folder_sync_states(account.id)? {
+            if !on_server.contains(&state.remote_name) {
+                continue;
+            }
             report.bodies += self.prefetch_bodies(account, conn, &state).await?;
         }
         Ok(report)
