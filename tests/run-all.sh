@@ -17,7 +17,7 @@ log=$(mktemp)
 suites=$(mktemp)
 trap 'rm -f "$log" "$suites"' EXIT
 set +e
-cargo test --workspace -- --test-threads 4 2>&1 | tee "$log"
+cargo test --workspace --no-fail-fast -- --test-threads 4 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 for suite in android ios desktop; do
   [ -f "$suite/test.sh" ] || continue
