@@ -342,7 +342,9 @@ impl Engine {
             for account in accounts {
                 // What this device did goes out first: the outbox, then queued changes
                 // (a folder created here must exist there before the pull lists it).
-                if let Err(err) = inner.send_outbox(&account, true).await {
+                // With backoff: a server that did not answer a moment ago does not hold
+                // up the pull again.
+                if let Err(err) = inner.send_outbox(&account, false).await {
                     tracing::info!(%err, "sending the outbox before sync failed");
                 }
                 if let Err(err) = inner.push_account(&account, false).await {
@@ -608,8 +610,11 @@ impl Engine {
         });
         self.run(move |inner| async move {
             let report = inner.switch_to_imap(&account, imap).await?;
+            // The switch is done; a failed first pull is only retried by the next sync.
             let account = inner.store.account_by_id(account.id)?;
-            inner.sync_account(&account).await?;
+            if let Err(err) = inner.sync_account(&account).await {
+                tracing::warn!(%err, "first IMAP sync after the switch failed");
+            }
             Ok(report)
         })
         .await
