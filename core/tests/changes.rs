@@ -612,6 +612,7 @@ async fn a_network_change_rebuilds_the_push_connection_at_once() {
     other.select("INBOX").await;
     let uid = other.uid_of("nc1@t").await;
     other.store(uid, "+FLAGS (\\Seen)").await;
+    // Indexing panics if the message ever left the cache: it must not.
     assert!(wait_until(10, || engine_view(&pc.engine)["nc1@t"].1).await);
 }
 

@@ -503,9 +503,20 @@ impl ImapConnection {
             timed(&target, "SELECT", self.session.select(remote_name)).await?
         };
         self.drain_unsolicited();
+        // Every SELECT answer carries UIDVALIDITY (RFC 3501 2.3.1.1). Without it the
+        // answer was lost (seen rarely on a reused session under load): taking it for
+        // an empty folder with a new UIDVALIDITY would drop the whole local cache.
+        let Some(uidvalidity) = mailbox.uid_validity.filter(|v| *v != 0) else {
+            self.selected = None;
+            // Transient: the caller drops this session and the next attempt reconnects.
+            return Err(Error::new(
+                ErrorKind::Network,
+                format!("{target} answered SELECT {remote_name} without UIDVALIDITY; reconnecting"),
+            ));
+        };
         self.selected = Some(remote_name.to_owned());
         Ok(MailboxStatus {
-            uidvalidity: mailbox.uid_validity.unwrap_or(0),
+            uidvalidity,
             uidnext: mailbox.uid_next.unwrap_or(0),
             highestmodseq: mailbox.highest_modseq.filter(|_| self.caps.condstore),
             messages: mailbox.exists,
