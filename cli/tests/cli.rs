@@ -415,9 +415,7 @@ async fn watch_prints_one_json_line_per_event() {
         None
     };
     assert!(wait_for("push").is_some(), "no push event");
-    other.select("INBOX").await;
-    let uid = other.uid_of("w0@t").await;
-    other.store(uid, "+FLAGS (\\Flagged)").await;
+    other.store_in_inbox("w0@t", "+FLAGS (\\Flagged)").await;
     let changed = wait_for("messages_changed").expect("no messages_changed line");
     assert_eq!(changed["account"], "main");
     assert_eq!(changed["changed"].as_array().unwrap().len(), 1);

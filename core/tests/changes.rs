@@ -302,9 +302,7 @@ async fn a_pending_change_wins_over_the_server_until_applied() {
 
     // Meanwhile the server reports the message, still unread, with a new flag.
     let mut other = OtherClient::login(&user).await;
-    other.select("INBOX").await;
-    let uid = other.uid_of("c0@t").await;
-    other.store(uid, "+FLAGS (\\Flagged)").await;
+    other.store_in_inbox("c0@t", "+FLAGS (\\Flagged)").await;
     phone.engine.sync(None).await.unwrap();
     let m = phone.engine.message(id).unwrap().summary;
     assert!(m.flags.seen, "the sync undid a pending local change");
@@ -609,9 +607,7 @@ async fn a_network_change_rebuilds_the_push_connection_at_once() {
     );
 
     let mut other = OtherClient::login(&user).await;
-    other.select("INBOX").await;
-    let uid = other.uid_of("nc1@t").await;
-    other.store(uid, "+FLAGS (\\Seen)").await;
+    other.store_in_inbox("nc1@t", "+FLAGS (\\Seen)").await;
     // Indexing panics if the message ever left the cache: it must not.
     assert!(wait_until(10, || engine_view(&pc.engine)["nc1@t"].1).await);
 }
@@ -651,9 +647,7 @@ async fn idle_is_renewed_and_polling_stands_in_without_idle() {
     // Several renewals (or polls), each followed by a sync pass.
     assert!(wait_until(10, || recorders.iter().all(|(_, e)| syncs(e) >= 4)).await);
     let mut other = OtherClient::login(&user).await;
-    other.select("INBOX").await;
-    let uid = other.uid_of("rn0@t").await;
-    other.store(uid, "+FLAGS (\\Flagged)").await;
+    other.store_in_inbox("rn0@t", "+FLAGS (\\Flagged)").await;
     for (name, device) in [("renewing", &renewing), ("polling", &polling)] {
         assert!(
             wait_until(10, || engine_view(&device.engine)["rn0@t"].2).await,
@@ -679,9 +673,7 @@ async fn an_account_added_while_push_runs_is_watched_too() {
     // The catch-up sync after connecting brings the mailbox without a manual sync.
     assert!(wait_until(10, || engine_view(&pc.engine).len() == 2).await);
     let mut other = OtherClient::login(&user).await;
-    other.select("INBOX").await;
-    let uid = other.uid_of("la0@t").await;
-    other.store(uid, "+FLAGS (\\Seen)").await;
+    other.store_in_inbox("la0@t", "+FLAGS (\\Seen)").await;
     assert!(wait_until(10, || engine_view(&pc.engine)["la0@t"].1).await);
 }
 

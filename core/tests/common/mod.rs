@@ -230,6 +230,13 @@ impl OtherClient {
             .unwrap_or_else(|| panic!("{message_id} not found"))
     }
 
+    /// Changes the flags of the message with this Message-ID in INBOX.
+    pub async fn store_in_inbox(&mut self, message_id: &str, change: &str) {
+        self.select("INBOX").await;
+        let uid = self.uid_of(message_id).await;
+        self.store(uid, change).await;
+    }
+
     pub async fn store(&mut self, uid: u32, change: &str) {
         let _: Vec<_> = self
             .session
