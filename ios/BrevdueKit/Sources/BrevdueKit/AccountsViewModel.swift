@@ -74,11 +74,13 @@ public final class AccountsViewModel: ViewModel<AccountsState>, @unchecked Senda
     }
 
     public func load() {
-        do {
-            let accounts = try session.engine.accounts()
-            update { $0.accounts = accounts; $0.error = nil }
-        } catch {
-            update { $0.error = asBrevdueError(error) }
+        serially {
+            do {
+                let accounts = try session.engine.accounts()
+                update { $0.accounts = accounts; $0.error = nil }
+            } catch {
+                update { $0.error = asBrevdueError(error) }
+            }
         }
     }
 

@@ -45,11 +45,13 @@ public final class FoldersViewModel: ViewModel<FoldersState>, @unchecked Sendabl
     }
 
     public func load() {
-        do {
-            let folders = Self.ordered(try session.engine.folders(account: account))
-            update { $0.folders = folders; $0.error = nil }
-        } catch {
-            update { $0.error = asBrevdueError(error) }
+        serially {
+            do {
+                let folders = Self.ordered(try session.engine.folders(account: account))
+                update { $0.folders = folders; $0.error = nil }
+            } catch {
+                update { $0.error = asBrevdueError(error) }
+            }
         }
     }
 

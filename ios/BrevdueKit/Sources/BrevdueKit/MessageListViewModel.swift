@@ -35,54 +35,62 @@ public final class MessageListViewModel: ViewModel<MessageListState>, @unchecked
 
     /// The newest page.
     public func loadFirstPage() {
-        do {
-            let first = try page(offset: 0, limit: pageSize)
-            update {
-                $0.messages = first
-                $0.hasMore = first.count == Int(pageSize)
-                $0.query = nil
-                $0.error = nil
-            }
-        } catch { update { $0.error = asBrevdueError(error) } }
+        serially {
+            do {
+                let first = try page(offset: 0, limit: pageSize)
+                update {
+                    $0.messages = first
+                    $0.hasMore = first.count == Int(pageSize)
+                    $0.query = nil
+                    $0.error = nil
+                }
+            } catch { update { $0.error = asBrevdueError(error) } }
+        }
     }
 
     /// The next page, appended (when the list is scrolled to its end).
     public func loadMore() {
-        let current = state
-        guard current.hasMore, current.query == nil else { return }
-        do {
-            let next = try page(offset: UInt32(current.messages.count), limit: pageSize)
-            update {
-                let known = Set($0.messages.map(\.id))
-                $0.messages += next.filter { !known.contains($0.id) }
-                $0.hasMore = next.count == Int(pageSize)
-            }
-        } catch { update { $0.error = asBrevdueError(error) } }
+        serially {
+            let current = state
+            guard current.hasMore, current.query == nil else { return }
+            do {
+                let next = try page(offset: UInt32(current.messages.count), limit: pageSize)
+                update {
+                    let known = Set($0.messages.map(\.id))
+                    $0.messages += next.filter { !known.contains($0.id) }
+                    $0.hasMore = next.count == Int(pageSize)
+                }
+            } catch { update { $0.error = asBrevdueError(error) } }
+        }
     }
 
     /// Reloads as many rows as are shown (after a change or a sync).
     public func refresh() {
-        let current = state
-        if let query = current.query { return search(query) }
-        let shown = max(UInt32(current.messages.count), pageSize)
-        do {
-            let rows = try page(offset: 0, limit: shown)
-            update {
-                $0.messages = rows
-                $0.hasMore = rows.count == Int(shown)
-                $0.error = nil
-            }
-        } catch { update { $0.error = asBrevdueError(error) } }
+        serially {
+            let current = state
+            if let query = current.query { return search(query) }
+            let shown = max(UInt32(current.messages.count), pageSize)
+            do {
+                let rows = try page(offset: 0, limit: shown)
+                update {
+                    $0.messages = rows
+                    $0.hasMore = rows.count == Int(shown)
+                    $0.error = nil
+                }
+            } catch { update { $0.error = asBrevdueError(error) } }
+        }
     }
 
     /// Full-text search over the account (an empty query goes back to the folder).
     public func search(_ query: String) {
-        let query = query.trimmingCharacters(in: .whitespaces)
-        guard !query.isEmpty else { return loadFirstPage() }
-        do {
-            let hits = try session.engine.search(query: query, account: account, limit: 200)
-            update { $0.messages = hits; $0.hasMore = false; $0.query = query; $0.error = nil }
-        } catch { update { $0.error = asBrevdueError(error) } }
+        serially {
+            let query = query.trimmingCharacters(in: .whitespaces)
+            guard !query.isEmpty else { return loadFirstPage() }
+            do {
+                let hits = try session.engine.search(query: query, account: account, limit: 200)
+                update { $0.messages = hits; $0.hasMore = false; $0.query = query; $0.error = nil }
+            } catch { update { $0.error = asBrevdueError(error) } }
+        }
     }
 
     private func perform(_ body: () throws -> Void) {

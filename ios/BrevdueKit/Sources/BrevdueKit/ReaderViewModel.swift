@@ -45,8 +45,10 @@ public final class ReaderViewModel: ViewModel<ReaderState>, @unchecked Sendable 
     }
 
     private func reload() {
-        if let fresh = try? session.engine.message(id: id) {
-            update { $0.message = fresh }
+        serially {
+            if let fresh = try? session.engine.message(id: id) {
+                update { $0.message = fresh }
+            }
         }
     }
 

@@ -89,15 +89,17 @@ public final class SyncStatusViewModel: ViewModel<SyncStatusState>, @unchecked S
     }
 
     public func refreshChanges() {
-        do {
-            let changes = try session.engine.changes(account: nil)
-            let outbox = try session.engine.outbox(account: nil)
-            update {
-                $0.pending = changes.filter { $0.state == .pending }
-                $0.failed = changes.filter { $0.state == .failed }
-                $0.outbox = outbox
-            }
-        } catch { update { $0.lastError = asBrevdueError(error) } }
+        serially {
+            do {
+                let changes = try session.engine.changes(account: nil)
+                let outbox = try session.engine.outbox(account: nil)
+                update {
+                    $0.pending = changes.filter { $0.state == .pending }
+                    $0.failed = changes.filter { $0.state == .failed }
+                    $0.outbox = outbox
+                }
+            } catch { update { $0.lastError = asBrevdueError(error) } }
+        }
     }
 
     public func retry(_ change: Int64) {
