@@ -33,19 +33,22 @@ public final class MessageListViewModel: ViewModel<MessageListState>, @unchecked
         try session.engine.messages(account: account, folder: folder, limit: limit, offset: offset)
     }
 
+    /// The newest `limit` messages, replacing what is shown (and any search).
+    private func showNewest(_ limit: UInt32) {
+        do {
+            let rows = try page(offset: 0, limit: limit)
+            update {
+                $0.messages = rows
+                $0.hasMore = rows.count == Int(limit)
+                $0.query = nil
+                $0.error = nil
+            }
+        } catch { update { $0.error = asBrevdueError(error) } }
+    }
+
     /// The newest page.
     public func loadFirstPage() {
-        serially {
-            do {
-                let first = try page(offset: 0, limit: pageSize)
-                update {
-                    $0.messages = first
-                    $0.hasMore = first.count == Int(pageSize)
-                    $0.query = nil
-                    $0.error = nil
-                }
-            } catch { update { $0.error = asBrevdueError(error) } }
-        }
+        serially { showNewest(pageSize) }
     }
 
     /// The next page, appended (when the list is scrolled to its end).
@@ -69,15 +72,7 @@ public final class MessageListViewModel: ViewModel<MessageListState>, @unchecked
         serially {
             let current = state
             if let query = current.query { return search(query) }
-            let shown = max(UInt32(current.messages.count), pageSize)
-            do {
-                let rows = try page(offset: 0, limit: shown)
-                update {
-                    $0.messages = rows
-                    $0.hasMore = rows.count == Int(shown)
-                    $0.error = nil
-                }
-            } catch { update { $0.error = asBrevdueError(error) } }
+            showNewest(max(UInt32(current.messages.count), pageSize))
         }
     }
 
