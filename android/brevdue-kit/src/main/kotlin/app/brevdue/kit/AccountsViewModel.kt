@@ -13,6 +13,8 @@ import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
 import kotlinx.coroutines.flow.update
 import kotlinx.coroutines.launch
+import kotlinx.coroutines.sync.Mutex
+import kotlinx.coroutines.sync.withLock
 
 data class AccountsState(
     val accounts: List<Account> = emptyList(),
@@ -24,6 +26,8 @@ data class AccountsState(
 class AccountsViewModel(private val mail: Mail, scope: CoroutineScope) {
     private val _state = MutableStateFlow(AccountsState())
     val state: StateFlow<AccountsState> = _state.asStateFlow()
+    /** One reload at a time: one started earlier never overwrites a newer one. */
+    private val loading = Mutex()
 
     init {
         scope.launch { refresh() }
@@ -33,9 +37,11 @@ class AccountsViewModel(private val mail: Mail, scope: CoroutineScope) {
     }
 
     suspend fun refresh() {
-        catching({ e -> _state.update { it.copy(error = e) } }) {
-            val accounts = mail.call { it.accounts() }
-            _state.update { it.copy(accounts = accounts) }
+        loading.withLock {
+            catching({ e -> _state.update { it.copy(error = e) } }) {
+                val accounts = mail.call { it.accounts() }
+                _state.update { it.copy(accounts = accounts) }
+            }
         }
     }
 

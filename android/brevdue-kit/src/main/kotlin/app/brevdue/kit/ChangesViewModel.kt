@@ -11,6 +11,8 @@ import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
 import kotlinx.coroutines.flow.update
 import kotlinx.coroutines.launch
+import kotlinx.coroutines.sync.Mutex
+import kotlinx.coroutines.sync.withLock
 
 data class ChangesState(
     /** Applied here, on their way to the server. */
@@ -27,6 +29,8 @@ data class ChangesState(
 class ChangesViewModel(private val mail: Mail, scope: CoroutineScope) {
     private val _state = MutableStateFlow(ChangesState())
     val state: StateFlow<ChangesState> = _state.asStateFlow()
+    /** One reload at a time: one started earlier never overwrites a newer one. */
+    private val loading = Mutex()
 
     init {
         scope.launch { refresh() }
@@ -46,16 +50,18 @@ class ChangesViewModel(private val mail: Mail, scope: CoroutineScope) {
     }
 
     suspend fun refresh() {
-        catching({ e -> _state.update { it.copy(error = e) } }) {
-            val changes = mail.call { it.changes(null) }
-            val outbox = mail.call { it.outbox(null) }
-            _state.update { s ->
-                s.copy(
-                    pending = changes.filter { it.state == ChangeState.PENDING },
-                    failed = changes.filter { it.state == ChangeState.FAILED },
-                    outbox = outbox,
-                    error = null,
-                )
+        loading.withLock {
+            catching({ e -> _state.update { it.copy(error = e) } }) {
+                val changes = mail.call { it.changes(null) }
+                val outbox = mail.call { it.outbox(null) }
+                _state.update { s ->
+                    s.copy(
+                        pending = changes.filter { it.state == ChangeState.PENDING },
+                        failed = changes.filter { it.state == ChangeState.FAILED },
+                        outbox = outbox,
+                        error = null,
+                    )
+                }
             }
         }
     }

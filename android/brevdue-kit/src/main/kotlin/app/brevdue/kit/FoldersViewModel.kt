@@ -9,6 +9,8 @@ import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
 import kotlinx.coroutines.flow.update
 import kotlinx.coroutines.launch
+import kotlinx.coroutines.sync.Mutex
+import kotlinx.coroutines.sync.withLock
 
 data class FoldersState(
     val account: String? = null,
@@ -34,6 +36,8 @@ data class FoldersState(
 class FoldersViewModel(private val mail: Mail, scope: CoroutineScope) {
     private val _state = MutableStateFlow(FoldersState())
     val state: StateFlow<FoldersState> = _state.asStateFlow()
+    /** One reload at a time: one started earlier never overwrites a newer one. */
+    private val loading = Mutex()
 
     init {
         scope.launch {
@@ -58,10 +62,12 @@ class FoldersViewModel(private val mail: Mail, scope: CoroutineScope) {
     fun select(folder: String) = _state.update { it.copy(selected = folder) }
 
     suspend fun refresh() {
-        val account = _state.value.account ?: return
-        catching({ e -> _state.update { it.copy(error = e) } }) {
-            val folders = mail.call { it.folders(account) }
-            _state.update { it.copy(folders = folders, error = null) }
+        loading.withLock {
+            val account = _state.value.account ?: return@withLock
+            catching({ e -> _state.update { it.copy(error = e) } }) {
+                val folders = mail.call { it.folders(account) }
+                _state.update { it.copy(folders = folders, error = null) }
+            }
         }
     }
 
