@@ -43,6 +43,16 @@ const errText = (e: unknown) => (e && typeof e === "object" && "message" in e ? 
 async function call<T>(cmd: string, args: Record<string, unknown> = {}): Promise<T> {
   return invoke<T>(cmd, args);
 }
+/** Wraps a reload so that only the newest call's answer is shown: engine events can start
+ * reloads faster than answers come back, and an older answer must not replace a newer one. */
+function newestOnly<T>(load: () => Promise<T>, show: (value: T) => void): () => Promise<void> {
+  let latest = 0;
+  return async () => {
+    const mine = ++latest;
+    const value = await load();
+    if (mine === latest) show(value);
+  };
+}
 function fmtDate(secs: number): string {
   const d = new Date(secs * 1000);
   const now = new Date();
@@ -125,12 +135,14 @@ function toast(title: string, body = "", ms = 6000) {
 }
 
 // ---------- sidebar ----------
-async function loadSidebar() {
-  const [accounts, folders] = await Promise.all([call<Account[]>("accounts"), call<Folder[]>("folders", { account: null })]);
-  S.accounts = accounts;
-  S.folders = folders;
-  renderSidebar();
-}
+const loadSidebar = newestOnly(
+  () => Promise.all([call<Account[]>("accounts"), call<Folder[]>("folders", { account: null })]),
+  ([accounts, folders]) => {
+    S.accounts = accounts;
+    S.folders = folders;
+    renderSidebar();
+  },
+);
 
 const roleOrder = ["inbox", "drafts", "sent", "archive", "junk", "trash"];
 function folderLabel(f: Folder) {
@@ -614,8 +626,8 @@ async function syncNow() {
 // ---------- pending and failed changes ----------
 interface Change { id: number; account: string; kind: string; target: string; state: string; attempts: number; lastError: string }
 interface Outgoing { id: number; account: string; subject: string; recipients: string[]; state: string; lastError: string }
-async function updateChanges() {
-  const { changes, outbox } = await call<{ changes: Change[]; outbox: Outgoing[] }>("changes");
+const updateChanges = newestOnly(() => call<{ changes: Change[]; outbox: Outgoing[] }>("changes"), showChanges);
+function showChanges({ changes, outbox }: { changes: Change[]; outbox: Outgoing[] }) {
   const badge = $("#changes-badge");
   const n = changes.length + outbox.length;
   badge.textContent = String(n);
