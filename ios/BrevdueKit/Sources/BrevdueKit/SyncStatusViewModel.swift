@@ -47,8 +47,9 @@ public final class SyncStatusViewModel: ViewModel<SyncStatusState>, @unchecked S
 
     deinit { token?.cancel() }
 
-    /// One sync pass as the user means it (like `brevdue sync`): sends the outbox, replays
-    /// the queued changes, then pulls from the server. Returns the new messages.
+    /// One sync pass as the user means it (like `brevdue sync`): sends the outbox and replays
+    /// the queued changes at once, even while they wait out a backoff (the engine's `sync`
+    /// respects it), then pulls from the server. Returns the new messages.
     @discardableResult
     public func sync(account: String? = nil) async -> UInt32 {
         do {

@@ -63,9 +63,9 @@ class SyncViewModel(private val mail: Mail, scope: CoroutineScope) {
     }
 
     /**
-     * One sync pass over one account (or all), as the CLI's `sync` does it: the outbox and
-     * the queued changes first, then the pull. (The engine's `sync` alone only pulls, and a
-     * folder created here whose CREATE is still queued would make it fail.)
+     * One sync pass the user asked for, as the CLI's `sync` does it: the outbox and the
+     * queued changes are tried at once, even while they wait out a backoff (the engine's
+     * `sync` also sends them first, but respects the backoff), then the pull.
      */
     suspend fun sync(account: String? = null): Boolean =
         catching({ e -> _status.update { it.copy(error = e, running = emptySet()) } }) {
