@@ -83,11 +83,9 @@ val generateUniffiBindings by tasks.registering(Exec::class) {
         "generate", library.path,
         "--language", "kotlin",
         "--no-format",
-        "--config", File(rootDir, "brevdue-kit/uniffi.toml").path,
         "--out-dir", bindingsOut.get().asFile.path,
     )
     inputs.file(library)
-    inputs.file(File(rootDir, "brevdue-kit/uniffi.toml"))
     outputs.dir(bindingsOut)
 }
 

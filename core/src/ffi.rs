@@ -18,15 +18,15 @@ macro_rules! error_enum {
         #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
         pub enum BrevdueError {
             $(
-                #[error("{message}")]
-                $kind { message: String },
+                #[error("{reason}")]
+                $kind { reason: String },
             )*
         }
 
         impl From<Error> for BrevdueError {
             fn from(err: Error) -> Self {
                 match err.kind {
-                    $(ErrorKind::$kind => BrevdueError::$kind { message: err.message },)*
+                    $(ErrorKind::$kind => BrevdueError::$kind { reason: err.message },)*
                 }
             }
         }
@@ -34,7 +34,7 @@ macro_rules! error_enum {
         impl From<BrevdueError> for Error {
             fn from(err: BrevdueError) -> Self {
                 match err {
-                    $(BrevdueError::$kind { message } => Error::new(ErrorKind::$kind, message),)*
+                    $(BrevdueError::$kind { reason } => Error::new(ErrorKind::$kind, reason),)*
                 }
             }
         }
@@ -64,7 +64,7 @@ error_enum!(
 impl From<uniffi::UnexpectedUniFFICallbackError> for BrevdueError {
     fn from(err: uniffi::UnexpectedUniFFICallbackError) -> Self {
         BrevdueError::Storage {
-            message: format!("the app's password store failed: {}", err.reason),
+            reason: format!("the app's password store failed: {}", err.reason),
         }
     }
 }
@@ -107,13 +107,13 @@ impl crate::events::EventListener for ForeignListener {
     }
 }
 
-/// Delivery of events to one listener until `close` (or until it is freed).
+/// Delivery of events to one listener until `cancel` (or until it is freed).
 #[derive(uniffi::Object)]
 pub struct EventSubscription(Mutex<Option<crate::events::Subscription>>);
 
 #[uniffi::export]
 impl EventSubscription {
-    pub fn close(&self) {
+    pub fn cancel(&self) {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 }
@@ -138,7 +138,7 @@ impl BrevdueEngine {
             .unwrap_or_else(|e| e.into_inner())
             .clone()
             .ok_or(BrevdueError::Closed {
-                message: "the engine is closed".into(),
+                reason: "the engine is closed".into(),
             })
     }
 }
@@ -159,7 +159,8 @@ impl BrevdueEngine {
     }
 
     /// Stops background work and frees the engine; later calls fail with `Closed`.
-    pub fn close(&self) {
+    /// (Not `close`: Kotlin's `AutoCloseable.close()` frees the handle itself.)
+    pub fn shutdown(&self) {
         self.engine.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 

@@ -22,7 +22,7 @@ final class KeychainPasswordStore: PasswordStore, @unchecked Sendable {
 
     private func failure(_ status: OSStatus, _ what: String) -> BrevdueError {
         let reason = SecCopyErrorMessageString(status, nil) as String? ?? "OSStatus \(status)"
-        return .Storage(message: "Keychain \(what) failed: \(reason)")
+        return .Storage(reason: "Keychain \(what) failed: \(reason)")
     }
 
     func get(account: String) throws -> String? {

@@ -33,12 +33,12 @@ public struct AccountForm: Equatable, Sendable {
     public func config() throws -> AccountConfig {
         func require(_ value: String, _ what: String) throws -> String {
             let trimmed = value.trimmingCharacters(in: .whitespaces)
-            if trimmed.isEmpty { throw BrevdueError.InvalidInput(message: "\(what) is missing") }
+            if trimmed.isEmpty { throw BrevdueError.InvalidInput(reason: "\(what) is missing") }
             return trimmed
         }
         let email = try require(self.email, "the e-mail address")
         guard email.contains("@") else {
-            throw BrevdueError.InvalidInput(message: "'\(email)' is not an e-mail address")
+            throw BrevdueError.InvalidInput(reason: "'\(email)' is not an e-mail address")
         }
         let host = try require(self.host, "the server")
         let user = username.isEmpty ? email : username

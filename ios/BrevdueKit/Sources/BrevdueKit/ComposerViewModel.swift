@@ -65,12 +65,12 @@ public final class ComposerViewModel: ViewModel<ComposerState>, @unchecked Senda
                 let address = String(item[item.index(after: open)..<close])
                 let name = item[..<open].trimmingCharacters(in: CharacterSet(charactersIn: " \""))
                 guard address.contains("@") else {
-                    throw BrevdueError.InvalidInput(message: "'\(item)' is not an address")
+                    throw BrevdueError.InvalidInput(reason: "'\(item)' is not an address")
                 }
                 return Address(name: name.isEmpty ? nil : name, address: address)
             }
             guard item.contains("@"), !item.contains(" ") else {
-                throw BrevdueError.InvalidInput(message: "'\(item)' is not an address")
+                throw BrevdueError.InvalidInput(reason: "'\(item)' is not an address")
             }
             return Address(name: nil, address: item)
         }
@@ -94,7 +94,7 @@ public final class ComposerViewModel: ViewModel<ComposerState>, @unchecked Senda
             switch mode {
             case .new:
                 guard !to.isEmpty else {
-                    throw BrevdueError.InvalidInput(message: "add at least one recipient")
+                    throw BrevdueError.InvalidInput(reason: "add at least one recipient")
                 }
                 outboxId = try await session.engine.send(draft: draft)
             case .reply(let original, let all):
@@ -105,7 +105,7 @@ public final class ComposerViewModel: ViewModel<ComposerState>, @unchecked Senda
                 outboxId = try await session.engine.reply(original: original.id, all: all, draft: reply)
             case .forward(let original):
                 guard !to.isEmpty else {
-                    throw BrevdueError.InvalidInput(message: "add at least one recipient")
+                    throw BrevdueError.InvalidInput(reason: "add at least one recipient")
                 }
                 outboxId = try await session.engine.forward(original: original.id, draft: draft)
             }

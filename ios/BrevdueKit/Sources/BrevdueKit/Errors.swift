@@ -59,5 +59,5 @@ extension BrevdueError {
 
 /// Any error as a `BrevdueError` (foreign errors become `Storage`).
 func asBrevdueError(_ error: Error) -> BrevdueError {
-    (error as? BrevdueError) ?? .Storage(message: String(describing: error))
+    (error as? BrevdueError) ?? .Storage(reason: String(describing: error))
 }

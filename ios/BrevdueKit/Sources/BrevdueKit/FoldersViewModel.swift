@@ -60,11 +60,11 @@ public final class FoldersViewModel: ViewModel<FoldersState>, @unchecked Sendabl
     public func create(_ name: String, account: String? = nil) -> Bool {
         let name = name.trimmingCharacters(in: .whitespaces)
         guard let target = account ?? self.account else {
-            update { $0.error = .InvalidInput(message: "choose an account for the folder") }
+            update { $0.error = .InvalidInput(reason: "choose an account for the folder") }
             return false
         }
         guard !name.isEmpty else {
-            update { $0.error = .InvalidInput(message: "the folder needs a name") }
+            update { $0.error = .InvalidInput(reason: "the folder needs a name") }
             return false
         }
         do {

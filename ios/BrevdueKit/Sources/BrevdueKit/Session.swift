@@ -44,9 +44,9 @@ public final class BrevdueSession: @unchecked Sendable {
         let subscription = self.subscription
         self.subscription = nil
         lock.unlock()
-        subscription?.close()
+        subscription?.cancel()
         hub.finish()
-        engine.close()
+        engine.shutdown()
     }
 
     deinit { close() }

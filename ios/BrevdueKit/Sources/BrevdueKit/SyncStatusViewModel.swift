@@ -151,7 +151,7 @@ public final class SyncStatusViewModel: ViewModel<SyncStatusState>, @unchecked S
         case .error(let account, _, let message):
             update {
                 $0.syncing.remove(account)
-                $0.lastError = .Network(message: "\(account): \(message)")
+                $0.lastError = .Network(reason: "\(account): \(message)")
             }
         default:
             break

@@ -12,7 +12,7 @@ final class EventTests: XCTestCase {
         let control = Recorder() // stays subscribed: proves events still flow afterwards
         let subscription = try session.engine.subscribe(listener: recorder)
         let controlSubscription = try session.engine.subscribe(listener: control)
-        defer { controlSubscription.close() }
+        defer { controlSubscription.cancel() }
 
         _ = try await session.engine.sync(account: nil)
         func has(_ events: [Event], _ match: (Event) -> Bool) -> Bool { events.contains(where: match) }
@@ -23,8 +23,8 @@ final class EventTests: XCTestCase {
         XCTAssertTrue(has(recorder.events, isProgress), "\(recorder.events)")
         XCTAssertTrue(recorder.events.contains { if case .messagesChanged(_, "INBOX", let added, _, _) = $0 { return !added.isEmpty } else { return false } })
 
-        subscription.close()
-        subscription.close() // closing twice is harmless
+        subscription.cancel()
+        subscription.cancel() // cancelling twice is harmless
         let before = recorder.events.count
         let controlBefore = control.events.count
 
@@ -89,7 +89,7 @@ final class MemoryTests: XCTestCase {
             let accounts = try session.engine.accounts()
             XCTAssertEqual(accounts.count, 1)
             _ = try session.engine.folders(account: nil)
-            subscription.close()
+            subscription.cancel()
             session.close()
         }
         for _ in 0..<50 { try autoreleasepool { try cycle() } }

@@ -22,7 +22,7 @@ final class ImapTests: XCTestCase {
 
         let recorder = Recorder()
         let subscription = try session.engine.subscribe(listener: recorder)
-        defer { subscription.close() }
+        defer { subscription.cancel() }
         let status = SyncStatusViewModel(session: session)
         var syncingSeen = false
         status.onChange { if $0.isSyncing { syncingSeen = true } }

@@ -42,8 +42,7 @@ class Mail(
 
     /** Stops events and background work, then frees the engine. */
     override fun close() {
-        // `cancel`/`shutdown` are the core's `close` (renamed for Kotlin, see uniffi.toml);
-        // `close()` then frees the Rust handle.
+        // `cancel`/`shutdown` stop them; `close()` (from `use`) then frees the Rust handle.
         subscription.use { it.cancel() }
         engine.use { it.shutdown() }
     }
