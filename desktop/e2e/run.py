@@ -326,6 +326,21 @@ def t_no_keychain(env, wd):
     screenshot(env, "01-setup-no-keychain.png")
 
 
+def fill_setup(wd, srv, *, email, name, port, user, display=None):
+    """Fills the account form for the private server: password "secret", SMTP over TLS,
+    the harness's CA."""
+    wd.type("#setup-email", email)
+    wd.type("#setup-name", name)
+    if display:
+        wd.type("#setup-display", display)
+    wd.type("#setup-host", srv["host"])
+    wd.type("#setup-port", str(port))
+    wd.type("#setup-user", user)
+    wd.type("#setup-password", "secret")
+    wd.type("#setup-smtp-port", str(srv["smtps_port"]))
+    wd.type("#setup-ca", srv["ca_file"])
+
+
 @check("first run: add an IMAP account (the several-devices advice picks IMAP)")
 def t_add_account(env, wd):
     srv = env.server
@@ -334,15 +349,8 @@ def t_add_account(env, wd):
     assert "Several devices: choose IMAP" in advice, advice
     assert wd.js("return document.querySelector('#protocol-imap').checked") is True
     assert wd.js("return document.querySelector('#test-passwords') !== null"), "test-mode banner missing"
-    wd.type("#setup-email", "alice@example.test")
-    wd.type("#setup-name", "alice")
-    wd.type("#setup-display", "Alice Example")
-    wd.type("#setup-host", srv["host"])
-    wd.type("#setup-port", str(srv["imaps_port"]))
-    wd.type("#setup-user", "alice")
-    wd.type("#setup-password", "secret")
-    wd.type("#setup-smtp-port", str(srv["smtps_port"]))
-    wd.type("#setup-ca", srv["ca_file"])
+    fill_setup(wd, srv, email="alice@example.test", name="alice", display="Alice Example",
+               port=srv["imaps_port"], user="alice")
     screenshot(env, "02-setup.png")
     wd.click("#setup-submit")
     wd.wait("return document.querySelector('#setup') === null", timeout=30, what="the account to be added")
@@ -563,14 +571,7 @@ def t_pop3(env, wd):
     wd.click("#protocol-pop3")
     advice = wd.js("return document.querySelector('#advice').textContent")
     assert "POP3 can do" in advice, advice
-    wd.type("#setup-email", "bob@example.test")
-    wd.type("#setup-name", "bob-pop")
-    wd.type("#setup-host", srv["host"])
-    wd.type("#setup-port", str(srv["pop3s_port"]))
-    wd.type("#setup-user", "bob")
-    wd.type("#setup-password", "secret")
-    wd.type("#setup-smtp-port", str(srv["smtps_port"]))
-    wd.type("#setup-ca", srv["ca_file"])
+    fill_setup(wd, srv, email="bob@example.test", name="bob-pop", port=srv["pop3s_port"], user="bob")
     wd.click("#setup-submit")
     try:
         wd.wait("return document.querySelector('#setup') === null", timeout=40, what="the POP3 account")
