@@ -5,6 +5,7 @@ use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::{Attachment as LettreAttachment, Body, Mailbox, MultiPart, SinglePart};
 
 use crate::error::{Error, ErrorKind, Result};
+pub use crate::mail::Original;
 use crate::model::{Address, AttachmentFile, Identity};
 
 /// A message ready for the outbox.
@@ -35,22 +36,6 @@ pub struct Outgoing {
     /// Without angle brackets.
     pub in_reply_to: Option<String>,
     pub references: Vec<String>,
-}
-
-/// The parts of an original message a reply or forward needs.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Original {
-    pub message_id: String,
-    pub subject: String,
-    pub from: Address,
-    pub reply_to: Vec<Address>,
-    pub to: Vec<Address>,
-    pub cc: Vec<Address>,
-    /// Seconds since the epoch.
-    pub date: Option<i64>,
-    pub references: Vec<String>,
-    pub text: String,
-    pub attachments: Vec<AttachmentFile>,
 }
 
 fn mailbox(address: &Address) -> Result<Mailbox> {

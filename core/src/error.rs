@@ -1,6 +1,8 @@
-//! One error type for the whole engine: a machine-readable kind plus a sentence for people.
+//! One error type for the whole engine: a machine-readable kind, the server's response
+//! code when a server refused something, a sentence for people, and the cause below it.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// What went wrong, in terms a front end can act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, uniffi::Enum)]
@@ -42,11 +44,99 @@ pub enum ErrorKind {
     Closed,
 }
 
-/// An engine error: a kind and a human sentence.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A server's machine-readable reason for refusing a command: IMAP response codes
+/// (RFC 3501, RFC 5530 and friends), named once here so that decisions match on them
+/// instead of searching error texts.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ServerCode {
+    TryCreate,
+    ReadOnly,
+    Alert,
+    Unavailable,
+    AuthenticationFailed,
+    AuthorizationFailed,
+    Expired,
+    PrivacyRequired,
+    ContactAdmin,
+    NoPerm,
+    InUse,
+    ExpungeIssued,
+    Corruption,
+    ServerBug,
+    ClientBug,
+    CannotParse,
+    Limit,
+    OverQuota,
+    AlreadyExists,
+    Nonexistent,
+    /// Any other code, as the server spelled it (upper case).
+    Other(String),
+}
+
+impl ServerCode {
+    /// The code for an atom as it appears in brackets on the wire.
+    pub fn from_atom(atom: &str) -> Self {
+        match atom.to_ascii_uppercase().as_str() {
+            "TRYCREATE" => Self::TryCreate,
+            "READ-ONLY" => Self::ReadOnly,
+            "ALERT" => Self::Alert,
+            "UNAVAILABLE" => Self::Unavailable,
+            "AUTHENTICATIONFAILED" => Self::AuthenticationFailed,
+            "AUTHORIZATIONFAILED" => Self::AuthorizationFailed,
+            "EXPIRED" => Self::Expired,
+            "PRIVACYREQUIRED" => Self::PrivacyRequired,
+            "CONTACTADMIN" => Self::ContactAdmin,
+            "NOPERM" => Self::NoPerm,
+            "INUSE" => Self::InUse,
+            "EXPUNGEISSUED" => Self::ExpungeIssued,
+            "CORRUPTION" => Self::Corruption,
+            "SERVERBUG" => Self::ServerBug,
+            "CLIENTBUG" => Self::ClientBug,
+            "CANNOT" => Self::CannotParse,
+            "LIMIT" => Self::Limit,
+            "OVERQUOTA" => Self::OverQuota,
+            "ALREADYEXISTS" => Self::AlreadyExists,
+            "NONEXISTENT" => Self::Nonexistent,
+            other => Self::Other(other.to_owned()),
+        }
+    }
+
+    /// The code as it appears on the wire, for messages.
+    pub fn atom(&self) -> &str {
+        match self {
+            Self::TryCreate => "TRYCREATE",
+            Self::ReadOnly => "READ-ONLY",
+            Self::Alert => "ALERT",
+            Self::Unavailable => "UNAVAILABLE",
+            Self::AuthenticationFailed => "AUTHENTICATIONFAILED",
+            Self::AuthorizationFailed => "AUTHORIZATIONFAILED",
+            Self::Expired => "EXPIRED",
+            Self::PrivacyRequired => "PRIVACYREQUIRED",
+            Self::ContactAdmin => "CONTACTADMIN",
+            Self::NoPerm => "NOPERM",
+            Self::InUse => "INUSE",
+            Self::ExpungeIssued => "EXPUNGEISSUED",
+            Self::Corruption => "CORRUPTION",
+            Self::ServerBug => "SERVERBUG",
+            Self::ClientBug => "CLIENTBUG",
+            Self::CannotParse => "CANNOT",
+            Self::Limit => "LIMIT",
+            Self::OverQuota => "OVERQUOTA",
+            Self::AlreadyExists => "ALREADYEXISTS",
+            Self::Nonexistent => "NONEXISTENT",
+            Self::Other(atom) => atom,
+        }
+    }
+}
+
+/// An engine error: a kind, the server's code if it sent one, a human sentence and the
+/// underlying cause (`std::error::Error::source`).
+#[derive(Clone)]
 pub struct Error {
     pub kind: ErrorKind,
     pub message: String,
+    pub code: Option<ServerCode>,
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -56,6 +146,8 @@ impl Error {
         Self {
             kind,
             message: message.into(),
+            code: None,
+            source: None,
         }
     }
 
@@ -71,6 +163,25 @@ impl Error {
         Self::new(ErrorKind::Protocol, message)
     }
 
+    /// A refusal by a server, with its response code.
+    pub fn refused(message: impl Into<String>, code: Option<ServerCode>) -> Self {
+        Self {
+            code,
+            ..Self::protocol(message)
+        }
+    }
+
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Arc::new(source));
+        self
+    }
+
+    /// The same error with `context` in front of its sentence (kind and code kept).
+    pub fn context(mut self, context: impl fmt::Display) -> Self {
+        self.message = format!("{context}: {}", self.message);
+        self
+    }
+
     /// True for failures where trying again later may succeed.
     pub fn is_transient(&self) -> bool {
         matches!(
@@ -80,22 +191,87 @@ impl Error {
     }
 }
 
+impl PartialEq for Error {
+    fn eq(&self, other: &Self) -> bool {
+        (self.kind, &self.message, &self.code) == (other.kind, &other.message, &other.code)
+    }
+}
+
+impl Eq for Error {}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Error")
+            .field("kind", &self.kind)
+            .field("message", &self.message)
+            .field("code", &self.code)
+            .field("source", &self.source.as_ref().map(|s| s.to_string()))
+            .finish()
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|s| s as &(dyn std::error::Error + 'static))
+    }
+}
 
 impl From<rusqlite::Error> for Error {
     fn from(err: rusqlite::Error) -> Self {
-        Error::new(ErrorKind::Storage, format!("local database error: {err}"))
+        Error::new(ErrorKind::Storage, format!("local database error: {err}")).with_source(err)
     }
 }
 
 impl From<tokio::task::JoinError> for Error {
     fn from(err: tokio::task::JoinError) -> Self {
-        Error::new(ErrorKind::Closed, format!("engine task failed: {err}"))
+        Error::new(ErrorKind::Closed, format!("engine task failed: {err}")).with_source(err)
+    }
+}
+
+/// Adds what was being done to a failure, for results of any error convertible into ours.
+pub trait Context<T> {
+    fn context(self, what: impl fmt::Display) -> Result<T>;
+}
+
+impl<T, E: Into<Error>> Context<T> for std::result::Result<T, E> {
+    fn context(self, what: impl fmt::Display) -> Result<T> {
+        self.map_err(|err| err.into().context(what))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_through_their_atoms() {
+        for atom in ["TRYCREATE", "NOPERM", "OVERQUOTA", "UNAVAILABLE", "X-FOO"] {
+            assert_eq!(ServerCode::from_atom(atom).atom(), atom);
+        }
+        assert_eq!(
+            ServerCode::from_atom("nonexistent"),
+            ServerCode::Nonexistent
+        );
+    }
+
+    #[test]
+    fn database_errors_say_what_failed_and_keep_their_cause() {
+        let err: std::result::Result<(), _> = Err(rusqlite::Error::QueryReturnedNoRows);
+        let err = err.context("store_headers").unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Storage);
+        assert!(
+            err.message
+                .starts_with("store_headers: local database error"),
+            "{err}"
+        );
+        assert!(std::error::Error::source(&err).is_some());
     }
 }

@@ -1,6 +1,10 @@
 //! Brevdue's mail engine: IMAP and POP3 sync into a local SQLite cache, SMTP sending, one
 //! engine for every device (exported to Kotlin and Swift by `ffi`).
 
+// Layers, lowest first; a module uses only those below it (the README lists the few
+// exceptions). Records: error, model, mail. Pure work: mime, compose, html. Connections
+// and protocols: net, imap, pop3, smtp. Storage: store. Services: session, queue, sync,
+// outbox, switch, push, composed in services. Facade: engine. Export: ffi.
 pub mod compose;
 pub mod credentials;
 pub mod engine;
@@ -9,18 +13,21 @@ pub mod events;
 pub mod ffi;
 pub mod html;
 pub mod imap;
+pub mod mail;
 pub mod mime;
 pub mod model;
 pub mod net;
+mod options;
 mod outbox;
 pub mod pop3;
 mod push;
 pub mod queue;
+mod services;
+mod session;
 pub mod smtp;
 pub mod store;
 pub mod switch;
 pub mod sync;
-pub mod threading;
 
 pub use credentials::{CredentialStore, MemoryCredentials};
 pub use engine::{Engine, EngineOptions};

@@ -3,23 +3,8 @@
 
 use mail_parser::{Address as MpAddress, HeaderValue, MessageParser, MimeHeaders, PartType};
 
+pub use crate::mail::{Original, ParsedBody, ParsedHeaders, ParsedMessage};
 use crate::model::{Address, Attachment};
-use crate::store::ParsedBody;
-
-/// Header facts needed for the message list and threading.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ParsedHeaders {
-    pub message_id: String,
-    pub subject: String,
-    pub from: Address,
-    pub to: Vec<Address>,
-    pub cc: Vec<Address>,
-    pub date: Option<i64>,
-    pub in_reply_to: Option<String>,
-    pub references: Vec<String>,
-    /// multipart/mixed (or a top-level non-text part) usually means attachments.
-    pub has_attachments: bool,
-}
 
 fn addresses(value: Option<&MpAddress<'_>>) -> Vec<Address> {
     value
@@ -169,7 +154,7 @@ pub fn parse_body(raw: &[u8]) -> ParsedBody {
 
 /// What a reply or forward takes from a stored message: its headers, readable text and
 /// attachments (with their bytes, for forwarding).
-pub fn parse_original(raw: &[u8]) -> crate::compose::Original {
+pub fn parse_original(raw: &[u8]) -> Original {
     let headers = parse_headers(raw);
     let body = parse_body(raw);
     let (reply_to, attachments) = match MessageParser::default().parse(raw) {
@@ -186,7 +171,7 @@ pub fn parse_original(raw: &[u8]) -> crate::compose::Original {
         ),
         None => (Vec::new(), Vec::new()),
     };
-    crate::compose::Original {
+    Original {
         message_id: if headers.message_id.ends_with("@brevdue.invalid") {
             String::new()
         } else {
@@ -201,6 +186,15 @@ pub fn parse_original(raw: &[u8]) -> crate::compose::Original {
         references: headers.references,
         text: body.text.unwrap_or_default(),
         attachments,
+    }
+}
+
+/// A whole message: its headers and body parsed, its bytes kept.
+pub fn parse_message(raw: Vec<u8>) -> ParsedMessage {
+    ParsedMessage {
+        headers: parse_headers(&raw),
+        body: parse_body(&raw),
+        raw,
     }
 }
 

@@ -1,16 +1,28 @@
 //! Sending: composing into the outbox, and handing the outbox to the SMTP server. A
 //! message is in the outbox (durably) before any attempt; a refused one becomes a draft.
+//! What follows a sent message (its copy in Sent, the original's \Answered) goes through
+//! the change queue in the same transaction that takes it out of the outbox.
 
+use std::path::PathBuf;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use tokio::sync::watch;
+
 use crate::compose::{self, Outgoing};
-use crate::engine::Inner;
 use crate::error::{Error, ErrorKind, Result};
+use crate::events::EventBus;
+use crate::mail::FlagSet;
+use crate::mime;
 use crate::model::{
     Account, Address, AttachmentFile, Draft, Event, FolderRole, Protocol, SendReport,
 };
-use crate::queue::plan as queue_plan;
+use crate::queue::ops::{Append, Operation, SetFlags};
+use crate::queue::{plan as queue_plan, worker, ChangeQueue};
+use crate::session::Sessions;
 use crate::smtp::{self, SendFailure};
+use crate::store::{outbox as rows, Outgoing as OutboxRow, Store};
+use crate::sync::SyncService;
 
 /// Which kind of message is being written, and about which original.
 pub(crate) enum Writing {
@@ -53,9 +65,43 @@ fn unique_salt() -> u64 {
     hasher.finish()
 }
 
-impl Inner {
+pub(crate) struct Outbox {
+    store: Arc<Store>,
+    sessions: Arc<Sessions>,
+    queue: Arc<ChangeQueue>,
+    sync: Arc<SyncService>,
+    events: EventBus,
+    data_dir: PathBuf,
+    connect_timeout: Duration,
+    /// One outbox pass at a time in this process (a file lock covers other processes).
+    lock: tokio::sync::Mutex<()>,
+    /// Bumped when a message was queued: wakes the workers.
+    generation: watch::Sender<u64>,
+}
+
+impl Outbox {
+    pub fn new(
+        queue: Arc<ChangeQueue>,
+        sync: Arc<SyncService>,
+        events: EventBus,
+        data_dir: PathBuf,
+        connect_timeout: Duration,
+    ) -> Self {
+        Self {
+            store: queue.store().clone(),
+            sessions: queue.sessions().clone(),
+            queue,
+            sync,
+            events,
+            data_dir,
+            connect_timeout,
+            lock: tokio::sync::Mutex::new(()),
+            generation: watch::channel(0).0,
+        }
+    }
+
     /// Composes a message and puts it into the outbox. Returns its outbox id.
-    pub(crate) async fn queue_message(&self, draft: Draft, writing: Writing) -> Result<i64> {
+    pub async fn queue_message(&self, draft: Draft, writing: Writing) -> Result<i64> {
         let account = self.store.account_by_name(&draft.account)?;
         let from = sender(&account, draft.from.as_deref())?;
         let mut outgoing = Outgoing {
@@ -86,7 +132,7 @@ impl Inner {
                 }
                 outgoing.body = compose::reply_body(&outgoing.body, &source);
                 (outgoing.in_reply_to, outgoing.references) = compose::reply_threading(&source);
-                Some((original, queue_plan::ANSWERED))
+                Some((original, FlagSet::ANSWERED.bits()))
             }
             Writing::Forward { original } => {
                 let source = self.original(&account, original).await?;
@@ -97,7 +143,7 @@ impl Inner {
                 let mut attachments: Vec<AttachmentFile> = source.attachments;
                 attachments.append(&mut outgoing.attachments);
                 outgoing.attachments = attachments;
-                Some((original, queue_plan::FORWARDED))
+                Some((original, FlagSet::FORWARDED.bits()))
             }
         };
         let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0) as u128;
@@ -107,7 +153,7 @@ impl Inner {
         self.events.emit(Event::OutboxChanged {
             account: account.name.clone(),
         });
-        self.queue_generation.send_modify(|g| *g += 1);
+        self.generation.send_modify(|g| *g += 1);
         Ok(id)
     }
 
@@ -122,7 +168,7 @@ impl Inner {
             )));
         }
         if self.store.raw_message(id)?.is_none() {
-            self.open_message(id).await?;
+            self.sync.open_message(id).await?;
         }
         let raw = self.store.raw_message(id)?.ok_or_else(|| {
             Error::not_found(format!("the text of message {id} (sync, then try again)"))
@@ -132,8 +178,8 @@ impl Inner {
 
     /// Hands the account's due outbox messages to its SMTP server, oldest first. Stops
     /// at the first failure that may pass (offline, "try later", login refused).
-    pub(crate) async fn send_outbox(&self, account: &Account, force: bool) -> Result<SendReport> {
-        let _guard = self.outbox_lock.lock().await;
+    pub async fn send(&self, account: &Account, force: bool) -> Result<SendReport> {
+        let _guard = self.lock.lock().await;
         let mut report = SendReport::default();
         let now = chrono::Utc::now().timestamp();
         let due = self.store.due_outgoing(account.id, now, force)?;
@@ -142,7 +188,7 @@ impl Inner {
         }
         // Another process on this data directory may be sending: the OS releases its
         // lock when it ends, however it ends.
-        let lock_path = self.data_dir().join(OUTBOX_LOCK_FILE);
+        let lock_path = self.data_dir.join(OUTBOX_LOCK_FILE);
         let lock = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -159,13 +205,8 @@ impl Inner {
             report.queued = due.len() as u32;
             return Ok(report);
         }
-        let password = self.credentials.get(&account.name)?.ok_or_else(|| {
-            Error::new(
-                ErrorKind::MissingCredentials,
-                format!("no password is stored for account '{}'", account.name),
-            )
-        })?;
-        let timeout = self.options.connect_timeout.max(Duration::from_secs(30));
+        let password = self.sessions.password(account)?;
+        let timeout = self.connect_timeout.max(Duration::from_secs(30));
         for id in due {
             let Some(outgoing) = self.store.begin_sending(id)? else {
                 continue;
@@ -188,14 +229,12 @@ impl Inner {
                     if sent_folder.is_none() {
                         tracing::info!(account = account.name, "no Sent folder: no copy kept");
                     }
-                    self.store.outgoing_sent(&outgoing, sent_folder)?;
+                    self.sent(&outgoing, sent_folder)?;
                     report.sent += 1;
                 }
                 Err(SendFailure::Refused(err)) => {
                     let drafts = self.store.folder_by_role(account.id, FolderRole::Drafts)?;
-                    let draft = self
-                        .store
-                        .outgoing_refused(&outgoing, &err.message, drafts)?;
+                    let draft = self.refused(&outgoing, &err.message, drafts)?;
                     report.failed += 1;
                     self.events.emit(Event::Error {
                         account: account.name.clone(),
@@ -228,8 +267,99 @@ impl Inner {
                 account: account.name.clone(),
             });
             // Sent copies and \Answered marks were queued: wake the change worker.
-            self.after_local_change(&[account.id], &[], false);
+            self.queue.wake();
         }
         Ok(report)
+    }
+
+    /// The server took the message: it leaves the outbox, the sender's copy goes into
+    /// `sent_folder` (queued for upload on IMAP) and the original gets its flag.
+    fn sent(&self, outgoing: &OutboxRow, sent_folder: Option<i64>) -> Result<()> {
+        let copy = sent_folder.map(|_| mime::parse_message(outgoing.own_copy()));
+        self.queue.write(|rec| {
+            rows::remove_sent(rec.tx(), outgoing.id)?;
+            if let (Some(folder), Some(copy)) = (sent_folder, &copy) {
+                let (account, op) =
+                    Append::apply(&self.store, rec.tx(), folder, copy, FlagSet::SEEN)?;
+                rec.add(account, Operation::Append(op))?;
+            }
+            let origin_flags = FlagSet::from_bits_truncate(outgoing.origin_flags);
+            if let Some(origin) = outgoing.origin_message.filter(|_| !origin_flags.is_empty()) {
+                // The original may have been deleted meanwhile: then there is nothing to mark.
+                if rows::message_exists(rec.tx(), origin)? {
+                    if let Some((account, op)) =
+                        SetFlags::apply(rec.tx(), origin, origin_flags, FlagSet::empty())?
+                    {
+                        rec.add(account, Operation::SetFlags(op))?;
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    /// The server will not take the message: it stays in the outbox as `failed` and is
+    /// kept as a draft (in `drafts`) so the user can fix and send it again.
+    fn refused(
+        &self,
+        outgoing: &OutboxRow,
+        error: &str,
+        drafts: Option<i64>,
+    ) -> Result<Option<i64>> {
+        let copy = drafts.map(|_| mime::parse_message(outgoing.own_copy()));
+        let (draft, _) = self.queue.write(|rec| {
+            let draft = match (drafts, &copy) {
+                (Some(folder), Some(copy)) => {
+                    let flags = FlagSet::DRAFT | FlagSet::SEEN;
+                    let (account, op) = Append::apply(&self.store, rec.tx(), folder, copy, flags)?;
+                    let id = op.message;
+                    rec.add(account, Operation::Append(op))?;
+                    Some(id)
+                }
+                _ => None,
+            };
+            rows::set_refused(rec.tx(), outgoing.id, error, draft)?;
+            Ok(draft)
+        })?;
+        Ok(draft)
+    }
+}
+
+/// The outbox's background worker per account: sends whenever a message is queued, when
+/// the next retry is due, and when the network comes back.
+pub(crate) async fn run_worker(outbox: Weak<Outbox>, account_id: i64) {
+    let Some((mut queued, mut network)) = outbox
+        .upgrade()
+        .map(|o| (o.generation.subscribe(), o.sessions.network_changes()))
+    else {
+        return;
+    };
+    loop {
+        queued.mark_unchanged();
+        network.mark_unchanged();
+        let wait = {
+            let Some(outbox) = outbox.upgrade() else {
+                return;
+            };
+            let Ok(account) = outbox.store.account_by_id(account_id) else {
+                return;
+            };
+            if let Err(err) = outbox.send(&account, false).await {
+                tracing::warn!(%err, "sending the outbox failed");
+            }
+            let now = chrono::Utc::now().timestamp();
+            match outbox.store.next_outgoing_due(account_id).ok().flatten() {
+                Some(due) => Duration::from_secs(due.saturating_sub(now).max(1) as u64),
+                None => Duration::from_secs(3600),
+            }
+        };
+        let woken = async {
+            tokio::select! {
+                _ = queued.changed() => {}
+                _ = network.changed() => {}
+            }
+        };
+        let _ = tokio::time::timeout(wait, worker::while_alive(&outbox, woken)).await;
     }
 }

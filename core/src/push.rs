@@ -1,98 +1,89 @@
-//! Background work per account: IDLE (or polling) on the watched folders, and a worker
-//! replaying the change queue. Tasks hold only weak references: closing the engine
-//! really frees it.
+//! Background work per account: the queue's and the outbox's workers, IDLE (or polling)
+//! on the watched folders, and POP3 downloads on a timer. Tasks hold only weak
+//! references: closing the engine really frees it.
 
-use std::sync::{Arc, Weak};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
-use crate::engine::Inner;
 use crate::imap::IdleEvent;
 use crate::model::{Account, Event, Protocol};
+use crate::queue::worker;
+use crate::services::Services;
 
 const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(60);
 
-pub(crate) fn spawn(
-    runtime: &Handle,
-    inner: &Arc<Inner>,
-    account: &Account,
-) -> Vec<JoinHandle<()>> {
-    let mut tasks = vec![runtime.spawn(change_worker(Arc::downgrade(inner), account.id))];
-    if account.protocol == Protocol::Pop3 {
-        // POP3 has no push: download on a timer.
-        tasks.push(runtime.spawn(poll_pop3(Arc::downgrade(inner), account.id)));
-        return tasks;
-    }
-    for folder in &inner.options.idle_folders {
-        tasks.push(runtime.spawn(watch_folder(
-            Arc::downgrade(inner),
-            account.id,
-            folder.clone(),
-        )));
-    }
-    tasks
+/// Which accounts have background work, and the tasks doing it.
+#[derive(Default)]
+pub(crate) struct Push {
+    pushing: Mutex<HashSet<i64>>,
+    /// `start` for all accounts was called: accounts added later join in.
+    all: AtomicBool,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
-/// Sends the outbox and replays queued changes whenever something is queued, when the
-/// next retry is due, and when the network comes back.
-async fn change_worker(engine: Weak<Inner>, account_id: i64) {
-    let Some((mut queued, mut network)) = engine.upgrade().map(|inner| {
-        (
-            inner.queue_generation.subscribe(),
-            inner.network_generation.subscribe(),
-        )
-    }) else {
-        return;
-    };
-    loop {
-        queued.mark_unchanged();
-        network.mark_unchanged();
-        let wait = {
-            let Some(inner) = engine.upgrade() else {
-                return;
-            };
-            let Ok(account) = inner.store.account_by_id(account_id) else {
-                return;
-            };
-            if let Err(err) = inner.send_outbox(&account, false).await {
-                tracing::warn!(%err, "sending the outbox failed");
+impl Push {
+    /// Starts the account's background work, unless it runs already.
+    pub fn start(&self, runtime: &Handle, services: &Arc<Services>, account: &Account) {
+        let mut pushing = self.pushing.lock().unwrap_or_else(|e| e.into_inner());
+        if !pushing.insert(account.id) {
+            return;
+        }
+        let id = account.id;
+        let mut tasks = vec![
+            runtime.spawn(worker::run(Arc::downgrade(&services.queue), id)),
+            runtime.spawn(crate::outbox::run_worker(
+                Arc::downgrade(&services.outbox),
+                id,
+            )),
+        ];
+        if account.protocol == Protocol::Pop3 {
+            // POP3 has no push: download on a timer.
+            tasks.push(runtime.spawn(poll_pop3(Arc::downgrade(services), id)));
+        } else {
+            for folder in &services.options.idle_folders {
+                tasks.push(runtime.spawn(watch_folder(
+                    Arc::downgrade(services),
+                    id,
+                    folder.clone(),
+                )));
             }
-            if let Err(err) = inner.push_account(&account, true).await {
-                tracing::warn!(%err, "change replay failed");
-            }
-            let now = chrono::Utc::now().timestamp();
-            let changes = inner.store.next_due(account_id).ok().flatten();
-            let outbox = inner.store.next_outgoing_due(account_id).ok().flatten();
-            match changes.into_iter().chain(outbox).min() {
-                Some(due) => Duration::from_secs(due.saturating_sub(now).max(1) as u64),
-                None => Duration::from_secs(3600),
-            }
-        };
-        // Hold no strong reference while waiting; anything queued meanwhile shows up
-        // as a change of the watch channel.
-        let woken = async {
-            tokio::select! {
-                _ = queued.changed() => {}
-                _ = network.changed() => {}
-            }
-        };
-        let _ = tokio::time::timeout(wait, weak_wait(engine.clone(), woken)).await;
+        }
+        self.tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(tasks);
     }
-}
 
-/// Waits for `fut` but gives up as soon as the engine is gone.
-async fn weak_wait(engine: Weak<Inner>, fut: impl std::future::Future<Output = ()>) {
-    tokio::pin!(fut);
-    loop {
-        tokio::select! {
-            _ = &mut fut => return,
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {
-                if engine.strong_count() == 0 {
-                    return;
-                }
-            }
+    pub fn start_all(&self) {
+        self.all.store(true, Ordering::SeqCst);
+    }
+
+    pub fn runs_for_all(&self) -> bool {
+        self.all.load(Ordering::SeqCst)
+    }
+
+    /// The account is gone; its tasks notice and stop.
+    pub fn forget(&self, account_id: i64) {
+        self.pushing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&account_id);
+    }
+
+    pub fn stop(&self) {
+        let tasks: Vec<_> = self
+            .tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+            .collect();
+        for task in tasks {
+            task.abort();
         }
     }
 }
@@ -100,7 +91,7 @@ async fn weak_wait(engine: Weak<Inner>, fut: impl std::future::Future<Output = (
 /// One connection IDLEs on `folder`; each server notification triggers a sync of the
 /// account. Reconnects with backoff, at once after a network change, and polls where
 /// the server has no IDLE.
-async fn watch_folder(engine: Weak<Inner>, account_id: i64, folder: String) {
+async fn watch_folder(engine: Weak<Services>, account_id: i64, folder: String) {
     let first_delay = match engine.upgrade() {
         Some(inner) => inner.options.reconnect_delay,
         None => return,
@@ -113,12 +104,12 @@ async fn watch_folder(engine: Weak<Inner>, account_id: i64, folder: String) {
         let Ok(account) = inner.store.account_by_id(account_id) else {
             return;
         };
-        let mut network = inner.network_generation.subscribe();
+        let mut network = inner.sessions.network_changes();
         network.mark_unchanged();
         let renewal = inner.options.idle_renewal;
         let poll = inner.options.poll_interval;
         let connected = async {
-            let mut conn = inner.connect(&account).await?;
+            let mut conn = inner.sessions.connect(&account).await?;
             if conn.caps.idle {
                 conn.select(&folder).await?;
             }
@@ -198,7 +189,7 @@ async fn watch_folder(engine: Weak<Inner>, account_id: i64, folder: String) {
     }
 }
 
-async fn poll_pop3(engine: Weak<Inner>, account_id: i64) {
+async fn poll_pop3(engine: Weak<Services>, account_id: i64) {
     loop {
         let (poll, mut network) = {
             let Some(inner) = engine.upgrade() else {
@@ -207,27 +198,27 @@ async fn poll_pop3(engine: Weak<Inner>, account_id: i64) {
             let Ok(account) = inner.store.account_by_id(account_id) else {
                 return;
             };
-            if let Err(err) = inner.sync_account(&account).await {
+            if let Err(err) = inner.sync.sync_account(&account).await {
                 tracing::info!(%err, "POP3 download failed");
             }
             (
                 inner.options.poll_interval,
-                inner.network_generation.subscribe(),
+                inner.sessions.network_changes(),
             )
         };
         network.mark_unchanged();
         let woken = async {
             let _ = network.changed().await;
         };
-        let _ = tokio::time::timeout(poll, weak_wait(engine.clone(), woken)).await;
+        let _ = tokio::time::timeout(poll, worker::while_alive(&engine, woken)).await;
     }
 }
 
-async fn sync_now(inner: &Inner, account: &Account) {
-    if let Err(err) = inner.push_account(account, true).await {
+async fn sync_now(services: &Services, account: &Account) {
+    if let Err(err) = services.queue.push(account, true).await {
         tracing::info!(%err, "replay before sync failed");
     }
-    if let Err(err) = inner.sync_account(account).await {
+    if let Err(err) = services.sync.sync_account(account).await {
         tracing::info!(%err, "sync after push notification failed");
     }
 }

@@ -5,15 +5,19 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::engine::Inner;
 use crate::error::{Error, ErrorKind, Result};
-use crate::imap::{utf7, ImapConnection};
+use crate::events::EventBus;
+use crate::mail::{mailbox_name, FlagSet};
+use crate::mime;
 use crate::model::{Account, Event, FolderRole, Protocol, ServerConfig};
-use crate::queue::plan::{self as queue_plan, imap_names};
+use crate::session::Sessions;
+use crate::store::Store;
 
 /// Flags the switch carries over (not \Draft or \Deleted).
-const CARRIED: u8 =
-    queue_plan::SEEN | queue_plan::FLAGGED | queue_plan::ANSWERED | queue_plan::FORWARDED;
+const CARRIED: FlagSet = FlagSet::SEEN
+    .union(FlagSet::FLAGGED)
+    .union(FlagSet::ANSWERED)
+    .union(FlagSet::FORWARDED);
 
 /// A message on this device, with the server folder it belongs in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,7 +25,7 @@ pub struct LocalCopy {
     pub id: i64,
     pub message_id: String,
     pub target: String,
-    pub flags: u8,
+    pub flags: FlagSet,
 }
 
 /// A message the server has.
@@ -29,7 +33,7 @@ pub struct LocalCopy {
 pub struct ServerCopy {
     pub folder: String,
     pub uid: u32,
-    pub flags: u8,
+    pub flags: FlagSet,
 }
 
 /// One thing to do on the server.
@@ -39,13 +43,17 @@ pub enum Step {
     Flags {
         folder: String,
         uid: u32,
-        add: u8,
-        remove: u8,
+        add: FlagSet,
+        remove: FlagSet,
     },
     /// File the message where this device filed it (flags were set first).
     Move { from: String, uid: u32, to: String },
     /// The server no longer has it: upload this device's copy.
-    Upload { id: i64, folder: String, flags: u8 },
+    Upload {
+        id: i64,
+        folder: String,
+        flags: FlagSet,
+    },
 }
 
 /// Where a local folder goes on the server: the folder with the same role, else one
@@ -63,7 +71,7 @@ pub fn target_folder(
             return name.clone();
         }
     }
-    utf7::encode(local_name)
+    mailbox_name::encode(local_name)
 }
 
 /// What to do for every local message. Each server copy is matched at most once, the
@@ -97,8 +105,8 @@ pub fn plan(local: &[LocalCopy], server: &HashMap<String, Vec<ServerCopy>>) -> V
             steps.push(Step::Flags {
                 folder: found.folder.clone(),
                 uid: found.uid,
-                add: want & !have,
-                remove: have & !want,
+                add: want - have,
+                remove: have - want,
             });
         }
         if found.folder != copy.target {
@@ -122,27 +130,26 @@ pub struct SwitchReport {
     pub folders_created: u32,
 }
 
-impl Inner {
-    pub(crate) async fn switch_to_imap(
-        &self,
-        account: &Account,
-        imap: ServerConfig,
-    ) -> Result<SwitchReport> {
+/// The services a switch uses.
+pub(crate) struct Switch<'a> {
+    pub sessions: &'a Sessions,
+    pub store: &'a Store,
+    pub events: &'a EventBus,
+}
+
+impl Switch<'_> {
+    pub async fn run(&self, account: &Account, imap: ServerConfig) -> Result<SwitchReport> {
         if account.protocol != Protocol::Pop3 {
             return Err(Error::invalid(format!(
                 "account '{}' already uses IMAP",
                 account.name
             )));
         }
-        let lock = self.account_lock(account.id);
+        let lock = self.sessions.lock(account.id);
         let _guard = lock.lock().await;
-        let password = self.credentials.get(&account.name)?.ok_or_else(|| {
-            Error::new(
-                ErrorKind::MissingCredentials,
-                format!("no password is stored for account '{}'", account.name),
-            )
-        })?;
-        let mut conn = ImapConnection::connect(&imap, &password, &self.connect_policy())
+        let mut conn = self
+            .sessions
+            .connect_to(account, &imap)
             .await
             .map_err(|err| {
                 Error::new(
@@ -183,15 +190,13 @@ impl Inner {
             }
             let uids = conn.uid_search_all().await?;
             for chunk in uids.chunks(500) {
-                for record in conn.fetch_headers(chunk).await? {
-                    server
-                        .entry(record.message_id.clone())
-                        .or_default()
-                        .push(ServerCopy {
-                            folder: folder.clone(),
-                            uid: record.uid,
-                            flags: queue_plan::mask(&record.flags),
-                        });
+                for fetched in conn.fetch_headers(chunk).await? {
+                    let message_id = mime::parse_headers(&fetched.header).message_id;
+                    server.entry(message_id).or_default().push(ServerCopy {
+                        folder: folder.clone(),
+                        uid: fetched.uid,
+                        flags: FlagSet::from(&fetched.flags),
+                    });
                 }
             }
         }
@@ -205,7 +210,7 @@ impl Inner {
                     id: m.id,
                     target: targets.get(&m.folder)?.clone(),
                     message_id: m.message_id,
-                    flags: queue_plan::mask(&m.flags),
+                    flags: FlagSet::from(&m.flags),
                 })
             })
             .collect();
@@ -226,7 +231,7 @@ impl Inner {
                     if conn.selected() != Some(folder.as_str()) {
                         conn.select(&folder).await?;
                     }
-                    conn.uid_store(uid, &imap_names(add), &imap_names(remove))
+                    conn.uid_store(uid, &add.imap_names(), &remove.imap_names())
                         .await?;
                     report.flags_set += 1;
                 }
@@ -246,12 +251,8 @@ impl Inner {
                             ),
                         )
                     })?;
-                    conn.append(
-                        &folder,
-                        &imap_names(flags & (CARRIED | queue_plan::DRAFT)),
-                        &raw,
-                    )
-                    .await?;
+                    let kept = flags & (CARRIED | FlagSet::DRAFT);
+                    conn.append(&folder, &kept.imap_names(), &raw).await?;
                     report.uploaded += 1;
                 }
             }
@@ -272,9 +273,12 @@ impl Inner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::queue::plan::{ANSWERED, FLAGGED, SEEN};
+    const NONE: FlagSet = FlagSet::empty();
+    const SEEN: FlagSet = FlagSet::SEEN;
+    const FLAGGED: FlagSet = FlagSet::FLAGGED;
+    const ANSWERED: FlagSet = FlagSet::ANSWERED;
 
-    fn local(id: i64, mid: &str, target: &str, flags: u8) -> LocalCopy {
+    fn local(id: i64, mid: &str, target: &str, flags: FlagSet) -> LocalCopy {
         LocalCopy {
             id,
             message_id: mid.into(),
@@ -283,7 +287,7 @@ mod tests {
         }
     }
 
-    fn on_server(list: &[(&str, &str, u32, u8)]) -> HashMap<String, Vec<ServerCopy>> {
+    fn on_server(list: &[(&str, &str, u32, FlagSet)]) -> HashMap<String, Vec<ServerCopy>> {
         let mut map: HashMap<String, Vec<ServerCopy>> = HashMap::new();
         for (mid, folder, uid, flags) in list {
             map.entry(mid.to_string()).or_default().push(ServerCopy {
@@ -300,7 +304,7 @@ mod tests {
         type Case<'a> = (
             &'a str,
             LocalCopy,
-            Vec<(&'a str, &'a str, u32, u8)>,
+            Vec<(&'a str, &'a str, u32, FlagSet)>,
             Vec<Step>,
         );
         let cases: Vec<Case> = vec![
@@ -312,12 +316,12 @@ mod tests {
             ),
             (
                 "POP3 RETR set \\Seen there, unread here: this device wins",
-                local(1, "a", "INBOX", 0),
+                local(1, "a", "INBOX", NONE),
                 vec![("a", "INBOX", 7, SEEN)],
                 vec![Step::Flags {
                     folder: "INBOX".into(),
                     uid: 7,
-                    add: 0,
+                    add: NONE,
                     remove: SEEN,
                 }],
             ),
@@ -335,13 +339,13 @@ mod tests {
             (
                 "filed into a folder here: flags, then move",
                 local(1, "a", "Receipts", SEEN),
-                vec![("a", "INBOX", 7, 0)],
+                vec![("a", "INBOX", 7, NONE)],
                 vec![
                     Step::Flags {
                         folder: "INBOX".into(),
                         uid: 7,
                         add: SEEN,
-                        remove: 0,
+                        remove: NONE,
                     },
                     Step::Move {
                         from: "INBOX".into(),
@@ -362,12 +366,12 @@ mod tests {
             ),
             (
                 "no Message-ID: never matched",
-                local(1, "", "INBOX", 0),
-                vec![("", "INBOX", 7, 0)],
+                local(1, "", "INBOX", NONE),
+                vec![("", "INBOX", 7, NONE)],
                 vec![Step::Upload {
                     id: 1,
                     folder: "INBOX".into(),
-                    flags: 0,
+                    flags: NONE,
                 }],
             ),
         ];

@@ -18,6 +18,27 @@ use crate::error::{Error, ErrorKind, Result};
 /// How long connecting, the TLS handshake and the greeting may take by default.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// How to connect and what to use of what a server offers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectPolicy {
+    /// Extensions to ignore even when offered (to exercise the fallbacks).
+    pub disabled_extensions: Vec<String>,
+    /// Use COMPRESS=DEFLATE even to this machine (tests).
+    pub compress_loopback: bool,
+    /// Limit for connecting, the TLS handshake and the greeting.
+    pub connect_timeout: Duration,
+}
+
+impl Default for ConnectPolicy {
+    fn default() -> Self {
+        Self {
+            disabled_extensions: Vec::new(),
+            compress_loopback: false,
+            connect_timeout: CONNECT_TIMEOUT,
+        }
+    }
+}
+
 /// Any byte stream a protocol client can run on.
 pub trait ByteStream: AsyncRead + AsyncWrite + Unpin + Send + Debug {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + Debug> ByteStream for T {}

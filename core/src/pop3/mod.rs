@@ -8,8 +8,8 @@ use base64::Engine as _;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufStream};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::imap::ConnectPolicy;
 use crate::model::{Security, ServerConfig};
+use crate::net::ConnectPolicy;
 use crate::net::{self, BoxStream};
 
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);

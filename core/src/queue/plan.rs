@@ -1,67 +1,29 @@
 //! Decisions of the change queue as pure functions: flag arithmetic, what to do after a
 //! failure, backoff, and which changes fall with a refused one. No I/O here.
 
-use crate::error::{Error, ErrorKind};
-use crate::model::{FlagChange, Flags};
+use crate::error::{Error, ErrorKind, ServerCode};
+use crate::mail::FlagSet;
+use crate::model::FlagChange;
 
-pub const SEEN: u8 = 1;
-pub const FLAGGED: u8 = 2;
-pub const ANSWERED: u8 = 4;
-pub const FORWARDED: u8 = 8;
-pub const DRAFT: u8 = 16;
-
-pub fn mask(flags: &Flags) -> u8 {
-    (flags.seen as u8 * SEEN)
-        | (flags.flagged as u8 * FLAGGED)
-        | (flags.answered as u8 * ANSWERED)
-        | (flags.forwarded as u8 * FORWARDED)
-        | (flags.draft as u8 * DRAFT)
-}
-
-pub fn from_mask(mask: u8, deleted: bool) -> Flags {
-    Flags {
-        seen: mask & SEEN != 0,
-        flagged: mask & FLAGGED != 0,
-        answered: mask & ANSWERED != 0,
-        forwarded: mask & FORWARDED != 0,
-        draft: mask & DRAFT != 0,
-        deleted,
-    }
-}
-
-/// (bits to add, bits to remove) for a requested change.
-pub fn requested(change: FlagChange) -> (u8, u8) {
+/// (flags to add, flags to remove) for a requested change.
+pub fn requested(change: FlagChange) -> (FlagSet, FlagSet) {
+    let none = FlagSet::empty();
     match change {
-        FlagChange::Read => (SEEN, 0),
-        FlagChange::Unread => (0, SEEN),
-        FlagChange::Flagged => (FLAGGED, 0),
-        FlagChange::Unflagged => (0, FLAGGED),
-        FlagChange::Answered => (ANSWERED, 0),
-        FlagChange::Forwarded => (FORWARDED, 0),
+        FlagChange::Read => (FlagSet::SEEN, none),
+        FlagChange::Unread => (none, FlagSet::SEEN),
+        FlagChange::Flagged => (FlagSet::FLAGGED, none),
+        FlagChange::Unflagged => (none, FlagSet::FLAGGED),
+        FlagChange::Answered => (FlagSet::ANSWERED, none),
+        FlagChange::Forwarded => (FlagSet::FORWARDED, none),
     }
 }
 
-/// The bits a change really flips on a message with `current` flags; `None` if nothing.
+/// The flags a change really flips on a message with `current` flags; `None` if nothing.
 /// Only real flips are queued, so reverting them restores exactly the old state.
-pub fn effective(current: u8, add: u8, remove: u8) -> Option<(u8, u8)> {
-    let add = add & !current;
+pub fn effective(current: FlagSet, add: FlagSet, remove: FlagSet) -> Option<(FlagSet, FlagSet)> {
+    let add = add - current;
     let remove = remove & current;
-    (add != 0 || remove != 0).then_some((add, remove))
-}
-
-/// IMAP flag names for a bit mask.
-pub fn imap_names(mask: u8) -> Vec<&'static str> {
-    [
-        (SEEN, "\\Seen"),
-        (FLAGGED, "\\Flagged"),
-        (ANSWERED, "\\Answered"),
-        (FORWARDED, "$Forwarded"),
-        (DRAFT, "\\Draft"),
-    ]
-    .iter()
-    .filter(|(bit, _)| mask & bit != 0)
-    .map(|(_, name)| *name)
-    .collect()
+    (!add.is_empty() || !remove.is_empty()).then_some((add, remove))
 }
 
 /// What to do with a change after trying it.
@@ -73,19 +35,18 @@ pub enum Disposition {
     Fail,
 }
 
-/// Response codes (RFC 5530) that mean "try again later" rather than "never".
-const TRANSIENT_CODES: &[&str] = &["[UNAVAILABLE]", "[INUSE]", "[SERVERBUG]", "[LIMIT]"];
-
 pub fn classify(err: &Error) -> Disposition {
     match err.kind {
-        ErrorKind::Protocol => {
-            let upper = err.message.to_ascii_uppercase();
-            if TRANSIENT_CODES.iter().any(|code| upper.contains(code)) {
-                Disposition::RetryLater
-            } else {
-                Disposition::Fail
-            }
-        }
+        ErrorKind::Protocol => match err.code {
+            // RFC 5530: "try again later" rather than "never".
+            Some(
+                ServerCode::Unavailable
+                | ServerCode::InUse
+                | ServerCode::ServerBug
+                | ServerCode::Limit,
+            ) => Disposition::RetryLater,
+            _ => Disposition::Fail,
+        },
         ErrorKind::NotFound | ErrorKind::InvalidInput | ErrorKind::AlreadyExists => {
             Disposition::Fail
         }
@@ -126,25 +87,36 @@ pub fn revert_order(changes: &[(i64, Option<i64>)], failed: i64) -> Vec<i64> {
 mod tests {
     use super::*;
 
+    const NONE: FlagSet = FlagSet::empty();
+    const SEEN: FlagSet = FlagSet::SEEN;
+    const FLAGGED: FlagSet = FlagSet::FLAGGED;
+    const ANSWERED: FlagSet = FlagSet::ANSWERED;
+
     #[test]
     fn only_real_flips_are_queued() {
         let cases = [
-            ("read an unread message", 0, SEEN, 0, Some((SEEN, 0))),
-            ("read a read message", SEEN, SEEN, 0, None),
+            (
+                "read an unread message",
+                NONE,
+                SEEN,
+                NONE,
+                Some((SEEN, NONE)),
+            ),
+            ("read a read message", SEEN, SEEN, NONE, None),
             (
                 "unread a read, flagged message",
                 SEEN | FLAGGED,
-                0,
+                NONE,
                 SEEN,
-                Some((0, SEEN)),
+                Some((NONE, SEEN)),
             ),
-            ("unflag an unflagged message", SEEN, 0, FLAGGED, None),
+            ("unflag an unflagged message", SEEN, NONE, FLAGGED, None),
             (
                 "answer and keep flags",
                 FLAGGED,
                 ANSWERED,
-                0,
-                Some((ANSWERED, 0)),
+                NONE,
+                Some((ANSWERED, NONE)),
             ),
         ];
         for (name, current, add, remove, expected) in cases {
@@ -153,12 +125,9 @@ mod tests {
     }
 
     #[test]
-    fn masks_round_trip_and_name_imap_flags() {
-        for m in 0..32u8 {
-            assert_eq!(mask(&from_mask(m, false)), m);
-        }
-        assert_eq!(imap_names(SEEN | FORWARDED), ["\\Seen", "$Forwarded"]);
-        assert_eq!(requested(FlagChange::Unflagged), (0, FLAGGED));
+    fn requested_flag_changes() {
+        assert_eq!(requested(FlagChange::Unflagged), (NONE, FLAGGED));
+        assert_eq!(requested(FlagChange::Read), (SEEN, NONE));
     }
 
     #[test]
@@ -181,24 +150,38 @@ mod tests {
                 Disposition::RetryLater,
             ),
             (
-                Error::protocol("refused UID MOVE: [TRYCREATE] Mailbox doesn't exist"),
+                Error::refused(
+                    "refused UID MOVE: [TRYCREATE] Mailbox doesn't exist",
+                    Some(ServerCode::TryCreate),
+                ),
                 Disposition::Fail,
             ),
             (
-                Error::protocol("refused APPEND: [OVERQUOTA] Quota exceeded"),
+                Error::refused(
+                    "refused APPEND: [OVERQUOTA] Quota exceeded",
+                    Some(ServerCode::OverQuota),
+                ),
                 Disposition::Fail,
             ),
             (
-                Error::protocol("refused CREATE: [NOPERM] no"),
+                Error::refused("refused CREATE: [NOPERM] no", Some(ServerCode::NoPerm)),
                 Disposition::Fail,
             ),
             (
-                Error::protocol("refused SELECT: [UNAVAILABLE] try later"),
+                Error::refused(
+                    "refused SELECT: [UNAVAILABLE] try later",
+                    Some(ServerCode::Unavailable),
+                ),
                 Disposition::RetryLater,
             ),
             (
-                Error::protocol("refused STORE: [INUSE] locked"),
+                Error::refused("refused STORE: [INUSE] locked", Some(ServerCode::InUse)),
                 Disposition::RetryLater,
+            ),
+            (
+                // The words are the server's; only the code decides.
+                Error::refused("refused STORE: UNAVAILABLE, really", None),
+                Disposition::Fail,
             ),
             (Error::not_found("folder 'x'"), Disposition::Fail),
         ];

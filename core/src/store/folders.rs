@@ -2,21 +2,8 @@ use rusqlite::{params, OptionalExtension, Row};
 
 use super::{flag, Store};
 use crate::error::{Error, Result};
+use crate::mail::RemoteFolder;
 use crate::model::{Folder, FolderRole};
-
-/// A folder as the server lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RemoteFolder {
-    /// The name as the server spells it (modified UTF-7).
-    pub remote_name: String,
-    /// Decoded for people.
-    pub name: String,
-    pub delimiter: String,
-    pub role: Option<FolderRole>,
-    pub selectable: bool,
-    /// From LIST-STATUS, when offered: lets a rename made elsewhere keep local ids.
-    pub uidvalidity: Option<u32>,
-}
 
 /// What the last sync of a folder left behind.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -74,12 +61,14 @@ impl Store {
     /// while one with its UIDVALIDITY appeared was renamed elsewhere: it keeps its id.
     /// Returns true if anything changed.
     pub fn replace_folders(&self, account_id: i64, remote: &[RemoteFolder]) -> Result<bool> {
-        let (coming, going) = self.pending_folder_names(account_id)?;
-        let remote: Vec<&RemoteFolder> = remote
-            .iter()
-            .filter(|f| !going.contains(&f.remote_name))
-            .collect();
         self.write(|tx| {
+            // Read in the same transaction: a folder the user creates while the listing
+            // is on its way must not be taken for one deleted on the server.
+            let (coming, going) = super::changes::pending_folder_names(tx, account_id)?;
+            let remote: Vec<&RemoteFolder> = remote
+                .iter()
+                .filter(|f| !going.contains(&f.remote_name))
+                .collect();
             let mut changed = false;
             let local: Vec<(i64, String, u32)> = {
                 let mut stmt = tx.prepare_cached(
@@ -133,6 +122,34 @@ impl Store {
                 changed |= n > 0;
             }
             Ok(changed)
+        })
+    }
+
+    /// The folder of a message and that folder's role.
+    pub fn message_folder_role(&self, message_id: i64) -> Result<(i64, Option<FolderRole>)> {
+        self.read(|conn| {
+            let (account_id, role): (i64, String) = conn
+                .query_row(
+                    "SELECT f.account_id, f.role FROM location l JOIN folder f ON f.id = l.folder_id
+                     WHERE l.message_id = ?1 LIMIT 1",
+                    [message_id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?
+                .ok_or_else(|| Error::not_found(format!("message {message_id}")))?;
+            Ok((account_id, FolderRole::parse(&role)))
+        })
+    }
+
+    pub fn folder_by_role(&self, account_id: i64, role: FolderRole) -> Result<Option<i64>> {
+        self.read(|conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT id FROM folder WHERE account_id = ?1 AND role = ?2 ORDER BY id LIMIT 1",
+                    params![account_id, role.as_str()],
+                    |r| r.get(0),
+                )
+                .optional()?)
         })
     }
 
@@ -219,23 +236,6 @@ impl Store {
                         complete = 1, last_sync = unixepoch()
                  WHERE id = ?1",
                 params![folder_id, uidnext, highestmodseq as i64, oldest_synced_uid],
-            )?;
-            Ok(())
-        })
-    }
-
-    /// Records the UIDVALIDITY of a folder this device just created on the server (the
-    /// next sync then lists it in full).
-    pub fn set_new_folder_uidvalidity(
-        &self,
-        account_id: i64,
-        remote_name: &str,
-        uidvalidity: u32,
-    ) -> Result<()> {
-        self.write(|tx| {
-            tx.execute(
-                "UPDATE folder SET uidvalidity = ?3 WHERE account_id = ?1 AND remote_name = ?2 AND uidvalidity = 0",
-                params![account_id, remote_name, uidvalidity],
             )?;
             Ok(())
         })

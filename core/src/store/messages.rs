@@ -1,52 +1,13 @@
 use std::collections::HashMap;
 
-use rusqlite::{params, OptionalExtension, Row, Transaction};
+use rusqlite::{params, OptionalExtension, Transaction};
 
-use super::{flag, Store};
+use super::rows::{decode_addresses, encode_addresses, summary_from_row, SUMMARY_SELECT};
+use super::search::{allocate_search_key, InsertBatch};
+use super::{flag, threading, Store};
 use crate::error::{Error, Result};
-use crate::model::{Address, Attachment, Flags, Message, MessageSummary, ThreadSummary};
-use crate::threading;
-
-/// Envelope-level facts about one message on the server, known before its body.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct HeaderRecord {
-    pub uid: u32,
-    pub modseq: u64,
-    pub flags: Flags,
-    pub size: u32,
-    /// Server arrival time, seconds since the epoch.
-    pub internal_date: i64,
-    /// Never empty: a stable stand-in is derived when the header is missing.
-    pub message_id: String,
-    pub subject: String,
-    pub from: Address,
-    pub to: Vec<Address>,
-    pub cc: Vec<Address>,
-    /// The Date header, if it could be parsed.
-    pub date: Option<i64>,
-    pub in_reply_to: Option<String>,
-    pub references: Vec<String>,
-    /// From the top-level Content-Type; corrected once the body is parsed.
-    pub has_attachments: bool,
-}
-
-impl HeaderRecord {
-    /// The header facts of a parsed message; server facts (UID, flags, size) left empty.
-    pub fn from_headers(headers: crate::mime::ParsedHeaders) -> Self {
-        Self {
-            message_id: headers.message_id,
-            subject: headers.subject,
-            from: headers.from,
-            to: headers.to,
-            cc: headers.cc,
-            date: headers.date,
-            in_reply_to: headers.in_reply_to,
-            references: headers.references,
-            has_attachments: headers.has_attachments,
-            ..Self::default()
-        }
-    }
-}
+pub use crate::mail::{HeaderRecord, ParsedBody};
+use crate::model::{Address, Attachment, Flags, Message, MessageSummary};
 
 /// A location this device already knows in a folder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,14 +15,6 @@ pub struct KnownLocation {
     pub message_id: i64,
     pub uid: u32,
     pub flags: Flags,
-}
-
-/// A parsed message body.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ParsedBody {
-    pub text: Option<String>,
-    pub html: Option<String>,
-    pub attachments: Vec<Attachment>,
 }
 
 /// A message whose body has not been downloaded yet.
@@ -80,167 +33,12 @@ pub struct BatchOutcome {
     pub removed: u32,
 }
 
-pub(super) const SUMMARY_SELECT: &str = "
-    SELECT m.id, a.name, f.name, f.id, l.uid, m.message_id, m.from_name, m.from_addr, m.subject,
-           m.date, m.seen, m.flagged, m.answered, m.forwarded, m.draft, m.has_attachments, m.size,
-           m.thread_id, m.has_body
-    FROM location l
-    JOIN message m ON m.id = l.message_id
-    JOIN folder f ON f.id = l.folder_id
-    JOIN account a ON a.id = m.account_id";
-
-pub(super) fn summary_from_row(row: &Row<'_>) -> rusqlite::Result<MessageSummary> {
-    let from_name: String = row.get(6)?;
-    Ok(MessageSummary {
-        id: row.get(0)?,
-        account: row.get(1)?,
-        folder: row.get(2)?,
-        folder_id: row.get(3)?,
-        uid: row.get(4)?,
-        message_id: row.get(5)?,
-        from: Address {
-            name: (!from_name.is_empty()).then_some(from_name),
-            address: row.get(7)?,
-        },
-        subject: row.get(8)?,
-        date: row.get(9)?,
-        flags: Flags {
-            seen: flag(row.get(10)?),
-            flagged: flag(row.get(11)?),
-            answered: flag(row.get(12)?),
-            forwarded: flag(row.get(13)?),
-            draft: flag(row.get(14)?),
-            deleted: false,
-        },
-        has_attachments: flag(row.get(15)?),
-        size: row.get(16)?,
-        thread_id: row.get(17)?,
-        has_body: flag(row.get(18)?),
-    })
-}
-
-/// Address lists are stored one per line as `name<TAB>address`.
-pub(crate) fn encode_addresses(list: &[Address]) -> String {
-    list.iter()
-        .map(|a| {
-            format!(
-                "{}\t{}",
-                a.name.as_deref().unwrap_or("").replace(['\t', '\n'], " "),
-                a.address.replace(['\t', '\n'], "")
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-pub(crate) fn decode_addresses(text: &str) -> Vec<Address> {
-    text.lines()
-        .filter(|l| !l.is_empty())
-        .map(|line| {
-            let (name, address) = line.split_once('\t').unwrap_or(("", line));
-            Address {
-                name: (!name.is_empty()).then(|| name.to_owned()),
-                address: address.to_owned(),
-            }
-        })
-        .collect()
-}
-
-/// A rowid for the full-text index that sorts by date, so "newest first" is the index order.
-fn allocate_search_key(tx: &Transaction<'_>, date: i64) -> Result<i64> {
-    let base = date.clamp(0, 1 << 40) << 12;
-    let highest: Option<i64> = tx
-        .prepare_cached("SELECT max(search_key) FROM message WHERE search_key BETWEEN ?1 AND ?2")?
-        .query_row(params![base, base + 4095], |r| r.get(0))?;
-    let candidate = highest.map_or(base, |h| h + 1);
-    if candidate <= base + 4095 {
-        return Ok(candidate);
-    }
-    // More than 4096 messages in one second: take the next free key above.
-    let top: i64 = tx
-        .prepare_cached(
-            "SELECT ifnull(max(search_key), 0) + 1 FROM message WHERE search_key >= ?1",
-        )?
-        .query_row([base], |r| r.get(0))?;
-    Ok(top)
-}
-
-/// What the inserts of one transaction share: the search-index rows, written together
-/// at its end (FTS5 flushes its buffer at every statement savepoint; written one by one
-/// between other statements, each message would cost a flush and a segment merge), and
-/// the next message id.
-#[derive(Default)]
-pub(crate) struct InsertBatch {
-    rows: HashMap<i64, SearchRow>,
-    next_message_id: Option<i64>,
-}
-
-struct SearchRow {
-    text: [String; 4],
-    /// The index already has a row for this key, to be replaced.
-    replaces: bool,
-}
-
-impl InsertBatch {
-    pub(super) fn add(
-        &mut self,
-        search_key: i64,
-        subject: &str,
-        from: &Address,
-        recipients: &[Address],
-        body: &str,
-        replaces: bool,
-    ) {
-        let recipients = recipients
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", ");
-        // A row added earlier in this batch is not in the index yet.
-        let replaces = match self.rows.get(&search_key) {
-            Some(earlier) => earlier.replaces,
-            None => replaces,
-        };
-        self.rows.insert(
-            search_key,
-            SearchRow {
-                text: [
-                    subject.to_owned(),
-                    from.to_string(),
-                    recipients,
-                    body.to_owned(),
-                ],
-                replaces,
-            },
-        );
-    }
-
-    pub(super) fn write(self, tx: &Transaction<'_>) -> Result<()> {
-        let mut delete = tx.prepare_cached("DELETE FROM message_fts WHERE rowid = ?1")?;
-        for (key, row) in &self.rows {
-            if row.replaces {
-                delete.execute([key])?;
-            }
-        }
-        let mut insert = tx.prepare_cached(
-            "INSERT INTO message_fts (rowid, subject, sender, recipients, body) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?;
-        let mut keys: Vec<&i64> = self.rows.keys().collect();
-        keys.sort_unstable();
-        for key in keys {
-            let [subject, sender, recipients, body] = &self.rows[key].text;
-            insert.execute(params![key, subject, sender, recipients, body])?;
-        }
-        Ok(())
-    }
-}
-
 /// Takes the server's flags, unless a local flag change is still on its way there: then
 /// the local state wins until the server has applied it.
 fn update_flags(tx: &Transaction<'_>, message_id: i64, flags: &Flags) -> Result<bool> {
     let n = tx.prepare_cached("UPDATE message SET seen = ?2, flagged = ?3, answered = ?4, forwarded = ?5, draft = ?6
          WHERE id = ?1 AND (seen, flagged, answered, forwarded, draft) IS NOT (?2, ?3, ?4, ?5, ?6)
-           AND NOT EXISTS (SELECT 1 FROM change c WHERE c.message_id = ?1 AND c.state = 'pending' AND c.kind = 'flags')")?.execute(
+           AND NOT EXISTS (SELECT 1 FROM change c WHERE c.message_id = ?1 AND c.state = 'pending' AND c.holds_flags = 1)")?.execute(
         params![
             message_id,
             flags.seen,
@@ -607,82 +405,6 @@ impl Store {
     /// a power cut): then it must be downloaded again.
     pub fn body_file_missing(&self, id: i64) -> bool {
         self.blobs.read(id).is_none()
-    }
-
-    /// The newest conversations in a folder, each with its newest message there. Walks
-    /// the folder newest first and stops after `limit` distinct conversations.
-    pub fn threads(&self, folder_id: i64, limit: u32) -> Result<Vec<ThreadSummary>> {
-        let newest: Vec<(i64, i64)> = self.read(|conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT m.thread_id, m.id FROM location l JOIN message m ON m.id = l.message_id
-                 WHERE l.folder_id = ?1 ORDER BY l.sort_date DESC, l.id",
-            )?;
-            let mut rows = stmt.query([folder_id])?;
-            let mut seen = std::collections::HashSet::new();
-            let mut newest = Vec::new();
-            while let Some(row) = rows.next()? {
-                let thread: i64 = row.get(0)?;
-                if seen.insert(thread) {
-                    newest.push((thread, row.get(1)?));
-                    if newest.len() >= limit as usize {
-                        break;
-                    }
-                }
-            }
-            Ok(newest)
-        })?;
-        if newest.is_empty() {
-            return Ok(Vec::new());
-        }
-        // Two queries for all of them; the ids are integers from the database.
-        let join = |ids: &mut dyn Iterator<Item = i64>| {
-            ids.map(|id| id.to_string()).collect::<Vec<_>>().join(",")
-        };
-        let thread_ids = join(&mut newest.iter().map(|(t, _)| *t));
-        let message_ids = join(&mut newest.iter().map(|(_, m)| *m));
-        self.read(|conn| {
-            let mut counts: HashMap<i64, (u32, u32)> = HashMap::new();
-            let mut stmt = conn.prepare(&format!(
-                "SELECT thread_id, count(*), ifnull(sum(seen = 0), 0) FROM message
-                 WHERE thread_id IN ({thread_ids}) GROUP BY thread_id"
-            ))?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?;
-            for row in rows {
-                let (thread, count) = row?;
-                counts.insert(thread, count);
-            }
-            let mut stmt = conn.prepare(&format!(
-                // `+` keeps SQLite from scanning the folder's index instead of the ids.
-                "{SUMMARY_SELECT} WHERE l.message_id IN ({message_ids}) AND +l.folder_id = ?1"
-            ))?;
-            let mut summaries: HashMap<i64, MessageSummary> = stmt
-                .query_map([folder_id], summary_from_row)?
-                .map(|r| r.map(|m| (m.id, m)))
-                .collect::<rusqlite::Result<_>>()?;
-            Ok(newest
-                .iter()
-                .filter_map(|(thread_id, message_id)| {
-                    let (count, unread) = counts.get(thread_id).copied().unwrap_or((1, 0));
-                    Some(ThreadSummary {
-                        thread_id: *thread_id,
-                        newest: summaries.remove(message_id)?,
-                        count,
-                        unread,
-                    })
-                })
-                .collect())
-        })
-    }
-
-    /// Messages of one conversation, oldest first.
-    pub fn thread_messages(&self, thread_id: i64) -> Result<Vec<MessageSummary>> {
-        self.read(|conn| {
-            let mut stmt = conn.prepare_cached(&format!(
-                "{SUMMARY_SELECT} WHERE m.thread_id = ?1 ORDER BY m.date, m.id"
-            ))?;
-            let rows = stmt.query_map([thread_id], summary_from_row)?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-        })
     }
 }
 

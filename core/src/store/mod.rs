@@ -4,13 +4,16 @@
 
 mod accounts;
 mod blobs;
-mod changes;
+pub mod changes;
 mod folders;
+pub mod local;
 mod messages;
-mod outbox;
+pub mod outbox;
 mod pop3;
+mod rows;
 mod schema;
 mod search;
+pub mod threading;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -20,9 +23,10 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 use crate::error::{Error, ErrorKind, Result};
 
-pub use changes::QueuedChange;
-pub use folders::{FolderSyncState, RemoteFolder};
-pub use messages::{BatchOutcome, BodyNeeded, HeaderRecord, KnownLocation, ParsedBody};
+pub use crate::mail::{HeaderRecord, ParsedBody, RemoteFolder};
+pub use changes::{ChangeRow, ListedChange};
+pub use folders::FolderSyncState;
+pub use messages::{BatchOutcome, BodyNeeded, KnownLocation};
 pub use outbox::Outgoing;
 pub use pop3::Pop3Download;
 pub use schema::SCHEMA_VERSION;
@@ -77,20 +81,28 @@ impl Store {
         Ok(trash.len() as u32)
     }
 
-    /// Runs `f` in one write transaction, committed only if `f` succeeds.
+    /// Runs `f` in one write transaction, committed only if `f` succeeds. A database
+    /// error says where the transaction was started.
+    #[track_caller]
     pub fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let caller = std::panic::Location::caller();
         let mut conn = self
             .writer
             .lock()
             .map_err(|_| Error::new(ErrorKind::Storage, "database writer lock poisoned"))?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let value = f(&tx)?;
-        tx.commit()?;
-        Ok(value)
+        let run = || {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let value = f(&tx)?;
+            tx.commit()?;
+            Ok(value)
+        };
+        run().map_err(|err| at(err, caller))
     }
 
     /// Runs `f` on a reader connection (a consistent snapshot if `f` opens a transaction).
+    #[track_caller]
     pub fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let caller = std::panic::Location::caller();
         let pooled = self.readers.lock().ok().and_then(|mut pool| pool.pop());
         let conn = match pooled {
             Some(conn) => conn,
@@ -102,7 +114,7 @@ impl Store {
                 pool.push(conn);
             }
         }
-        result
+        result.map_err(|err| at(err, caller))
     }
 }
 
@@ -142,143 +154,16 @@ pub(crate) fn migrate_for_tests(conn: &mut Connection) {
     schema::migrate(conn).unwrap();
 }
 
+/// A database failure names the store function's source line that ran the statement.
+fn at(err: Error, caller: &std::panic::Location<'_>) -> Error {
+    if err.kind != ErrorKind::Storage || !err.message.starts_with("local database error") {
+        return err;
+    }
+    let file = caller.file().rsplit("src/").next().unwrap_or(caller.file());
+    err.context(format!("{file}:{}", caller.line()))
+}
+
 /// Converts SQLite's 0/1 into bool.
 fn flag(v: i64) -> bool {
     v != 0
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::{AccountConfig, Flags, FolderRole, Protocol, Security, ServerConfig};
-    use crate::queue::plan::{FLAGGED, SEEN};
-
-    fn record(uid: u32, seen: bool) -> HeaderRecord {
-        HeaderRecord {
-            uid,
-            message_id: format!("m{uid}@t"),
-            subject: format!("s{uid}"),
-            date: Some(1_700_000_000 + i64::from(uid)),
-            flags: Flags {
-                seen,
-                ..Flags::default()
-            },
-            ..HeaderRecord::default()
-        }
-    }
-
-    /// The counters the triggers keep must equal what counting rows gives.
-    fn assert_counts_match(store: &Store) {
-        for folder in store.folders(None).unwrap() {
-            let (total, unread): (u32, u32) = store
-                .read(|conn| {
-                    Ok(conn.query_row(
-                        "SELECT count(*), ifnull(sum(m.seen = 0), 0) FROM location l
-                         JOIN message m ON m.id = l.message_id WHERE l.folder_id = ?1",
-                        [folder.id],
-                        |r| Ok((r.get(0)?, r.get(1)?)),
-                    )?)
-                })
-                .unwrap();
-            assert_eq!(
-                (folder.total, folder.unread),
-                (total, unread),
-                "{}",
-                folder.name
-            );
-        }
-    }
-
-    #[test]
-    fn folder_counters_follow_every_change() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("db.sqlite3")).unwrap();
-        let account = store
-            .insert_account(
-                &AccountConfig {
-                    pop3_delete: Default::default(),
-                    display_name: String::new(),
-                    smtp: None,
-                    name: "a".into(),
-                    email: "a@example.test".into(),
-                    protocol: Protocol::Imap,
-                    server: ServerConfig {
-                        host: "127.0.0.1".into(),
-                        port: 1,
-                        security: Security::Tls,
-                        username: "a".into(),
-                        ca_file: None,
-                    },
-                },
-                &[],
-            )
-            .unwrap();
-        let folder = |name: &str, role| RemoteFolder {
-            remote_name: name.into(),
-            name: name.into(),
-            delimiter: "/".into(),
-            role,
-            selectable: true,
-            uidvalidity: None,
-        };
-        store
-            .replace_folders(
-                account.id,
-                &[
-                    folder("INBOX", Some(FolderRole::Inbox)),
-                    folder("Archive", Some(FolderRole::Archive)),
-                ],
-            )
-            .unwrap();
-        let inbox = store.folder_by_name(account.id, "INBOX").unwrap().id;
-        let archive = store.folder_by_name(account.id, "Archive").unwrap().id;
-        store.reset_folder(inbox, 7).unwrap();
-        let records: Vec<_> = (1..=10).map(|uid| record(uid, uid % 3 == 0)).collect();
-        let added = store
-            .store_headers(account.id, inbox, 7, &records)
-            .unwrap()
-            .added;
-        assert_counts_match(&store);
-        assert_eq!(store.folder(inbox).unwrap().unread, 7);
-
-        store.queue_flags(&added[..4], SEEN, 0).unwrap();
-        store.queue_flags(&added[..2], FLAGGED, SEEN).unwrap();
-        assert_counts_match(&store);
-        let moves: Vec<(i64, i64)> = added[5..8].iter().map(|id| (*id, archive)).collect();
-        store.queue_moves(&moves).unwrap();
-        assert_counts_match(&store);
-        store.queue_expunge(&added[8..9]).unwrap();
-        store.remove_uids(inbox, 7, &[10]).unwrap();
-        assert_counts_match(&store);
-        let flagged_seen: Vec<(u32, Flags, u64)> = (1..=4)
-            .map(|uid| {
-                (
-                    uid,
-                    Flags {
-                        seen: true,
-                        ..Flags::default()
-                    },
-                    9,
-                )
-            })
-            .collect();
-        store.apply_server_flags(inbox, 7, &flagged_seen).unwrap();
-        assert_counts_match(&store);
-        assert_eq!(store.folder(archive).unwrap().total, 3);
-        assert_eq!(store.folder(inbox).unwrap().total, 5);
-
-        // One replayer at a time holds a change; a retry later frees it.
-        let (first, _) = store.next_change(account.id).unwrap().unwrap();
-        assert!(store.lease_change(first.id, 100, 220).unwrap());
-        assert!(
-            !store.lease_change(first.id, 150, 270).unwrap(),
-            "two replayers"
-        );
-        assert!(
-            store.lease_change(first.id, 221, 341).unwrap(),
-            "a lease must expire"
-        );
-        store.change_retry_later(first.id, "offline", 400).unwrap();
-        assert!(store.lease_change(first.id, 222, 342).unwrap());
-    }
 }

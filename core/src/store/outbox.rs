@@ -4,12 +4,10 @@
 
 use rusqlite::{params, OptionalExtension, Row, Transaction};
 
-use super::changes::queue_flags_in;
 use super::Store;
 use crate::compose::Composed;
 use crate::error::{Error, Result};
 use crate::model::{OutboxMessage, OutboxState};
-use crate::queue::plan;
 
 /// An outbox row with what sending it needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,12 +38,39 @@ fn outgoing_from_row(row: &Row<'_>) -> rusqlite::Result<Outgoing> {
     })
 }
 
-/// The sender's own copy: the transmitted message plus its Bcc line.
-fn own_copy(outgoing: &Outgoing) -> Vec<u8> {
-    let mut raw = Vec::with_capacity(outgoing.bcc_header.len() + outgoing.raw.len());
-    raw.extend_from_slice(outgoing.bcc_header.as_bytes());
-    raw.extend_from_slice(&outgoing.raw);
-    raw
+impl Outgoing {
+    /// The sender's own copy: the transmitted message plus its Bcc line.
+    pub fn own_copy(&self) -> Vec<u8> {
+        let mut raw = Vec::with_capacity(self.bcc_header.len() + self.raw.len());
+        raw.extend_from_slice(self.bcc_header.as_bytes());
+        raw.extend_from_slice(&self.raw);
+        raw
+    }
+}
+
+/// The server took the message: it leaves the outbox.
+pub fn remove_sent(tx: &Transaction<'_>, id: i64) -> Result<()> {
+    tx.execute("DELETE FROM outbox WHERE id = ?1", [id])?;
+    Ok(())
+}
+
+/// The server will not take the message: it stays in the outbox as `failed`, with the
+/// draft it was kept as.
+pub fn set_refused(tx: &Transaction<'_>, id: i64, error: &str, draft: Option<i64>) -> Result<()> {
+    tx.execute(
+        "UPDATE outbox SET state = 'failed', last_error = ?2, draft_id = ?3 WHERE id = ?1",
+        params![id, error, draft],
+    )?;
+    Ok(())
+}
+
+/// Whether a message still has a location here (it may have been deleted meanwhile).
+pub fn message_exists(tx: &Transaction<'_>, message_id: i64) -> Result<bool> {
+    Ok(tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM location WHERE message_id = ?1)",
+        [message_id],
+        |r| r.get(0),
+    )?)
 }
 
 impl Store {
@@ -155,46 +180,6 @@ impl Store {
         })
     }
 
-    /// The server took the message: it leaves the outbox; the sender's copy goes into
-    /// `sent_folder` (queued for upload on IMAP) and the original gets its flag.
-    pub fn outgoing_sent(&self, outgoing: &Outgoing, sent_folder: Option<i64>) -> Result<()> {
-        self.write(|tx| {
-            tx.execute("DELETE FROM outbox WHERE id = ?1", [outgoing.id])?;
-            if let Some(folder) = sent_folder {
-                self.queue_append_in(tx, folder, &own_copy(outgoing), plan::SEEN, None)?;
-            }
-            flag_origin(tx, outgoing)?;
-            Ok(())
-        })
-    }
-
-    /// The server will not take the message: it stays in the outbox as `failed`, and
-    /// is kept as a draft (in `drafts`) so the user can fix and send it again.
-    pub fn outgoing_refused(
-        &self,
-        outgoing: &Outgoing,
-        error: &str,
-        drafts: Option<i64>,
-    ) -> Result<Option<i64>> {
-        self.write(|tx| {
-            let draft = match drafts {
-                Some(folder) => Some(self.queue_append_in(
-                    tx,
-                    folder,
-                    &own_copy(outgoing),
-                    plan::DRAFT | plan::SEEN,
-                    None,
-                )?),
-                None => None,
-            };
-            tx.execute(
-                "UPDATE outbox SET state = 'failed', last_error = ?2, draft_id = ?3 WHERE id = ?1",
-                params![outgoing.id, error, draft],
-            )?;
-            Ok(draft)
-        })
-    }
-
     /// The attempt did not get through: try again at `next_attempt`.
     pub fn outgoing_retry_later(&self, id: i64, error: &str, next_attempt: i64) -> Result<()> {
         self.write(|tx| {
@@ -225,23 +210,4 @@ impl Store {
             }
         })
     }
-}
-
-fn flag_origin(tx: &Transaction<'_>, outgoing: &Outgoing) -> Result<()> {
-    let Some(origin) = outgoing.origin_message else {
-        return Ok(());
-    };
-    if outgoing.origin_flags == 0 {
-        return Ok(());
-    }
-    // The original may have been deleted meanwhile: then there is nothing to mark.
-    let exists: bool = tx.query_row(
-        "SELECT EXISTS (SELECT 1 FROM location WHERE message_id = ?1)",
-        [origin],
-        |r| r.get(0),
-    )?;
-    if exists {
-        queue_flags_in(tx, &[origin], outgoing.origin_flags, 0)?;
-    }
-    Ok(())
 }

@@ -4,9 +4,11 @@ use std::collections::HashMap;
 
 use rusqlite::params;
 
-use super::messages::{insert_message, store_body, InsertBatch};
-use super::{HeaderRecord, Store};
+use super::messages::{insert_message, store_body};
+use super::search::InsertBatch;
+use super::Store;
 use crate::error::Result;
+use crate::mail::{HeaderRecord, ParsedMessage};
 use crate::model::{Flags, FolderRole};
 
 /// A message this device downloaded: its local copy (None once deleted here) and when.
@@ -65,27 +67,20 @@ impl Store {
         &self,
         account_id: i64,
         folder_id: i64,
-        messages: &[(String, Vec<u8>)],
+        messages: &[(String, ParsedMessage)],
         now: i64,
     ) -> Result<Vec<i64>> {
-        let parsed: Vec<_> = messages
-            .iter()
-            .map(|(uidl, raw)| {
-                let headers = crate::mime::parse_headers(raw);
-                let body = crate::mime::parse_body(raw);
-                (uidl, raw, headers, body)
-            })
-            .collect();
         self.write(|tx| {
             let mut batch = InsertBatch::default();
             let mut added = Vec::new();
-            for (uidl, raw, headers, body) in parsed {
+            for (uidl, message) in messages {
+                let ParsedMessage { raw, headers, body } = message;
                 let record = HeaderRecord {
                     flags: Flags::default(),
                     size: raw.len() as u32,
                     internal_date: now,
                     has_attachments: !body.attachments.is_empty(),
-                    ..HeaderRecord::from_headers(headers)
+                    ..HeaderRecord::from_headers(headers.clone())
                 };
                 let id = insert_message(tx, account_id, &record, &mut batch)?;
                 tx.execute(
@@ -93,7 +88,7 @@ impl Store {
                     params![id, folder_id, record.date.unwrap_or(now)],
                 )?;
                 self.blobs.write(id, raw)?;
-                store_body(tx, id, &body, &mut batch)?;
+                store_body(tx, id, body, &mut batch)?;
                 tx.execute(
                     "INSERT INTO pop3_download (account_id, uidl, message_id, downloaded_at)
                      VALUES (?1, ?2, ?3, ?4)",

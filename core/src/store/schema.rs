@@ -254,6 +254,56 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX outbox_by_origin ON outbox (origin_message);
     CREATE INDEX outbox_by_draft ON outbox (draft_id);
     "#,
+    // 5: change rows say what they mean for the rest of the store, so the store needs
+    // no knowledge of change kinds: whether a change holds its message's flags against
+    // the server's, and which folder it makes appear or disappear. The kind list is
+    // checked by the queue, not by a CHECK constraint.
+    r#"
+    CREATE TABLE change_v5 (
+        id INTEGER PRIMARY KEY,
+        account_id INTEGER NOT NULL REFERENCES account(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL,
+        -- The local message, if any. Not a foreign key: an expunged message is gone here.
+        message_id INTEGER,
+        -- Where the message was on the server when the change was made.
+        source_folder TEXT NOT NULL DEFAULT '',
+        source_uidvalidity INTEGER NOT NULL DEFAULT 0,
+        source_uid INTEGER NOT NULL DEFAULT 0,
+        message_id_header TEXT NOT NULL DEFAULT '',
+        -- Destination folder, or a folder's (new) server name.
+        target TEXT NOT NULL DEFAULT '',
+        add_flags INTEGER NOT NULL DEFAULT 0,
+        remove_flags INTEGER NOT NULL DEFAULT 0,
+        depends_on INTEGER,
+        -- While pending, the message's local flags win over the server's.
+        holds_flags INTEGER NOT NULL DEFAULT 0,
+        -- Server folder names this change brings into being or takes away.
+        folder_appears TEXT NOT NULL DEFAULT '',
+        folder_disappears TEXT NOT NULL DEFAULT '',
+        state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'failed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT NOT NULL DEFAULT '',
+        next_attempt INTEGER NOT NULL DEFAULT 0,
+        -- Until when one replayer (of possibly several processes) holds the change.
+        lease_until INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL DEFAULT (unixepoch())
+    ) STRICT;
+    INSERT INTO change_v5 (id, account_id, kind, message_id, source_folder, source_uidvalidity,
+                           source_uid, message_id_header, target, add_flags, remove_flags,
+                           depends_on, holds_flags, folder_appears, folder_disappears, state,
+                           attempts, last_error, next_attempt, lease_until, created_at)
+    SELECT id, account_id, kind, message_id, source_folder, source_uidvalidity, source_uid,
+           message_id_header, target, add_flags, remove_flags, depends_on,
+           kind = 'flags',
+           CASE WHEN kind IN ('create_folder', 'rename_folder') THEN target ELSE '' END,
+           CASE kind WHEN 'rename_folder' THEN source_folder WHEN 'delete_folder' THEN target ELSE '' END,
+           state, attempts, last_error, next_attempt, lease_until, created_at
+    FROM change;
+    DROP TABLE change;
+    ALTER TABLE change_v5 RENAME TO change;
+    CREATE INDEX change_by_account ON change (account_id, state, id);
+    CREATE INDEX change_by_message ON change (message_id);
+    "#,
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -304,6 +354,45 @@ mod tests {
             )
             .unwrap();
         assert_eq!(strict, 4);
+    }
+
+    #[test]
+    fn change_rows_of_schema_4_learn_what_they_hold() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..4] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 4).unwrap();
+        conn.execute_batch(
+            "INSERT INTO account (id, name, email, protocol, host, port, security, username)
+                 VALUES (1, 'a', 'a@x', 'imap', 'h', 993, 'tls', 'a');
+             INSERT INTO change (account_id, kind, message_id) VALUES (1, 'flags', 7);
+             INSERT INTO change (account_id, kind, target) VALUES (1, 'create_folder', 'A');
+             INSERT INTO change (account_id, kind, source_folder, target)
+                 VALUES (1, 'rename_folder', 'A', 'B');
+             INSERT INTO change (account_id, kind, target) VALUES (1, 'delete_folder', 'C');",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let rows: Vec<(String, bool, String, String)> = conn
+            .prepare("SELECT kind, holds_flags, folder_appears, folder_disappears FROM change ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        let expected = [
+            ("flags", true, "", ""),
+            ("create_folder", false, "A", ""),
+            ("rename_folder", false, "B", "A"),
+            ("delete_folder", false, "", "C"),
+        ];
+        for (row, want) in rows.iter().zip(expected) {
+            assert_eq!(
+                (row.0.as_str(), row.1, row.2.as_str(), row.3.as_str()),
+                want
+            );
+        }
     }
 
     #[test]

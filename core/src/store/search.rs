@@ -1,9 +1,11 @@
-use rusqlite::params;
+use std::collections::HashMap;
 
-use super::messages::{summary_from_row, SUMMARY_SELECT};
+use rusqlite::{params, Transaction};
+
+use super::rows::{summary_from_row, SUMMARY_SELECT};
 use super::Store;
 use crate::error::Result;
-use crate::model::MessageSummary;
+use crate::model::{Address, MessageSummary};
 
 /// Turns what a person typed into an FTS5 query: every word must match; with `prefix`
 /// the last one may be the start of a word (search as you type). Quotes keep FTS5
@@ -116,5 +118,94 @@ mod tests {
                 "input {input:?}"
             );
         }
+    }
+}
+
+/// A rowid for the full-text index that sorts by date, so "newest first" is the index order.
+pub(super) fn allocate_search_key(tx: &Transaction<'_>, date: i64) -> Result<i64> {
+    let base = date.clamp(0, 1 << 40) << 12;
+    let highest: Option<i64> = tx
+        .prepare_cached("SELECT max(search_key) FROM message WHERE search_key BETWEEN ?1 AND ?2")?
+        .query_row(params![base, base + 4095], |r| r.get(0))?;
+    let candidate = highest.map_or(base, |h| h + 1);
+    if candidate <= base + 4095 {
+        return Ok(candidate);
+    }
+    // More than 4096 messages in one second: take the next free key above.
+    let top: i64 = tx
+        .prepare_cached(
+            "SELECT ifnull(max(search_key), 0) + 1 FROM message WHERE search_key >= ?1",
+        )?
+        .query_row([base], |r| r.get(0))?;
+    Ok(top)
+}
+
+/// What the inserts of one transaction share: the search-index rows, written together
+/// at its end (FTS5 flushes its buffer at every statement savepoint; written one by one
+/// between other statements, each message would cost a flush and a segment merge), and
+/// the next message id.
+#[derive(Default)]
+pub(crate) struct InsertBatch {
+    rows: HashMap<i64, SearchRow>,
+    pub(super) next_message_id: Option<i64>,
+}
+
+struct SearchRow {
+    text: [String; 4],
+    /// The index already has a row for this key, to be replaced.
+    replaces: bool,
+}
+
+impl InsertBatch {
+    pub(super) fn add(
+        &mut self,
+        search_key: i64,
+        subject: &str,
+        from: &Address,
+        recipients: &[Address],
+        body: &str,
+        replaces: bool,
+    ) {
+        let recipients = recipients
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        // A row added earlier in this batch is not in the index yet.
+        let replaces = match self.rows.get(&search_key) {
+            Some(earlier) => earlier.replaces,
+            None => replaces,
+        };
+        self.rows.insert(
+            search_key,
+            SearchRow {
+                text: [
+                    subject.to_owned(),
+                    from.to_string(),
+                    recipients,
+                    body.to_owned(),
+                ],
+                replaces,
+            },
+        );
+    }
+
+    pub(super) fn write(self, tx: &Transaction<'_>) -> Result<()> {
+        let mut delete = tx.prepare_cached("DELETE FROM message_fts WHERE rowid = ?1")?;
+        for (key, row) in &self.rows {
+            if row.replaces {
+                delete.execute([key])?;
+            }
+        }
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO message_fts (rowid, subject, sender, recipients, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        let mut keys: Vec<&i64> = self.rows.keys().collect();
+        keys.sort_unstable();
+        for key in keys {
+            let [subject, sender, recipients, body] = &self.rows[key].text;
+            insert.execute(params![key, subject, sender, recipients, body])?;
+        }
+        Ok(())
     }
 }

@@ -5,6 +5,8 @@ use std::collections::HashSet;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::EventBus;
+use crate::mail::ParsedMessage;
+use crate::mime;
 use crate::model::{Account, Event, FolderRole, Pop3DeletePolicy, SyncReport};
 use crate::pop3::Pop3Connection;
 use crate::store::{Pop3Download, Store};
@@ -77,10 +79,15 @@ pub async fn sync_pop3(
     let mut done = 0;
     for batch in new.chunks(BATCH) {
         let numbers: Vec<u32> = batch.iter().map(|(number, _)| *number).collect();
-        let messages: Vec<(String, Vec<u8>)> = batch
+        let messages: Vec<(String, ParsedMessage)> = batch
             .iter()
             .map(|(_, uidl)| uidl.clone())
-            .zip(conn.retr_many(&numbers).await?)
+            .zip(
+                conn.retr_many(&numbers)
+                    .await?
+                    .into_iter()
+                    .map(mime::parse_message),
+            )
             .collect();
         let added = store.store_pop3_messages(account.id, inbox, &messages, now)?;
         for ((uidl, _), id) in messages.iter().zip(&added) {

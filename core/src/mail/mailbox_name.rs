@@ -1,4 +1,4 @@
-//! Modified UTF-7 for IMAP mailbox names (RFC 3501 §5.1.3).
+//! The mailbox-name codec: modified UTF-7 for IMAP mailbox names (RFC 3501 §5.1.3).
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
 

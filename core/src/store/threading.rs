@@ -1,9 +1,14 @@
 //! Conversations from Message-ID / In-Reply-To / References, with the subject as a fallback
 //! for replies whose client dropped the threading headers.
 
+use std::collections::HashMap;
+
 use rusqlite::{params, OptionalExtension, Transaction};
 
+use super::rows::{summary_from_row, SUMMARY_SELECT};
+use super::Store;
 use crate::error::Result;
+use crate::model::{MessageSummary, ThreadSummary};
 
 /// Strips reply and forward prefixes ("Re:", "AW:", "Fwd:", "[list]" tags) and folds case,
 /// so "Re: Fwd: Budget" and "budget" name the same conversation.
@@ -130,6 +135,84 @@ pub(crate) fn assign_thread(
         insert.execute(params![account_id, subject_key(&normalized), thread_id])?;
     }
     Ok(thread_id)
+}
+
+impl Store {
+    /// The newest conversations in a folder, each with its newest message there. Walks
+    /// the folder newest first and stops after `limit` distinct conversations.
+    pub fn threads(&self, folder_id: i64, limit: u32) -> Result<Vec<ThreadSummary>> {
+        let newest: Vec<(i64, i64)> = self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT m.thread_id, m.id FROM location l JOIN message m ON m.id = l.message_id
+                 WHERE l.folder_id = ?1 ORDER BY l.sort_date DESC, l.id",
+            )?;
+            let mut rows = stmt.query([folder_id])?;
+            let mut seen = std::collections::HashSet::new();
+            let mut newest = Vec::new();
+            while let Some(row) = rows.next()? {
+                let thread: i64 = row.get(0)?;
+                if seen.insert(thread) {
+                    newest.push((thread, row.get(1)?));
+                    if newest.len() >= limit as usize {
+                        break;
+                    }
+                }
+            }
+            Ok(newest)
+        })?;
+        if newest.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Two queries for all of them; the ids are integers from the database.
+        let join = |ids: &mut dyn Iterator<Item = i64>| {
+            ids.map(|id| id.to_string()).collect::<Vec<_>>().join(",")
+        };
+        let thread_ids = join(&mut newest.iter().map(|(t, _)| *t));
+        let message_ids = join(&mut newest.iter().map(|(_, m)| *m));
+        self.read(|conn| {
+            let mut counts: HashMap<i64, (u32, u32)> = HashMap::new();
+            let mut stmt = conn.prepare(&format!(
+                "SELECT thread_id, count(*), ifnull(sum(seen = 0), 0) FROM message
+                 WHERE thread_id IN ({thread_ids}) GROUP BY thread_id"
+            ))?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?;
+            for row in rows {
+                let (thread, count) = row?;
+                counts.insert(thread, count);
+            }
+            let mut stmt = conn.prepare(&format!(
+                // `+` keeps SQLite from scanning the folder's index instead of the ids.
+                "{SUMMARY_SELECT} WHERE l.message_id IN ({message_ids}) AND +l.folder_id = ?1"
+            ))?;
+            let mut summaries: HashMap<i64, MessageSummary> = stmt
+                .query_map([folder_id], summary_from_row)?
+                .map(|r| r.map(|m| (m.id, m)))
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(newest
+                .iter()
+                .filter_map(|(thread_id, message_id)| {
+                    let (count, unread) = counts.get(thread_id).copied().unwrap_or((1, 0));
+                    Some(ThreadSummary {
+                        thread_id: *thread_id,
+                        newest: summaries.remove(message_id)?,
+                        count,
+                        unread,
+                    })
+                })
+                .collect())
+        })
+    }
+
+    /// Messages of one conversation, oldest first.
+    pub fn thread_messages(&self, thread_id: i64) -> Result<Vec<MessageSummary>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "{SUMMARY_SELECT} WHERE m.thread_id = ?1 ORDER BY m.date, m.id"
+            ))?;
+            let rows = stmt.query_map([thread_id], summary_from_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
 }
 
 #[cfg(test)]

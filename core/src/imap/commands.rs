@@ -1,0 +1,503 @@
+//! The commands sync and replay need, each with the command timeout and typed errors.
+
+use async_imap::imap_proto::rfc4315::UidSetMember;
+use async_imap::imap_proto::{
+    MailboxDatum, NameAttribute, RequestId, Response, ResponseCode, Status, StatusAttribute,
+};
+use async_imap::types::{Fetch, Flag};
+use futures::TryStreamExt;
+
+use super::codes::{command_name, refusal, timed};
+use super::uids::{quote, uid_set};
+use super::{FetchedHeader, FlagScan, ImapConnection, MailboxStatus, ServerFlags};
+use crate::error::{Error, ErrorKind, Result, ServerCode};
+use crate::mail::{mailbox_name, roles, RemoteFolder};
+use crate::model::{Flags, FolderRole};
+
+/// Header fields fetched before bodies: enough for the list and for threading.
+const HEADER_FIELDS: &str =
+    "FROM TO CC SUBJECT DATE MESSAGE-ID IN-REPLY-TO REFERENCES CONTENT-TYPE";
+
+impl ImapConnection {
+    /// Runs a command that only needs an OK.
+    pub async fn simple(&mut self, command: &str) -> Result<()> {
+        let what = command_name(command);
+        timed(
+            &self.target,
+            &what,
+            self.session.run_command_and_check_ok(command),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Runs a command and hands every untagged response to `on_data`; a tagged NO or
+    /// BAD is a refusal with the server's code.
+    async fn raw_command(
+        &mut self,
+        command: &str,
+        mut on_data: impl FnMut(&Response<'_>),
+    ) -> Result<()> {
+        let what = command_name(command);
+        let target = self.target.clone();
+        let run = async {
+            let tag: RequestId = self.session.run_command(command).await?;
+            loop {
+                let Some(resp) = self.session.read_response().await? else {
+                    return Err(async_imap::error::Error::ConnectionLost);
+                };
+                match resp.parsed() {
+                    done @ Response::Done {
+                        tag: done_tag,
+                        status,
+                        outcome,
+                    } if *done_tag == tag => {
+                        on_data(done);
+                        return Ok(match status {
+                            Status::Ok => Ok(()),
+                            _ => Err(refusal(&target, &what, status, outcome)),
+                        });
+                    }
+                    other => on_data(other),
+                }
+            }
+        };
+        timed(&target, &what, run).await?
+    }
+
+    /// All folders, with their counters when the server offers LIST-STATUS.
+    pub async fn list_folders(&mut self) -> Result<Vec<(RemoteFolder, Option<MailboxStatus>)>> {
+        let mut command = String::from("LIST \"\" \"*\"");
+        if self.caps.list_status || self.caps.special_use {
+            command.push_str(" RETURN (");
+            let mut options = Vec::new();
+            if self.caps.special_use {
+                options.push("SPECIAL-USE".to_owned());
+            }
+            if self.caps.list_status {
+                options.push(format!(
+                    "STATUS (MESSAGES UIDNEXT UIDVALIDITY{})",
+                    if self.caps.condstore {
+                        " HIGHESTMODSEQ"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+            command.push_str(&options.join(" "));
+            command.push(')');
+        }
+        let mut folders: Vec<RemoteFolder> = Vec::new();
+        let mut statuses: Vec<(String, MailboxStatus)> = Vec::new();
+        let special_use = self.caps.special_use;
+        self.raw_command(&command, |resp| match resp {
+            Response::MailboxData(MailboxDatum::List(list)) => {
+                let attributes: &[NameAttribute<'_>] = if special_use {
+                    &list.name_attributes
+                } else {
+                    &[]
+                };
+                let remote_name = list.name.to_string();
+                let selectable = !list.name_attributes.iter().any(|a| match a {
+                    NameAttribute::NoSelect => true,
+                    NameAttribute::Extension(name) => name.eq_ignore_ascii_case("\\NonExistent"),
+                    _ => false,
+                });
+                folders.push(RemoteFolder {
+                    name: if remote_name.eq_ignore_ascii_case("INBOX") {
+                        "INBOX".to_owned()
+                    } else {
+                        mailbox_name::decode(&remote_name)
+                    },
+                    role: role_of(attributes, &mailbox_name::decode(&remote_name)),
+                    delimiter: list.delimiter.as_deref().unwrap_or("").to_owned(),
+                    selectable,
+                    uidvalidity: None,
+                    remote_name,
+                });
+            }
+            Response::MailboxData(MailboxDatum::Status { mailbox, status }) => {
+                statuses.push((mailbox.to_string(), status_from(status)));
+            }
+            _ => {}
+        })
+        .await?;
+        self.drain_unsolicited();
+        Ok(folders
+            .into_iter()
+            .map(|mut f| {
+                let status = statuses
+                    .iter()
+                    .find(|(name, _)| *name == f.remote_name)
+                    .map(|(_, s)| *s);
+                f.uidvalidity = status.map(|s| s.uidvalidity);
+                (f, status)
+            })
+            .collect())
+    }
+
+    /// Selects a folder (with CONDSTORE when offered).
+    pub async fn select(&mut self, remote_name: &str) -> Result<MailboxStatus> {
+        let target = self.target.clone();
+        // async-imap quotes the name itself.
+        let mailbox = if self.caps.condstore {
+            timed(
+                &target,
+                "SELECT",
+                self.session.select_condstore(remote_name),
+            )
+            .await?
+        } else {
+            timed(&target, "SELECT", self.session.select(remote_name)).await?
+        };
+        self.drain_unsolicited();
+        // Every SELECT answer carries UIDVALIDITY (RFC 3501 2.3.1.1). Without it the
+        // answer was lost (seen rarely on a reused session under load): taking it for
+        // an empty folder with a new UIDVALIDITY would drop the whole local cache.
+        let Some(uidvalidity) = mailbox.uid_validity.filter(|v| *v != 0) else {
+            self.selected = None;
+            // Transient: the caller drops this session and the next attempt reconnects.
+            return Err(Error::new(
+                ErrorKind::Network,
+                format!("{target} answered SELECT {remote_name} without UIDVALIDITY; reconnecting"),
+            ));
+        };
+        self.selected = Some(remote_name.to_owned());
+        Ok(MailboxStatus {
+            uidvalidity,
+            uidnext: mailbox.uid_next.unwrap_or(0),
+            highestmodseq: mailbox.highest_modseq.filter(|_| self.caps.condstore),
+            messages: mailbox.exists,
+        })
+    }
+
+    /// Every UID in the selected folder.
+    pub async fn uid_search_all(&mut self) -> Result<Vec<u32>> {
+        let target = self.target.clone();
+        let uids = timed(&target, "UID SEARCH", self.session.uid_search("ALL")).await?;
+        self.drain_unsolicited();
+        let mut uids: Vec<u32> = uids.into_iter().collect();
+        uids.sort_unstable();
+        Ok(uids)
+    }
+
+    /// Flags of the selected folder: all of them, or only those changed since `modseq`
+    /// (CONDSTORE), with expunged UIDs when QRESYNC is on.
+    pub async fn scan_flags(&mut self, changed_since: Option<u64>) -> Result<FlagScan> {
+        let target = self.target.clone();
+        let items = if self.caps.condstore {
+            "(UID FLAGS MODSEQ)"
+        } else {
+            "(UID FLAGS)"
+        };
+        let query = match changed_since {
+            Some(modseq) if self.caps.qresync => {
+                format!("{items} (CHANGEDSINCE {modseq} VANISHED)")
+            }
+            Some(modseq) => format!("{items} (CHANGEDSINCE {modseq})"),
+            None => items.to_owned(),
+        };
+        let fetches: Vec<Fetch> = timed(&target, "UID FETCH", async {
+            self.session
+                .uid_fetch("1:*", &query)
+                .await?
+                .try_collect()
+                .await
+        })
+        .await?;
+        let messages = fetches
+            .iter()
+            .filter_map(|f| {
+                Some(ServerFlags {
+                    uid: f.uid?,
+                    flags: parse_flags(f.flags()),
+                    modseq: f.modseq.unwrap_or(0),
+                })
+            })
+            .collect();
+        let (vanished, lossy) = self.drain_unsolicited();
+        Ok(FlagScan {
+            messages,
+            vanished,
+            lossy,
+        })
+    }
+
+    /// Envelope-level headers for `uids` in the selected folder.
+    pub async fn fetch_headers(&mut self, uids: &[u32]) -> Result<Vec<FetchedHeader>> {
+        if uids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let target = self.target.clone();
+        let query = format!(
+            "(UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER.FIELDS ({HEADER_FIELDS})]{})",
+            if self.caps.condstore { " MODSEQ" } else { "" }
+        );
+        let set = uid_set(uids);
+        let fetches: Vec<Fetch> = timed(&target, "UID FETCH", async {
+            self.session
+                .uid_fetch(&set, &query)
+                .await?
+                .try_collect()
+                .await
+        })
+        .await?;
+        self.drain_unsolicited();
+        Ok(fetches
+            .iter()
+            .filter_map(|f| {
+                Some(FetchedHeader {
+                    uid: f.uid?,
+                    modseq: f.modseq.unwrap_or(0),
+                    flags: parse_flags(f.flags()),
+                    size: f.size.unwrap_or(0),
+                    internal_date: f.internal_date().map(|d| d.timestamp()).unwrap_or(0),
+                    header: f.header().unwrap_or(b"").to_vec(),
+                })
+            })
+            .collect())
+    }
+
+    /// Whole messages for `uids` in the selected folder, without setting \Seen.
+    pub async fn fetch_bodies(&mut self, uids: &[u32]) -> Result<Vec<(u32, Vec<u8>)>> {
+        if uids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let target = self.target.clone();
+        let set = uid_set(uids);
+        let fetches: Vec<Fetch> = timed(&target, "UID FETCH", async {
+            self.session
+                .uid_fetch(&set, "(UID BODY.PEEK[])")
+                .await?
+                .try_collect()
+                .await
+        })
+        .await?;
+        self.drain_unsolicited();
+        Ok(fetches
+            .iter()
+            .filter_map(|f| Some((f.uid?, f.body()?.to_vec())))
+            .collect())
+    }
+
+    /// Moves one message; returns where it landed (UIDVALIDITY, UID) if the server says
+    /// (COPYUID). Without MOVE: COPY, \Deleted, then UID EXPUNGE (or EXPUNGE).
+    pub async fn uid_move(&mut self, uid: u32, target: &str) -> Result<Option<(u32, u32)>> {
+        let mut landed = None;
+        let verb = if self.caps.move_ {
+            "UID MOVE"
+        } else {
+            "UID COPY"
+        };
+        self.raw_command(&format!("{verb} {uid} {}", quote(target)), |resp| {
+            landed = landed.or_else(|| copy_uid(resp));
+        })
+        .await?;
+        if !self.caps.move_ {
+            self.uid_store(uid, &["\\Deleted"], &[]).await?;
+            self.uid_expunge(uid).await?;
+        }
+        self.drain_unsolicited();
+        Ok(landed)
+    }
+
+    pub async fn uid_store(&mut self, uid: u32, add: &[&str], remove: &[&str]) -> Result<()> {
+        for (sign, names) in [("+", add), ("-", remove)] {
+            if !names.is_empty() {
+                self.raw_command(
+                    &format!("UID STORE {uid} {sign}FLAGS.SILENT ({})", names.join(" ")),
+                    |_| {},
+                )
+                .await?;
+            }
+        }
+        self.drain_unsolicited();
+        Ok(())
+    }
+
+    /// Expunges one message; without UIDPLUS only a plain EXPUNGE exists.
+    pub async fn uid_expunge(&mut self, uid: u32) -> Result<()> {
+        let command = if self.caps.uidplus {
+            format!("UID EXPUNGE {uid}")
+        } else {
+            "EXPUNGE".to_owned()
+        };
+        self.raw_command(&command, |_| {}).await?;
+        self.drain_unsolicited();
+        Ok(())
+    }
+
+    /// Whether a UID still exists in the selected folder.
+    pub async fn scan_uid(&mut self, uid: u32) -> Result<bool> {
+        let mut found = false;
+        self.raw_command(&format!("UID FETCH {uid} (UID)"), |resp| {
+            // Unsolicited FETCHes for other messages may arrive too.
+            if let Response::Fetch(_, attrs) = resp {
+                found |= attrs.iter().any(
+                    |a| matches!(a, async_imap::imap_proto::AttributeValue::Uid(u) if *u == uid),
+                );
+            }
+        })
+        .await?;
+        Ok(found)
+    }
+
+    /// UID of the message with this Message-ID in the selected folder (the newest match).
+    pub async fn find_message_id(&mut self, message_id: &str) -> Result<Option<u32>> {
+        if message_id.is_empty() || message_id.contains(['"', '\\', '\r', '\n']) {
+            return Ok(None);
+        }
+        let mut found: Vec<u32> = Vec::new();
+        self.raw_command(
+            &format!("UID SEARCH HEADER Message-ID \"{message_id}\""),
+            |resp| {
+                if let Response::MailboxData(MailboxDatum::Search(uids)) = resp {
+                    found.extend(uids);
+                }
+            },
+        )
+        .await?;
+        Ok(found.into_iter().max())
+    }
+
+    /// Uploads a message. async-imap drops APPENDUID, so the caller finds the new UID
+    /// by Message-ID; this returns `None` for it to do so.
+    pub async fn append(
+        &mut self,
+        folder: &str,
+        flags: &[&str],
+        raw: &[u8],
+    ) -> Result<Option<(u32, u32)>> {
+        let target = self.target.clone();
+        let flags = format!("({})", flags.join(" "));
+        timed(
+            &target,
+            "APPEND",
+            self.session.append(folder, Some(flags.as_str()), None, raw),
+        )
+        .await?;
+        self.drain_unsolicited();
+        // The selected folder's view is stale after an APPEND into it.
+        self.selected = None;
+        Ok(None)
+    }
+
+    /// CREATE and SUBSCRIBE; a folder that already exists counts as created.
+    pub async fn create_folder(&mut self, remote_name: &str) -> Result<()> {
+        match self
+            .raw_command(&format!("CREATE {}", quote(remote_name)), |_| {})
+            .await
+        {
+            // Servers without RFC 5530 codes say so only in words.
+            Err(err)
+                if err.code == Some(ServerCode::AlreadyExists)
+                    || err.message.to_ascii_lowercase().contains("already exists") => {}
+            other => {
+                other?;
+            }
+        }
+        let _ = self
+            .raw_command(&format!("SUBSCRIBE {}", quote(remote_name)), |_| {})
+            .await;
+        Ok(())
+    }
+
+    pub async fn rename_folder(&mut self, from: &str, to: &str) -> Result<()> {
+        self.raw_command(&format!("RENAME {} {}", quote(from), quote(to)), |_| {})
+            .await?;
+        let _ = self
+            .raw_command(&format!("SUBSCRIBE {}", quote(to)), |_| {})
+            .await;
+        Ok(())
+    }
+
+    /// DELETE; a folder that is already gone counts as deleted.
+    pub async fn delete_folder(&mut self, remote_name: &str) -> Result<()> {
+        if self.selected.as_deref() == Some(remote_name) {
+            let _ = self.raw_command("UNSELECT", |_| {}).await;
+            self.selected = None;
+        }
+        match self
+            .raw_command(&format!("DELETE {}", quote(remote_name)), |_| {})
+            .await
+        {
+            Err(err)
+                if err.code == Some(ServerCode::Nonexistent)
+                    || err.message.to_ascii_lowercase().contains("doesn't exist") =>
+            {
+                Ok(())
+            }
+            other => other.map(|_| ()),
+        }
+    }
+
+    /// NOOP: keeps the connection alive and shows whether it still is.
+    pub async fn noop(&mut self) -> Result<()> {
+        self.raw_command("NOOP", |_| {}).await?;
+        Ok(())
+    }
+}
+
+fn parse_flags<'a>(flags: impl Iterator<Item = Flag<'a>>) -> Flags {
+    let mut out = Flags::default();
+    for flag in flags {
+        match flag {
+            Flag::Seen => out.seen = true,
+            Flag::Answered => out.answered = true,
+            Flag::Flagged => out.flagged = true,
+            Flag::Draft => out.draft = true,
+            Flag::Deleted => out.deleted = true,
+            Flag::Custom(name) if name.eq_ignore_ascii_case("$Forwarded") => out.forwarded = true,
+            _ => {}
+        }
+    }
+    out
+}
+
+fn role_of(attributes: &[NameAttribute<'_>], name: &str) -> Option<FolderRole> {
+    if name.eq_ignore_ascii_case("INBOX") {
+        return Some(FolderRole::Inbox);
+    }
+    let special = attributes.iter().find_map(|attr| match attr {
+        NameAttribute::Sent => Some(FolderRole::Sent),
+        NameAttribute::Drafts => Some(FolderRole::Drafts),
+        NameAttribute::Trash => Some(FolderRole::Trash),
+        NameAttribute::Junk => Some(FolderRole::Junk),
+        NameAttribute::Archive => Some(FolderRole::Archive),
+        NameAttribute::All => Some(FolderRole::All),
+        _ => None,
+    });
+    special.or_else(|| roles::role_by_name(name))
+}
+
+fn status_from(attributes: &[StatusAttribute]) -> MailboxStatus {
+    let mut status = MailboxStatus::default();
+    for attr in attributes {
+        match attr {
+            StatusAttribute::Messages(n) => status.messages = *n,
+            StatusAttribute::UidNext(n) => status.uidnext = *n,
+            StatusAttribute::UidValidity(n) => status.uidvalidity = *n,
+            StatusAttribute::HighestModSeq(n) => status.highestmodseq = Some(*n),
+            _ => {}
+        }
+    }
+    status
+}
+
+/// (UIDVALIDITY, first new UID) from a COPYUID response code (RFC 4315).
+fn copy_uid(resp: &Response<'_>) -> Option<(u32, u32)> {
+    let outcome = match resp {
+        Response::Data { outcome, .. } | Response::Done { outcome, .. } => outcome,
+        _ => return None,
+    };
+    match outcome.code.as_ref()? {
+        ResponseCode::CopyUid(uidvalidity, _, dst) => {
+            let first = match dst.first()? {
+                UidSetMember::Uid(uid) => *uid,
+                UidSetMember::UidRange(range) => *range.start(),
+            };
+            Some((*uidvalidity, first))
+        }
+        _ => None,
+    }
+}

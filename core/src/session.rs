@@ -1,0 +1,217 @@
+//! Account sessions: the one place that knows an account's password, how to connect to
+//! its servers, the per-account lock (one sync or replay at a time), and the connection
+//! kept between syncs and replays. Adding and removing accounts lives here too, since
+//! both start with a login.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::watch;
+
+use crate::credentials::CredentialStore;
+use crate::error::{Error, ErrorKind, Result};
+use crate::imap::ImapConnection;
+use crate::model::{Account, AccountConfig, Protocol, ServerConfig};
+use crate::net::ConnectPolicy;
+use crate::pop3::Pop3Connection;
+use crate::store::Store;
+
+pub(crate) struct Sessions {
+    store: Arc<Store>,
+    credentials: Arc<dyn CredentialStore>,
+    policy: ConnectPolicy,
+    /// One sync or replay at a time per account.
+    locks: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
+    /// An open connection per account, kept between syncs and replays.
+    kept: Mutex<HashMap<i64, ImapConnection>>,
+    /// Bumped when the network changed: push connections are rebuilt at once, and
+    /// waiting work is retried.
+    network: watch::Sender<u64>,
+}
+
+impl Sessions {
+    pub fn new(
+        store: Arc<Store>,
+        credentials: Arc<dyn CredentialStore>,
+        policy: ConnectPolicy,
+    ) -> Self {
+        Self {
+            store,
+            credentials,
+            policy,
+            locks: Mutex::new(HashMap::new()),
+            kept: Mutex::new(HashMap::new()),
+            network: watch::channel(0).0,
+        }
+    }
+
+    /// The account's password, or a clear error if none is stored.
+    pub fn password(&self, account: &Account) -> Result<String> {
+        self.credentials.get(&account.name)?.ok_or_else(|| {
+            Error::new(
+                ErrorKind::MissingCredentials,
+                format!("no password is stored for account '{}'", account.name),
+            )
+        })
+    }
+
+    /// A new IMAP connection to the account's server.
+    pub async fn connect(&self, account: &Account) -> Result<ImapConnection> {
+        let password = self.password(account)?;
+        ImapConnection::connect(&account.server, &password, &self.policy).await
+    }
+
+    pub async fn connect_pop3(&self, account: &Account) -> Result<Pop3Connection> {
+        let password = self.password(account)?;
+        Pop3Connection::connect(&account.server, &password, &self.policy).await
+    }
+
+    pub fn lock(&self, account_id: i64) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
+        locks.entry(account_id).or_default().clone()
+    }
+
+    /// The account's kept connection if it still answers, else a new one.
+    pub async fn take(&self, account: &Account) -> Result<ImapConnection> {
+        let kept = self
+            .kept
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&account.id);
+        if let Some(mut conn) = kept {
+            if conn.noop().await.is_ok() {
+                return Ok(conn);
+            }
+        }
+        self.connect(account).await
+    }
+
+    /// Keeps a connection that ended its work in good order, for the next caller.
+    pub fn keep(&self, account_id: i64, conn: ImapConnection) {
+        self.kept
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(account_id, conn);
+    }
+
+    /// Runs `work` on the account's connection; the connection is kept for the next
+    /// caller only if the work succeeded (after a failure its state is unknown).
+    pub async fn with_connection<T, F, Fut>(&self, account: &Account, work: F) -> Result<T>
+    where
+        F: FnOnce(ImapConnection) -> Fut,
+        Fut: Future<Output = (ImapConnection, Result<T>)>,
+    {
+        let conn = self.take(account).await?;
+        let (conn, result) = work(conn).await;
+        if result.is_ok() {
+            self.keep(account.id, conn);
+        }
+        result
+    }
+
+    /// Drops everything kept for an account (it is being removed).
+    pub fn forget(&self, account_id: i64) {
+        self.kept
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&account_id);
+    }
+
+    /// The network changed: kept connections go, and those waiting on the network hear.
+    pub fn network_changed(&self) {
+        self.kept.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.network.send_modify(|g| *g += 1);
+    }
+
+    pub fn network_changes(&self) -> watch::Receiver<u64> {
+        self.network.subscribe()
+    }
+
+    /// Checks the login, then saves the account and its password. A failure saves nothing.
+    pub async fn add_account(
+        &self,
+        config: AccountConfig,
+        password: String,
+        connect_timeout: std::time::Duration,
+    ) -> Result<Account> {
+        validate(&config)?;
+        if self.store.account_by_name(&config.name).is_ok() {
+            return Err(Error::new(
+                ErrorKind::AlreadyExists,
+                format!("an account named '{}' already exists", config.name),
+            ));
+        }
+        let caps = match config.protocol {
+            Protocol::Imap => {
+                let conn = ImapConnection::connect(&config.server, &password, &self.policy).await?;
+                let caps = conn.capability_names().to_vec();
+                conn.logout().await;
+                caps
+            }
+            Protocol::Pop3 => {
+                let conn = Pop3Connection::connect(&config.server, &password, &self.policy).await?;
+                let caps = conn.caps.all.clone();
+                conn.quit().await?;
+                caps
+            }
+        };
+        if let Some(smtp) = &config.smtp {
+            crate::smtp::check_login(smtp, &password, connect_timeout)
+                .await
+                .map_err(|err| err.context("SMTP"))?;
+        }
+        let account = self.store.insert_account(&config, &caps)?;
+        if account.protocol == Protocol::Pop3 {
+            self.store.create_local_folders(account.id)?;
+        }
+        if let Err(err) = self.credentials.set(&account.name, &password) {
+            self.store.delete_account(&account.name)?;
+            return Err(err);
+        }
+        Ok(account)
+    }
+
+    /// Removes the account, everything cached for it and its password.
+    pub fn remove_account(&self, account: &Account) -> Result<()> {
+        self.forget(account.id);
+        self.store.delete_account(&account.name)?;
+        self.store.sweep_blobs()?;
+        self.credentials.delete(&account.name)
+    }
+
+    /// An IMAP session on `server` with the account's password (a switch from POP3).
+    pub async fn connect_to(
+        &self,
+        account: &Account,
+        server: &ServerConfig,
+    ) -> Result<ImapConnection> {
+        let password = self.password(account)?;
+        ImapConnection::connect(server, &password, &self.policy).await
+    }
+}
+
+fn validate(config: &AccountConfig) -> Result<()> {
+    if config.name.trim().is_empty() {
+        return Err(Error::invalid("the account needs a name"));
+    }
+    if !config.email.contains('@') {
+        return Err(Error::invalid(format!(
+            "'{}' is not an e-mail address",
+            config.email
+        )));
+    }
+    if config.server.host.trim().is_empty() {
+        return Err(Error::invalid("the account needs a server host"));
+    }
+    if config.server.username.is_empty() {
+        return Err(Error::invalid("the account needs a user name"));
+    }
+    if let Some(ca) = &config.server.ca_file {
+        if !Path::new(ca).is_file() {
+            return Err(Error::invalid(format!("CA file {ca} does not exist")));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,117 @@
+//! Bodies: downloaded ahead of time for the newest messages of each folder, and on demand
+//! when a message is opened (`BODY.PEEK`, so opening does not mark it read there).
+
+use std::collections::HashMap;
+
+use super::{blocking, plan, BodyPrefetch, SyncService};
+use crate::error::{Error, ErrorKind, Result};
+use crate::imap::ImapConnection;
+use crate::mail::ParsedBody;
+use crate::mime;
+use crate::model::Account;
+use crate::store::FolderSyncState;
+
+const BODY_BATCH_COUNT: usize = 200;
+const BODY_BATCH_BYTES: u64 = 4 << 20;
+
+impl SyncService {
+    /// Downloads bodies for the newest messages of a folder that have none yet.
+    pub(super) async fn prefetch_bodies(
+        &self,
+        account: &Account,
+        conn: &mut ImapConnection,
+        state: &FolderSyncState,
+        prefetch: BodyPrefetch,
+    ) -> Result<u32> {
+        let limit = match prefetch {
+            BodyPrefetch::Newest(0) => return Ok(0),
+            BodyPrefetch::Newest(n) => Some(n),
+            BodyPrefetch::All => None,
+        };
+        if !state.prefetch_pending {
+            return Ok(0);
+        }
+        let needed = self
+            .store
+            .bodies_needed(state.folder_id, state.uidvalidity, limit)?;
+        if needed.is_empty() {
+            self.store.set_prefetch_pending(state.folder_id, false)?;
+            return Ok(0);
+        }
+        if conn.selected() != Some(state.remote_name.as_str()) {
+            let status = conn.select(&state.remote_name).await?;
+            if status.uidvalidity != state.uidvalidity {
+                return Ok(0); // the next header pass resets this folder first
+            }
+        }
+        let ids: HashMap<u32, i64> = needed.iter().map(|n| (n.uid, n.message_id)).collect();
+        let sizes: Vec<(u32, u32)> = needed.iter().map(|n| (n.uid, n.size)).collect();
+        let mut stored = 0;
+        let mut pending: Option<tokio::task::JoinHandle<Result<()>>> = None;
+        for batch in plan::body_batches(&sizes, BODY_BATCH_COUNT, BODY_BATCH_BYTES) {
+            let raws = conn.fetch_bodies(&batch).await?;
+            if let Some(task) = pending.take() {
+                task.await??;
+            }
+            let items: Vec<(i64, Vec<u8>)> = raws
+                .into_iter()
+                .filter_map(|(uid, raw)| Some((*ids.get(&uid)?, raw)))
+                .collect();
+            stored += items.len() as u32;
+            let store = self.store.clone();
+            pending = Some(tokio::task::spawn_blocking(move || {
+                let parsed: Vec<(i64, ParsedBody, Vec<u8>)> = items
+                    .into_iter()
+                    .map(|(id, raw)| (id, mime::parse_body(&raw), raw))
+                    .collect();
+                store.store_bodies(&parsed)
+            }));
+        }
+        if let Some(task) = pending.take() {
+            task.await??;
+        }
+        self.store.set_prefetch_pending(state.folder_id, false)?;
+        self.emit_changes(
+            &account.name,
+            &state.name,
+            Vec::new(),
+            needed.iter().map(|n| n.message_id).collect(),
+            0,
+        );
+        Ok(stored)
+    }
+
+    /// Downloads one message's body now.
+    pub(super) async fn download_body(&self, id: i64) -> Result<()> {
+        let (account_id, remote_name, uidvalidity, uid) = self.store.message_server_location(id)?;
+        let account = self.store.account_by_id(account_id)?;
+        let raw = self
+            .sessions
+            .with_connection(&account, |mut conn| async move {
+                let result = async {
+                    let status = conn.select(&remote_name).await?;
+                    if status.uidvalidity != uidvalidity {
+                        return Err(Error::new(
+                            ErrorKind::NotFound,
+                            format!("folder '{remote_name}' changed on the server; sync, then open the message again"),
+                        ));
+                    }
+                    let bodies = conn.fetch_bodies(&[uid]).await?;
+                    bodies.into_iter().next().map(|(_, raw)| raw).ok_or_else(|| {
+                        Error::not_found(format!(
+                            "message {id} on the server (it may have been deleted elsewhere)"
+                        ))
+                    })
+                }
+                .await;
+                (conn, result)
+            })
+            .await?;
+        let store = self.store.clone();
+        blocking(move || {
+            let parsed = mime::parse_body(&raw);
+            store.store_bodies(&[(id, parsed, raw)])
+        })
+        .await
+    }
+}
