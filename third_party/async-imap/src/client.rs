@@ -21,7 +21,7 @@ use super::error::{Error, ParseError, Result, ValidateError};
 use super::parse::*;
 use super::types::*;
 use crate::extensions::{self, quota::parse_get_quota};
-use crate::imap_stream::ImapStream;
+use crate::imap_stream::{ImapStream, ResponseLimits};
 
 macro_rules! quote {
     ($x:expr) => {
@@ -1415,8 +1415,25 @@ impl<T: Read + Write + Unpin + fmt::Debug> Connection<T> {
     }
 
     /// Read the next response on the connection.
+    ///
+    /// Untagged responses that imap-proto cannot parse are skipped (logged at debug level).
     pub async fn read_response(&mut self) -> io::Result<Option<ResponseData>> {
         self.stream.try_next().await
+    }
+
+    /// Sets the limits on each response the server sends (by default
+    /// [`ResponseLimits::DEFAULT`]: 512 MiB for a line, a literal and a response).
+    ///
+    /// Both [`Client`] and [`Session`] have it, and a `Session` keeps the limits of the
+    /// `Client` it came from. A response over a limit fails with an [`io::Error`] of kind
+    /// [`io::ErrorKind::InvalidData`] as soon as the limit is crossed.
+    pub fn set_response_limits(&mut self, limits: ResponseLimits) {
+        self.stream.set_limits(limits);
+    }
+
+    /// The limits on each response the server sends.
+    pub fn response_limits(&self) -> ResponseLimits {
+        self.stream.limits()
     }
 
     pub(crate) async fn run_command_untagged(&mut self, command: &str) -> Result<()> {
@@ -2790,6 +2807,37 @@ mod tests {
         assert!(
             session.stream.inner.written_buf == command.as_bytes().to_vec(),
             "Invalid NOOP command"
+        );
+    }
+
+    #[cfg_attr(feature = "runtime-tokio", tokio::test)]
+    #[cfg_attr(feature = "runtime-async-std", async_std::test)]
+    async fn response_limits_from_client_to_session() {
+        let mut client = mock_client!(
+            MockStream::new(
+                b"A0001 OK Logged in\r\n* SEARCH 1 2 3 4 5 6 7 8 9 10 11 12\r\n".to_vec()
+            )
+            .with_eof_at_end()
+        );
+        assert_eq!(client.response_limits(), ResponseLimits::DEFAULT);
+        let limits = ResponseLimits {
+            max_line: 20,
+            ..ResponseLimits::default()
+        };
+        client.set_response_limits(limits);
+        let mut session = client
+            .login("user", "pass")
+            .await
+            .map_err(|(err, _)| err)
+            .unwrap();
+        assert_eq!(session.response_limits(), limits);
+        let Err(Error::Io(err)) = session.uid_search("ALL").await else {
+            panic!("the long line was accepted");
+        };
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert_eq!(
+            err.to_string(),
+            "the server sent a line longer than 20 bytes"
         );
     }
 }

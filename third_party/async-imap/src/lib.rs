@@ -100,6 +100,7 @@ pub use crate::extensions::compress::DeflateStream;
 
 pub use crate::authenticator::Authenticator;
 pub use crate::client::*;
+pub use crate::imap_stream::ResponseLimits;
 
 #[cfg(test)]
 mod mock_stream;

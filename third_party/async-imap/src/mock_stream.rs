@@ -16,6 +16,10 @@ pub struct MockStream {
     err_on_read: bool,
     eof_on_read: bool,
     read_delay: usize,
+    /// Offsets in `read_buf` that one read does not cross.
+    piece_ends: Vec<usize>,
+    /// Whether reading past the end is EOF rather than an error.
+    eof_at_end: bool,
 }
 
 impl MockStream {
@@ -42,6 +46,39 @@ impl MockStream {
         self.read_delay = 1;
         self
     }
+
+    /// Reads `pieces` one after the other, each in one read or more.
+    pub fn with_pieces<P: AsRef<[u8]>>(mut self, pieces: &[P]) -> MockStream {
+        self.read_buf.clear();
+        self.piece_ends.clear();
+        for piece in pieces {
+            self.read_buf.extend_from_slice(piece.as_ref());
+            self.piece_ends.push(self.read_buf.len());
+        }
+        self
+    }
+
+    /// Ends with EOF (a read of 0 bytes) after the data, as a closed connection does.
+    pub fn with_eof_at_end(mut self) -> MockStream {
+        self.eof_at_end = true;
+        self
+    }
+
+    /// How many bytes were read so far.
+    pub fn read_pos(&self) -> usize {
+        self.read_pos
+    }
+
+    /// How many bytes the next read may return at most.
+    fn readable(&self) -> usize {
+        let end = self
+            .piece_ends
+            .iter()
+            .copied()
+            .find(|&end| end > self.read_pos)
+            .unwrap_or(self.read_buf.len());
+        end - self.read_pos
+    }
 }
 
 #[cfg(feature = "runtime-tokio")]
@@ -58,9 +95,12 @@ impl Read for MockStream {
             return Poll::Ready(Err(Error::new(ErrorKind::Other, "MockStream Error")));
         }
         if self.read_pos >= self.read_buf.len() {
+            if self.eof_at_end {
+                return Poll::Ready(Ok(()));
+            }
             return Poll::Ready(Err(Error::new(ErrorKind::UnexpectedEof, "EOF")));
         }
-        let mut write_len = min(buf.remaining(), self.read_buf.len() - self.read_pos);
+        let mut write_len = min(buf.remaining(), self.readable());
         if self.read_delay > 0 {
             self.read_delay -= 1;
             write_len = min(write_len, 1);
@@ -106,9 +146,12 @@ impl Read for MockStream {
             return Poll::Ready(Err(Error::other("MockStream Error")));
         }
         if self.read_pos >= self.read_buf.len() {
+            if self.eof_at_end {
+                return Poll::Ready(Ok(0));
+            }
             return Poll::Ready(Err(Error::new(ErrorKind::UnexpectedEof, "EOF")));
         }
-        let mut write_len = min(buf.len(), self.read_buf.len() - self.read_pos);
+        let mut write_len = min(buf.len(), self.readable());
         if self.read_delay > 0 {
             self.read_delay -= 1;
             write_len = min(write_len, 1);

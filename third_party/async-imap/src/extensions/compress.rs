@@ -176,9 +176,10 @@ impl<T: Read + Write + Unpin + fmt::Debug + Send> Session<T> {
         conn.run_command_and_check_ok("COMPRESS DEFLATE", Some(unsolicited_responses_tx.clone()))
             .await?;
 
+        let limits = conn.response_limits();
         let stream = conn.into_inner();
         let deflate_stream = DeflateStream::new(stream);
-        let stream = ImapStream::new(f(deflate_stream));
+        let stream = ImapStream::with_limits(f(deflate_stream), limits);
         let conn = Connection {
             stream,
             request_ids: IdGenerator::new(),
