@@ -2810,6 +2810,217 @@ mod tests {
         );
     }
 
+    /// A session reading `transcript` and then EOF, as from a closed connection.
+    fn session_reading(transcript: &[u8]) -> Session<MockStream> {
+        mock_session!(MockStream::new(transcript.to_vec()).with_eof_at_end())
+    }
+
+    async fn collect_all<S: Stream<Item = Result<I>> + Unpin, I>(mut stream: S) -> Vec<Result<I>> {
+        let mut items = Vec::new();
+        while let Some(item) = stream.next().await {
+            items.push(item);
+        }
+        items
+    }
+
+    fn uids(items: &[Result<Fetch>]) -> Vec<Option<u32>> {
+        items
+            .iter()
+            .filter_map(|item| item.as_ref().ok())
+            .map(|fetch| fetch.uid)
+            .collect()
+    }
+
+    #[cfg_attr(feature = "runtime-tokio", tokio::test)]
+    #[cfg_attr(feature = "runtime-async-std", async_std::test)]
+    async fn uid_fetch_ends_with_the_tagged_no() {
+        let mut session = session_reading(
+            b"* 1 FETCH (UID 10 FLAGS ())\r\n\
+              * 2 FETCH (UID 11 FLAGS ())\r\n\
+              A0001 NO [SERVERBUG] Internal error occurred\r\n",
+        );
+        let items = collect_all(session.uid_fetch("10:*", "(UID FLAGS)").await.unwrap()).await;
+        assert_eq!(uids(&items), [Some(10), Some(11)]);
+        assert_eq!(items.len(), 3);
+        let Some(Err(Error::No(text))) = items.last() else {
+            panic!("not a NO: {items:?}");
+        };
+        assert_eq!(text, "[SERVERBUG] Internal error occurred");
+    }
+
+    #[cfg_attr(feature = "runtime-tokio", tokio::test)]
+    #[cfg_attr(feature = "runtime-async-std", async_std::test)]
+    async fn fetch_ends_with_the_tagged_bad() {
+        let mut session = session_reading(b"A0001 BAD Error in IMAP command FETCH\r\n");
+        let items = collect_all(Box::pin(session.fetch("1", "(UID)").await.unwrap())).await;
+        assert!(
+            matches!(&items[..], [Err(Error::Bad(text))] if text == "Error in IMAP command FETCH"),
+            "{items:?}"
+        );
+    }
+
+    #[cfg_attr(feature = "runtime-tokio", tokio::test)]
+    #[cfg_attr(feature = "runtime-async-std", async_std::test)]
+    async fn uid_fetch_cut_between_responses_is_connection_lost() {
+        let mut session = session_reading(b"* 1 FETCH (UID 10)\r\n");
+        let items = collect_all(session.uid_fetch("1:*", "(UID)").await.unwrap()).await;
+        assert_eq!(uids(&items), [Some(10)]);
+        assert!(
+            matches!(items.last(), Some(Err(Error::ConnectionLost))),
+            "{items:?}"
+        );
+    }
+
+    #[cfg_attr(feature = "runtime-tokio", tokio::test)]
+    #[cfg_attr(feature = "runtime-async-std", async_std::test)]
+    async fn uid_fetch_cut_inside_a_response_is_an_error() {
+        let mut session =
+            session_reading(b"* 1 FETCH (UID 10)\r\n* 2 FETCH (UID 11 BODY[] {50}\r\nabc");
+        let items = collect_all(session.uid_fetch("1:*", "(UID BODY[])").await.unwrap()).await;
+        assert_eq!(uids(&items), [Some(10)]);
+        assert_eq!(items.len(), 2);
+        let Some(Err(Error::Io(err))) = items.last() else {
+            panic!("not an I/O error: {items:?}");
+        };
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+    }
+
+    #[cfg_attr(feature = "runtime-tokio", tokio::test)]
+    #[cfg_attr(feature = "runtime-async-std", async_std::test)]
+    async fn uid_fetch_bye_then_eof_is_connection_lost() {
+        let mut session = session_reading(b"* 1 FETCH (UID 10)\r\n* BYE Server shutting down\r\n");
+        let items = collect_all(session.uid_fetch("1:*", "(UID)").await.unwrap()).await;
+        assert_eq!(uids(&items), [Some(10)]);
+        assert!(
+            matches!(items.last(), Some(Err(Error::ConnectionLost))),
+            "{items:?}"
+        );
+        let Ok(UnsolicitedResponse::Other(bye)) = session.unsolicited_responses.try_recv() else {
+            panic!("BYE not passed on");
+        };
+        assert!(matches!(
+            bye.parsed(),
+            Response::Data {
+                status: Status::Bye,
+                ..
+            }
+        ));
+    }
+
+    #[cfg_attr(feature = "runtime-tokio", tokio::test)]
+    #[cfg_attr(feature = "runtime-async-std", async_std::test)]
+    async fn uid_fetch_skips_unknown_untagged_responses() {
+        let mut session = session_reading(
+            b"* 1 FETCH (UID 10)\r\n\
+              * 3 EXPUNGED\r\n\
+              * 2 FETCH (UID 11)\r\n\
+              A0001 OK Fetch completed\r\n",
+        );
+        let items = collect_all(session.uid_fetch("1:*", "(UID)").await.unwrap()).await;
+        assert_eq!(uids(&items), [Some(10), Some(11)]);
+        assert_eq!(items.len(), 2, "{items:?}");
+        // The stream stopped at the completion: the next command reads on from there.
+        assert!(session.unsolicited_responses.is_empty());
+    }
+
+    #[cfg_attr(feature = "runtime-tokio", tokio::test)]
+    #[cfg_attr(feature = "runtime-async-std", async_std::test)]
+    async fn store_ends_with_the_tagged_no() {
+        let mut session = session_reading(b"A0001 NO Mailbox is read-only\r\n");
+        let items = collect_all(Box::pin(
+            session.store("1", "+FLAGS (\\Seen)").await.unwrap(),
+        ))
+        .await;
+        assert!(
+            matches!(&items[..], [Err(Error::No(text))] if text == "Mailbox is read-only"),
+            "{items:?}"
+        );
+    }
+
+    #[cfg_attr(feature = "runtime-tokio", tokio::test)]
+    #[cfg_attr(feature = "runtime-async-std", async_std::test)]
+    async fn search_checks_the_completion() {
+        let mut session =
+            session_reading(b"* SEARCH 1 2\r\nA0001 NO [BADCHARSET] Unknown charset\r\n");
+        assert!(matches!(
+            session.uid_search("ALL").await,
+            Err(Error::No(text)) if text == "[BadCharset(None)] Unknown charset"
+        ));
+
+        let mut session = session_reading(b"A0001 BAD Error in IMAP command\r\n");
+        assert!(matches!(
+            session.search("NONSENSE").await,
+            Err(Error::Bad(_))
+        ));
+
+        let mut session = session_reading(b"* SEARCH 1 2\r\n");
+        assert!(matches!(
+            session.uid_search("ALL").await,
+            Err(Error::ConnectionLost)
+        ));
+
+        let mut session = session_reading(b"* SEARCH 1 2\r\n* BYE Shutting down\r\n");
+        assert!(matches!(
+            session.search("ALL").await,
+            Err(Error::ConnectionLost)
+        ));
+    }
+
+    #[cfg_attr(feature = "runtime-tokio", tokio::test)]
+    #[cfg_attr(feature = "runtime-async-std", async_std::test)]
+    async fn expunge_checks_the_completion() {
+        let mut session = session_reading(b"* 3 EXPUNGE\r\nA0001 NO Expunge failed\r\n");
+        let items = collect_all(Box::pin(session.expunge().await.unwrap())).await;
+        assert!(
+            matches!(&items[..], [Ok(3), Err(Error::No(text))] if text == "Expunge failed"),
+            "{items:?}"
+        );
+
+        let mut session = session_reading(b"* 3 EXPUNGE\r\n");
+        let items = collect_all(Box::pin(session.uid_expunge("1:5").await.unwrap())).await;
+        assert!(
+            matches!(&items[..], [Ok(3), Err(Error::ConnectionLost)]),
+            "{items:?}"
+        );
+    }
+
+    #[cfg_attr(feature = "runtime-tokio", tokio::test)]
+    #[cfg_attr(feature = "runtime-async-std", async_std::test)]
+    async fn list_and_lsub_check_the_completion() {
+        let mut session = session_reading(
+            b"* LIST (\\HasNoChildren) \".\" \"INBOX\"\r\nA0001 BAD Invalid pattern\r\n",
+        );
+        let items = collect_all(session.list(None, Some("*")).await.unwrap()).await;
+        assert_eq!(items.len(), 2, "{items:?}");
+        assert_eq!(items[0].as_ref().unwrap().name(), "INBOX");
+        assert!(matches!(&items[1], Err(Error::Bad(text)) if text == "Invalid pattern"));
+
+        let mut session = session_reading(b"* LSUB () \".\" \"INBOX\"\r\n");
+        let items = collect_all(session.lsub(None, Some("*")).await.unwrap()).await;
+        assert_eq!(items.len(), 2, "{items:?}");
+        assert!(matches!(&items[1], Err(Error::ConnectionLost)));
+    }
+
+    #[cfg_attr(feature = "runtime-tokio", tokio::test)]
+    #[cfg_attr(feature = "runtime-async-std", async_std::test)]
+    async fn select_and_status_are_not_ok_at_eof() {
+        let mut session = session_reading(b"* 3 EXISTS\r\n");
+        assert!(matches!(
+            session.select("INBOX").await,
+            Err(Error::ConnectionLost)
+        ));
+        let mut session = session_reading(b"* STATUS INBOX (MESSAGES 3)\r\n");
+        assert!(matches!(
+            session.status("INBOX", "(MESSAGES)").await,
+            Err(Error::ConnectionLost)
+        ));
+        let mut session = session_reading(b"* CAPABILITY IMAP4rev1\r\n");
+        assert!(matches!(
+            session.capabilities().await,
+            Err(Error::ConnectionLost)
+        ));
+    }
+
     #[cfg_attr(feature = "runtime-tokio", tokio::test)]
     #[cfg_attr(feature = "runtime-async-std", async_std::test)]
     async fn response_limits_from_client_to_session() {

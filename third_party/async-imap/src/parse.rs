@@ -1,65 +1,133 @@
 use std::collections::HashSet;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use async_channel as channel;
 use futures_util::stream::Stream;
-use futures_util::{StreamExt as _, TryStreamExt as _, io};
+use futures_util::{StreamExt as _, io, ready};
 use imap_proto::rfc5464::Metadata;
-use imap_proto::{self, MailboxDatum, RequestId, Response};
+use imap_proto::{self, MailboxDatum, Outcome, RequestId, Response, Status};
 
 use crate::error::{Error, Result};
 use crate::types::ResponseData;
 use crate::types::*;
+
+/// The untagged responses to one command that `select` picks; the others go to the
+/// unsolicited channel.
+///
+/// Ends after the command's tagged completion: at once if it is OK, with
+/// [`Error::No`] or [`Error::Bad`] otherwise, and with [`Error::ConnectionLost`] if the
+/// connection ends before it (an `* BYE` goes to the unsolicited channel first).
+/// Nothing is read after an error.
+pub(crate) struct CommandResponses<'a, T, Item> {
+    stream: &'a mut T,
+    command_tag: RequestId,
+    unsolicited: channel::Sender<UnsolicitedResponse>,
+    select: fn(ResponseData) -> std::result::Result<Item, ResponseData>,
+    done: bool,
+}
+
+impl<'a, T, Item> CommandResponses<'a, T, Item> {
+    pub(crate) fn new(
+        stream: &'a mut T,
+        unsolicited: channel::Sender<UnsolicitedResponse>,
+        command_tag: RequestId,
+        select: fn(ResponseData) -> std::result::Result<Item, ResponseData>,
+    ) -> Self {
+        CommandResponses {
+            stream,
+            command_tag,
+            unsolicited,
+            select,
+            done: false,
+        }
+    }
+}
+
+impl<T: Stream<Item = io::Result<ResponseData>> + Unpin, Item> Stream
+    for CommandResponses<'_, T, Item>
+{
+    type Item = Result<Item>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        while !this.done {
+            match ready!(poll_next_for_command(this.stream, &this.command_tag, cx)) {
+                Ok(Some(resp)) => match (this.select)(resp) {
+                    Ok(item) => return Poll::Ready(Some(Ok(item))),
+                    Err(resp) => handle_unilateral(resp, this.unsolicited.clone()),
+                },
+                Ok(None) => this.done = true,
+                Err(err) => {
+                    this.done = true;
+                    return Poll::Ready(Some(Err(err)));
+                }
+            }
+        }
+        Poll::Ready(None)
+    }
+}
+
+/// Reads the next response to the command `command_tag`: `Some` for an untagged (or
+/// other command's) response, `None` once the command completed with OK. A completion
+/// with NO or BAD is [`Error::No`] or [`Error::Bad`]; the end of the stream before the
+/// completion is [`Error::ConnectionLost`].
+pub(crate) async fn next_for_command<T: Stream<Item = io::Result<ResponseData>> + Unpin>(
+    stream: &mut T,
+    command_tag: &RequestId,
+) -> Result<Option<ResponseData>> {
+    std::future::poll_fn(|cx| poll_next_for_command(stream, command_tag, cx)).await
+}
+
+fn poll_next_for_command<T: Stream<Item = io::Result<ResponseData>> + Unpin>(
+    stream: &mut T,
+    command_tag: &RequestId,
+    cx: &mut Context<'_>,
+) -> Poll<Result<Option<ResponseData>>> {
+    Poll::Ready(match ready!(stream.poll_next_unpin(cx)) {
+        None => Err(Error::ConnectionLost),
+        Some(Err(err)) => Err(err.into()),
+        Some(Ok(resp)) => match resp.parsed() {
+            Response::Done {
+                tag,
+                status,
+                outcome,
+            } if tag == command_tag => completion(status, outcome).map(|()| None),
+            _ => Ok(Some(resp)),
+        },
+    })
+}
+
+/// `Ok` for a tagged OK, the error for a tagged NO or BAD.
+pub(crate) fn completion(status: &Status, outcome: &Outcome<'_>) -> Result<()> {
+    let text = || match (&outcome.code, &outcome.information) {
+        (Some(code), Some(information)) => format!("[{code:?}] {information}"),
+        (Some(code), None) => format!("[{code:?}]"),
+        (None, Some(information)) => information.to_string(),
+        (None, None) => String::new(),
+    };
+    match status {
+        Status::Ok => Ok(()),
+        Status::No => Err(Error::No(text())),
+        Status::Bad => Err(Error::Bad(text())),
+        other => Err(Error::Io(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("the server completed a command with {other:?}: {}", text()),
+        ))),
+    }
+}
 
 pub(crate) fn parse_names<T: Stream<Item = io::Result<ResponseData>> + Unpin + Send>(
     stream: &mut T,
     unsolicited: channel::Sender<UnsolicitedResponse>,
     command_tag: RequestId,
 ) -> impl Stream<Item = Result<Name>> + '_ + Send + Unpin {
-    use futures_util::{FutureExt, StreamExt};
-
-    StreamExt::filter_map(
-        StreamExt::take_while(stream, move |res| filter(res, &command_tag)),
-        move |resp| {
-            let unsolicited = unsolicited.clone();
-            async move {
-                match resp {
-                    Ok(resp) => match resp.parsed() {
-                        Response::MailboxData(MailboxDatum::List { .. }) => {
-                            let name = Name::from_mailbox_data(resp);
-                            Some(Ok(name))
-                        }
-                        _ => {
-                            handle_unilateral(resp, unsolicited);
-                            None
-                        }
-                    },
-                    Err(err) => Some(Err(err.into())),
-                }
-            }
-            .boxed()
-        },
-    )
-}
-
-pub(crate) fn filter(
-    res: &io::Result<ResponseData>,
-    command_tag: &RequestId,
-) -> impl Future<Output = bool> + use<> {
-    let val = filter_sync(res, command_tag);
-    futures_util::future::ready(val)
-}
-
-pub(crate) fn filter_sync(res: &io::Result<ResponseData>, command_tag: &RequestId) -> bool {
-    match res {
-        Ok(res) => match res.parsed() {
-            Response::Done { tag, .. } => tag != command_tag,
-            _ => true,
-        },
-        Err(_err) => {
-            // Do not filter out the errors such as unexpected EOF.
-            true
+    CommandResponses::new(stream, unsolicited, command_tag, |resp| {
+        match resp.parsed() {
+            Response::MailboxData(MailboxDatum::List { .. }) => Ok(Name::from_mailbox_data(resp)),
+            _ => Err(resp),
         }
-    }
+    })
 }
 
 pub(crate) fn parse_fetches<T: Stream<Item = io::Result<ResponseData>> + Unpin + Send>(
@@ -67,28 +135,12 @@ pub(crate) fn parse_fetches<T: Stream<Item = io::Result<ResponseData>> + Unpin +
     unsolicited: channel::Sender<UnsolicitedResponse>,
     command_tag: RequestId,
 ) -> impl Stream<Item = Result<Fetch>> + '_ + Send + Unpin {
-    use futures_util::{FutureExt, StreamExt};
-
-    StreamExt::filter_map(
-        StreamExt::take_while(stream, move |res| filter(res, &command_tag)),
-        move |resp| {
-            let unsolicited = unsolicited.clone();
-
-            async move {
-                match resp {
-                    Ok(resp) => match resp.parsed() {
-                        Response::Fetch(..) => Some(Ok(Fetch::new(resp))),
-                        _ => {
-                            handle_unilateral(resp, unsolicited);
-                            None
-                        }
-                    },
-                    Err(err) => Some(Err(err.into())),
-                }
-            }
-            .boxed()
-        },
-    )
+    CommandResponses::new(stream, unsolicited, command_tag, |resp| {
+        match resp.parsed() {
+            Response::Fetch(..) => Ok(Fetch::new(resp)),
+            _ => Err(resp),
+        }
+    })
 }
 
 pub(crate) async fn parse_status<T: Stream<Item = io::Result<ResponseData>> + Unpin + Send>(
@@ -99,32 +151,8 @@ pub(crate) async fn parse_status<T: Stream<Item = io::Result<ResponseData>> + Un
 ) -> Result<Mailbox> {
     let mut mbox = Mailbox::default();
 
-    while let Some(resp) = stream.try_next().await? {
+    while let Some(resp) = next_for_command(stream, &command_tag).await? {
         match resp.parsed() {
-            Response::Done {
-                tag,
-                status,
-                outcome,
-                ..
-            } if tag == &command_tag => {
-                use imap_proto::Status;
-                match status {
-                    Status::Ok => {
-                        break;
-                    }
-                    Status::Bad => {
-                        return Err(Error::Bad(format!("outcome: {outcome:?}")));
-                    }
-                    Status::No => {
-                        return Err(Error::No(format!("outcome: {outcome:?}")));
-                    }
-                    _ => {
-                        return Err(Error::Io(io::Error::other(format!(
-                            "status: {status:?}, outcome: {outcome:?}"
-                        ))));
-                    }
-                }
-            }
             Response::MailboxData(MailboxDatum::Status { mailbox, status })
                 if mailbox == expected_mailbox =>
             {
@@ -158,27 +186,12 @@ pub(crate) fn parse_expunge<T: Stream<Item = io::Result<ResponseData>> + Unpin +
     unsolicited: channel::Sender<UnsolicitedResponse>,
     command_tag: RequestId,
 ) -> impl Stream<Item = Result<u32>> + '_ + Send {
-    use futures_util::StreamExt;
-
-    StreamExt::filter_map(
-        StreamExt::take_while(stream, move |res| filter(res, &command_tag)),
-        move |resp| {
-            let unsolicited = unsolicited.clone();
-
-            async move {
-                match resp {
-                    Ok(resp) => match resp.parsed() {
-                        Response::Expunge(id) => Some(Ok(*id)),
-                        _ => {
-                            handle_unilateral(resp, unsolicited);
-                            None
-                        }
-                    },
-                    Err(err) => Some(Err(err.into())),
-                }
-            }
-        },
-    )
+    CommandResponses::new(stream, unsolicited, command_tag, |resp| {
+        match resp.parsed() {
+            Response::Expunge(id) => Ok(*id),
+            _ => Err(resp),
+        }
+    })
 }
 
 pub(crate) async fn parse_capabilities<T: Stream<Item = io::Result<ResponseData>> + Unpin>(
@@ -188,11 +201,7 @@ pub(crate) async fn parse_capabilities<T: Stream<Item = io::Result<ResponseData>
 ) -> Result<Capabilities> {
     let mut caps: HashSet<Capability> = HashSet::new();
 
-    while let Some(resp) = stream
-        .take_while(|res| filter(res, &command_tag))
-        .try_next()
-        .await?
-    {
+    while let Some(resp) = next_for_command(stream, &command_tag).await? {
         match resp.parsed() {
             Response::Capabilities(cs) => {
                 for c in cs {
@@ -213,11 +222,7 @@ pub(crate) async fn parse_noop<T: Stream<Item = io::Result<ResponseData>> + Unpi
     unsolicited: channel::Sender<UnsolicitedResponse>,
     command_tag: RequestId,
 ) -> Result<()> {
-    while let Some(resp) = stream
-        .take_while(|res| filter(res, &command_tag))
-        .try_next()
-        .await?
-    {
+    while let Some(resp) = next_for_command(stream, &command_tag).await? {
         handle_unilateral(resp, unsolicited.clone());
     }
 
@@ -231,72 +236,44 @@ pub(crate) async fn parse_mailbox<T: Stream<Item = io::Result<ResponseData>> + U
 ) -> Result<Mailbox> {
     let mut mailbox = Mailbox::default();
 
-    while let Some(resp) = stream.try_next().await? {
+    while let Some(resp) = next_for_command(stream, &command_tag).await? {
         match resp.parsed() {
-            Response::Done {
-                tag,
-                status,
-                outcome,
-                ..
-            } if tag == &command_tag => {
-                use imap_proto::Status;
-                match status {
-                    Status::Ok => {
-                        break;
-                    }
-                    Status::Bad => {
-                        return Err(Error::Bad(format!("outcome: {outcome:?}")));
-                    }
-                    Status::No => {
-                        return Err(Error::No(format!("outcome: {outcome:?}")));
-                    }
-                    _ => {
-                        return Err(Error::Io(io::Error::other(format!(
-                            "status: {status:?}, outcome: {outcome:?}"
-                        ))));
-                    }
-                }
-            }
-            Response::Data { status, outcome } => {
-                use imap_proto::Status;
-
-                match status {
-                    Status::Ok => {
-                        use imap_proto::ResponseCode;
-                        match &outcome.code {
-                            Some(ResponseCode::UidValidity(uid)) => {
-                                mailbox.uid_validity = Some(*uid);
-                            }
-                            Some(ResponseCode::UidNext(unext)) => {
-                                mailbox.uid_next = Some(*unext);
-                            }
-                            Some(ResponseCode::HighestModSeq(highest_modseq)) => {
-                                mailbox.highest_modseq = Some(*highest_modseq);
-                            }
-                            Some(ResponseCode::Unseen(n)) => {
-                                mailbox.unseen = Some(*n);
-                            }
-                            Some(ResponseCode::PermanentFlags(flags)) => {
-                                mailbox
-                                    .permanent_flags
-                                    .extend(flags.iter().map(|s| (*s).to_string()).map(Flag::from));
-                            }
-                            _ => {}
+            Response::Data { status, outcome } => match status {
+                Status::Ok => {
+                    use imap_proto::ResponseCode;
+                    match &outcome.code {
+                        Some(ResponseCode::UidValidity(uid)) => {
+                            mailbox.uid_validity = Some(*uid);
                         }
-                    }
-                    Status::Bad => {
-                        return Err(Error::Bad(format!("outcome: {outcome:?}")));
-                    }
-                    Status::No => {
-                        return Err(Error::No(format!("outcome: {outcome:?}")));
-                    }
-                    _ => {
-                        return Err(Error::Io(io::Error::other(format!(
-                            "status: {status:?}, outcome: {outcome:?}"
-                        ))));
+                        Some(ResponseCode::UidNext(unext)) => {
+                            mailbox.uid_next = Some(*unext);
+                        }
+                        Some(ResponseCode::HighestModSeq(highest_modseq)) => {
+                            mailbox.highest_modseq = Some(*highest_modseq);
+                        }
+                        Some(ResponseCode::Unseen(n)) => {
+                            mailbox.unseen = Some(*n);
+                        }
+                        Some(ResponseCode::PermanentFlags(flags)) => {
+                            mailbox
+                                .permanent_flags
+                                .extend(flags.iter().map(|s| (*s).to_string()).map(Flag::from));
+                        }
+                        _ => {}
                     }
                 }
-            }
+                Status::Bad => {
+                    return Err(Error::Bad(format!("outcome: {outcome:?}")));
+                }
+                Status::No => {
+                    return Err(Error::No(format!("outcome: {outcome:?}")));
+                }
+                _ => {
+                    return Err(Error::Io(io::Error::other(format!(
+                        "status: {status:?}, outcome: {outcome:?}"
+                    ))));
+                }
+            },
             Response::MailboxData(m) => match m {
                 MailboxDatum::Status { .. } => handle_unilateral(resp, unsolicited.clone()),
                 MailboxDatum::Exists(e) => {
@@ -333,11 +310,7 @@ pub(crate) async fn parse_ids<T: Stream<Item = io::Result<ResponseData>> + Unpin
 ) -> Result<HashSet<u32>> {
     let mut ids: HashSet<u32> = HashSet::new();
 
-    while let Some(resp) = stream
-        .take_while(|res| filter(res, &command_tag))
-        .try_next()
-        .await?
-    {
+    while let Some(resp) = next_for_command(stream, &command_tag).await? {
         match resp.parsed() {
             Response::MailboxData(MailboxDatum::Search(cs)) => {
                 for c in cs {
@@ -361,11 +334,7 @@ pub(crate) async fn parse_metadata<T: Stream<Item = io::Result<ResponseData>> + 
     command_tag: RequestId,
 ) -> Result<Vec<Metadata>> {
     let mut res_values = Vec::new();
-    while let Some(resp) = stream
-        .take_while(|res| filter(res, &command_tag))
-        .try_next()
-        .await?
-    {
+    while let Some(resp) = next_for_command(stream, &command_tag).await? {
         match resp.parsed() {
             // METADATA Response with Values
             // <https://datatracker.ietf.org/doc/html/rfc5464.html#section-4.4.1>
@@ -426,6 +395,7 @@ mod tests {
     use super::*;
     use async_channel::bounded;
     use bytes::BytesMut;
+    use futures_util::TryStreamExt as _;
 
     fn input_stream(data: &[&str]) -> Vec<io::Result<ResponseData>> {
         data.iter()
@@ -444,8 +414,10 @@ mod tests {
     #[cfg_attr(feature = "runtime-async-std", async_std::test)]
     async fn parse_capability_test() {
         let expected_capabilities = &["IMAP4rev1", "STARTTLS", "AUTH=GSSAPI", "LOGINDISABLED"];
-        let responses =
-            input_stream(&["* CAPABILITY IMAP4rev1 STARTTLS AUTH=GSSAPI LOGINDISABLED\r\n"]);
+        let responses = input_stream(&[
+            "* CAPABILITY IMAP4rev1 STARTTLS AUTH=GSSAPI LOGINDISABLED\r\n",
+            "A0001 OK done\r\n",
+        ]);
 
         let mut stream = async_std::stream::from_iter(responses);
         let (send, recv) = bounded(10);
@@ -464,7 +436,7 @@ mod tests {
     async fn parse_capability_case_insensitive_test() {
         // Test that "IMAP4REV1" (instead of "IMAP4rev1") is accepted
         let expected_capabilities = &["IMAP4rev1", "STARTTLS"];
-        let responses = input_stream(&["* CAPABILITY IMAP4REV1 STARTTLS\r\n"]);
+        let responses = input_stream(&["* CAPABILITY IMAP4REV1 STARTTLS\r\n", "A0001 OK done\r\n"]);
         let mut stream = async_std::stream::from_iter(responses);
 
         let (send, recv) = bounded(10);
@@ -498,7 +470,10 @@ mod tests {
     #[cfg_attr(feature = "runtime-async-std", async_std::test)]
     async fn parse_names_test() {
         let (send, recv) = bounded(10);
-        let responses = input_stream(&["* LIST (\\HasNoChildren) \".\" \"INBOX\"\r\n"]);
+        let responses = input_stream(&[
+            "* LIST (\\HasNoChildren) \".\" \"INBOX\"\r\n",
+            "A0001 OK done\r\n",
+        ]);
         let mut stream = async_std::stream::from_iter(responses);
 
         let id = RequestId("A0001".into());
@@ -520,7 +495,7 @@ mod tests {
     #[cfg_attr(feature = "runtime-async-std", async_std::test)]
     async fn parse_fetches_empty() {
         let (send, recv) = bounded(10);
-        let responses = input_stream(&[]);
+        let responses = input_stream(&["a OK done\r\n"]);
         let mut stream = async_std::stream::from_iter(responses);
         let id = RequestId("a".into());
 
@@ -539,6 +514,7 @@ mod tests {
         let responses = input_stream(&[
             "* 24 FETCH (FLAGS (\\Seen) UID 4827943)\r\n",
             "* 25 FETCH (FLAGS (\\Seen))\r\n",
+            "a OK done\r\n",
         ]);
         let mut stream = async_std::stream::from_iter(responses);
         let id = RequestId("a".into());
@@ -567,7 +543,8 @@ mod tests {
     async fn parse_fetches_w_unilateral() {
         // https://github.com/mattnenterprise/rust-imap/issues/81
         let (send, recv) = bounded(10);
-        let responses = input_stream(&["* 37 FETCH (UID 74)\r\n", "* 1 RECENT\r\n"]);
+        let responses =
+            input_stream(&["* 37 FETCH (UID 74)\r\n", "* 1 RECENT\r\n", "a OK done\r\n"]);
         let mut stream = async_std::stream::from_iter(responses);
         let id = RequestId("a".into());
 
@@ -589,6 +566,7 @@ mod tests {
         let responses = input_stream(&[
             "* LIST (\\HasNoChildren) \".\" \"INBOX\"\r\n",
             "* 4 EXPUNGE\r\n",
+            "A0001 OK done\r\n",
         ]);
         let mut stream = async_std::stream::from_iter(responses);
 
@@ -617,6 +595,7 @@ mod tests {
             "* CAPABILITY IMAP4rev1 STARTTLS AUTH=GSSAPI LOGINDISABLED\r\n",
             "* STATUS dev.github (MESSAGES 10 UIDNEXT 11 UIDVALIDITY 1408806928 UNSEEN 0)\r\n",
             "* 4 EXISTS\r\n",
+            "A0001 OK done\r\n",
         ]);
         let mut stream = async_std::stream::from_iter(responses);
 
@@ -653,6 +632,7 @@ mod tests {
             "* SEARCH 23 42 4711\r\n",
             "* 1 RECENT\r\n",
             "* STATUS INBOX (MESSAGES 10 UIDNEXT 11 UIDVALIDITY 1408806928 UNSEEN 0)\r\n",
+            "A0001 OK done\r\n",
         ]);
         let mut stream = async_std::stream::from_iter(responses);
 
@@ -683,6 +663,7 @@ mod tests {
         let responses = input_stream(&[
             "* SEARCH 1600 1698 1739 1781 1795 1885 1891 1892 1893 1898 1899 1901 1911 1926 1932 1933 1993 1994 2007 2032 2033 2041 2053 2062 2063 2065 2066 2072 2078 2079 2082 2084 2095 2100 2101 2102 2103 2104 2107 2116 2120 2135 2138 2154 2163 2168 2172 2189 2193 2198 2199 2205 2212 2213 2221 2227 2267 2275 2276 2295 2300 2328 2330 2332 2333 2334\r\n",
             "* SEARCH 2335 2336 2337 2338 2339 2341 2342 2347 2349 2350 2358 2359 2362 2369 2371 2372 2373 2374 2375 2376 2377 2378 2379 2380 2381 2382 2383 2384 2385 2386 2390 2392 2397 2400 2401 2403 2405 2409 2411 2414 2417 2419 2420 2424 2426 2428 2439 2454 2456 2467 2468 2469 2490 2515 2519 2520 2521\r\n",
+            "A0001 OK done\r\n",
         ]);
         let mut stream = async_std::stream::from_iter(responses);
 
@@ -714,7 +695,7 @@ mod tests {
     #[cfg_attr(feature = "runtime-async-std", async_std::test)]
     async fn parse_ids_search() {
         let (send, recv) = bounded(10);
-        let responses = input_stream(&["* SEARCH\r\n"]);
+        let responses = input_stream(&["* SEARCH\r\n", "A0001 OK done\r\n"]);
         let mut stream = async_std::stream::from_iter(responses);
 
         let id = RequestId("A0001".into());

@@ -1,7 +1,7 @@
 //! IMAP ID extension specified in [RFC2971](https://datatracker.ietf.org/doc/html/rfc2971)
 
 use async_channel as channel;
-use futures_util::{Stream, StreamExt as _, TryStreamExt as _, io};
+use futures_util::{Stream, io};
 use imap_proto::{self, RequestId, Response};
 use std::collections::HashMap;
 
@@ -9,7 +9,7 @@ use crate::types::ResponseData;
 use crate::types::*;
 use crate::{
     error::Result,
-    parse::{filter, handle_unilateral},
+    parse::{handle_unilateral, next_for_command},
 };
 
 fn escape(s: &str) -> String {
@@ -40,11 +40,7 @@ pub(crate) async fn parse_id<T: Stream<Item = io::Result<ResponseData>> + Unpin>
     command_tag: RequestId,
 ) -> Result<Option<HashMap<String, String>>> {
     let mut id = None;
-    while let Some(resp) = stream
-        .take_while(|res| filter(res, &command_tag))
-        .try_next()
-        .await?
-    {
+    while let Some(resp) = next_for_command(stream, &command_tag).await? {
         match resp.parsed() {
             Response::Id(res) => {
                 id = res.as_ref().map(|m| {

@@ -1,13 +1,13 @@
 //! Adds support for the GETQUOTA and GETQUOTAROOT commands specificed in [RFC2087](https://tools.ietf.org/html/rfc2087).
 
 use async_channel as channel;
-use futures_util::{Stream, StreamExt as _, TryStreamExt as _, io};
+use futures_util::{Stream, io};
 use imap_proto::{self, RequestId, Response};
 
 use crate::types::*;
 use crate::{
     error::Result,
-    parse::{filter, handle_unilateral},
+    parse::{handle_unilateral, next_for_command},
 };
 use crate::{
     error::{Error, ParseError},
@@ -20,11 +20,7 @@ pub(crate) async fn parse_get_quota<T: Stream<Item = io::Result<ResponseData>> +
     command_tag: RequestId,
 ) -> Result<Quota> {
     let mut quota = None;
-    while let Some(resp) = stream
-        .take_while(|res| filter(res, &command_tag))
-        .try_next()
-        .await?
-    {
+    while let Some(resp) = next_for_command(stream, &command_tag).await? {
         match resp.parsed() {
             Response::Quota(q) => quota = Some(q.clone().into()),
             _ => {
@@ -49,11 +45,7 @@ pub(crate) async fn parse_get_quota_root<T: Stream<Item = io::Result<ResponseDat
     let mut roots: Vec<QuotaRoot> = Vec::new();
     let mut quotas: Vec<Quota> = Vec::new();
 
-    while let Some(resp) = stream
-        .take_while(|res| filter(res, &command_tag))
-        .try_next()
-        .await?
-    {
+    while let Some(resp) = next_for_command(stream, &command_tag).await? {
         match resp.parsed() {
             Response::QuotaRoot(qr) => {
                 roots.push(qr.clone().into());
