@@ -3051,4 +3051,39 @@ mod tests {
             "the server sent a line longer than 20 bytes"
         );
     }
+
+    #[cfg_attr(feature = "runtime-tokio", tokio::test)]
+    #[cfg_attr(feature = "runtime-async-std", async_std::test)]
+    async fn namespace_and_esearch_reach_the_caller() {
+        let mut session = session_reading(
+            b"* NAMESPACE ((\"INBOX.\" \".\")) NIL ((\"#shared.\" \".\")(\"shared.\" \".\"))\r\n\
+              A0001 OK Namespace completed\r\n\
+              * ESEARCH (TAG \"A0002\") UID MIN 1 MAX 7 ALL 1:2,4,7 COUNT 4\r\n\
+              A0002 OK Search completed\r\n",
+        );
+        session.run_command("NAMESPACE").await.unwrap();
+        let namespace = session.read_response().await.unwrap().unwrap();
+        let Response::Namespace {
+            personal, shared, ..
+        } = namespace.parsed()
+        else {
+            panic!("not a NAMESPACE: {namespace:?}");
+        };
+        assert_eq!(personal[0].prefix, "INBOX.");
+        assert_eq!(shared.len(), 2);
+        session.read_response().await.unwrap().unwrap();
+
+        session
+            .run_command("UID SEARCH RETURN (MIN MAX COUNT ALL) UNFLAGGED")
+            .await
+            .unwrap();
+        let esearch = session.read_response().await.unwrap().unwrap();
+        let Response::ESearch(esearch) = esearch.parsed() else {
+            panic!("not an ESEARCH: {esearch:?}");
+        };
+        assert_eq!(esearch.tag.as_deref(), Some("A0002"));
+        assert!(esearch.uid);
+        assert_eq!(esearch.count, Some(4));
+        assert_eq!(esearch.all, Some(vec![1..=2, 4..=4, 7..=7]));
+    }
 }

@@ -22,11 +22,15 @@ pub mod builders;
 pub mod gmail;
 pub mod rfc2087;
 use rfc2087::{Quota, QuotaRoot};
+pub mod rfc2342;
+use rfc2342::Namespace;
 pub mod rfc2971;
 pub mod rfc4314;
 use rfc4314::{Acl, ListRights, MyRights};
 pub mod rfc4315;
 pub mod rfc4551;
+pub mod rfc4731;
+use rfc4731::ESearch;
 pub mod rfc5161;
 pub mod rfc5256;
 pub mod rfc5464;
@@ -62,6 +66,14 @@ pub enum Response<'a> {
     Acl(Acl<'a>),
     ListRights(ListRights<'a>),
     MyRights(MyRights<'a>),
+    /// RFC 2342: the personal, other users' and shared namespaces (NIL is an empty list).
+    Namespace {
+        personal: Vec<Namespace<'a>>,
+        other_users: Vec<Namespace<'a>>,
+        shared: Vec<Namespace<'a>>,
+    },
+    /// RFC 4731: the answer to a `SEARCH RETURN (...)`.
+    ESearch(ESearch<'a>),
 }
 
 impl<'a> Response<'a> {
@@ -113,6 +125,16 @@ impl<'a> Response<'a> {
             Response::Acl(acl_list) => Response::Acl(acl_list.into_owned()),
             Response::ListRights(rights) => Response::ListRights(rights.into_owned()),
             Response::MyRights(rights) => Response::MyRights(rights.into_owned()),
+            Response::Namespace {
+                personal,
+                other_users,
+                shared,
+            } => Response::Namespace {
+                personal: personal.into_iter().map(Namespace::into_owned).collect(),
+                other_users: other_users.into_iter().map(Namespace::into_owned).collect(),
+                shared: shared.into_iter().map(Namespace::into_owned).collect(),
+            },
+            Response::ESearch(esearch) => Response::ESearch(esearch.into_owned()),
         }
     }
 }
