@@ -365,7 +365,8 @@ struct Buffer {
 }
 
 impl Buffer {
-    const INITIAL_SIZE: usize = 8 * 1024;
+    /// One TLS record.
+    const INITIAL_SIZE: usize = 16 * 1024;
     /// Free space a read gets at least.
     const MIN_READ: usize = 4 * 1024;
     /// Responses at least this long are handed over without a copy, sharing the block.
@@ -1006,7 +1007,8 @@ mod tests {
             sizes.push(buf.block.len());
         }
         sizes.dedup();
-        assert_eq!(sizes.len(), 8, "{sizes:?}"); // 8 KiB doubled to 1 MiB
+        assert_eq!(sizes[0], Buffer::INITIAL_SIZE);
+        assert_eq!(*sizes.last().unwrap(), 1024 * 1024, "{sizes:?}");
         for pair in sizes.windows(2) {
             assert_eq!(pair[1], 2 * pair[0]);
         }
@@ -1014,12 +1016,12 @@ mod tests {
         // Near the cap, it goes to the cap (plus one read) at once.
         let mut buf = Buffer::new();
         buf.extend_used(Buffer::INITIAL_SIZE - 10);
-        buf.reserve_for_read(12_000);
-        assert_eq!(buf.block.len(), 12_000 + Buffer::MIN_READ);
+        buf.reserve_for_read(50_000);
+        assert_eq!(buf.block.len(), 50_000 + Buffer::MIN_READ);
         // And a read always has room, even past the cap.
         let free = buf.free_as_mut_slice().len();
         buf.extend_used(free);
-        buf.reserve_for_read(12_000);
+        buf.reserve_for_read(50_000);
         assert_eq!(buf.free_as_mut_slice().len(), Buffer::MIN_READ);
     }
 

@@ -254,7 +254,7 @@ mod tests {
                 esearch(Some("a6"), false, Some(3), None, Some(3), None, Some(9)),
             ),
             (
-                "Cyrus and RFC 4731 examples: MIN COUNT",
+                "RFC 4731: MIN COUNT",
                 b"* ESEARCH (TAG \"A282\") MIN 2 COUNT 3\r\n",
                 esearch(Some("A282"), false, Some(2), None, Some(3), None, None),
             ),
