@@ -19,6 +19,8 @@ trap 'rm -f "$log" "$suites"' EXIT
 set +e
 cargo test --workspace --no-fail-fast -- --test-threads 4 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+# The patched async-imap and imap-proto (third_party/README.md), a workspace of their own.
+cargo test --manifest-path third_party/Cargo.toml --workspace --no-default-features --features async-imap/runtime-tokio,async-imap/compress --target-dir target 2>&1 | tee -a "$log"; [ "${PIPESTATUS[0]}" -ne 0 ] && status=1
 for suite in android ios desktop; do
   [ -f "$suite/test.sh" ] || continue
   echo "== $suite (bash $suite/test.sh)"
