@@ -76,7 +76,26 @@ fn lossy_str(bytes: &[u8]) -> Cow<'_, str> {
 // MIME filenames in BODYSTRUCTURE responses). Strict from_utf8 would
 // fail, breaking the entire response stream on a single bad mail.
 pub fn string_utf8(i: &[u8]) -> IResult<&[u8], Cow<'_, str>> {
-    map(string, lossy_str).parse(i)
+    alt((map(quoted, unescape_quoted), map(literal, lossy_str))).parse(i)
+}
+
+/// The contents of a quoted string without its escapes (`\"` and `\\`), so that a
+/// mailbox named `a"b` reads as `a"b`, not `a\"b`.
+fn unescape_quoted(bytes: &[u8]) -> Cow<'_, str> {
+    if !bytes.contains(&b'\\') {
+        return lossy_str(bytes);
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut escaped = false;
+    for &byte in bytes {
+        if byte == b'\\' && !escaped {
+            escaped = true;
+            continue;
+        }
+        escaped = false;
+        out.push(byte);
+    }
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
 }
 
 // quoted = DQUOTE *QUOTED-CHAR DQUOTE
@@ -128,7 +147,7 @@ pub fn astring(i: &[u8]) -> IResult<&[u8], &[u8]> {
 
 // astring bytes as utf8 — lossy, see comment on string_utf8.
 pub fn astring_utf8(i: &[u8]) -> IResult<&[u8], Cow<'_, str>> {
-    map(astring, lossy_str).parse(i)
+    alt((map(take_while1(is_astring_char), lossy_str), string_utf8)).parse(i)
 }
 
 // ASTRING-CHAR = ATOM-CHAR / resp-specials
@@ -266,6 +285,26 @@ where
         Ok((i, o)) => Ok((i, o)),
         Err(nom::Err::Error(_)) => Ok((i, None)),
         Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod unescape_tests {
+    use super::*;
+
+    #[test]
+    fn quoted_strings_lose_their_escapes() {
+        let cases: &[(&[u8], &str)] = &[
+            (b"\"plain\" ", "plain"),
+            (b"\"Quote\\\"d\" ", "Quote\"d"),
+            (b"\"Back\\\\slash\" ", "Back\\slash"),
+            (b"{10}\r\nBack\\slash ", "Back\\slash"),
+            (b"INBOX ", "INBOX"),
+        ];
+        for (input, want) in cases {
+            let (_, got) = astring_utf8(input).unwrap();
+            assert_eq!(got, *want, "{:?}", String::from_utf8_lossy(input));
+        }
     }
 }
 
