@@ -8,6 +8,7 @@ packages=(
   python3-aiosmtpd                            # its SMTP side, delivering over LMTP
   openssl                                     # the test certificate
   isync fetchmail                             # reference tools for the benchmark
+  maven openjdk-17-jre-headless               # GreenMail, the second test server
   build-essential pkg-config curl ca-certificates
 )
 missing=()

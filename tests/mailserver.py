@@ -8,10 +8,14 @@ and openssl; run it with /usr/bin/python3 (aiosmtpd is only importable there).
 
     mailserver.py serve [--state-dir DIR] [--users alice:secret,bob:secret]
                         [--demo-mailbox USER[,USER]] [--ignore-stdin]
+                        [--implementation dovecot|greenmail]
+                        [--namespace default|inbox-dot] [--metadata]
         Starts everything and prints ONE line of JSON on stdout:
           host, imap_port, imaps_port, pop3_port, pop3s_port, smtp_port,
           smtps_port, ca_file, state_dir, passwd_file, maildir_root,
-          lmtp_socket, log_file, users ({name: password})
+          lmtp_socket, log_file, users ({name: password}),
+          implementation, namespace ({prefix, separator}: the personal
+          namespace), features (the harness's policies, see FEATURES)
         The same data is written to DIR/server.json. The server runs until
         stdin reaches EOF (unless --ignore-stdin) or it gets SIGTERM/SIGINT,
         then stops Dovecot and removes the state dir if it created it.
@@ -28,6 +32,24 @@ IMAP/POP3 offer STARTTLS/STLS on the plain ports and implicit TLS on imaps/pop3s
 SMTP offers STARTTLS and AUTH PLAIN/LOGIN (also without TLS); MAIL FROM needs
 AUTH (530), recipients other than <user>@example.test get 550, and accepted
 mail goes to each recipient's INBOX over LMTP. smtps_port is SMTP over TLS.
+
+Set-ups (the default is exactly the one described above):
+  --namespace inbox-dot  Courier/Cyrus style: the personal namespace is
+      `INBOX.` with `.` as separator (INBOX.Sent, INBOX.Work.2026); a name
+      outside it (`CREATE Receipts`) or with `/` is refused. Maildirs in
+      LAYOUT=fs, so a folder deleted while it has children stays as a
+      \\Noselect parent (Maildir++ lists it without that flag).
+  --metadata  IMAP METADATA (RFC 5464), stored per user in the home directory.
+  --implementation greenmail  GreenMail 2.1.8 (Java, from Maven
+      Central through tests/greenmail/pom.xml, cached in ~/.m2) instead of
+      Dovecot and the relay: IMAP, POP3 and SMTP with and without implicit TLS
+      (the harness's certificate through a PKCS#12 keystore), no STARTTLS/STLS,
+      no NAMESPACE, separator `.`, no SPECIAL-USE (so each user gets Drafts,
+      Sent, Trash, Junk and Archive created over IMAP), an in-memory store
+      (no maildir, passwd file or LMTP socket: those keys are null), users
+      made through its REST API. Its SMTP accepts mail without AUTH and for
+      any recipient (it creates unknown ones). 127.0.0.2 reaches it through
+      a relay of the harness.
 
 Dovecot's auth penalty (2-15 s delay for logins after a failed one) and the
 failure delay are switched off, so tests can try wrong passwords cheaply (a
@@ -55,6 +77,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 
 HOST = "127.0.0.1"
 # Dovecot also listens here: a name the certificate does not cover, for wrong-host tests.
@@ -62,6 +85,27 @@ ALT_HOST = "127.0.0.2"
 DOMAIN = "example.test"
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 PORTS = ("imap", "imaps", "pop3", "pop3s", "smtp", "smtps")
+# The personal namespace of each --namespace: (prefix, separator).
+NAMESPACES = {"default": ("", "/"), "inbox-dot": ("INBOX.", ".")}
+SPECIAL_USE = ("Drafts", "Sent", "Trash", "Junk", "Archive")
+# Policies of the harness that no CAPABILITY tells, by implementation:
+#   smtp-auth-required: MAIL FROM before AUTH gets 530
+#   smtp-rejects-unknown-recipients: RCPT TO other than <user>@example.test gets 550
+#   keeps-8bit-headers: raw UTF-8 header bytes come back unchanged in FETCH
+#       BODY[HEADER.FIELDS ...] (GreenMail turns them into ISO-8859-1 with '?' and,
+#       for characters beyond the BMP, announces a literal one byte too long)
+#   idle-reports-flag-changes: a client in IDLE hears at once of flags another session
+#       set (GreenMail pushes EXISTS and EXPUNGE only; flag changes wait for the client's
+#       next command, e.g. the next IDLE, where they come before the continuation)
+FEATURES = {
+    "dovecot": ["smtp-auth-required", "smtp-rejects-unknown-recipients", "keeps-8bit-headers",
+                "idle-reports-flag-changes"],
+    "greenmail": [],
+}
+GREENMAIL_VERSION = "2.1.8"
+GREENMAIL_NAMESPACE = ("", ".")
+GREENMAIL_POM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "greenmail", "pom.xml")
+KEYSTORE_PASSWORD = "changeit"
 
 
 def log(msg):
@@ -136,9 +180,28 @@ def add_user_line(state, uid, gid, name, password):
         f.write(line)
 
 
-def dovecot_conf(state, ports, cert, key, uid, gid):
+def mailbox_name(name, namespace):
+    """The server's name of the folder users see as `name` (`/` between levels), in a
+    namespace (prefix, separator)."""
+    prefix, separator = namespace
+    return name if name.upper() == "INBOX" else prefix + name.replace("/", separator)
+
+
+def dovecot_conf(state, ports, cert, key, uid, gid, namespace="default", metadata=False):
     mailboxes = "".join(f"  mailbox {m} {{\n    special_use = \\{m}\n    auto = subscribe\n  }}\n"
-                        for m in ("Drafts", "Sent", "Trash", "Junk", "Archive"))
+                        for m in SPECIAL_USE)
+    prefix, separator = NAMESPACES[namespace]
+    # Mailbox sections are named without the prefix.
+    ns = f"  inbox = yes\n  separator = {separator}\n"
+    if prefix:
+        ns = (f"  inbox = yes\n  prefix = {prefix}\n  separator = {separator}\n"
+              "  list = yes\n  subscriptions = yes\n")
+    # Maildir++ (the default layout) lists a parent deleted while it has children as
+    # `\HasChildren` although it no longer exists; LAYOUT=fs keeps its directory and lists
+    # it as `\Noselect \HasChildren`, as Cyrus-style servers do.
+    layout = ":LAYOUT=fs" if prefix else ""
+    attributes = "mail_attribute_dict = file:%h/dovecot-attributes\n" if metadata else ""
+    imap_metadata = "  imap_metadata = yes\n" if metadata else ""
     # users/<name> first: see add_user_line()
     dbs = "".join(f"{db} {{\n  driver = passwd-file\n  args = {scheme}username_format=%n {path}\n}}\n"
                   for db, scheme in (("passdb", "scheme=PLAIN "), ("userdb", ""))
@@ -171,17 +234,15 @@ auth_failure_delay = 0
 auth_verbose = yes
 first_valid_uid = {uid}
 first_valid_gid = {gid}
-mail_location = maildir:~/Maildir
+mail_location = maildir:~/Maildir{layout}
 mail_fsync = never
 mail_max_userip_connections = 100
 pop3_uidl_format = %08Xu%08Xv
-{extra}{dbs}namespace inbox {{
-  inbox = yes
-  separator = /
-{mailboxes}}}
+{attributes}{extra}{dbs}namespace inbox {{
+{ns}{mailboxes}}}
 protocol imap {{
   mail_plugins = $mail_plugins imap_zlib
-}}
+{imap_metadata}}}
 {login_service("imap", "imap", "imaps")}{login_service("pop3", "pop3", "pop3s")}service lmtp {{
   unix_listener lmtp {{
     mode = 0666
@@ -303,75 +364,234 @@ def pid_alive(pidfile):
         return False
 
 
-def serve(args):
+def start_dovecot(args, state, cert, key, users):
+    """Dovecot and the SMTP relay; returns (dovecot's process, relay controllers, info)."""
     from aiosmtpd.controller import Controller
     # aiosmtpd itself logs a deprecation warning about Session.login_data on every AUTH
     logging.getLogger("mail.log").addFilter(lambda r: "login_data" not in r.getMessage())
+    run_dir = os.path.join(state, "run")
+    users_dir, home_root = os.path.join(state, "users"), os.path.join(state, "home")
+    uid, gid = mail_ids()
+    passwd = os.path.join(state, "passwd")
+    os.makedirs(home_root, exist_ok=True)
+    os.chown(home_root, uid, gid)  # Dovecot creates missing homes as the user
+    os.chmod(home_root, 0o755)
+    open(passwd, "w").close()
+    os.chmod(passwd, 0o644)  # the auth process runs as the dovecot user
+    shutil.rmtree(users_dir, ignore_errors=True)
+    os.makedirs(users_dir)
+    os.chmod(users_dir, 0o755)
+    for name, password in users.items():
+        add_user_line(state, uid, gid, name, password)
+    ports = dict(zip(PORTS, free_ports(len(PORTS))))
+    conf = os.path.join(state, "dovecot.conf")
+    with open(conf, "w") as f:
+        f.write(dovecot_conf(state, ports, cert, key, uid, gid, args.namespace, args.metadata))
+    log_file = os.path.join(state, "dovecot.log")
+    with open(os.path.join(state, "dovecot.stderr"), "wb") as err:
+        proc = subprocess.Popen([DOVECOT, "-F", "-c", conf], stdin=subprocess.DEVNULL,
+                                stdout=err, stderr=err, start_new_session=True,
+                                preexec_fn=die_with_parent)
+    if not wait_for_dovecot(run_dir, ports["imap"], proc):
+        for name in ("dovecot.stderr", "dovecot.log"):
+            with contextlib.suppress(FileNotFoundError), \
+                    open(os.path.join(state, name), errors="replace") as f:
+                sys.stderr.write(f.read())
+        stop_dovecot(proc)
+        raise SystemExit("mailserver: dovecot did not start")
+
+    lmtp_socket = os.path.join(run_dir, "lmtp")
+    relay = Relay(passwd, lmtp_socket)
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(cert, key)
+    common = dict(hostname=HOST, server_hostname="localhost", enable_SMTPUTF8=False,
+                  authenticator=relay.authenticator, auth_require_tls=False)
+    controllers = [Controller(relay, port=ports["smtp"], tls_context=tls, **common),
+                   Controller(relay, port=ports["smtps"], ssl_context=tls, **common)]
+    for c in controllers:
+        c.start()
+    info = {"host": HOST, **{f"{p}_port": ports[p] for p in PORTS}, "ca_file": cert,
+            "state_dir": state, "passwd_file": passwd, "maildir_root": home_root,
+            "lmtp_socket": lmtp_socket, "log_file": log_file, "users": users}
+    private = {"mail_uid": uid, "mail_gid": gid}
+    return proc, controllers, info, private
+
+
+def greenmail_jar():
+    """GreenMail's standalone jar, fetched by Maven the first time (then cached in ~/.m2)."""
+    target = os.path.join(os.path.dirname(GREENMAIL_POM), "target")
+    jar = os.path.join(target, f"greenmail-standalone-{GREENMAIL_VERSION}.jar")
+    os.makedirs(target, exist_ok=True)
+    with open(os.path.join(target, ".fetch.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two harnesses starting at once fetch it once
+        if not os.path.exists(jar):
+            mvn = shutil.which("mvn")
+            if mvn is None:
+                raise SystemExit("mailserver: GreenMail needs Maven (bash tests/install-deps.sh)")
+            log(f"fetching GreenMail {GREENMAIL_VERSION} with Maven")
+            subprocess.run([mvn, "-q", "-B", "-f", GREENMAIL_POM, "dependency:copy"],
+                           check=True, stdout=sys.stderr)
+    return jar
+
+
+def greenmail_api(port, path, body=None, method=None):
+    request = urllib.request.Request(
+        f"http://{HOST}:{port}{path}", method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
+def greenmail_add_user(api_port, imap_port, name, password):
+    """Creates the user through GreenMail's REST API, then its special folders over IMAP
+    (GreenMail has INBOX only and no SPECIAL-USE; a provider would create these)."""
+    import imaplib
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
+        raise SystemExit(f"mailserver: invalid user name: {name!r}")
+    if any(u["login"] == name for u in greenmail_api(api_port, "/api/user")):
+        raise SystemExit(f"mailserver: user {name!r} already exists")
+    greenmail_api(api_port, "/api/user",
+                  {"email": f"{name}@{DOMAIN}", "login": name, "password": password})
+    with imaplib.IMAP4(HOST, imap_port) as imap:
+        imap.login(name, password)
+        for folder in SPECIAL_USE:
+            status, answer = imap.create(folder)
+            if status != "OK":
+                raise SystemExit(f"mailserver: GreenMail refused CREATE {folder}: {answer}")
+
+
+def start_greenmail(state, cert, key, users):
+    """GreenMail on free ports; returns (its JVM's process, info)."""
+    java = shutil.which("java")
+    if java is None:
+        raise SystemExit("mailserver: GreenMail needs Java (bash tests/install-deps.sh)")
+    jar = greenmail_jar()
+    keystore = os.path.join(state, "greenmail.p12")
+    subprocess.run(["openssl", "pkcs12", "-export", "-in", cert, "-inkey", key, "-name", "greenmail",
+                    "-out", keystore, "-passout", f"pass:{KEYSTORE_PASSWORD}"],
+                   check=True, capture_output=True)
+    names = PORTS + ("api",)
+    ports = dict(zip(names, free_ports(len(names))))
+    props = [f"-Dgreenmail.{p}.port={ports[p]}" for p in PORTS] + [
+        f"-Dgreenmail.hostname={HOST}", f"-Dgreenmail.api.hostname={HOST}",
+        f"-Dgreenmail.api.port={ports['api']}",
+        f"-Dgreenmail.tls.keystore.file={keystore}",
+        f"-Dgreenmail.tls.keystore.password={KEYSTORE_PASSWORD}",
+        "-Dgreenmail.startup.timeout=30000"]
+    log_file = os.path.join(state, "greenmail.log")
+    with open(log_file, "wb") as out:
+        # A small heap and the quick JIT: it starts in a few seconds on two cores.
+        proc = subprocess.Popen([java, "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+                                 *props, "-jar", jar], stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=out, start_new_session=True, preexec_fn=die_with_parent)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            greenmail_api(ports["api"], "/api/service/readiness")
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                with open(log_file, errors="replace") as f:
+                    sys.stderr.write(f.read())
+                stop_java(proc)
+                raise SystemExit("mailserver: GreenMail did not start")
+            time.sleep(0.2)
+    for name, password in users.items():
+        greenmail_add_user(ports["api"], ports["imap"], name, password)
+    info = {"host": HOST, **{f"{p}_port": ports[p] for p in PORTS}, "ca_file": cert,
+            "state_dir": state, "passwd_file": None, "maildir_root": None,
+            "lmtp_socket": None, "log_file": log_file, "users": users}
+    return proc, info, {"api_port": ports["api"]}
+
+
+def stop_java(proc):
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+class AltHostRelay(threading.Thread):
+    """Forwards ALT_HOST:port to HOST:port, for servers that bind one address only."""
+
+    def __init__(self, port):
+        super().__init__(daemon=True)
+        self.port = port
+        self.listener = socket.create_server((ALT_HOST, port))
+
+    def run(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:  # closed
+                return
+            try:
+                upstream = socket.create_connection((HOST, self.port), timeout=5)
+            except OSError:
+                client.close()
+                continue
+            upstream.settimeout(None)
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self.pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def pipe(src, dst):
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+    def close(self):
+        self.listener.close()
+
+
+def serve(args):
+    if args.implementation == "greenmail" and (args.namespace != "default" or args.metadata):
+        raise SystemExit("mailserver: --namespace and --metadata are Dovecot's options")
     users = dict(u.split(":", 1) for u in args.users.split(",") if u)
     own_dir = args.state_dir is None
     state = os.path.abspath(args.state_dir or tempfile.mkdtemp(prefix="brevdue-mail-"))
-    run_dir, pidfile = os.path.join(state, "run"), os.path.join(state, "serve.pid")
-    users_dir, home_root = os.path.join(state, "users"), os.path.join(state, "home")
+    pidfile = os.path.join(state, "serve.pid")
     if pid_alive(pidfile):
         raise SystemExit(f"mailserver: a server is already running in {state}")
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda *_: stop.set())
     LIBC.prctl(PR_SET_CHILD_SUBREAPER, 1)  # Dovecot's orphans come back to us
-    proc, controllers, rc = None, [], 0
+    greenmail = args.implementation == "greenmail"
+    proc, controllers, relays, rc = None, [], [], 0
     try:
         os.makedirs(state, exist_ok=True)
         os.chmod(state, 0o755)  # mail users (nobody) must traverse it
         with open(pidfile, "w") as f:
             f.write(f"{os.getpid()}\n")
-        uid, gid = mail_ids()
-        passwd = os.path.join(state, "passwd")
-        os.makedirs(home_root, exist_ok=True)
-        os.chown(home_root, uid, gid)  # Dovecot creates missing homes as the user
-        os.chmod(home_root, 0o755)
-        open(passwd, "w").close()
-        os.chmod(passwd, 0o644)  # the auth process runs as the dovecot user
-        shutil.rmtree(users_dir, ignore_errors=True)
-        os.makedirs(users_dir)
-        os.chmod(users_dir, 0o755)
-        for name, password in users.items():
-            add_user_line(state, uid, gid, name, password)
         cert, key = make_cert(state)
-        ports = dict(zip(PORTS, free_ports(len(PORTS))))
-        conf = os.path.join(state, "dovecot.conf")
-        with open(conf, "w") as f:
-            f.write(dovecot_conf(state, ports, cert, key, uid, gid))
-        log_file = os.path.join(state, "dovecot.log")
-        with open(os.path.join(state, "dovecot.stderr"), "wb") as err:
-            proc = subprocess.Popen([DOVECOT, "-F", "-c", conf], stdin=subprocess.DEVNULL,
-                                    stdout=err, stderr=err, start_new_session=True,
-                                    preexec_fn=die_with_parent)
-        if not wait_for_dovecot(run_dir, ports["imap"], proc):
-            for name in ("dovecot.stderr", "dovecot.log"):
-                with contextlib.suppress(FileNotFoundError), \
-                        open(os.path.join(state, name), errors="replace") as f:
-                    sys.stderr.write(f.read())
-            raise SystemExit("mailserver: dovecot did not start")
-
-        lmtp_socket = os.path.join(run_dir, "lmtp")
-        relay = Relay(passwd, lmtp_socket)
-        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        tls.load_cert_chain(cert, key)
-        common = dict(hostname=HOST, server_hostname="localhost", enable_SMTPUTF8=False,
-                      authenticator=relay.authenticator, auth_require_tls=False)
-        controllers = [Controller(relay, port=ports["smtp"], tls_context=tls, **common),
-                       Controller(relay, port=ports["smtps"], ssl_context=tls, **common)]
-        for c in controllers:
-            c.start()
+        if greenmail:
+            namespace = GREENMAIL_NAMESPACE
+            proc, info, private = start_greenmail(state, cert, key, users)
+            relays = [AltHostRelay(info[f"{p}_port"]) for p in PORTS]
+            for r in relays:
+                r.start()
+        else:
+            namespace = NAMESPACES[args.namespace]
+            proc, controllers, info, private = start_dovecot(args, state, cert, key, users)
 
         for user in filter(None, args.demo_mailbox.split(",")):
-            fill_demo_mailbox(ports["imaps"], cert, user, users[user])
+            fill_demo_mailbox(info["imaps_port"], cert, user, users[user], namespace)
 
-        info = {"host": HOST, **{f"{p}_port": ports[p] for p in PORTS}, "ca_file": cert,
-                "state_dir": state, "passwd_file": passwd, "maildir_root": home_root,
-                "lmtp_socket": lmtp_socket, "log_file": log_file, "users": users}
+        info.update(implementation=args.implementation,
+                    namespace={"prefix": namespace[0], "separator": namespace[1]},
+                    features=FEATURES[args.implementation])
         with open(os.path.join(state, "server.json"), "w") as f:
-            json.dump({**info, "mail_uid": uid, "mail_gid": gid}, f, indent=1)
+            json.dump({**info, **private}, f, indent=1)
         print(json.dumps(info, separators=(",", ":")), flush=True)
 
         if not args.ignore_stdin:
@@ -382,7 +602,8 @@ def serve(args):
             threading.Thread(target=watch_stdin, daemon=True).start()
         while not stop.wait(0.5):
             if proc.poll() is not None:
-                log(f"dovecot exited unexpectedly (status {proc.returncode}); see {log_file}")
+                log(f"{args.implementation} exited unexpectedly (status {proc.returncode}); "
+                    f"see {info['log_file']}")
                 rc = 1
                 break
     except BrokenPipeError:  # whoever started us is gone
@@ -390,8 +611,10 @@ def serve(args):
     finally:
         for c in controllers:
             c.stop(no_assert=True)
+        for r in relays:
+            r.close()
         if proc is not None:
-            stop_dovecot(proc)
+            (stop_java if greenmail else stop_dovecot)(proc)
         if own_dir:
             shutil.rmtree(state, ignore_errors=True)
         else:
@@ -400,7 +623,7 @@ def serve(args):
     return rc
 
 
-def fill_demo_mailbox(port, cert, user, password):
+def fill_demo_mailbox(port, cert, user, password, namespace):
     import imaplib
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import demo_mail
@@ -408,14 +631,17 @@ def fill_demo_mailbox(port, cert, user, password):
     with imaplib.IMAP4_SSL(HOST, port, ssl_context=ctx) as imap:
         imap.login(user, password)
         for folder, flags, raw in demo_mail.mailbox(f"{user}@{DOMAIN}"):
-            imap.append(folder, f"({flags})" if flags else None, None, raw)
+            imap.append(mailbox_name(folder, namespace), f"({flags})" if flags else None, None, raw)
 
 
 def add_user(args):
     with open(os.path.join(args.state_dir, "server.json")) as f:
         info = json.load(f)
-    add_user_line(info["state_dir"], info["mail_uid"], info["mail_gid"],
-                  args.name, args.password)
+    if info.get("implementation") == "greenmail":
+        greenmail_add_user(info["api_port"], info["imap_port"], args.name, args.password)
+    else:
+        add_user_line(info["state_dir"], info["mail_uid"], info["mail_gid"],
+                      args.name, args.password)
     return 0
 
 
@@ -444,6 +670,10 @@ def main():
                    help="comma-separated users whose mailboxes get the demo mail")
     p.add_argument("--ignore-stdin", action="store_true",
                    help="run until SIGTERM/SIGINT instead of until stdin EOF")
+    p.add_argument("--implementation", choices=("dovecot", "greenmail"), default="dovecot")
+    p.add_argument("--namespace", choices=tuple(NAMESPACES), default="default",
+                   help="Dovecot's personal namespace: '' and '/', or 'INBOX.' and '.'")
+    p.add_argument("--metadata", action="store_true", help="Dovecot with IMAP METADATA")
     p.set_defaults(func=serve)
     p = sub.add_parser("add-user", help="add a mail user to a running server")
     p.add_argument("--state-dir", required=True)

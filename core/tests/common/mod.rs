@@ -1,8 +1,16 @@
-//! Test support: one private Dovecot per test binary (tests/mailserver.py), fresh users
-//! per test, and a second, independent IMAP client to play "another device".
+//! Test support: one private mail server per test binary (tests/mailserver.py), fresh
+//! users per test, and a second, independent IMAP client to play "another device".
+//!
+//! `BREVDUE_TEST_SERVER` picks the server: `dovecot` (the default), `dovecot-inbox-dot`
+//! (personal namespace `INBOX.` with `.` as separator) or `greenmail`. Tests name folders
+//! as users see them (`Work/Projects`); `OtherClient` turns them into the server's names
+//! (`INBOX.Work.Projects`, `Work.Projects`). What a set-up lacks is asked of the server
+//! (`imap_offers`, `pop3_offers`) or of the harness (`harness_has`), and a test part that
+//! needs it is skipped with a line on stderr (`skip`), never passed silently.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -15,7 +23,65 @@ use futures::TryStreamExt;
 use serde_json::Value;
 use tokio::net::TcpStream;
 
+/// The server set-ups the suites run against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetUp {
+    Dovecot,
+    DovecotInboxDot,
+    Greenmail,
+}
+
+impl SetUp {
+    pub fn name(self) -> &'static str {
+        match self {
+            SetUp::Dovecot => "dovecot",
+            SetUp::DovecotInboxDot => "dovecot-inbox-dot",
+            SetUp::Greenmail => "greenmail",
+        }
+    }
+
+    fn harness_args(self) -> &'static [&'static str] {
+        match self {
+            SetUp::Dovecot => &[],
+            SetUp::DovecotInboxDot => &["--namespace", "inbox-dot"],
+            SetUp::Greenmail => &["--implementation", "greenmail"],
+        }
+    }
+
+    /// `BREVDUE_TEST_SERVER`, `dovecot` when unset.
+    pub fn from_env() -> SetUp {
+        match std::env::var("BREVDUE_TEST_SERVER").as_deref() {
+            Err(_) | Ok("") | Ok("dovecot") => SetUp::Dovecot,
+            Ok("dovecot-inbox-dot") => SetUp::DovecotInboxDot,
+            Ok("greenmail") => SetUp::Greenmail,
+            Ok(other) => panic!(
+                "BREVDUE_TEST_SERVER={other:?}: expected dovecot, dovecot-inbox-dot or greenmail"
+            ),
+        }
+    }
+}
+
+static REQUIRED_SET_UP: OnceLock<SetUp> = OnceLock::new();
+
+/// For a test binary written for one set-up: each of its tests calls this before
+/// `server()`, and `BREVDUE_TEST_SERVER` is not consulted.
+pub fn require_set_up(set_up: SetUp) {
+    let required = *REQUIRED_SET_UP.get_or_init(|| set_up);
+    assert_eq!(required, set_up, "one test binary, one set-up");
+    assert_eq!(
+        server().set_up,
+        set_up,
+        "the server was started for another set-up"
+    );
+}
+
 pub struct MailServer {
+    pub set_up: SetUp,
+    /// The personal namespace's prefix (`INBOX.` or empty) and hierarchy separator.
+    pub prefix: String,
+    pub separator: String,
+    /// The harness's policies that no CAPABILITY tells (see tests/mailserver.py).
+    pub features: Vec<String>,
     pub host: String,
     pub imap_port: u16,
     pub imaps_port: u16,
@@ -25,6 +91,8 @@ pub struct MailServer {
     pub smtps_port: u16,
     pub ca_file: String,
     pub state_dir: String,
+    imap_capabilities: OnceLock<HashSet<String>>,
+    pop3_capabilities: OnceLock<HashSet<String>>,
     _child: Child,
 }
 
@@ -37,10 +105,15 @@ pub fn repo_root() -> PathBuf {
 pub fn server() -> &'static MailServer {
     static SERVER: OnceLock<MailServer> = OnceLock::new();
     SERVER.get_or_init(|| {
+        let set_up = REQUIRED_SET_UP
+            .get()
+            .copied()
+            .unwrap_or_else(SetUp::from_env);
         let script = repo_root().join("tests/mailserver.py");
         let mut child = Command::new("/usr/bin/python3")
             .arg(script)
             .arg("serve")
+            .args(set_up.harness_args())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -53,7 +126,19 @@ pub fn server() -> &'static MailServer {
         let info: Value = serde_json::from_str(&line)
             .unwrap_or_else(|e| panic!("mail server did not start ({e}): {line:?}"));
         let port = |k: &str| info[k].as_u64().unwrap() as u16;
+        let namespace = |k: &str| info["namespace"][k].as_str().unwrap().to_owned();
         MailServer {
+            set_up,
+            prefix: namespace("prefix"),
+            separator: namespace("separator"),
+            features: info["features"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f.as_str().unwrap().to_owned())
+                .collect(),
+            imap_capabilities: OnceLock::new(),
+            pop3_capabilities: OnceLock::new(),
             host: info["host"].as_str().unwrap().to_owned(),
             imap_port: port("imap_port"),
             imaps_port: port("imaps_port"),
@@ -71,6 +156,43 @@ pub fn server() -> &'static MailServer {
 pub const PASSWORD: &str = "s3cret-pw";
 
 impl MailServer {
+    /// The server's name of the folder users see as `folder` (`/` between levels, no
+    /// namespace prefix): `Work/Projects` is `INBOX.Work.Projects` on `dovecot-inbox-dot`.
+    pub fn mailbox(&self, folder: &str) -> String {
+        if folder.eq_ignore_ascii_case("INBOX") {
+            return "INBOX".to_owned();
+        }
+        format!("{}{}", self.prefix, folder.replace('/', &self.separator))
+    }
+
+    /// The folder users see for the server's `mailbox` (the inverse of `mailbox`).
+    pub fn folder(&self, mailbox: &str) -> String {
+        if mailbox.eq_ignore_ascii_case("INBOX") {
+            return "INBOX".to_owned();
+        }
+        mailbox
+            .strip_prefix(self.prefix.as_str())
+            .unwrap_or(mailbox)
+            .replace(self.separator.as_str(), "/")
+    }
+
+    /// Whether the harness has this policy (see FEATURES in tests/mailserver.py).
+    pub fn has(&self, feature: &str) -> bool {
+        self.features.iter().any(|f| f == feature)
+    }
+
+    /// What the IMAP server announces, before and after login (upper case).
+    pub fn imap_capabilities(&self) -> &HashSet<String> {
+        self.imap_capabilities
+            .get_or_init(|| probe_imap_capabilities(self, &self.new_user("caps")))
+    }
+
+    /// What the POP3 server answers to CAPA (the first word of each line, upper case).
+    pub fn pop3_capabilities(&self) -> &HashSet<String> {
+        self.pop3_capabilities
+            .get_or_init(|| probe_pop3_capabilities(self))
+    }
+
     /// A user no other test touches.
     pub fn new_user(&self, prefix: &str) -> String {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -117,6 +239,183 @@ impl MailServer {
             },
         }
     }
+}
+
+fn read_line(reader: &mut impl BufRead) -> String {
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("read from the server");
+    assert!(!line.is_empty(), "the server closed the connection");
+    line
+}
+
+/// CAPABILITY before and after LOGIN, over a plain connection.
+fn probe_imap_capabilities(s: &MailServer, user: &str) -> HashSet<String> {
+    let stream = std::net::TcpStream::connect((s.host.as_str(), s.imap_port)).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut caps = HashSet::new();
+    let mut collect = |line: &str| {
+        let words = if let Some(rest) = line.strip_prefix("* CAPABILITY ") {
+            rest
+        } else if let Some((_, rest)) = line.split_once("[CAPABILITY ") {
+            rest.split(']').next().unwrap_or_default()
+        } else {
+            return;
+        };
+        caps.extend(words.split_whitespace().map(str::to_ascii_uppercase));
+    };
+    collect(&read_line(&mut reader));
+    for (tag, command) in [
+        ("a", "CAPABILITY".to_owned()),
+        ("b", format!("LOGIN {user} {PASSWORD}")),
+        ("c", "CAPABILITY".to_owned()),
+        ("d", "LOGOUT".to_owned()),
+    ] {
+        writer
+            .write_all(format!("{tag} {command}\r\n").as_bytes())
+            .unwrap();
+        loop {
+            let line = read_line(&mut reader);
+            collect(&line);
+            if line.starts_with(&format!("{tag} ")) {
+                assert!(line.starts_with(&format!("{tag} OK")), "{command}: {line}");
+                break;
+            }
+        }
+    }
+    caps
+}
+
+/// Logs `user` in over a plain connection and runs each command; returns each one's
+/// answer (its lines, the tagged one last). A client with no ideas of its own, for
+/// checking what the server itself says.
+pub fn raw_imap(user: &str, commands: &[&str]) -> Vec<Vec<String>> {
+    let s = server();
+    let stream = std::net::TcpStream::connect((s.host.as_str(), s.imap_port)).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    read_line(&mut reader);
+    let login = format!("LOGIN {user} {PASSWORD}");
+    let mut answers = Vec::new();
+    for (i, command) in std::iter::once(login.as_str())
+        .chain(commands.iter().copied())
+        .chain(["LOGOUT"])
+        .enumerate()
+    {
+        let tag = format!("r{i} ");
+        writer
+            .write_all(format!("{tag}{command}\r\n").as_bytes())
+            .unwrap();
+        let mut lines = Vec::new();
+        loop {
+            let line = read_line(&mut reader).trim_end().to_owned();
+            let done = line.starts_with(&tag);
+            lines.push(line);
+            if done {
+                break;
+            }
+        }
+        if i == 0 {
+            assert!(lines.last().unwrap().starts_with("r0 OK"), "{lines:?}");
+        }
+        answers.push(lines);
+    }
+    answers.remove(0);
+    answers.pop();
+    answers
+}
+
+fn probe_pop3_capabilities(s: &MailServer) -> HashSet<String> {
+    let stream = std::net::TcpStream::connect((s.host.as_str(), s.pop3_port)).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    assert!(read_line(&mut reader).starts_with("+OK"));
+    writer.write_all(b"CAPA\r\n").unwrap();
+    let mut caps = HashSet::new();
+    if read_line(&mut reader).starts_with("+OK") {
+        loop {
+            let line = read_line(&mut reader);
+            if line.trim_end() == "." {
+                break;
+            }
+            if let Some(word) = line.split_whitespace().next() {
+                caps.insert(word.to_ascii_uppercase());
+            }
+        }
+    }
+    writer.write_all(b"QUIT\r\n").unwrap();
+    caps
+}
+
+/// Says that `what` did not run on this set-up and why: one line on stderr, past the
+/// test harness's output capture, and one in the file `BREVDUE_TEST_SKIPS` names.
+pub fn skip(what: &str, reason: &str) {
+    let test = std::thread::current().name().unwrap_or("?").to_owned();
+    let line = format!(
+        "SKIPPED [{}] {}::{test}: {what}: {reason}\n",
+        server().set_up.name(),
+        env!("CARGO_CRATE_NAME"),
+    );
+    // std::io::stderr() itself is not captured (only the print macros are).
+    let _ = std::io::stderr().write_all(line.as_bytes());
+    if let Ok(path) = std::env::var("BREVDUE_TEST_SKIPS") {
+        if let Ok(mut file) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = file.write_all(line.as_bytes());
+        }
+    }
+}
+
+/// Whether the IMAP server offers `capability`; if not, `what` is skipped.
+pub fn imap_offers(capability: &str, what: &str) -> bool {
+    let offered = server()
+        .imap_capabilities()
+        .contains(&capability.to_ascii_uppercase());
+    if !offered {
+        skip(
+            what,
+            &format!("the IMAP server does not offer {capability}"),
+        );
+    }
+    offered
+}
+
+/// Whether the POP3 server offers `capability` (a CAPA tag); if not, `what` is skipped.
+pub fn pop3_offers(capability: &str, what: &str) -> bool {
+    let offered = server()
+        .pop3_capabilities()
+        .contains(&capability.to_ascii_uppercase());
+    if !offered {
+        skip(
+            what,
+            &format!("the POP3 server does not offer {capability}"),
+        );
+    }
+    offered
+}
+
+/// Whether the harness has this policy; if not, `what` is skipped.
+pub fn harness_has(feature: &str, what: &str) -> bool {
+    let has = server().has(feature);
+    if !has {
+        skip(
+            what,
+            &format!("this set-up's harness has no {feature} policy"),
+        );
+    }
+    has
 }
 
 /// An engine in a fresh temporary directory.
@@ -180,6 +479,9 @@ impl OtherClient {
         let tcp = TcpStream::connect((s.host.as_str(), s.imap_port))
             .await
             .unwrap();
+        // APPEND sends its literal and the closing CRLF apart; with Nagle the CRLF waits
+        // for the server's delayed ACK (40 ms on GreenMail, per message).
+        tcp.set_nodelay(true).unwrap();
         let mut client = async_imap::Client::new(tcp);
         client.read_response().await.unwrap();
         let session = client.login(user, PASSWORD).await.map_err(|e| e.0).unwrap();
@@ -188,21 +490,40 @@ impl OtherClient {
 
     pub async fn append(&mut self, folder: &str, raw: &[u8], flags: Option<&str>) {
         self.session
-            .append(folder, flags, None, raw)
+            .append(server().mailbox(folder), flags, None, raw)
             .await
             .unwrap_or_else(|e| panic!("append to {folder}: {e}"));
     }
 
     pub async fn create(&mut self, folder: &str) {
-        self.session.create(folder).await.unwrap();
+        self.session.create(server().mailbox(folder)).await.unwrap();
     }
 
     pub async fn delete(&mut self, folder: &str) {
-        self.session.delete(folder).await.unwrap();
+        self.session.delete(server().mailbox(folder)).await.unwrap();
     }
 
     pub async fn select(&mut self, folder: &str) {
-        self.session.select(folder).await.unwrap();
+        self.session.select(server().mailbox(folder)).await.unwrap();
+    }
+
+    /// LIST "" "*": (the server's name, its attributes as async-imap prints them,
+    /// the separator).
+    pub async fn list(&mut self) -> Vec<(String, Vec<String>, Option<String>)> {
+        self.session
+            .list(Some(""), Some("*"))
+            .await
+            .unwrap()
+            .map_ok(|n| {
+                (
+                    n.name().to_owned(),
+                    n.attributes().iter().map(|a| format!("{a:?}")).collect(),
+                    n.delimiter().map(str::to_owned),
+                )
+            })
+            .try_collect()
+            .await
+            .unwrap()
     }
 
     pub async fn uids(&mut self) -> Vec<u32> {
@@ -261,7 +582,10 @@ impl OtherClient {
     }
 
     pub async fn move_uid(&mut self, uid: u32, to: &str) {
-        self.session.uid_mv(uid.to_string(), to).await.unwrap();
+        self.session
+            .uid_mv(uid.to_string(), server().mailbox(to))
+            .await
+            .unwrap();
     }
 
     pub async fn logout(mut self) {
@@ -459,7 +783,7 @@ pub fn engine_view(engine: &Engine) -> View {
 impl OtherClient {
     /// Message-IDs in one folder.
     pub async fn message_ids(&mut self, folder: &str) -> Vec<String> {
-        self.session.select(folder).await.unwrap();
+        self.select(folder).await;
         let fetches: Vec<_> = self
             .session
             .uid_fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
@@ -484,7 +808,7 @@ impl OtherClient {
     /// Flags (as async-imap prints them: "Seen", "Answered", "Custom(\"$Forwarded\")")
     /// and the whole message, of each message in `folder` with this Message-ID.
     pub async fn find(&mut self, folder: &str, message_id: &str) -> Vec<(Vec<String>, Vec<u8>)> {
-        self.session.select(folder).await.unwrap();
+        self.select(folder).await;
         let uids = self
             .session
             .uid_search(format!("HEADER Message-ID \"{message_id}\""))
@@ -510,15 +834,16 @@ impl OtherClient {
         found
     }
 
-    /// The server's state over all folders; panics if a Message-ID is there twice.
+    /// The server's state over all folders (named as users see them); panics if a
+    /// Message-ID is there twice.
     pub async fn server_view(&mut self) -> View {
-        let names: Vec<String> = {
-            use futures::StreamExt;
-            let list = self.session.list(Some(""), Some("*")).await.unwrap();
-            list.filter_map(|n| async move { n.ok().map(|n| n.name().to_owned()) })
-                .collect()
-                .await
-        };
+        let names: Vec<String> = self
+            .list()
+            .await
+            .into_iter()
+            .filter(|(_, attributes, _)| !attributes.iter().any(|a| a == "NoSelect"))
+            .map(|(name, _, _)| name)
+            .collect();
         let mut view = View::new();
         for name in names {
             self.session.select(&name).await.unwrap();
@@ -540,7 +865,7 @@ impl OtherClient {
                 let flags: Vec<String> = f.flags().map(|fl| format!("{fl:?}")).collect();
                 let seen = flags.iter().any(|f| f == "Seen");
                 let flagged = flags.iter().any(|f| f == "Flagged");
-                let previous = view.insert(mid.clone(), (name.clone(), seen, flagged));
+                let previous = view.insert(mid.clone(), (server().folder(&name), seen, flagged));
                 assert!(previous.is_none(), "{mid} is on the server twice");
             }
         }
