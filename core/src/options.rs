@@ -21,6 +21,9 @@ pub struct EngineOptions {
     pub compress_loopback: bool,
     /// Limit for connecting, the TLS handshake and the server's greeting.
     pub connect_timeout: Duration,
+    /// How long a server may stay silent while an answer is awaited before the
+    /// connection is taken as lost (a long answer that keeps arriving is never cut).
+    pub silence_limit: Duration,
 }
 
 impl Default for EngineOptions {
@@ -33,6 +36,7 @@ impl Default for EngineOptions {
             reconnect_delay: Duration::from_secs(1),
             compress_loopback: false,
             connect_timeout: crate::net::CONNECT_TIMEOUT,
+            silence_limit: crate::net::SILENCE_LIMIT,
         }
     }
 }
@@ -43,6 +47,7 @@ impl EngineOptions {
             disabled_extensions: self.disabled_extensions.clone(),
             compress_loopback: self.compress_loopback,
             connect_timeout: self.connect_timeout,
+            silence_limit: self.silence_limit,
         }
     }
 }

@@ -7,23 +7,31 @@ use std::time::Duration;
 use async_imap::imap_proto::{Outcome, ResponseCode, Status};
 
 use crate::error::{Error, ErrorKind, Result, ServerCode};
-use crate::net;
+use crate::net::{self, Activity};
 
-pub(super) const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
+/// When the connection last heard from the server, and how long it may stay silent
+/// while an answer is awaited.
+#[derive(Debug, Clone)]
+pub(super) struct Clock {
+    pub activity: Activity,
+    pub silence_limit: Duration,
+}
 
-/// Runs an async-imap future with the command timeout, mapping its failure.
+/// Runs an async-imap future until it is done or the server has been silent for the
+/// limit (an answer that keeps arriving, however long, is never cut), mapping failures.
 pub(super) async fn timed<T>(
+    clock: &Clock,
     target: &str,
     what: &str,
     fut: impl Future<Output = async_imap::error::Result<T>>,
 ) -> Result<T> {
-    match tokio::time::timeout(COMMAND_TIMEOUT, fut).await {
+    match clock.activity.bounded(clock.silence_limit, fut).await {
         Ok(result) => result.map_err(|err| imap_error(target, what, err)),
-        Err(_) => Err(Error::new(
+        Err(silent) => Err(Error::new(
             ErrorKind::Timeout,
             format!(
-                "{target} did not answer {what} within {} s",
-                COMMAND_TIMEOUT.as_secs()
+                "{target} sent nothing for {} s while we waited for its answer to {what}; the connection is taken as lost",
+                silent.as_secs()
             ),
         )),
     }

@@ -23,6 +23,7 @@ impl ImapConnection {
     pub async fn simple(&mut self, command: &str) -> Result<()> {
         let what = command_name(command);
         timed(
+            &self.clock,
             &self.target,
             &what,
             self.session.run_command_and_check_ok(command),
@@ -40,6 +41,7 @@ impl ImapConnection {
     ) -> Result<()> {
         let what = command_name(command);
         let target = self.target.clone();
+        let clock = self.clock.clone();
         let run = async {
             let tag: RequestId = self.session.run_command(command).await?;
             loop {
@@ -62,7 +64,7 @@ impl ImapConnection {
                 }
             }
         };
-        timed(&target, &what, run).await?
+        timed(&clock, &target, &what, run).await?
     }
 
     /// All folders, with their counters when the server offers LIST-STATUS.
@@ -139,16 +141,18 @@ impl ImapConnection {
     /// Selects a folder (with CONDSTORE when offered).
     pub async fn select(&mut self, remote_name: &str) -> Result<MailboxStatus> {
         let target = self.target.clone();
+        let clock = self.clock.clone();
         // async-imap quotes the name itself.
         let mailbox = if self.caps.condstore {
             timed(
+                &clock,
                 &target,
                 "SELECT",
                 self.session.select_condstore(remote_name),
             )
             .await?
         } else {
-            timed(&target, "SELECT", self.session.select(remote_name)).await?
+            timed(&clock, &target, "SELECT", self.session.select(remote_name)).await?
         };
         self.drain_unsolicited();
         // Every SELECT answer carries UIDVALIDITY (RFC 3501 2.3.1.1). Without it the
@@ -174,7 +178,8 @@ impl ImapConnection {
     /// Every UID in the selected folder.
     pub async fn uid_search_all(&mut self) -> Result<Vec<u32>> {
         let target = self.target.clone();
-        let uids = timed(&target, "UID SEARCH", self.session.uid_search("ALL")).await?;
+        let clock = self.clock.clone();
+        let uids = timed(&clock, &target, "UID SEARCH", self.session.uid_search("ALL")).await?;
         self.drain_unsolicited();
         let mut uids: Vec<u32> = uids.into_iter().collect();
         uids.sort_unstable();
@@ -185,6 +190,7 @@ impl ImapConnection {
     /// (CONDSTORE), with expunged UIDs when QRESYNC is on.
     pub async fn scan_flags(&mut self, changed_since: Option<u64>) -> Result<FlagScan> {
         let target = self.target.clone();
+        let clock = self.clock.clone();
         let items = if self.caps.condstore {
             "(UID FLAGS MODSEQ)"
         } else {
@@ -197,7 +203,7 @@ impl ImapConnection {
             Some(modseq) => format!("{items} (CHANGEDSINCE {modseq})"),
             None => items.to_owned(),
         };
-        let fetches: Vec<Fetch> = timed(&target, "UID FETCH", async {
+        let fetches: Vec<Fetch> = timed(&clock, &target, "UID FETCH", async {
             self.session
                 .uid_fetch("1:*", &query)
                 .await?
@@ -215,7 +221,7 @@ impl ImapConnection {
                 })
             })
             .collect();
-        let (vanished, lossy) = self.drain_unsolicited();
+        let super::idle::Unsolicited { vanished, lossy, .. } = self.drain_unsolicited();
         Ok(FlagScan {
             messages,
             vanished,
@@ -229,12 +235,13 @@ impl ImapConnection {
             return Ok(Vec::new());
         }
         let target = self.target.clone();
+        let clock = self.clock.clone();
         let query = format!(
             "(UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER.FIELDS ({HEADER_FIELDS})]{})",
             if self.caps.condstore { " MODSEQ" } else { "" }
         );
         let set = uid_set(uids);
-        let fetches: Vec<Fetch> = timed(&target, "UID FETCH", async {
+        let fetches: Vec<Fetch> = timed(&clock, &target, "UID FETCH", async {
             self.session
                 .uid_fetch(&set, &query)
                 .await?
@@ -264,8 +271,9 @@ impl ImapConnection {
             return Ok(Vec::new());
         }
         let target = self.target.clone();
+        let clock = self.clock.clone();
         let set = uid_set(uids);
-        let fetches: Vec<Fetch> = timed(&target, "UID FETCH", async {
+        let fetches: Vec<Fetch> = timed(&clock, &target, "UID FETCH", async {
             self.session
                 .uid_fetch(&set, "(UID BODY.PEEK[])")
                 .await?
@@ -369,8 +377,10 @@ impl ImapConnection {
         raw: &[u8],
     ) -> Result<Option<(u32, u32)>> {
         let target = self.target.clone();
+        let clock = self.clock.clone();
         let flags = format!("({})", flags.join(" "));
         timed(
+            &clock,
             &target,
             "APPEND",
             self.session.append(folder, Some(flags.as_str()), None, raw),

@@ -6,11 +6,20 @@ use std::time::Duration;
 use async_imap::imap_proto::{Response, Status};
 
 use super::caps::ServerCaps;
-use super::codes::{imap_error, timed, COMMAND_TIMEOUT};
+use super::codes::{imap_error, timed, Clock};
 use super::ImapConnection;
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{Security, ServerConfig};
-use crate::net::{self, BoxStream, ConnectPolicy};
+use crate::net::{self, Activity, BoxStream, ConnectPolicy, Watched};
+
+/// What one server response may cost in memory, whatever the server sends. Bodies
+/// larger than a chunk are fetched in parts (`commands::BODY_CHUNK`), and listings are
+/// asked in forms that stay short, so no honest answer comes near these.
+pub(super) const RESPONSE_LIMITS: async_imap::ResponseLimits = async_imap::ResponseLimits {
+    max_line: 32 << 20,
+    max_literal: 48 << 20,
+    max_response: 64 << 20,
+};
 
 impl ImapConnection {
     /// Connects, secures, logs in and reads the capabilities.
@@ -21,13 +30,22 @@ impl ImapConnection {
     ) -> Result<Self> {
         let target = format!("{}:{}", server.host, server.port);
         let limit = policy.connect_timeout;
-        let tcp = net::connect_tcp(&server.host, server.port, limit).await?;
+        let clock = Clock {
+            activity: Activity::new(),
+            silence_limit: policy.silence_limit,
+        };
+        let tcp = Watched::new(
+            net::connect_tcp(&server.host, server.port, limit).await?,
+            clock.activity.clone(),
+        );
         let stream: BoxStream = match server.security {
             Security::Tls => Box::new(net::secure(tcp, server, limit).await?),
             Security::StartTls => {
                 let mut client = async_imap::Client::new(tcp);
+                client.set_response_limits(RESPONSE_LIMITS);
                 read_greeting(&mut client, &target, limit).await?;
                 timed(
+                    &clock,
                     &target,
                     "STARTTLS",
                     client.run_command_and_check_ok("STARTTLS", None),
@@ -48,10 +66,13 @@ impl ImapConnection {
         // one packet (and one TLS record).
         let stream: BoxStream = Box::new(tokio::io::BufWriter::new(stream));
         let mut client = async_imap::Client::new(stream);
+        client.set_response_limits(RESPONSE_LIMITS);
         if server.security != Security::StartTls {
             read_greeting(&mut client, &target, limit).await?;
         }
-        let login = tokio::time::timeout(COMMAND_TIMEOUT, client.login(&server.username, password))
+        let login = clock
+            .activity
+            .bounded(clock.silence_limit, client.login(&server.username, password))
             .await
             .map_err(|_| {
                 Error::new(ErrorKind::Timeout, format!("{target} did not answer LOGIN"))
@@ -72,7 +93,7 @@ impl ImapConnection {
             Err((err, _)) => return Err(imap_error(&target, "LOGIN", err)),
         };
         // imap-proto cannot even parse a CAPABILITY line without IMAP4rev1.
-        let caps = timed(&target, "CAPABILITY", session.capabilities())
+        let caps = timed(&clock, &target, "CAPABILITY", session.capabilities())
             .await
             .map_err(|err| match err.kind {
                 ErrorKind::Protocol | ErrorKind::Network => Error::new(
@@ -100,6 +121,7 @@ impl ImapConnection {
         // to save.
         if caps.compress && (policy.compress_loopback || !net::is_loopback(&server.host)) {
             session = timed(
+                &clock,
                 &target,
                 "COMPRESS",
                 session.compress(|s| Box::new(s) as BoxStream),
@@ -111,6 +133,7 @@ impl ImapConnection {
             caps,
             target,
             selected: None,
+            clock,
         };
         if conn.caps.qresync {
             conn.simple("ENABLE QRESYNC").await?;

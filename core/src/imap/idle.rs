@@ -22,9 +22,34 @@ pub enum IdleEvent {
     Interrupted,
 }
 
+/// What async-imap set aside while a command ran.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Unsolicited {
+    /// UIDs the server says were expunged (QRESYNC VANISHED).
+    pub vanished: Vec<u32>,
+    /// The channel was full: responses may have been dropped.
+    pub lossy: bool,
+    /// Something about the mailbox changed (new mail, expunges, flags).
+    pub changed: bool,
+}
+
+fn tells_of_a_change(resp: &UnsolicitedResponse) -> bool {
+    match resp {
+        UnsolicitedResponse::Exists(_)
+        | UnsolicitedResponse::Expunge(_)
+        | UnsolicitedResponse::Recent(_) => true,
+        UnsolicitedResponse::Other(data) => {
+            matches!(data.parsed(), Response::Fetch(..) | Response::Vanished { .. })
+        }
+        _ => false,
+    }
+}
+
 impl ImapConnection {
     /// Waits in IDLE on the selected folder until the server reports something, `renewal`
-    /// passes (IDLE is then re-issued by the caller), or `interrupt` completes.
+    /// passes (IDLE is then re-issued by the caller), or `interrupt` completes. Changes
+    /// the server reported just before IDLE began (before its `+`) or while it ended
+    /// count as well: some servers send them then, and they would be lost otherwise.
     pub async fn idle(
         self,
         renewal: Duration,
@@ -35,10 +60,21 @@ impl ImapConnection {
             caps,
             target,
             selected,
+            clock,
         } = self;
+        let pending = session.unsolicited_responses.clone();
         let mut handle = session.idle();
-        timed(&target, "IDLE", handle.init()).await?;
-        let event = {
+        timed(&clock, &target, "IDLE", handle.init()).await?;
+        let already_changed = {
+            let mut changed = false;
+            while let Ok(resp) = pending.try_recv() {
+                changed |= tells_of_a_change(&resp);
+            }
+            changed
+        };
+        let event = if already_changed {
+            IdleEvent::Changed
+        } else {
             let (wait, stop) = handle.wait_with_timeout(renewal + Duration::from_secs(60));
             let mut stop = Some(stop);
             let mut interrupted = false;
@@ -63,24 +99,32 @@ impl ImapConnection {
                 _ => IdleEvent::Renew,
             }
         };
-        let session = timed(&target, "DONE", async { handle.done().await }).await?;
+        let session = timed(&clock, &target, "DONE", async { handle.done().await }).await?;
         let mut conn = Self {
             session,
             caps,
             target,
             selected,
+            clock,
         };
-        conn.drain_unsolicited();
+        let after = conn.drain_unsolicited();
+        let event = match event {
+            IdleEvent::Renew if after.changed => IdleEvent::Changed,
+            other => other,
+        };
         Ok((conn, event))
     }
 
     /// Empties async-imap's bounded unsolicited channel, which drops silently when full.
-    /// Returns VANISHED UIDs and whether the channel was full (responses may be lost).
-    pub fn drain_unsolicited(&mut self) -> (Vec<u32>, bool) {
-        let lossy = self.session.unsolicited_responses.is_full();
+    pub fn drain_unsolicited(&mut self) -> Unsolicited {
+        let mut out = Unsolicited {
+            lossy: self.session.unsolicited_responses.is_full(),
+            ..Unsolicited::default()
+        };
         let mut vanished = HashSet::new();
         while let Ok(resp) = self.session.unsolicited_responses.try_recv() {
-            if let UnsolicitedResponse::Other(data) = resp {
+            out.changed |= tells_of_a_change(&resp);
+            if let UnsolicitedResponse::Other(data) = &resp {
                 if let Response::Vanished { uids, .. } = data.parsed() {
                     for range in uids {
                         vanished.extend(range.clone());
@@ -88,8 +132,8 @@ impl ImapConnection {
                 }
             }
         }
-        let mut vanished: Vec<u32> = vanished.into_iter().collect();
-        vanished.sort_unstable();
-        (vanished, lossy)
+        out.vanished = vanished.into_iter().collect();
+        out.vanished.sort_unstable();
+        out
     }
 }

@@ -68,6 +68,7 @@ pub struct ImapConnection {
     pub caps: ServerCaps,
     target: String,
     selected: Option<String>,
+    clock: codes::Clock,
 }
 
 impl ImapConnection {

@@ -4,10 +4,13 @@
 use std::collections::HashMap;
 use std::fmt::Debug;
 use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::rustls::pki_types::{pem::PemObject, CertificateDer, ServerName};
 use tokio_rustls::rustls::{self, CertificateError, ClientConfig, RootCertStore};
@@ -27,6 +30,8 @@ pub struct ConnectPolicy {
     pub compress_loopback: bool,
     /// Limit for connecting, the TLS handshake and the greeting.
     pub connect_timeout: Duration,
+    /// How long a server may stay silent while an answer is awaited.
+    pub silence_limit: Duration,
 }
 
 impl Default for ConnectPolicy {
@@ -35,6 +40,7 @@ impl Default for ConnectPolicy {
             disabled_extensions: Vec::new(),
             compress_loopback: false,
             connect_timeout: CONNECT_TIMEOUT,
+            silence_limit: SILENCE_LIMIT,
         }
     }
 }
@@ -52,7 +58,17 @@ pub fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-/// Opens a TCP connection with a timeout and clear errors.
+/// How long a connection may stay silent while we wait for an answer.
+pub const SILENCE_LIMIT: Duration = Duration::from_secs(60);
+
+/// TCP keepalive: after this long without traffic the kernel probes the peer, every
+/// `KEEPALIVE_INTERVAL`, and gives up after `KEEPALIVE_PROBES` unanswered probes. A link
+/// that died without a reset is noticed within about a minute, with no wake-up of ours.
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(30);
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
+const KEEPALIVE_PROBES: u32 = 3;
+
+/// Opens a TCP connection with a timeout and clear errors, with TCP keepalive on.
 pub async fn connect_tcp(host: &str, port: u16, timeout: Duration) -> Result<TcpStream> {
     let target = format!("{host}:{port}");
     let stream = tokio::time::timeout(timeout, TcpStream::connect((host, port)))
@@ -60,7 +76,115 @@ pub async fn connect_tcp(host: &str, port: u16, timeout: Duration) -> Result<Tcp
         .map_err(|_| timed_out(&target, "the connection", timeout))?
         .map_err(|err| io_error(&target, err))?;
     stream.set_nodelay(true).ok();
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(KEEPALIVE_IDLE)
+        .with_interval(KEEPALIVE_INTERVAL);
+    #[cfg(any(target_os = "linux", target_os = "android", target_vendor = "apple"))]
+    let keepalive = keepalive.with_retries(KEEPALIVE_PROBES);
+    if let Err(err) = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive) {
+        tracing::debug!(%err, "TCP keepalive not available");
+    }
     Ok(stream)
+}
+
+/// When a connection last received anything: shared by the stream that reads and the
+/// code that waits for an answer, so a long answer that keeps arriving is never cut,
+/// while a silent one is.
+#[derive(Debug, Clone)]
+pub struct Activity(Arc<AtomicU64>);
+
+fn clock() -> Duration {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed()
+}
+
+impl Activity {
+    pub fn new() -> Self {
+        Self(Arc::new(AtomicU64::new(clock().as_millis() as u64)))
+    }
+
+    fn touch(&self) {
+        self.0.store(clock().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    pub fn silent_for(&self) -> Duration {
+        clock().saturating_sub(Duration::from_millis(self.0.load(Ordering::Relaxed)))
+    }
+
+    /// Waits for `fut`, failing with a timeout once nothing has arrived for `limit`.
+    pub async fn bounded<T>(
+        &self,
+        limit: Duration,
+        fut: impl std::future::Future<Output = T>,
+    ) -> std::result::Result<T, Duration> {
+        // A command's answer is awaited from now on, even if the link was quiet before.
+        self.touch();
+        tokio::pin!(fut);
+        loop {
+            let wait = limit.saturating_sub(self.silent_for()).max(Duration::from_millis(50));
+            tokio::select! {
+                value = &mut fut => return Ok(value),
+                _ = tokio::time::sleep(wait) => {
+                    let silent = self.silent_for();
+                    if silent >= limit {
+                        return Err(silent);
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Default for Activity {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A stream that records when it last received data.
+#[derive(Debug)]
+pub struct Watched<S> {
+    inner: S,
+    activity: Activity,
+}
+
+impl<S> Watched<S> {
+    pub fn new(inner: S, activity: Activity) -> Self {
+        Self { inner, activity }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let result = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(result, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.activity.touch();
+        }
+        result
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }
 
 /// The error for a step that took longer than `limit`.
@@ -91,6 +215,8 @@ pub fn io_error(target: &str, err: io::Error) -> Error {
             ErrorKind::Timeout,
             format!("connection to {target} timed out"),
         ),
+        // The reader's verdict on what the server sent (too long, unparseable).
+        io::ErrorKind::InvalidData => Error::protocol(format!("{target}: {err}")),
         _ => Error::new(
             ErrorKind::Network,
             format!("network error talking to {target}: {err}"),

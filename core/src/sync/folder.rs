@@ -13,7 +13,7 @@ use crate::store::{BatchOutcome, FolderSyncState};
 
 /// Headers per UID FETCH (and per transaction): a small first batch fills the first
 /// screen quickly; larger ones after it amortise round trips and commits.
-const FIRST_HEADER_BATCH: usize = 250;
+const FIRST_HEADER_BATCH: usize = 50;
 const HEADER_BATCH: usize = 1000;
 
 /// What a scan found: UIDs to fetch (newest first), flags that changed, UIDs gone.

@@ -120,29 +120,42 @@ pub fn counts_disagree(server_messages: u32, known: usize, new: usize, vanished:
     (known + new).saturating_sub(vanished) != server_messages as usize
 }
 
-/// Splits UIDs (already newest first) into fetch batches: `first` UIDs, then `size`
-/// at a time.
-pub fn batches(uids: &[u32], first: usize, size: usize) -> Vec<Vec<u32>> {
-    let (head, rest) = uids.split_at(first.min(uids.len()));
+/// Splits UIDs (already newest first) into fetch batches that start at `first` and
+/// double up to `max`: the first screen arrives after one small answer, and on a link
+/// that keeps dropping every connection still stores a few batches before it breaks.
+pub fn batches(uids: &[u32], first: usize, max: usize) -> Vec<Vec<u32>> {
     let mut out = Vec::new();
-    if !head.is_empty() {
+    let mut size = first.max(1);
+    let mut rest = uids;
+    while !rest.is_empty() {
+        let (head, tail) = rest.split_at(size.min(rest.len()));
         out.push(head.to_vec());
+        rest = tail;
+        size = (size * 2).min(max.max(1));
     }
-    out.extend(rest.chunks(size.max(1)).map(<[u32]>::to_vec));
     out
 }
 
-/// Splits bodies into batches bounded by count and by bytes, so memory stays flat.
-pub fn body_batches(sizes: &[(u32, u32)], max_count: usize, max_bytes: u64) -> Vec<Vec<u32>> {
+/// Splits bodies into batches bounded by count and by bytes, so memory stays flat. The
+/// byte budget starts at `first_bytes` and doubles up to `max_bytes`, for the same
+/// reason as header batches grow.
+pub fn body_batches(
+    sizes: &[(u32, u32)],
+    max_count: usize,
+    first_bytes: u64,
+    max_bytes: u64,
+) -> Vec<Vec<u32>> {
     let mut out = Vec::new();
     let mut current = Vec::new();
     let mut bytes = 0u64;
+    let mut budget = first_bytes.min(max_bytes);
     for &(uid, size) in sizes {
         if !current.is_empty()
-            && (current.len() >= max_count || bytes + u64::from(size) > max_bytes)
+            && (current.len() >= max_count || bytes + u64::from(size) > budget)
         {
             out.push(std::mem::take(&mut current));
             bytes = 0;
+            budget = (budget * 2).min(max_bytes);
         }
         current.push(uid);
         bytes += u64::from(size);
@@ -385,7 +398,7 @@ mod tests {
     fn batching() {
         // (uids, first batch, later batches, expected)
         type Case = (&'static [u32], usize, usize, Vec<Vec<u32>>);
-        let cases: [Case; 4] = [
+        let cases: [Case; 5] = [
             (
                 &[9, 8, 7, 6, 5],
                 2,
@@ -396,7 +409,13 @@ mod tests {
                 &[9, 8, 7, 6, 5],
                 1,
                 3,
-                vec![vec![9], vec![8, 7, 6], vec![5]],
+                vec![vec![9], vec![8, 7], vec![6, 5]],
+            ),
+            (
+                &[10, 9, 8, 7, 6, 5, 4, 3, 2, 1],
+                1,
+                4,
+                vec![vec![10], vec![9, 8], vec![7, 6, 5, 4], vec![3, 2, 1]],
             ),
             (&[9, 8], 5, 3, vec![vec![9, 8]]),
             (&[], 1, 10, vec![]),
@@ -410,12 +429,17 @@ mod tests {
         }
         let sizes = [(10, 100), (9, 100), (8, 900), (7, 50), (6, 5000)];
         assert_eq!(
-            body_batches(&sizes, 10, 1000),
+            body_batches(&sizes, 10, 1000, 1000),
             vec![vec![10, 9], vec![8, 7], vec![6]]
         );
         assert_eq!(
-            body_batches(&sizes, 2, 1_000_000),
+            body_batches(&sizes, 2, 1_000_000, 1_000_000),
             vec![vec![10, 9], vec![8, 7], vec![6]]
+        );
+        // The budget grows: 250, then 500, then 1000 bytes.
+        assert_eq!(
+            body_batches(&sizes, 10, 250, 1000),
+            vec![vec![10, 9], vec![8], vec![7], vec![6]]
         );
     }
 }

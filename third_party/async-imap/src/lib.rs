@@ -73,6 +73,7 @@
 //! for the various types and methods and read the raw text there!
 //!
 //! See the `examples/` directory for usage examples.
+#![allow(deprecated)] // upstream pins with pin_utils::unsafe_pinned; not ours to rewrite here
 #![warn(missing_docs)]
 #![deny(rust_2018_idioms, unsafe_code)]
 
