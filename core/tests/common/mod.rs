@@ -9,6 +9,10 @@
 //! needs it is skipped with a line on stderr (`skip`), never passed silently.
 #![allow(dead_code)]
 
+pub mod faults;
+#[allow(unused_imports)] // not every test binary uses it
+pub use faults::Proxy;
+
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
@@ -610,152 +614,6 @@ pub async fn wait_until(secs: u64, mut check: impl FnMut() -> bool) -> bool {
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
     check()
-}
-
-/// A TCP proxy in front of the test server that can refuse connections (the network is
-/// down) or cut one right after the client sends a given command.
-pub struct Proxy {
-    pub port: u16,
-    state: Arc<ProxyState>,
-}
-
-#[derive(Default)]
-struct ProxyState {
-    down: std::sync::atomic::AtomicBool,
-    /// New connections are accepted and then left hanging: a server that never answers.
-    stalled: std::sync::atomic::AtomicBool,
-    cut_after: std::sync::Mutex<Option<String>>,
-    cuts: AtomicU32,
-    /// What clients sent (the first megabyte), to check what travels in clear text.
-    sent: std::sync::Mutex<Vec<u8>>,
-    connections: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
-}
-
-impl Proxy {
-    pub async fn start(upstream_port: u16) -> Proxy {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let state = Arc::new(ProxyState::default());
-        let accept_state = state.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((client, _)) = listener.accept().await else {
-                    return;
-                };
-                if accept_state.down.load(Ordering::SeqCst) {
-                    drop(client);
-                    continue;
-                }
-                if accept_state.stalled.load(Ordering::SeqCst) {
-                    accept_state.cuts.fetch_add(1, Ordering::SeqCst);
-                    let task = tokio::spawn(async move {
-                        tokio::time::sleep(std::time::Duration::from_secs(300)).await;
-                        drop(client);
-                    });
-                    accept_state.connections.lock().unwrap().push(task);
-                    continue;
-                }
-                let state = accept_state.clone();
-                let task = tokio::spawn(async move {
-                    let Ok(server) = TcpStream::connect(("127.0.0.1", upstream_port)).await else {
-                        return;
-                    };
-                    relay(client, server, state).await;
-                });
-                accept_state.connections.lock().unwrap().push(task);
-            }
-        });
-        Proxy { port, state }
-    }
-
-    /// Refuses new connections and cuts the open ones.
-    pub fn go_down(&self) {
-        self.state.down.store(true, Ordering::SeqCst);
-        for task in self.state.connections.lock().unwrap().drain(..) {
-            task.abort();
-        }
-    }
-
-    pub fn come_up(&self) {
-        self.state.down.store(false, Ordering::SeqCst);
-        self.state.stalled.store(false, Ordering::SeqCst);
-        for task in self.state.connections.lock().unwrap().drain(..) {
-            task.abort();
-        }
-    }
-
-    /// Accepts new connections but never answers (counted in `cuts`).
-    pub fn stall(&self) {
-        self.state.stalled.store(true, Ordering::SeqCst);
-    }
-
-    /// Cuts the connection once the client has sent a line containing `pattern` (the
-    /// server receives it and acts; the client never hears back).
-    pub fn cut_after(&self, pattern: &str) {
-        *self.state.cut_after.lock().unwrap() = Some(pattern.to_owned());
-    }
-
-    pub fn cuts(&self) -> u32 {
-        self.state.cuts.load(Ordering::SeqCst)
-    }
-
-    /// Whether a client sent `text` readably.
-    pub fn saw(&self, text: &str) -> bool {
-        String::from_utf8_lossy(&self.state.sent.lock().unwrap()).contains(text)
-    }
-}
-
-async fn relay(client: TcpStream, server: TcpStream, state: Arc<ProxyState>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let (mut client_read, mut client_write) = client.into_split();
-    let (mut server_read, mut server_write) = server.into_split();
-    let down = tokio::spawn(async move {
-        let _ = tokio::io::copy(&mut server_read, &mut client_write).await;
-    });
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut recent: Vec<u8> = Vec::new();
-    loop {
-        let n = match client_read.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        {
-            let mut sent = state.sent.lock().unwrap();
-            if sent.len() < 1 << 20 {
-                sent.extend_from_slice(&buf[..n]);
-            }
-        }
-        // Commands may arrive in pieces: match over the tail of what came before too.
-        recent.extend_from_slice(&buf[..n]);
-        if recent.len() > 512 {
-            recent.drain(..recent.len() - 512);
-        }
-        let text = String::from_utf8_lossy(&recent).into_owned();
-        let cut = {
-            let mut pattern = state.cut_after.lock().unwrap();
-            match pattern.as_deref() {
-                Some(p) if text.contains(p) => {
-                    *pattern = None;
-                    recent.clear();
-                    true
-                }
-                _ => false,
-            }
-        };
-        if cut {
-            // Stop the replies first, let the server act on the command, then drop both
-            // sides: the client never hears back.
-            state.cuts.fetch_add(1, Ordering::SeqCst);
-            down.abort();
-            let _ = server_write.write_all(&buf[..n]).await;
-            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-            return;
-        }
-        if server_write.write_all(&buf[..n]).await.is_err() {
-            break;
-        }
-    }
-    down.abort();
 }
 
 /// Records every event a listener receives.
