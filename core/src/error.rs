@@ -71,6 +71,8 @@ pub enum ServerCode {
     Nonexistent,
     /// Any other code, as the server spelled it (upper case).
     Other(String),
+    /// The server refused without saying why (a tagged NO or BAD without a code).
+    Unspecified,
 }
 
 impl ServerCode {
@@ -125,6 +127,7 @@ impl ServerCode {
             Self::AlreadyExists => "ALREADYEXISTS",
             Self::Nonexistent => "NONEXISTENT",
             Self::Other(atom) => atom,
+            Self::Unspecified => "",
         }
     }
 }
@@ -163,12 +166,18 @@ impl Error {
         Self::new(ErrorKind::Protocol, message)
     }
 
-    /// A refusal by a server, with its response code.
+    /// A refusal by a server (a tagged NO or BAD), with its response code if it gave
+    /// one. A refusal always has a `code`, so it can be told from a broken answer.
     pub fn refused(message: impl Into<String>, code: Option<ServerCode>) -> Self {
         Self {
-            code,
+            code: Some(code.unwrap_or(ServerCode::Unspecified)),
             ..Self::protocol(message)
         }
+    }
+
+    /// Whether a server refused the command (the connection is still in good order).
+    pub fn is_refusal(&self) -> bool {
+        self.code.is_some()
     }
 
     pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {

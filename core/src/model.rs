@@ -363,6 +363,8 @@ pub struct SyncReport {
     pub changed_messages: u32,
     pub removed_messages: u32,
     pub bodies: u32,
+    /// Folders the server refused (each reported as an `Event::Error`); the rest synced.
+    pub skipped_folders: u32,
 }
 
 /// A change of flags the user asks for.

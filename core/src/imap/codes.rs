@@ -145,7 +145,7 @@ mod tests {
             ),
             (
                 outcome(None, "Permission denied [NOPERM]"),
-                None,
+                Some(ServerCode::Unspecified),
                 "host refused UID MOVE: Permission denied [NOPERM]",
             ),
         ];

@@ -140,6 +140,8 @@ impl ImapConnection {
 
     /// Selects a folder (with CONDSTORE when offered).
     pub async fn select(&mut self, remote_name: &str) -> Result<MailboxStatus> {
+        // A SELECT that fails leaves no folder selected (RFC 3501 6.3.1).
+        self.selected = None;
         let target = self.target.clone();
         let clock = self.clock.clone();
         // async-imap quotes the name itself.
@@ -179,7 +181,13 @@ impl ImapConnection {
     pub async fn uid_search_all(&mut self) -> Result<Vec<u32>> {
         let target = self.target.clone();
         let clock = self.clock.clone();
-        let uids = timed(&clock, &target, "UID SEARCH", self.session.uid_search("ALL")).await?;
+        let uids = timed(
+            &clock,
+            &target,
+            "UID SEARCH",
+            self.session.uid_search("ALL"),
+        )
+        .await?;
         self.drain_unsolicited();
         let mut uids: Vec<u32> = uids.into_iter().collect();
         uids.sort_unstable();
@@ -221,7 +229,9 @@ impl ImapConnection {
                 })
             })
             .collect();
-        let super::idle::Unsolicited { vanished, lossy, .. } = self.drain_unsolicited();
+        let super::idle::Unsolicited {
+            vanished, lossy, ..
+        } = self.drain_unsolicited();
         Ok(FlagScan {
             messages,
             vanished,

@@ -72,7 +72,10 @@ impl ImapConnection {
         }
         let login = clock
             .activity
-            .bounded(clock.silence_limit, client.login(&server.username, password))
+            .bounded(
+                clock.silence_limit,
+                client.login(&server.username, password),
+            )
             .await
             .map_err(|_| {
                 Error::new(ErrorKind::Timeout, format!("{target} did not answer LOGIN"))

@@ -39,7 +39,10 @@ fn tells_of_a_change(resp: &UnsolicitedResponse) -> bool {
         | UnsolicitedResponse::Expunge(_)
         | UnsolicitedResponse::Recent(_) => true,
         UnsolicitedResponse::Other(data) => {
-            matches!(data.parsed(), Response::Fetch(..) | Response::Vanished { .. })
+            matches!(
+                data.parsed(),
+                Response::Fetch(..) | Response::Vanished { .. }
+            )
         }
         _ => false,
     }

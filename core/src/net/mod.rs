@@ -121,7 +121,9 @@ impl Activity {
         self.touch();
         tokio::pin!(fut);
         loop {
-            let wait = limit.saturating_sub(self.silent_for()).max(Duration::from_millis(50));
+            let wait = limit
+                .saturating_sub(self.silent_for())
+                .max(Duration::from_millis(50));
             tokio::select! {
                 value = &mut fut => return Ok(value),
                 _ = tokio::time::sleep(wait) => {

@@ -205,6 +205,36 @@ pub fn set_source(
     Ok(())
 }
 
+/// The UIDs pending changes recorded in a folder can no longer be trusted: they find
+/// their message by Message-ID instead.
+pub fn forget_source_uids(tx: &Transaction<'_>, account_id: i64, folder: &str) -> Result<()> {
+    tx.execute(
+        "UPDATE change SET source_uid = 0
+         WHERE account_id = ?1 AND state = 'pending' AND source_folder = ?2",
+        params![account_id, folder],
+    )?;
+    Ok(())
+}
+
+/// Message-IDs of messages that pending changes take away from a folder (moved or
+/// deleted here, not yet there): a listing of that folder must not bring them back.
+pub fn leaving_folder(
+    conn: &rusqlite::Connection,
+    account_id: i64,
+    folder_id: i64,
+    remote_name: &str,
+) -> Result<HashSet<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT c.message_id_header FROM change c
+         WHERE c.account_id = ?1 AND c.state = 'pending' AND c.source_folder = ?3
+           AND c.message_id IS NOT NULL AND c.message_id_header != ''
+           AND NOT EXISTS (SELECT 1 FROM location l
+                           WHERE l.message_id = c.message_id AND l.folder_id = ?2)",
+    )?;
+    let rows = stmt.query_map(params![account_id, folder_id, remote_name], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 /// Refused for good: kept, already reverted here, with the reason.
 pub fn set_failed(tx: &Transaction<'_>, id: i64, reason: &str) -> Result<()> {
     tx.execute(
@@ -363,6 +393,16 @@ impl Store {
             }
             Ok(())
         })
+    }
+
+    /// Message-IDs pending changes take away from a folder (see [`leaving_folder`]).
+    pub fn leaving_folder(
+        &self,
+        account_id: i64,
+        folder_id: i64,
+        remote_name: &str,
+    ) -> Result<HashSet<String>> {
+        self.read(|conn| leaving_folder(conn, account_id, folder_id, remote_name))
     }
 
     /// UIDs in a folder that pending changes refer to: a sync must leave them alone.

@@ -273,6 +273,19 @@ impl Store {
         })
     }
 
+    /// The server renumbered the folder under the same UIDVALIDITY: its locations become
+    /// an old generation (re-matched by Message-ID as the listing comes in, like after a
+    /// UIDVALIDITY change), and pending changes find their message by Message-ID.
+    pub fn distrust_uids(&self, account_id: i64, folder_id: i64, remote_name: &str) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE location SET uidvalidity = 0 WHERE folder_id = ?1 AND uid IS NOT NULL",
+                [folder_id],
+            )?;
+            super::changes::forget_source_uids(tx, account_id, remote_name)
+        })
+    }
+
     /// Drops locations of an old UIDVALIDITY generation that were not re-matched.
     pub fn purge_stale_locations(&self, folder_id: i64, uidvalidity: u32) -> Result<u32> {
         self.write(|tx| {

@@ -49,7 +49,12 @@ impl SyncService {
         let sizes: Vec<(u32, u32)> = needed.iter().map(|n| (n.uid, n.size)).collect();
         let mut stored = 0;
         let mut pending: Option<tokio::task::JoinHandle<Result<()>>> = None;
-        for batch in plan::body_batches(&sizes, BODY_BATCH_COUNT, FIRST_BODY_BATCH_BYTES, BODY_BATCH_BYTES) {
+        for batch in plan::body_batches(
+            &sizes,
+            BODY_BATCH_COUNT,
+            FIRST_BODY_BATCH_BYTES,
+            BODY_BATCH_BYTES,
+        ) {
             let raws = conn.fetch_bodies(&batch).await?;
             if let Some(task) = pending.take() {
                 task.await??;

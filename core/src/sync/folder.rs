@@ -3,6 +3,7 @@
 //! (record the counters the next pass starts from).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use super::plan::{self, FolderPlan, LocalFolder, Tier};
 use super::{header_record, SyncService};
@@ -90,10 +91,17 @@ impl FolderPass<'_> {
     /// ones stay until the listing is complete, for re-matching by Message-ID.
     fn start_generation(&self, plan: FolderPlan, uidvalidity: u32) -> Result<()> {
         if let FolderPlan::Full { reset: true } = plan {
-            tracing::info!(folder = %self.state.name, old = self.state.uidvalidity, new = uidvalidity, "UIDVALIDITY changed");
-            self.sync
-                .store
-                .reset_folder(self.state.folder_id, uidvalidity)?;
+            tracing::info!(folder = %self.state.name, old = self.state.uidvalidity, new = uidvalidity, "cached UIDs no longer valid");
+            let store = &self.sync.store;
+            store.reset_folder(self.state.folder_id, uidvalidity)?;
+            if uidvalidity == self.state.uidvalidity {
+                // Renumbered under the same UIDVALIDITY: every cached UID is suspect.
+                store.distrust_uids(
+                    self.account.id,
+                    self.state.folder_id,
+                    &self.state.remote_name,
+                )?;
+            }
         } else if self.state.uidvalidity == 0 {
             self.sync
                 .store
@@ -222,6 +230,13 @@ impl FolderPass<'_> {
     ) -> Result<()> {
         let total = new_uids.len() as u32;
         let mut done = 0u32;
+        // Messages moved or deleted here whose change has not reached the server yet may
+        // be listed under UIDs we do not know (after a renumbering): not new mail.
+        let leaving = Arc::new(self.sync.store.leaving_folder(
+            self.account.id,
+            self.state.folder_id,
+            &self.state.remote_name,
+        )?);
         let mut pending: Option<tokio::task::JoinHandle<Result<BatchOutcome>>> = None;
         for batch in plan::batches(new_uids, FIRST_HEADER_BATCH, HEADER_BATCH) {
             let fetched = conn.fetch_headers(&batch).await?;
@@ -233,8 +248,13 @@ impl FolderPass<'_> {
             self.report.new_messages += fetched.len() as u32;
             let store = self.sync.store.clone();
             let (account_id, folder_id) = (self.account.id, self.state.folder_id);
+            let leaving = leaving.clone();
             pending = Some(tokio::task::spawn_blocking(move || {
-                let records: Vec<_> = fetched.into_iter().map(header_record).collect();
+                let records: Vec<_> = fetched
+                    .into_iter()
+                    .map(header_record)
+                    .filter(|r| !leaving.contains(&r.message_id))
+                    .collect();
                 store.store_headers(account_id, folder_id, uidvalidity, &records)
             }));
             self.sync.events.emit(Event::SyncProgress {

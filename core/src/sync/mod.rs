@@ -17,7 +17,7 @@ use crate::mail::HeaderRecord;
 use crate::mime;
 use crate::model::{Account, Event, Message, Protocol, SyncReport};
 use crate::session::Sessions;
-use crate::store::Store;
+use crate::store::{FolderSyncState, Store};
 
 const SETTING_BODY_PREFETCH: &str = "body_prefetch";
 const DEFAULT_BODY_PREFETCH: u32 = 50;
@@ -124,27 +124,49 @@ impl SyncService {
             .filter_map(|(f, s)| Some((f.remote_name, s?)))
             .collect();
         let states = self.store.folder_sync_states(account.id)?;
+        let mut refused: HashSet<String> = HashSet::new();
         for state in states.iter().filter(|s| on_server.contains(&s.remote_name)) {
             let hint = statuses.get(&state.remote_name).copied();
-            folder::FolderPass {
+            let pass = folder::FolderPass {
                 sync: self,
                 account,
                 state,
                 report: &mut report,
             }
             .run(conn, hint)
-            .await?;
-            report.folders += 1;
+            .await;
+            match pass {
+                Ok(()) => report.folders += 1,
+                // The server refused this folder (no read right, gone meanwhile): the
+                // connection is fine, so the other folders still sync.
+                Err(err) if err.is_refusal() => {
+                    self.folder_refused(account, state, &err);
+                    refused.insert(state.remote_name.clone());
+                }
+                Err(err) => return Err(err),
+            }
         }
         for state in self.store.folder_sync_states(account.id)? {
-            if !on_server.contains(&state.remote_name) {
+            if !on_server.contains(&state.remote_name) || refused.contains(&state.remote_name) {
                 continue;
             }
-            report.bodies += self
-                .prefetch_bodies(account, conn, &state, prefetch)
-                .await?;
+            match self.prefetch_bodies(account, conn, &state, prefetch).await {
+                Ok(bodies) => report.bodies += bodies,
+                Err(err) if err.is_refusal() => self.folder_refused(account, &state, &err),
+                Err(err) => return Err(err),
+            }
         }
+        report.skipped_folders = refused.len() as u32;
         Ok(report)
+    }
+
+    fn folder_refused(&self, account: &Account, state: &FolderSyncState, err: &crate::Error) {
+        tracing::info!(folder = %state.name, %err, "folder skipped");
+        self.events.emit(Event::Error {
+            account: account.name.clone(),
+            kind: err.kind,
+            message: format!("folder '{}' was skipped: {}", state.name, err.message),
+        });
     }
 
     async fn sync_pop3(&self, account: &Account) -> Result<SyncReport> {

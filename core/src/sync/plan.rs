@@ -28,7 +28,8 @@ pub struct Tier {
 pub enum FolderPlan {
     /// Nothing changed since the last pass (CONDSTORE says so): not even a SELECT.
     UpToDate,
-    /// List every UID: first sync, an interrupted one, or a new UIDVALIDITY (`reset`).
+    /// List every UID: first sync, an interrupted one, or cached UIDs that cannot be
+    /// trusted (`reset`: a new UIDVALIDITY, or a server that renumbered under the old one).
     Full { reset: bool },
     /// Ask for flags changed since `modseq`; with QRESYNC, expunges come as VANISHED.
     ChangedSince { modseq: u64, vanished: bool },
@@ -41,6 +42,13 @@ pub fn plan_folder(local: &LocalFolder, server: &MailboxStatus, tier: Tier) -> F
         return FolderPlan::Full { reset: false };
     }
     if server.uidvalidity != local.uidvalidity {
+        return FolderPlan::Full { reset: true };
+    }
+    // Same UIDVALIDITY, but the server went back in time (lost its index): the UIDs we
+    // cached may now name other messages. Start over, matching by Message-ID.
+    let modseq_went_back =
+        matches!(server.highestmodseq, Some(m) if tier.condstore && m < local.highestmodseq);
+    if local.uidnext > 0 && (server.uidnext < local.uidnext || modseq_went_back) {
         return FolderPlan::Full { reset: true };
     }
     if !local.complete {
@@ -150,9 +158,7 @@ pub fn body_batches(
     let mut bytes = 0u64;
     let mut budget = first_bytes.min(max_bytes);
     for &(uid, size) in sizes {
-        if !current.is_empty()
-            && (current.len() >= max_count || bytes + u64::from(size) > budget)
-        {
+        if !current.is_empty() && (current.len() >= max_count || bytes + u64::from(size) > budget) {
             out.push(std::mem::take(&mut current));
             bytes = 0;
             budget = (budget * 2).min(max_bytes);
@@ -262,6 +268,30 @@ mod tests {
                     modseq: 500,
                     vanished: false,
                 },
+            ),
+            (
+                "modseq went back: renumbered under the same uidvalidity",
+                synced,
+                status(7, 101, Some(2), 100),
+                CONDSTORE,
+                FolderPlan::Full { reset: true },
+            ),
+            (
+                "uidnext went back",
+                synced,
+                status(7, 40, Some(600), 100),
+                QRESYNC,
+                FolderPlan::Full { reset: true },
+            ),
+            (
+                "uidnext went back during an interrupted first sync",
+                LocalFolder {
+                    complete: false,
+                    ..synced
+                },
+                status(7, 40, None, 30),
+                PLAIN,
+                FolderPlan::Full { reset: true },
             ),
             (
                 "no condstore",

@@ -1251,3 +1251,44 @@ async fn smtp_session(stream: TcpStream, state: Arc<SmtpState>) {
         }
     }
 }
+
+/// A link that died without a word: every packet to or from a local port is dropped
+/// (nftables), so neither side hears a reset or a close and TCP keepalive is what
+/// notices. Removed again when dropped. Needs root and `nft`; `None` when unavailable.
+pub struct Blackhole {
+    table: String,
+}
+
+impl Blackhole {
+    pub fn port(port: u16) -> Option<Blackhole> {
+        let table = format!("brevdue_blackhole_{port}");
+        let script = format!(
+            "add table inet {table}\n\
+             add chain inet {table} out {{ type filter hook output priority 0; }}\n\
+             add rule inet {table} out tcp dport {port} drop\n\
+             add rule inet {table} out tcp sport {port} drop\n"
+        );
+        let mut child = std::process::Command::new("nft")
+            .args(["-f", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .ok()?;
+        use std::io::Write as _;
+        child.stdin.take()?.write_all(script.as_bytes()).ok()?;
+        let out = child.wait_with_output().ok()?;
+        if !out.status.success() {
+            eprintln!("nft: {}", String::from_utf8_lossy(&out.stderr).trim());
+            return None;
+        }
+        Some(Blackhole { table })
+    }
+}
+
+impl Drop for Blackhole {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("nft")
+            .args(["delete", "table", "inet", &self.table])
+            .status();
+    }
+}
