@@ -104,9 +104,11 @@ async fn a_process_killed_while_replaying_leaves_the_queue_to_the_next_at_once()
         .unwrap()["id"]
         .to_string();
 
-    // The replay goes silent where it looks the message up (`UID FETCH n (UID)`), before
-    // the STORE: the server has not applied it when the process dies.
-    let hold = proxy.add(Rule::on("(UID)").fault(Fault::Silence));
+    // The replay goes silent where it checks the message at its UID
+    // (`UID FETCH n (UID BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])`), before the STORE: the
+    // server has not applied it when the process dies.
+    let hold =
+        proxy.add(Rule::on("(UID BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])").fault(Fault::Silence));
     let mut child = spawn(d, &["mark", &id, "--read"]);
     assert!(
         wait_for(30, || proxy.fired(hold) == 1).await,

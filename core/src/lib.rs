@@ -13,6 +13,7 @@ pub mod events;
 pub mod ffi;
 pub mod html;
 pub mod imap;
+mod lockfile;
 pub mod mail;
 pub mod mime;
 pub mod model;

@@ -53,6 +53,11 @@ fn synthetic_message_id(headers: &ParsedHeaders) -> String {
     format!("{hash:016x}@brevdue.invalid")
 }
 
+/// Whether a Message-ID is the stand-in made for a message that has none.
+pub fn is_stand_in(message_id: &str) -> bool {
+    message_id.ends_with("@brevdue.invalid")
+}
+
 /// Parses a header block (or a whole message). Never fails: missing fields stay empty.
 pub fn parse_headers(raw: &[u8]) -> ParsedHeaders {
     let Some(msg) = MessageParser::default().parse_headers(raw) else {
@@ -172,7 +177,7 @@ pub fn parse_original(raw: &[u8]) -> Original {
         None => (Vec::new(), Vec::new()),
     };
     Original {
-        message_id: if headers.message_id.ends_with("@brevdue.invalid") {
+        message_id: if is_stand_in(&headers.message_id) {
             String::new()
         } else {
             headers.message_id

@@ -43,6 +43,7 @@ impl Services {
             store.clone(),
             sessions.clone(),
             events.clone(),
+            data_dir.clone(),
         ));
         let sync = Arc::new(SyncService::new(
             store.clone(),

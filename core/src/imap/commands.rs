@@ -138,6 +138,29 @@ impl ImapConnection {
             .collect())
     }
 
+    /// A folder's counters without selecting it.
+    pub async fn status(&mut self, remote_name: &str) -> Result<MailboxStatus> {
+        let items = if self.caps.condstore {
+            "(MESSAGES UIDNEXT UIDVALIDITY HIGHESTMODSEQ)"
+        } else {
+            "(MESSAGES UIDNEXT UIDVALIDITY)"
+        };
+        let mut found = None;
+        self.raw_command(&format!("STATUS {} {items}", quote(remote_name)), |resp| {
+            if let Response::MailboxData(MailboxDatum::Status { status, .. }) = resp {
+                found = Some(status_from(status));
+            }
+        })
+        .await?;
+        self.drain_unsolicited();
+        found.ok_or_else(|| {
+            Error::protocol(format!(
+                "{} answered STATUS {remote_name} without counters",
+                self.target
+            ))
+        })
+    }
+
     /// Selects a folder (with CONDSTORE when offered).
     pub async fn select(&mut self, remote_name: &str) -> Result<MailboxStatus> {
         // A SELECT that fails leaves no folder selected (RFC 3501 6.3.1).
@@ -345,17 +368,29 @@ impl ImapConnection {
         Ok(())
     }
 
-    /// Whether a UID still exists in the selected folder.
-    pub async fn scan_uid(&mut self, uid: u32) -> Result<bool> {
-        let mut found = false;
-        self.raw_command(&format!("UID FETCH {uid} (UID)"), |resp| {
-            // Unsolicited FETCHes for other messages may arrive too.
-            if let Response::Fetch(_, attrs) = resp {
-                found |= attrs.iter().any(
-                    |a| matches!(a, async_imap::imap_proto::AttributeValue::Uid(u) if *u == uid),
-                );
-            }
-        })
+    /// The Message-ID header field of the message at `uid` in the selected folder, raw
+    /// (`None`: no message has that UID).
+    pub async fn message_id_at(&mut self, uid: u32) -> Result<Option<Vec<u8>>> {
+        use async_imap::imap_proto::AttributeValue;
+        let mut found = None;
+        self.raw_command(
+            &format!("UID FETCH {uid} (UID BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])"),
+            |resp| {
+                // Unsolicited FETCHes for other messages may arrive too.
+                if let Response::Fetch(_, attrs) = resp {
+                    if attrs
+                        .iter()
+                        .any(|a| matches!(a, AttributeValue::Uid(u) if *u == uid))
+                    {
+                        let header = attrs.iter().find_map(|a| match a {
+                            AttributeValue::BodySection { data, .. } => data.as_deref(),
+                            _ => None,
+                        });
+                        found = Some(header.unwrap_or_default().to_vec());
+                    }
+                }
+            },
+        )
         .await?;
         Ok(found)
     }

@@ -8,6 +8,7 @@ pub mod replay;
 pub(crate) mod worker;
 
 use std::collections::HashSet;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use rusqlite::Transaction;
@@ -16,6 +17,7 @@ use tokio::sync::watch;
 use crate::error::{Error, Result};
 use crate::events::EventBus;
 use crate::imap::ImapConnection;
+use crate::lockfile;
 use crate::mail::FlagSet;
 use crate::model::{
     Account, ChangeState, Event, FlagChange, FolderRole, PendingChange, Protocol, PushReport,
@@ -26,9 +28,6 @@ use ops::{Append, CreateFolder, DeleteFolder, Expunge, MoveMessage, Operation};
 use ops::{RenameFolder, SetFlags};
 use plan::Disposition;
 use replay::Replayed;
-
-/// How long a replayer may hold a change before another may take it over.
-const CHANGE_LEASE_SECONDS: i64 = 120;
 
 /// Records operations inside one transaction: each is applied here by its constructor,
 /// then queued for the server unless its account keeps changes on this device (POP3).
@@ -59,17 +58,24 @@ pub(crate) struct ChangeQueue {
     store: Arc<Store>,
     sessions: Arc<Sessions>,
     events: EventBus,
+    data_dir: PathBuf,
     /// Bumped when something was queued: wakes the workers (a watch channel loses no
     /// wake-up that happens while a worker is busy).
     generation: watch::Sender<u64>,
 }
 
 impl ChangeQueue {
-    pub fn new(store: Arc<Store>, sessions: Arc<Sessions>, events: EventBus) -> Self {
+    pub fn new(
+        store: Arc<Store>,
+        sessions: Arc<Sessions>,
+        events: EventBus,
+        data_dir: PathBuf,
+    ) -> Self {
         Self {
             store,
             sessions,
             events,
+            data_dir,
             generation: watch::channel(0).0,
         }
     }
@@ -324,28 +330,36 @@ impl ChangeQueue {
         let _guard = lock.lock().await;
         let mut report = PushReport::default();
         let mut conn: Option<ImapConnection> = None;
+        let mut held = None;
         while let Some((row, due)) = self.store.next_change(account.id)? {
             let now = chrono::Utc::now().timestamp();
             if respect_backoff && due > now {
                 break;
             }
             // Another process replaying the same queue holds it: leave the rest to it.
-            if !self
-                .store
-                .lease_change(row.id, now, now + CHANGE_LEASE_SECONDS)?
-            {
-                report.offline = Some("another process is sending these changes".to_owned());
-                break;
+            // The OS frees the lock the moment its holder dies, so a killed process
+            // holds nothing up.
+            if held.is_none() {
+                let path = self.data_dir.join(format!("changes-{}.lock", account.id));
+                match lockfile::try_hold(&path)? {
+                    Some(file) => held = Some(file),
+                    None => {
+                        report.offline =
+                            Some("another process is sending these changes".to_owned());
+                        break;
+                    }
+                }
             }
             let change = QueuedChange::from_row(&row)?;
             let raw = match &change.op {
                 Operation::Append(op) => self.store.raw_message(op.message)?,
                 _ => None,
             };
+            let known = self.known_for(&change)?;
             let outcome = match conn.as_mut() {
-                Some(c) => replay::replay(c, &change, raw.as_deref()).await,
+                Some(c) => replay::replay(c, &change, raw.as_deref(), known).await,
                 None => match self.sessions.take(account).await {
-                    Ok(c) => replay::replay(conn.insert(c), &change, raw.as_deref()).await,
+                    Ok(c) => replay::replay(conn.insert(c), &change, raw.as_deref(), known).await,
                     Err(err) => Err(err),
                 },
             };
@@ -396,19 +410,34 @@ impl ChangeQueue {
         Ok(report)
     }
 
-    /// The server applied the change (or has nothing left for it to act on).
+    /// What this device knows that helps the change find its way on the server.
+    fn known_for(&self, change: &QueuedChange) -> Result<replay::Known> {
+        let target_uidvalidity = match &change.op {
+            Operation::Move(op) => self
+                .store
+                .folder_uidvalidity(change.account_id, &op.to)?
+                .filter(|v| *v != 0),
+            _ => None,
+        };
+        Ok(replay::Known { target_uidvalidity })
+    }
+
+    /// The server applied the change.
     fn settle(&self, change: &QueuedChange, replayed: Replayed) -> Result<()> {
         self.store.write(|tx| {
             changes::remove(tx, change.id)?;
             match replayed {
                 Replayed::Done => {}
-                Replayed::Gone => {
-                    // The message left the server: its later changes have nothing left
-                    // to act on, and a copy that exists only here goes too.
-                    if let Some(message) = change.op.message() {
-                        changes::remove_pending_of_message(tx, message)?;
-                        local::delete_local_only_location(tx, message)?;
-                    }
+                Replayed::FoundAt(folder, uidvalidity, uid) => {
+                    // Another client had moved the message: it is there now, here too.
+                    let (Some(message), Some(folder_id)) = (
+                        change.op.message(),
+                        local::folder_id_by_remote(tx, change.account_id, &folder)?,
+                    ) else {
+                        return Ok(());
+                    };
+                    local::restore_location(tx, message, folder_id, uidvalidity, Some(uid))?;
+                    changes::set_source_of_pending(tx, message, &folder, uidvalidity, uid)?;
                 }
                 Replayed::FolderCreated(uidvalidity) => {
                     if let Operation::CreateFolder(op) = &change.op {
@@ -424,6 +453,12 @@ impl ChangeQueue {
                     let Some(message) = change.op.message() else {
                         return Ok(());
                     };
+                    if let Operation::Move(op) = &change.op {
+                        if folder != op.to {
+                            // The target was renamed on another device: so it is here.
+                            follow_rename(tx, change.account_id, &op.to, &folder)?;
+                        }
+                    }
                     // Later changes of the message start from where it is now; its
                     // location learns its UID unless a later change moves it on.
                     changes::set_source_of_pending(tx, message, &folder, uidvalidity, uid)?;
@@ -466,6 +501,17 @@ impl ChangeQueue {
             Ok(order)
         })
     }
+}
+
+/// A folder renamed on another device (learnt by a change that followed it): renamed
+/// here too, and the pending changes that name it name the new one.
+fn follow_rename(tx: &Transaction<'_>, account_id: i64, old: &str, new: &str) -> Result<()> {
+    if local::folder_id_by_remote(tx, account_id, new)?.is_none() {
+        if let Some((folder_id, _, delimiter)) = local::folder_by_remote(tx, account_id, old)? {
+            local::rename_folder_tree(tx, account_id, folder_id, old, new, &delimiter)?;
+        }
+    }
+    changes::rename_folder_in_pending(tx, account_id, old, new)
 }
 
 /// A change as the queue holds it: its operation and its place in the queue.

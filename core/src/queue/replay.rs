@@ -1,8 +1,11 @@
 //! The wire: carries one queued change out on the server. Every step is safe to repeat:
 //! a change whose connection broke after the server acted is recognised on the next try.
 
-use crate::error::Result;
+use crate::error::{Result, ServerCode};
 use crate::imap::ImapConnection;
+use crate::mail::RemoteFolder;
+use crate::mime;
+use crate::model::FolderRole;
 use crate::queue::ops::{MessageAt, Operation};
 use crate::queue::QueuedChange;
 
@@ -10,22 +13,104 @@ use crate::queue::QueuedChange;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Replayed {
     Done,
-    /// The message is now at (folder, UIDVALIDITY, UID).
+    /// The message is now at (folder, UIDVALIDITY, UID): moved there by this change. The
+    /// folder may be another name than the change's target when that folder was renamed
+    /// on another device.
     MovedTo(String, u32, u32),
-    /// The message is no longer on the server: there is nothing left to change.
-    Gone,
+    /// Another client had moved the message to (folder, UIDVALIDITY, UID); the change
+    /// was applied there.
+    FoundAt(String, u32, u32),
     /// The folder exists on the server now, with this UIDVALIDITY.
     FolderCreated(u32),
 }
 
+/// What this device knows that helps a change find its way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Known {
+    /// The UIDVALIDITY of a move's target folder, when a sync has seen it.
+    pub target_uidvalidity: Option<u32>,
+}
+
+fn gone(message: &MessageAt) -> crate::Error {
+    crate::Error::not_found(format!(
+        "message <{}> on the server (it was deleted on another device)",
+        message.message_id_header
+    ))
+}
+
+/// Looks for a message in every other folder: another client may have moved it. Leaves
+/// the folder where it was found selected. Gmail's All Mail holds every message and is
+/// never where a message was moved to, so it is not searched.
+async fn find_elsewhere(
+    conn: &mut ImapConnection,
+    message: &MessageAt,
+    not_in: &[&str],
+) -> Result<Option<(String, u32, u32)>> {
+    if message.message_id_header.is_empty() || mime::is_stand_in(&message.message_id_header) {
+        return Ok(None);
+    }
+    let mut folders: Vec<RemoteFolder> = conn
+        .list_folders()
+        .await?
+        .into_iter()
+        .map(|(folder, _)| folder)
+        .filter(|f| f.selectable && f.role != Some(FolderRole::All))
+        .filter(|f| !not_in.contains(&f.remote_name.as_str()))
+        .collect();
+    // Where other clients usually move mail first.
+    let rank = |f: &RemoteFolder| match f.role {
+        Some(FolderRole::Archive) => 0,
+        Some(FolderRole::Inbox) => 1,
+        Some(FolderRole::Trash) => 2,
+        None => 3,
+        _ => 4,
+    };
+    folders.sort_by_key(rank);
+    for folder in folders {
+        let status = conn.select(&folder.remote_name).await?;
+        if let Some(uid) = conn.find_message_id(&message.message_id_header).await? {
+            return Ok(Some((folder.remote_name, status.uidvalidity, uid)));
+        }
+    }
+    Ok(None)
+}
+
+/// The name a folder has now if another device renamed it: the one folder with its
+/// UIDVALIDITY (RFC 3501 keeps a mailbox's UIDVALIDITY across RENAME).
+async fn renamed_to(
+    conn: &mut ImapConnection,
+    old: &str,
+    uidvalidity: u32,
+) -> Result<Option<String>> {
+    let listed = conn.list_folders().await?;
+    for (folder, status) in listed {
+        if folder.remote_name == old || !folder.selectable {
+            continue;
+        }
+        let status = match status {
+            Some(status) => status,
+            None => conn.status(&folder.remote_name).await?,
+        };
+        if status.uidvalidity == uidvalidity {
+            return Ok(Some(folder.remote_name));
+        }
+    }
+    Ok(None)
+}
+
 /// Finds the message on the server: its recorded UID if the folder's UIDVALIDITY still
-/// matches and the UID is still there, else by Message-ID.
+/// matches and the message there is still this one (a server that lost its index may
+/// have given the UID to another), else by Message-ID.
 async fn locate(conn: &mut ImapConnection, message: &MessageAt) -> Result<Option<u32>> {
     let status = conn.select(&message.folder).await?;
     if message.uid != 0 && status.uidvalidity == message.uidvalidity {
-        let present = conn.scan_uid(message.uid).await?;
-        if present {
-            return Ok(Some(message.uid));
+        if let Some(header) = conn.message_id_at(message.uid).await? {
+            let there = mime::parse_headers(&header).message_id;
+            // A message without a Message-ID got a stand-in made of other fields: the
+            // UID is all there is to go by.
+            if there == message.message_id_header || mime::is_stand_in(&message.message_id_header) {
+                return Ok(Some(message.uid));
+            }
         }
     }
     conn.find_message_id(&message.message_id_header).await
@@ -36,50 +121,72 @@ pub async fn replay(
     conn: &mut ImapConnection,
     change: &QueuedChange,
     raw: Option<&[u8]>,
+    known: Known,
 ) -> Result<Replayed> {
     match &change.op {
         Operation::SetFlags(op) => {
-            let Some(uid) = locate(conn, &op.message).await? else {
-                return Ok(Replayed::Gone);
+            let (add, remove) = (op.add.imap_names(), op.remove.imap_names());
+            if let Some(uid) = locate(conn, &op.message).await? {
+                conn.uid_store(uid, &add, &remove).await?;
+                return Ok(Replayed::Done);
+            }
+            let Some((folder, uidvalidity, uid)) =
+                find_elsewhere(conn, &op.message, &[&op.message.folder]).await?
+            else {
+                return Err(gone(&op.message));
             };
-            conn.uid_store(uid, &op.add.imap_names(), &op.remove.imap_names())
-                .await?;
-            Ok(Replayed::Done)
+            conn.uid_store(uid, &add, &remove).await?;
+            Ok(Replayed::FoundAt(folder, uidvalidity, uid))
         }
         Operation::Move(op) => {
             let message_id = &op.message.message_id_header;
-            let Some(uid) = locate(conn, &op.message).await? else {
-                // Already moved by an earlier try whose answer was lost?
-                let status = conn.select(&op.to).await?;
-                return Ok(match conn.find_message_id(message_id).await? {
-                    Some(uid) => Replayed::MovedTo(op.to.clone(), status.uidvalidity, uid),
-                    None => Replayed::Gone,
-                });
+            let uid = match locate(conn, &op.message).await? {
+                Some(uid) => uid,
+                None => {
+                    // Already moved by an earlier try whose answer was lost?
+                    if let Ok(status) = conn.select(&op.to).await {
+                        if let Some(uid) = conn.find_message_id(message_id).await? {
+                            return Ok(Replayed::MovedTo(op.to.clone(), status.uidvalidity, uid));
+                        }
+                    }
+                    // Moved by another client: move it on from where it is now.
+                    find_elsewhere(conn, &op.message, &[&op.message.folder, &op.to])
+                        .await?
+                        .ok_or_else(|| gone(&op.message))?
+                        .2
+                }
             };
             if change.attempts > 0 && !conn.caps.move_ {
                 // Without MOVE an earlier try may have copied it before the line dropped:
                 // finish that move instead of copying twice.
-                let status = conn.select(&op.to).await?;
-                if let Some(copied) = conn.find_message_id(message_id).await? {
-                    conn.select(&op.message.folder).await?;
-                    conn.uid_store(uid, &["\\Deleted"], &[]).await?;
-                    conn.uid_expunge(uid).await?;
-                    return Ok(Replayed::MovedTo(op.to.clone(), status.uidvalidity, copied));
+                let source = conn.selected().map(str::to_owned).unwrap_or_default();
+                if let Ok(status) = conn.select(&op.to).await {
+                    if let Some(copied) = conn.find_message_id(message_id).await? {
+                        conn.select(&source).await?;
+                        conn.uid_store(uid, &["\\Deleted"], &[]).await?;
+                        conn.uid_expunge(uid).await?;
+                        return Ok(Replayed::MovedTo(op.to.clone(), status.uidvalidity, copied));
+                    }
                 }
-                conn.select(&op.message.folder).await?;
+                conn.select(&source).await?;
             }
-            if let Some((uidvalidity, new_uid)) = conn.uid_move(uid, &op.to).await? {
-                return Ok(Replayed::MovedTo(op.to.clone(), uidvalidity, new_uid));
-            }
-            let status = conn.select(&op.to).await?;
-            Ok(match conn.find_message_id(message_id).await? {
-                Some(uid) => Replayed::MovedTo(op.to.clone(), status.uidvalidity, uid),
+            let (to, uidvalidity, new_uid) =
+                move_following_renames(conn, uid, &op.to, known).await?;
+            Ok(match (uidvalidity, new_uid) {
+                (Some(v), Some(u)) => Replayed::MovedTo(to, v, u),
                 // Moved, but the server will not say where: the next sync finds it.
-                None => Replayed::Done,
+                _ => Replayed::Done,
             })
         }
         Operation::Expunge(op) => {
-            if let Some(uid) = locate(conn, &op.message).await? {
+            let found = match locate(conn, &op.message).await? {
+                Some(uid) => Some(uid),
+                // Moved by another client: deleted for good here means there too.
+                None => find_elsewhere(conn, &op.message, &[&op.message.folder])
+                    .await?
+                    .map(|(_, _, uid)| uid),
+            };
+            if let Some(uid) = found {
                 conn.uid_store(uid, &["\\Deleted"], &[]).await?;
                 conn.uid_expunge(uid).await?;
             }
@@ -129,4 +236,50 @@ pub async fn replay(
             Ok(Replayed::MovedTo(op.folder.clone(), uidvalidity, uid))
         }
     }
+}
+
+/// Moves the message at `uid` of the selected folder to `to`; if `to` is gone because
+/// another device renamed it, to its new name. Returns where it landed: the folder, and
+/// its UIDVALIDITY and UID if the server says or they can be found by Message-ID.
+async fn move_following_renames(
+    conn: &mut ImapConnection,
+    uid: u32,
+    to: &str,
+    known: Known,
+) -> Result<(String, Option<u32>, Option<u32>)> {
+    let source = conn.selected().map(str::to_owned);
+    let message_id = match conn.message_id_at(uid).await? {
+        Some(header) => mime::parse_headers(&header).message_id,
+        None => String::new(),
+    };
+    let mut target = to.to_owned();
+    let landed = match conn.uid_move(uid, &target).await {
+        Ok(landed) => landed,
+        Err(err)
+            if matches!(
+                err.code,
+                Some(ServerCode::TryCreate | ServerCode::Nonexistent)
+            ) =>
+        {
+            let Some(uidvalidity) = known.target_uidvalidity else {
+                return Err(err);
+            };
+            let Some(renamed) = renamed_to(conn, to, uidvalidity).await? else {
+                return Err(err);
+            };
+            tracing::info!(from = to, to = %renamed, "move follows a folder renamed elsewhere");
+            target = renamed;
+            if let Some(source) = &source {
+                conn.select(source).await?;
+            }
+            conn.uid_move(uid, &target).await?
+        }
+        Err(err) => return Err(err),
+    };
+    if let Some((uidvalidity, new_uid)) = landed {
+        return Ok((target, Some(uidvalidity), Some(new_uid)));
+    }
+    let status = conn.select(&target).await?;
+    let found = conn.find_message_id(&message_id).await?;
+    Ok((target, found.map(|_| status.uidvalidity), found))
 }

@@ -235,10 +235,33 @@ pub fn leaving_folder(
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// A folder was renamed on the server: pending changes name its new name.
+pub fn rename_folder_in_pending(
+    tx: &Transaction<'_>,
+    account_id: i64,
+    old: &str,
+    new: &str,
+) -> Result<()> {
+    for column in [
+        "source_folder",
+        "target",
+        "folder_appears",
+        "folder_disappears",
+    ] {
+        tx.execute(
+            &format!(
+                "UPDATE change SET {column} = ?3 WHERE account_id = ?1 AND state = 'pending' AND {column} = ?2"
+            ),
+            params![account_id, old, new],
+        )?;
+    }
+    Ok(())
+}
+
 /// Refused for good: kept, already reverted here, with the reason.
 pub fn set_failed(tx: &Transaction<'_>, id: i64, reason: &str) -> Result<()> {
     tx.execute(
-        "UPDATE change SET state = 'failed', attempts = attempts + 1, last_error = ?2, lease_until = 0
+        "UPDATE change SET state = 'failed', attempts = attempts + 1, last_error = ?2
          WHERE id = ?1",
         params![id, reason],
     )?;
@@ -301,23 +324,11 @@ impl Store {
         })
     }
 
-    /// Takes the change for one replayer until `until`; false if another (say, a second
-    /// process on the same data directory) holds it.
-    pub fn lease_change(&self, id: i64, now: i64, until: i64) -> Result<bool> {
-        self.write(|tx| {
-            let n = tx.execute(
-                "UPDATE change SET lease_until = ?3 WHERE id = ?1 AND state = 'pending' AND lease_until <= ?2",
-                params![id, now, until],
-            )?;
-            Ok(n == 1)
-        })
-    }
-
     /// The server could not be reached: keep the change and try again later.
     pub fn change_retry_later(&self, id: i64, error: &str, next_attempt: i64) -> Result<()> {
         self.write(|tx| {
             tx.execute(
-                "UPDATE change SET attempts = attempts + 1, last_error = ?2, next_attempt = ?3, lease_until = 0
+                "UPDATE change SET attempts = attempts + 1, last_error = ?2, next_attempt = ?3
                  WHERE id = ?1",
                 params![id, error, next_attempt],
             )?;

@@ -195,6 +195,19 @@ impl Store {
         }
     }
 
+    /// The UIDVALIDITY a sync last saw for a folder (by server name).
+    pub fn folder_uidvalidity(&self, account_id: i64, remote_name: &str) -> Result<Option<u32>> {
+        self.read(|conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT uidvalidity FROM folder WHERE account_id = ?1 AND remote_name = ?2",
+                    params![account_id, remote_name],
+                    |r| r.get(0),
+                )
+                .optional()?)
+        })
+    }
+
     pub fn folder_sync_states(&self, account_id: i64) -> Result<Vec<FolderSyncState>> {
         self.read(|conn| {
             let mut stmt = conn.prepare_cached(

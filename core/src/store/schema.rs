@@ -257,7 +257,8 @@ const MIGRATIONS: &[&str] = &[
     // 5: change rows say what they mean for the rest of the store, so the store needs
     // no knowledge of change kinds: whether a change holds its message's flags against
     // the server's, and which folder it makes appear or disappear. The kind list is
-    // checked by the queue, not by a CHECK constraint.
+    // checked by the queue, not by a CHECK constraint. Which process replays a queue is
+    // decided by an OS lock (the lease column goes).
     r#"
     CREATE TABLE change_v5 (
         id INTEGER PRIMARY KEY,
@@ -284,20 +285,18 @@ const MIGRATIONS: &[&str] = &[
         attempts INTEGER NOT NULL DEFAULT 0,
         last_error TEXT NOT NULL DEFAULT '',
         next_attempt INTEGER NOT NULL DEFAULT 0,
-        -- Until when one replayer (of possibly several processes) holds the change.
-        lease_until INTEGER NOT NULL DEFAULT 0,
         created_at INTEGER NOT NULL DEFAULT (unixepoch())
     ) STRICT;
     INSERT INTO change_v5 (id, account_id, kind, message_id, source_folder, source_uidvalidity,
                            source_uid, message_id_header, target, add_flags, remove_flags,
                            depends_on, holds_flags, folder_appears, folder_disappears, state,
-                           attempts, last_error, next_attempt, lease_until, created_at)
+                           attempts, last_error, next_attempt, created_at)
     SELECT id, account_id, kind, message_id, source_folder, source_uidvalidity, source_uid,
            message_id_header, target, add_flags, remove_flags, depends_on,
            kind = 'flags',
            CASE WHEN kind IN ('create_folder', 'rename_folder') THEN target ELSE '' END,
            CASE kind WHEN 'rename_folder' THEN source_folder WHEN 'delete_folder' THEN target ELSE '' END,
-           state, attempts, last_error, next_attempt, lease_until, created_at
+           state, attempts, last_error, next_attempt, created_at
     FROM change;
     DROP TABLE change;
     ALTER TABLE change_v5 RENAME TO change;
