@@ -7,7 +7,8 @@ use std::collections::{HashMap, HashSet};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::EventBus;
-use crate::mail::{mailbox_name, FlagSet};
+use crate::mail::mailbox_name::{self, Naming};
+use crate::mail::FlagSet;
 use crate::mime;
 use crate::model::{Account, Event, FolderRole, Protocol, ServerConfig};
 use crate::session::Sessions;
@@ -62,6 +63,7 @@ pub fn target_folder(
     local_name: &str,
     role: Option<FolderRole>,
     server: &[(String, Option<FolderRole>)],
+    naming: &Naming,
 ) -> String {
     if role == Some(FolderRole::Inbox) {
         return "INBOX".to_owned();
@@ -71,7 +73,9 @@ pub fn target_folder(
             return name.clone();
         }
     }
-    mailbox_name::encode(local_name)
+    naming
+        .remote(local_name)
+        .unwrap_or_else(|_| mailbox_name::encode(local_name))
 }
 
 /// What to do for every local message. Each server copy is matched at most once, the
@@ -171,7 +175,7 @@ impl Switch<'_> {
         let local_folders = self.store.folders(Some(account.id))?;
         let mut targets: HashMap<String, String> = HashMap::new();
         for folder in &local_folders {
-            let target = target_folder(&folder.name, folder.role, &server_folders);
+            let target = target_folder(&folder.name, folder.role, &server_folders, conn.naming());
             if !server_folders.iter().any(|(name, _)| *name == target) {
                 conn.create_folder(&target).await?;
                 report.folders_created += 1;
@@ -415,7 +419,11 @@ mod tests {
             ("Zürich", None, "Z&APw-rich"),
         ];
         for (name, role, want) in cases {
-            assert_eq!(target_folder(name, role, &server), want, "{name}");
+            assert_eq!(
+                target_folder(name, role, &server, &Naming::default()),
+                want,
+                "{name}"
+            );
         }
     }
 }

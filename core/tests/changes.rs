@@ -288,6 +288,20 @@ async fn ten_changes_made_offline_arrive_in_order_once() {
     assert_eq!(engine_view(e), server);
 }
 
+/// Holds the account's queue as another process replaying it would (its OS lock).
+fn hold_queue(t: &TestEngine) -> std::fs::File {
+    let account = t.engine.account("main").unwrap();
+    let path = t.dir.path().join(format!("changes-{}.lock", account.id));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .unwrap();
+    file.try_lock().unwrap();
+    file
+}
+
 #[tokio::test]
 async fn a_pending_change_wins_over_the_server_until_applied() {
     let user = server().new_user("conflict");
@@ -298,13 +312,7 @@ async fn a_pending_change_wins_over_the_server_until_applied() {
     phone.engine.mark(&[id], FlagChange::Read).unwrap(); // queued, not pushed
                                                          // Another process on this data directory is replaying it right now: this process's
                                                          // sync (which pushes first) must leave it queued and must not undo it.
-    let change = phone.engine.changes(None).unwrap()[0].id;
-    let now = chrono::Utc::now().timestamp();
-    assert!(phone
-        .engine
-        .store()
-        .lease_change(change, now, now + 2)
-        .unwrap());
+    let other_process = hold_queue(&phone);
 
     // Meanwhile the server reports the message, still unread, with a new flag.
     let mut other = OtherClient::login(&user).await;
@@ -318,9 +326,8 @@ async fn a_pending_change_wins_over_the_server_until_applied() {
         "still pending"
     );
 
-    // The other process went away without finishing: once its lease runs out, this
-    // one applies the change.
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    // The other process went away without finishing: this one applies the change.
+    drop(other_process);
     let report = phone.engine.push_changes(None).await.unwrap();
     assert_eq!(report.applied, 1);
     phone.engine.sync(None).await.unwrap();
@@ -697,13 +704,7 @@ async fn a_sync_passes_over_a_folder_not_created_on_the_server_yet() {
     t.engine.sync(None).await.unwrap();
     t.engine.create_folder("main", "Not Yet").unwrap();
     // Another process holds the create: this sync cannot push it first.
-    let change = t.engine.changes(None).unwrap()[0].id;
-    let now = chrono::Utc::now().timestamp();
-    assert!(t
-        .engine
-        .store()
-        .lease_change(change, now, now + 60)
-        .unwrap());
+    let _other_process = hold_queue(&t);
     let reports = t.engine.sync(None).await.unwrap();
     assert_eq!(reports[0].1.folders, 6, "{reports:?}");
     let folders = t.engine.folders(None).unwrap();

@@ -11,7 +11,8 @@ use super::codes::{command_name, refusal, timed};
 use super::uids::{quote, uid_set};
 use super::{FetchedHeader, FlagScan, ImapConnection, MailboxStatus, ServerFlags};
 use crate::error::{Error, ErrorKind, Result, ServerCode};
-use crate::mail::{mailbox_name, roles, RemoteFolder};
+use crate::mail::mailbox_name::Naming;
+use crate::mail::{roles, RemoteFolder};
 use crate::model::{Flags, FolderRole};
 
 /// Header fields fetched before bodies: enough for the list and for threading.
@@ -91,6 +92,7 @@ impl ImapConnection {
         }
         let mut folders: Vec<RemoteFolder> = Vec::new();
         let mut statuses: Vec<(String, MailboxStatus)> = Vec::new();
+        let prefix = self.naming.prefix.clone();
         let special_use = self.caps.special_use;
         self.raw_command(&command, |resp| match resp {
             Response::MailboxData(MailboxDatum::List(list)) => {
@@ -105,14 +107,15 @@ impl ImapConnection {
                     NameAttribute::Extension(name) => name.eq_ignore_ascii_case("\\NonExistent"),
                     _ => false,
                 });
-                folders.push(RemoteFolder {
-                    name: if remote_name.eq_ignore_ascii_case("INBOX") {
-                        "INBOX".to_owned()
-                    } else {
-                        mailbox_name::decode(&remote_name)
-                    },
-                    role: role_of(attributes, &mailbox_name::decode(&remote_name)),
+                let naming = Naming {
+                    prefix: prefix.clone(),
                     delimiter: list.delimiter.as_deref().unwrap_or("").to_owned(),
+                };
+                let name = naming.display(&remote_name);
+                folders.push(RemoteFolder {
+                    role: role_of(attributes, &name),
+                    name,
+                    delimiter: naming.delimiter,
                     selectable,
                     uidvalidity: None,
                     remote_name,
@@ -125,6 +128,10 @@ impl ImapConnection {
         })
         .await?;
         self.drain_unsolicited();
+        // The separator is the server's one; INBOX may list without it.
+        if let Some(delimiter) = folders.iter().map(|f| &f.delimiter).find(|d| !d.is_empty()) {
+            self.naming.delimiter = delimiter.clone();
+        }
         Ok(folders
             .into_iter()
             .map(|mut f| {
@@ -136,6 +143,44 @@ impl ImapConnection {
                 (f, status)
             })
             .collect())
+    }
+
+    /// The personal namespace (RFC 2342): where this user's folders live and how their
+    /// names are separated. Servers without NAMESPACE keep folders at the top.
+    pub(super) async fn read_namespace(&mut self) -> Result<()> {
+        if !self
+            .caps
+            .all
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case("NAMESPACE"))
+        {
+            return Ok(());
+        }
+        let mut personal = None;
+        self.raw_command("NAMESPACE", |resp| {
+            if let Response::Namespace { personal: list, .. } = resp {
+                personal = list.first().map(|ns| {
+                    (
+                        ns.prefix.to_string(),
+                        ns.delimiter.as_deref().map(str::to_owned),
+                    )
+                });
+            }
+        })
+        .await?;
+        self.drain_unsolicited();
+        if let Some((prefix, delimiter)) = personal {
+            self.naming = Naming {
+                prefix,
+                delimiter: delimiter.unwrap_or_default(),
+            };
+        }
+        Ok(())
+    }
+
+    /// How this server names folders (its personal namespace and separator).
+    pub fn naming(&self) -> &Naming {
+        &self.naming
     }
 
     /// A folder's counters without selecting it.

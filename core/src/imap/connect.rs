@@ -137,10 +137,12 @@ impl ImapConnection {
             target,
             selected: None,
             clock,
+            naming: Default::default(),
         };
         if conn.caps.qresync {
             conn.simple("ENABLE QRESYNC").await?;
         }
+        conn.read_namespace().await?;
         Ok(conn)
     }
 

@@ -64,6 +64,7 @@ impl ImapConnection {
             target,
             selected,
             clock,
+            naming,
         } = self;
         let pending = session.unsolicited_responses.clone();
         let mut handle = session.idle();
@@ -109,6 +110,7 @@ impl ImapConnection {
             target,
             selected,
             clock,
+            naming,
         };
         let after = conn.drain_unsolicited();
         let event = match event {

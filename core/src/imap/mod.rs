@@ -69,6 +69,7 @@ pub struct ImapConnection {
     target: String,
     selected: Option<String>,
     clock: codes::Clock,
+    naming: crate::mail::mailbox_name::Naming,
 }
 
 impl ImapConnection {

@@ -1,4 +1,80 @@
-//! The mailbox-name codec: modified UTF-7 for IMAP mailbox names (RFC 3501 §5.1.3).
+//! The mailbox-name codec: modified UTF-7 for IMAP mailbox names (RFC 3501 §5.1.3), and
+//! a server's way of naming folders (its personal namespace and separator, RFC 2342) both
+//! ways, so that people see `Work/2026` where a server says `INBOX.Work.2026`.
+
+use crate::error::{Error, Result};
+
+/// How a server names folders: the prefix of its personal namespace (`""`, or `INBOX.`
+/// on Courier, Cyrus and many hosting providers) and its hierarchy separator (`""` when
+/// it has no hierarchy). People see names without the prefix, with `/` between levels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Naming {
+    pub prefix: String,
+    pub delimiter: String,
+}
+
+impl Default for Naming {
+    fn default() -> Self {
+        Self {
+            prefix: String::new(),
+            delimiter: "/".to_owned(),
+        }
+    }
+}
+
+/// The separator people see between folder levels.
+pub const SHOWN_SEPARATOR: &str = "/";
+
+impl Naming {
+    /// How people see a server name: without the personal prefix, `/` between levels,
+    /// decoded.
+    pub fn display(&self, remote: &str) -> String {
+        if remote.eq_ignore_ascii_case("INBOX") {
+            return "INBOX".to_owned();
+        }
+        let rest = match remote.strip_prefix(self.prefix.as_str()) {
+            Some(rest) if !self.prefix.is_empty() && !rest.is_empty() => rest,
+            _ => remote,
+        };
+        if self.delimiter.is_empty() || self.delimiter == SHOWN_SEPARATOR {
+            return decode(rest);
+        }
+        rest.split(self.delimiter.as_str())
+            .map(decode)
+            .collect::<Vec<_>>()
+            .join(SHOWN_SEPARATOR)
+    }
+
+    /// The server name for a name as people write it (`Work/2026`).
+    pub fn remote(&self, display: &str) -> Result<String> {
+        let display = display.trim();
+        if display.is_empty() {
+            return Err(Error::invalid("a folder needs a name"));
+        }
+        if display.eq_ignore_ascii_case("INBOX") {
+            return Ok("INBOX".to_owned());
+        }
+        if self.delimiter.is_empty() {
+            return Ok(format!("{}{}", self.prefix, encode(display)));
+        }
+        let mut parts = Vec::new();
+        for part in display.split(SHOWN_SEPARATOR) {
+            if part.trim().is_empty() {
+                return Err(Error::invalid(format!(
+                    "'{display}' has an empty level; write levels as Parent/Child"
+                )));
+            }
+            if self.delimiter != SHOWN_SEPARATOR && part.contains(self.delimiter.as_str()) {
+                return Err(Error::invalid(format!(
+                    "folder names on this server cannot contain '{}'; use another name",
+                    self.delimiter
+                )));
+            }
+            parts.push(encode(part));
+        }
+        Ok(format!("{}{}", self.prefix, parts.join(&self.delimiter)))
+    }
+}
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
 
@@ -103,6 +179,42 @@ mod tests {
             assert_eq!(encode(decoded), encoded, "encode {decoded}");
             assert_eq!(decode(encoded), decoded, "decode {encoded}");
         }
+    }
+
+    #[test]
+    fn names_both_ways_in_each_namespace_style() {
+        let dovecot = Naming::default();
+        let courier = Naming {
+            prefix: "INBOX.".into(),
+            delimiter: ".".into(),
+        };
+        let greenmail = Naming {
+            prefix: String::new(),
+            delimiter: ".".into(),
+        };
+        let flat = Naming {
+            prefix: String::new(),
+            delimiter: String::new(),
+        };
+        // (naming, server name, shown)
+        let cases = [
+            (&dovecot, "INBOX", "INBOX"),
+            (&dovecot, "Work/2026", "Work/2026"),
+            (&dovecot, "Entw&APw-rfe", "Entwürfe"),
+            (&courier, "INBOX", "INBOX"),
+            (&courier, "INBOX.Sent", "Sent"),
+            (&courier, "INBOX.Work.2026", "Work/2026"),
+            (&courier, "INBOX.Quittungen.&AMQ-rzte", "Quittungen/Ärzte"),
+            (&greenmail, "Work.2026", "Work/2026"),
+            (&flat, "Work/2026", "Work/2026"),
+        ];
+        for (naming, remote, shown) in cases {
+            assert_eq!(naming.display(remote), shown, "{naming:?} {remote}");
+            assert_eq!(naming.remote(shown).unwrap(), remote, "{naming:?} {shown}");
+        }
+        assert!(courier.remote("v2.0").is_err());
+        assert!(courier.remote("Work//x").is_err());
+        assert!(dovecot.remote(" ").is_err());
     }
 
     #[test]

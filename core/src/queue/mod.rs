@@ -197,15 +197,10 @@ impl ChangeQueue {
         Ok(())
     }
 
+    /// Creates a folder (`Work/2026`: levels separated by `/`, whatever the server uses).
     pub fn create_folder(&self, account: &Account, name: &str) -> Result<()> {
-        let delimiter = self
-            .store
-            .folders(Some(account.id))?
-            .into_iter()
-            .find(|f| !f.delimiter.is_empty())
-            .map_or_else(|| "/".to_owned(), |f| f.delimiter);
         self.write(|rec| {
-            let (op, _) = CreateFolder::apply(rec.tx(), account.id, name, &delimiter)?;
+            let (op, _) = CreateFolder::apply(rec.tx(), account.id, name)?;
             rec.add(account.id, Operation::CreateFolder(op))
         })?;
         self.after_local_change(&[account.id], &[], true);
@@ -214,8 +209,9 @@ impl ChangeQueue {
 
     pub fn rename_folder(&self, account: &Account, old: &str, new: &str) -> Result<()> {
         let folder = self.store.folder_by_name(account.id, old)?;
+        let remote = self.store.folder_remote_name(folder.id)?;
         self.write(|rec| {
-            let op = RenameFolder::apply(rec.tx(), account.id, &folder.name, new)?;
+            let op = RenameFolder::apply(rec.tx(), account.id, &remote, new)?;
             rec.add(account.id, Operation::RenameFolder(op))
         })?;
         self.after_local_change(&[account.id], &[], true);
@@ -224,8 +220,9 @@ impl ChangeQueue {
 
     pub fn delete_folder(&self, account: &Account, name: &str) -> Result<()> {
         let folder = self.store.folder_by_name(account.id, name)?;
+        let remote = self.store.folder_remote_name(folder.id)?;
         self.write(|rec| {
-            let op = DeleteFolder::apply(rec.tx(), account.id, &folder.name)?;
+            let op = DeleteFolder::apply(rec.tx(), account.id, &remote)?;
             rec.add(account.id, Operation::DeleteFolder(op))
         })?;
         self.after_local_change(&[account.id], &[], true);
@@ -264,12 +261,13 @@ impl ChangeQueue {
             .into_iter()
             .map(|listed| {
                 let change = QueuedChange::from_row(&listed.row)?;
+                let naming = self.store.naming(change.account_id)?;
                 Ok(PendingChange {
                     id: change.id,
                     account: listed.account,
                     kind: change.op.kind(),
                     message_id: change.op.message(),
-                    target: change.op.describe(),
+                    target: change.op.describe(&naming),
                     state: if listed.failed {
                         ChangeState::Failed
                     } else {

@@ -7,7 +7,8 @@
 use rusqlite::Transaction;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::mail::{mailbox_name, FlagSet, ParsedMessage};
+use crate::mail::mailbox_name::Naming;
+use crate::mail::{FlagSet, ParsedMessage};
 pub use crate::model::ChangeKind;
 use crate::model::FolderRole;
 use crate::queue::plan;
@@ -117,7 +118,7 @@ impl SetFlags {
         local::set_flags(tx, self.message.id, (pos.flags | self.add) - self.remove)
     }
 
-    fn describe(&self) -> String {
+    fn describe(&self, _: &Naming) -> String {
         let names = |set: FlagSet| {
             set.imap_names()
                 .iter()
@@ -164,6 +165,12 @@ impl MoveMessage {
     /// Moves the message here at once; `None` if it is already there.
     pub fn apply(tx: &Transaction<'_>, id: i64, folder_id: i64) -> Result<Option<(i64, Self)>> {
         let (target_account, to) = local::folder_account_and_name(tx, folder_id)?;
+        if !local::folder_selectable(tx, folder_id)? {
+            return Err(Error::invalid(format!(
+                "'{}' holds only folders, not messages; choose one of its folders",
+                local::naming(tx, target_account)?.display(&to)
+            )));
+        }
         let pos = local::position(tx, id)?;
         if pos.account_id != target_account {
             return Err(Error::invalid(format!(
@@ -195,18 +202,19 @@ impl MoveMessage {
     /// Moves it again from wherever it is now; the change then starts from there.
     fn reapply(&self, tx: &Transaction<'_>, change_id: i64, account_id: i64) -> Result<()> {
         let folder_id = local::folder_id_by_remote(tx, account_id, &self.to)?.ok_or_else(|| {
-            Error::not_found(format!("folder '{}'", mailbox_name::decode(&self.to)))
+            let naming = local::naming(tx, account_id).unwrap_or_default();
+            Error::not_found(format!("folder '{}'", naming.display(&self.to)))
         })?;
         let pos = local::position(tx, self.message.id)?;
         changes::set_source(tx, change_id, &pos.folder, pos.uidvalidity, pos.uid)?;
         local::relocate(tx, pos.location_id, folder_id)
     }
 
-    fn describe(&self) -> String {
+    fn describe(&self, naming: &Naming) -> String {
         format!(
             "message {} to {}",
             self.message.id,
-            mailbox_name::decode(&self.to)
+            naming.display(&self.to)
         )
     }
 
@@ -255,11 +263,11 @@ impl Expunge {
         local::delete_locations(tx, self.message.id)
     }
 
-    fn describe(&self) -> String {
+    fn describe(&self, naming: &Naming) -> String {
         format!(
             "message {} from {}",
             self.message.id,
-            mailbox_name::decode(&self.message.folder)
+            naming.display(&self.message.folder)
         )
     }
 
@@ -284,21 +292,17 @@ pub struct CreateFolder {
 }
 
 impl CreateFolder {
-    /// Creates the folder here; returns it and its local id.
-    pub fn apply(
-        tx: &Transaction<'_>,
-        account_id: i64,
-        name: &str,
-        delimiter: &str,
-    ) -> Result<(Self, i64)> {
-        let remote = mailbox_name::encode(name);
+    /// Creates the folder here (`name` as people write it, `Work/2026`); returns it and
+    /// its local id.
+    pub fn apply(tx: &Transaction<'_>, account_id: i64, name: &str) -> Result<(Self, i64)> {
+        let remote = local::naming(tx, account_id)?.remote(name)?;
         if local::folder_id_by_remote(tx, account_id, &remote)?.is_some() {
             return Err(Error::new(
                 ErrorKind::AlreadyExists,
                 format!("folder '{name}' already exists"),
             ));
         }
-        let folder_id = local::insert_folder(tx, account_id, &remote, delimiter)?;
+        let folder_id = local::insert_folder(tx, account_id, &remote)?;
         Ok((Self { name: remote }, folder_id))
     }
 
@@ -310,8 +314,8 @@ impl CreateFolder {
         local::restore_folder(tx, account_id, &self.name)
     }
 
-    fn describe(&self) -> String {
-        mailbox_name::decode(&self.name)
+    fn describe(&self, naming: &Naming) -> String {
+        naming.display(&self.name)
     }
 
     fn row(&self) -> ChangeRow {
@@ -339,10 +343,12 @@ pub struct RenameFolder {
 }
 
 impl RenameFolder {
-    pub fn apply(tx: &Transaction<'_>, account_id: i64, old: &str, new: &str) -> Result<Self> {
-        let (from, to) = (mailbox_name::encode(old), mailbox_name::encode(new));
+    /// Renames the folder with server name `from` to `new` (as people write it).
+    pub fn apply(tx: &Transaction<'_>, account_id: i64, from: &str, new: &str) -> Result<Self> {
+        let naming = local::naming(tx, account_id)?;
+        let (from, to) = (from.to_owned(), naming.remote(new)?);
         let (folder_id, role, delimiter) = local::folder_by_remote(tx, account_id, &from)?
-            .ok_or_else(|| Error::not_found(format!("folder '{old}'")))?;
+            .ok_or_else(|| Error::not_found(format!("folder '{}'", naming.display(&from))))?;
         if role == Some(FolderRole::Inbox) {
             return Err(Error::invalid("the Inbox cannot be renamed"));
         }
@@ -367,16 +373,17 @@ impl RenameFolder {
     fn reapply(&self, tx: &Transaction<'_>, account_id: i64) -> Result<()> {
         let (folder_id, _, delimiter) = local::folder_by_remote(tx, account_id, &self.from)?
             .ok_or_else(|| {
-                Error::not_found(format!("folder '{}'", mailbox_name::decode(&self.from)))
+                let naming = local::naming(tx, account_id).unwrap_or_default();
+                Error::not_found(format!("folder '{}'", naming.display(&self.from)))
             })?;
         local::rename_folder_tree(tx, account_id, folder_id, &self.from, &self.to, &delimiter)
     }
 
-    fn describe(&self) -> String {
+    fn describe(&self, naming: &Naming) -> String {
         format!(
             "{} to {}",
-            mailbox_name::decode(&self.from),
-            mailbox_name::decode(&self.to)
+            naming.display(&self.from),
+            naming.display(&self.to)
         )
     }
 
@@ -406,10 +413,11 @@ pub struct DeleteFolder {
 }
 
 impl DeleteFolder {
-    pub fn apply(tx: &Transaction<'_>, account_id: i64, name: &str) -> Result<Self> {
-        let remote = mailbox_name::encode(name);
+    /// Deletes the folder with server name `remote`.
+    pub fn apply(tx: &Transaction<'_>, account_id: i64, remote: &str) -> Result<Self> {
+        let remote = remote.to_owned();
         let (folder_id, role, _) = local::folder_by_remote(tx, account_id, &remote)?
-            .ok_or_else(|| Error::not_found(format!("folder '{name}'")))?;
+            .ok_or_else(|| Error::not_found(format!("folder '{remote}'")))?;
         if role == Some(FolderRole::Inbox) {
             return Err(Error::invalid("the Inbox cannot be deleted"));
         }
@@ -428,8 +436,8 @@ impl DeleteFolder {
         Ok(())
     }
 
-    fn describe(&self) -> String {
-        mailbox_name::decode(&self.name)
+    fn describe(&self, naming: &Naming) -> String {
+        naming.display(&self.name)
     }
 
     fn row(&self) -> ChangeRow {
@@ -480,11 +488,11 @@ impl Append {
         Ok((account_id, append))
     }
 
-    fn describe(&self) -> String {
+    fn describe(&self, naming: &Naming) -> String {
         format!(
             "message {} to {}",
             self.message,
-            mailbox_name::decode(&self.folder)
+            naming.display(&self.folder)
         )
     }
 
@@ -570,8 +578,8 @@ impl Operation {
     }
 
     /// For people: "message 12: +seen", "message 12 to Receipts".
-    pub fn describe(&self) -> String {
-        each_kind!(self, op => op.describe())
+    pub fn describe(&self, naming: &Naming) -> String {
+        each_kind!(self, op => op.describe(naming))
     }
 
     /// The earlier pending change this one must wait for: the message's last change, or

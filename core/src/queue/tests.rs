@@ -193,7 +193,7 @@ fn every_operation_survives_its_row() {
             message: at(2),
             to: "Z&APw-rich".into()
         })
-        .describe(),
+        .describe(&Default::default()),
         "message 2 to Zürich"
     );
 }

@@ -186,6 +186,38 @@ impl Store {
         })
     }
 
+    /// How the account's server names folders.
+    pub fn naming(&self, account_id: i64) -> Result<crate::mail::mailbox_name::Naming> {
+        self.read(|conn| super::local::naming(conn, account_id))
+    }
+
+    /// Records how the server names folders, and shows every folder by it.
+    pub fn set_naming(
+        &self,
+        account_id: i64,
+        naming: &crate::mail::mailbox_name::Naming,
+    ) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE account SET namespace_prefix = ?2, namespace_delimiter = ?3 WHERE id = ?1",
+                params![account_id, naming.prefix, naming.delimiter],
+            )?;
+            let folders: Vec<(i64, String)> = {
+                let mut stmt =
+                    tx.prepare_cached("SELECT id, remote_name FROM folder WHERE account_id = ?1")?;
+                let rows = stmt.query_map([account_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                rows.collect::<rusqlite::Result<_>>()?
+            };
+            for (id, remote) in folders {
+                tx.execute(
+                    "UPDATE folder SET name = ?2, delimiter = ?3 WHERE id = ?1",
+                    params![id, naming.display(&remote), naming.delimiter],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
     pub fn set_server_capabilities(&self, account_id: i64, caps: &[String]) -> Result<()> {
         self.write(|tx| {
             tx.execute(

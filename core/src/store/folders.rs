@@ -2,6 +2,7 @@ use rusqlite::{params, OptionalExtension, Row};
 
 use super::{flag, Store};
 use crate::error::{Error, Result};
+use crate::mail::mailbox_name::SHOWN_SEPARATOR;
 use crate::mail::RemoteFolder;
 use crate::model::{Folder, FolderRole};
 
@@ -28,7 +29,12 @@ const FOLDER_SELECT: &str = "
 
 fn folder_from_row(row: &Row<'_>) -> rusqlite::Result<Folder> {
     let name: String = row.get(3)?;
-    let delimiter: String = row.get(4)?;
+    // Names are shown with `/` between levels, whatever the server's separator.
+    let delimiter = if row.get::<_, String>(4)?.is_empty() {
+        String::new()
+    } else {
+        SHOWN_SEPARATOR.to_owned()
+    };
     let role: String = row.get(5)?;
     let parent = (!delimiter.is_empty())
         .then(|| {
@@ -59,8 +65,9 @@ impl Store {
     /// Makes the local folder list match the server's. Folders that pending changes
     /// create, rename or delete are left as the user made them. A folder that vanished
     /// while one with its UIDVALIDITY appeared was renamed elsewhere: it keeps its id.
-    /// Returns true if anything changed.
-    pub fn replace_folders(&self, account_id: i64, remote: &[RemoteFolder]) -> Result<bool> {
+    /// Returns whether the folder list changed, and how many cached messages went with
+    /// folders that became containers.
+    pub fn replace_folders(&self, account_id: i64, remote: &[RemoteFolder]) -> Result<(bool, u32)> {
         self.write(|tx| {
             // Read in the same transaction: a folder the user creates while the listing
             // is on its way must not be taken for one deleted on the server.
@@ -70,6 +77,7 @@ impl Store {
                 .filter(|f| !going.contains(&f.remote_name))
                 .collect();
             let mut changed = false;
+            let mut removed = 0u32;
             let local: Vec<(i64, String, u32)> = {
                 let mut stmt = tx.prepare_cached(
                     "SELECT id, remote_name, uidvalidity FROM folder WHERE account_id = ?1",
@@ -100,6 +108,18 @@ impl Store {
                 }
                 changed = true;
             }
+            for folder in &remote {
+                if !folder.selectable {
+                    // A container (\Noselect: a parent deleted while it had children)
+                    // holds no mail: what was cached in it is gone.
+                    let n = tx.execute(
+                        "DELETE FROM location WHERE folder_id =
+                           (SELECT id FROM folder WHERE account_id = ?1 AND remote_name = ?2)",
+                        params![account_id, folder.remote_name],
+                    )?;
+                    removed += n as u32;
+                }
+            }
             for folder in remote {
                 let role = folder.role.map(FolderRole::as_str).unwrap_or("");
                 let n = tx.execute(
@@ -121,7 +141,7 @@ impl Store {
                 )?;
                 changed |= n > 0;
             }
-            Ok(changed)
+            Ok((changed, removed))
         })
     }
 
@@ -196,6 +216,19 @@ impl Store {
     }
 
     /// The UIDVALIDITY a sync last saw for a folder (by server name).
+    /// A folder's server name.
+    pub fn folder_remote_name(&self, folder_id: i64) -> Result<String> {
+        self.read(|conn| {
+            conn.query_row(
+                "SELECT remote_name FROM folder WHERE id = ?1",
+                [folder_id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .ok_or_else(|| Error::not_found(format!("folder {folder_id}")))
+        })
+    }
+
     pub fn folder_uidvalidity(&self, account_id: i64, remote_name: &str) -> Result<Option<u32>> {
         self.read(|conn| {
             Ok(conn

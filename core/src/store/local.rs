@@ -8,7 +8,8 @@ use super::messages::{insert_message, store_body};
 use super::search::InsertBatch;
 use super::Store;
 use crate::error::{Error, Result};
-use crate::mail::{mailbox_name, FlagSet, HeaderRecord, ParsedMessage};
+use crate::mail::mailbox_name::Naming;
+use crate::mail::{FlagSet, HeaderRecord, ParsedMessage};
 use crate::model::{FolderRole, Protocol};
 
 /// Where a message is (or will be) on the server, as far as this device knows.
@@ -139,6 +140,18 @@ pub fn folder_account_and_name(tx: &Transaction<'_>, folder_id: i64) -> Result<(
     .ok_or_else(|| Error::not_found(format!("folder {folder_id}")))
 }
 
+/// Whether a folder can hold messages (a `\Noselect` container cannot).
+pub fn folder_selectable(tx: &Transaction<'_>, folder_id: i64) -> Result<bool> {
+    Ok(tx
+        .query_row(
+            "SELECT selectable FROM folder WHERE id = ?1",
+            [folder_id],
+            |r| r.get::<_, bool>(0),
+        )
+        .optional()?
+        .unwrap_or(false))
+}
+
 /// A folder by its server name: (id, role, delimiter).
 pub fn folder_by_remote(
     tx: &Transaction<'_>,
@@ -168,25 +181,36 @@ pub fn folder_id_by_remote(
     Ok(folder_by_remote(tx, account_id, remote)?.map(|(id, _, _)| id))
 }
 
-pub fn insert_folder(
-    tx: &Transaction<'_>,
-    account_id: i64,
-    remote: &str,
-    delimiter: &str,
-) -> Result<i64> {
+/// How the account's server names folders, as the last sync learnt it.
+pub fn naming(tx: &rusqlite::Connection, account_id: i64) -> Result<Naming> {
+    tx.prepare_cached("SELECT namespace_prefix, namespace_delimiter FROM account WHERE id = ?1")?
+        .query_row([account_id], |r| {
+            Ok(Naming {
+                prefix: r.get(0)?,
+                delimiter: r.get(1)?,
+            })
+        })
+        .optional()?
+        .ok_or_else(|| Error::not_found(format!("account {account_id}")))
+}
+
+/// Creates a folder here by its server name.
+pub fn insert_folder(tx: &Transaction<'_>, account_id: i64, remote: &str) -> Result<i64> {
+    let naming = naming(tx, account_id)?;
     tx.execute(
         "INSERT INTO folder (account_id, remote_name, name, delimiter) VALUES (?1, ?2, ?3, ?4)",
-        params![account_id, remote, mailbox_name::decode(remote), delimiter],
+        params![account_id, remote, naming.display(remote), naming.delimiter],
     )?;
     Ok(tx.last_insert_rowid())
 }
 
 /// Brings back a local folder row (empty; the next sync fills it).
 pub fn restore_folder(tx: &Transaction<'_>, account_id: i64, remote: &str) -> Result<()> {
+    let naming = naming(tx, account_id)?;
     tx.execute(
-        "INSERT INTO folder (account_id, remote_name, name) VALUES (?1, ?2, ?3)
+        "INSERT INTO folder (account_id, remote_name, name, delimiter) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (account_id, remote_name) DO NOTHING",
-        params![account_id, remote, mailbox_name::decode(remote)],
+        params![account_id, remote, naming.display(remote), naming.delimiter],
     )?;
     Ok(())
 }
@@ -215,9 +239,10 @@ pub fn rename_folder_tree(
     new_remote: &str,
     delimiter: &str,
 ) -> Result<()> {
+    let naming = naming(tx, account_id)?;
     tx.execute(
         "UPDATE folder SET remote_name = ?2, name = ?3 WHERE id = ?1",
-        params![folder_id, new_remote, mailbox_name::decode(new_remote)],
+        params![folder_id, new_remote, naming.display(new_remote)],
     )?;
     if delimiter.is_empty() {
         return Ok(());
@@ -234,7 +259,7 @@ pub fn rename_folder_tree(
         let renamed = format!("{new_remote}{delimiter}{}", &remote[prefix.len()..]);
         tx.execute(
             "UPDATE folder SET remote_name = ?2, name = ?3 WHERE id = ?1",
-            params![id, renamed, mailbox_name::decode(&renamed)],
+            params![id, renamed, naming.display(&renamed)],
         )?;
     }
     Ok(())

@@ -303,6 +303,12 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX change_by_account ON change (account_id, state, id);
     CREATE INDEX change_by_message ON change (message_id);
     "#,
+    // 6: how the server names folders (RFC 2342): its personal namespace's prefix and
+    // its separator, so folders are shown as `Work/2026` whatever it calls them.
+    r#"
+    ALTER TABLE account ADD COLUMN namespace_prefix TEXT NOT NULL DEFAULT '';
+    ALTER TABLE account ADD COLUMN namespace_delimiter TEXT NOT NULL DEFAULT '/';
+    "#,
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -105,12 +105,18 @@ impl SyncService {
         let mut report = SyncReport::default();
         let prefetch = self.prefetch()?;
         let listing = conn.list_folders().await?;
+        if *conn.naming() != self.store.naming(account.id)? {
+            self.store.set_naming(account.id, conn.naming())?;
+        }
         let remote: Vec<_> = listing.iter().map(|(f, _)| f.clone()).collect();
         // Folders kept here for a queued create or rename are not there yet: skip them.
         let on_server: HashSet<String> = remote.iter().map(|f| f.remote_name.clone()).collect();
         let store = self.store.clone();
         let account_id = account.id;
-        if blocking(move || store.replace_folders(account_id, &remote)).await? {
+        let (folders_changed, emptied) =
+            blocking(move || store.replace_folders(account_id, &remote)).await?;
+        report.removed_messages += emptied;
+        if folders_changed || emptied > 0 {
             self.events.emit(Event::FoldersChanged {
                 account: account.name.clone(),
             });
