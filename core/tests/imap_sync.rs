@@ -415,7 +415,17 @@ async fn sync_reports_progress_and_changes_to_listeners() {
             _ => None,
         })
         .collect();
-    assert_eq!(progress, [(250, 1200), (1200, 1200)]);
+    // Batches start small and double (50, 100, 200, 400, then up to 1000).
+    assert_eq!(
+        progress,
+        [
+            (50, 1200),
+            (150, 1200),
+            (350, 1200),
+            (750, 1200),
+            (1200, 1200)
+        ]
+    );
     let added: usize = events
         .iter()
         .map(|e| match e {

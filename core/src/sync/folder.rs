@@ -17,6 +17,13 @@ use crate::store::{BatchOutcome, FolderSyncState};
 const FIRST_HEADER_BATCH: usize = 50;
 const HEADER_BATCH: usize = 1000;
 
+/// How a folder's pass ended, when nothing broke.
+pub(super) enum Pass {
+    Done,
+    /// The server refused to open the folder: reported and skipped.
+    Refused(crate::Error),
+}
+
 /// What a scan found: UIDs to fetch (newest first), flags that changed, UIDs gone.
 #[derive(Debug, Default)]
 struct Delta {
@@ -38,9 +45,15 @@ impl FolderPass<'_> {
         mut self,
         conn: &mut ImapConnection,
         status_hint: Option<MailboxStatus>,
-    ) -> Result<()> {
-        let Some((status, plan)) = self.decide(conn, status_hint).await? else {
-            return Ok(());
+    ) -> Result<Pass> {
+        let decided = match self.decide(conn, status_hint).await {
+            Ok(decided) => decided,
+            // The server will not open this folder (no read right, gone meanwhile).
+            Err(err) if err.is_refusal() => return Ok(Pass::Refused(err)),
+            Err(err) => return Err(err),
+        };
+        let Some((status, plan)) = decided else {
+            return Ok(Pass::Done);
         };
         let uidvalidity = status.uidvalidity;
         self.start_generation(plan, uidvalidity)?;
@@ -48,7 +61,8 @@ impl FolderPass<'_> {
         self.apply(&delta, uidvalidity)?;
         self.fetch_headers(conn, &delta.new_uids, uidvalidity)
             .await?;
-        self.finish(plan, &status, &delta.new_uids)
+        self.finish(plan, &status, &delta.new_uids)?;
+        Ok(Pass::Done)
     }
 
     fn local(&self, known: u32) -> LocalFolder {

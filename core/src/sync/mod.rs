@@ -131,6 +131,7 @@ impl SyncService {
             .collect();
         let states = self.store.folder_sync_states(account.id)?;
         let mut refused: HashSet<String> = HashSet::new();
+        let mut failure = None;
         for state in states.iter().filter(|s| on_server.contains(&s.remote_name)) {
             let hint = statuses.get(&state.remote_name).copied();
             let pass = folder::FolderPass {
@@ -142,12 +143,17 @@ impl SyncService {
             .run(conn, hint)
             .await;
             match pass {
-                Ok(()) => report.folders += 1,
-                // The server refused this folder (no read right, gone meanwhile): the
-                // connection is fine, so the other folders still sync.
-                Err(err) if err.is_refusal() => {
+                Ok(folder::Pass::Done) => report.folders += 1,
+                // The server will not open this folder: the others still sync.
+                Ok(folder::Pass::Refused(err)) => {
                     self.folder_refused(account, state, &err);
                     refused.insert(state.remote_name.clone());
+                }
+                // A command refused inside a folder fails the sync, but only after the
+                // other folders had their turn (the connection is still in good order).
+                Err(err) if err.is_refusal() => {
+                    refused.insert(state.remote_name.clone());
+                    failure.get_or_insert(err);
                 }
                 Err(err) => return Err(err),
             }
@@ -158,9 +164,14 @@ impl SyncService {
             }
             match self.prefetch_bodies(account, conn, &state, prefetch).await {
                 Ok(bodies) => report.bodies += bodies,
-                Err(err) if err.is_refusal() => self.folder_refused(account, &state, &err),
+                Err(err) if err.is_refusal() => {
+                    failure.get_or_insert(err);
+                }
                 Err(err) => return Err(err),
             }
+        }
+        if let Some(err) = failure {
+            return Err(err);
         }
         report.skipped_folders = refused.len() as u32;
         Ok(report)
