@@ -342,13 +342,8 @@ fn exit_code(kind: ErrorKind) -> u8 {
 }
 
 fn open_engine(cli: &Cli) -> Result<Engine> {
+    // Engine::open creates the directory, private to its owner.
     let dir = cli.data_dir.clone().unwrap_or_else(default_data_dir);
-    std::fs::create_dir_all(&dir).map_err(|err| {
-        Error::new(
-            ErrorKind::Storage,
-            format!("cannot create data directory {}: {err}", dir.display()),
-        )
-    })?;
     let credentials = Arc::new(credentials::FileCredentials::new(
         dir.join("passwords.json"),
     ));

@@ -92,3 +92,177 @@ async fn trace_logging_never_prints_the_password() {
         );
     }
 }
+
+/// `brevdue ARGS` run by a shell with `umask 022` (a common default), not yet started.
+fn under_umask_022(data_dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg("umask 022 && exec \"$@\"")
+        .arg("sh")
+        .arg(env!("CARGO_BIN_EXE_brevdue"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .env("TEST_PASSWORD", PASSWORD);
+    command
+}
+
+fn ok_under_umask_022(data_dir: &Path, args: &[&str]) {
+    let out = under_umask_022(data_dir, args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "brevdue {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Every path under `root` (itself included) with its permission bits.
+#[cfg(unix)]
+fn modes(root: &Path) -> Vec<(std::path::PathBuf, bool, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    let metadata = std::fs::symlink_metadata(root).unwrap();
+    let mut all = vec![(
+        root.to_owned(),
+        metadata.is_dir(),
+        metadata.permissions().mode() & 0o7777,
+    )];
+    if metadata.is_dir() {
+        for entry in std::fs::read_dir(root).unwrap() {
+            all.extend(modes(&entry.unwrap().path()));
+        }
+    }
+    all
+}
+
+/// Directories 0700, files 0600, and the files a synced account has are there.
+#[cfg(unix)]
+fn assert_private(data_dir: &Path, when: &str) {
+    let all = modes(data_dir);
+    let loose: Vec<String> = all
+        .iter()
+        .filter(|(_, dir, mode)| *mode != if *dir { 0o700 } else { 0o600 })
+        .map(|(path, _, mode)| format!("{:o} {}", mode, path.display()))
+        .collect();
+    assert!(
+        loose.is_empty(),
+        "{when}: readable by others:\n{}",
+        loose.join("\n")
+    );
+    for name in [
+        "brevdue.sqlite3",
+        "brevdue.sqlite3-wal",
+        "brevdue.sqlite3-shm",
+        "passwords.json",
+        "outbox.lock",
+        "messages",
+    ] {
+        assert!(data_dir.join(name).exists(), "{when}: no {name}");
+    }
+    let messages = all
+        .iter()
+        .filter(|(path, _, _)| path.extension().is_some_and(|e| e == "eml"))
+        .count();
+    assert!(messages >= 3, "{when}: {messages} message files");
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn cached_mail_is_readable_only_by_its_owner() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::fs::PermissionsExt;
+    let s = server();
+    let user = s.new_user("modes");
+    let mut other = OtherClient::login(&user).await;
+    for i in 0..3u32 {
+        let raw = message(
+            &format!("Private {i}"),
+            "a@example.test",
+            &date(i),
+            &format!("mode{i}@t"),
+            "Confidential body",
+        );
+        other.append("INBOX", &raw, None).await;
+    }
+    other.logout().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let imaps = s.imaps_port.to_string();
+    let smtps = s.smtps_port.to_string();
+    let to = format!("{user}@example.test");
+    ok_under_umask_022(
+        &data,
+        &[
+            "account",
+            "add",
+            "main",
+            "--email",
+            &to,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &imaps,
+            "--user",
+            &user,
+            "--password-env",
+            "TEST_PASSWORD",
+            "--ca-file",
+            &s.ca_file,
+            "--smtp-port",
+            &smtps,
+            "--smtp-security",
+            "tls",
+        ],
+    );
+    // Sending takes the outbox's lock file; the sync downloads the bodies.
+    ok_under_umask_022(
+        &data,
+        &[
+            "send",
+            "--account",
+            "main",
+            "--to",
+            &to,
+            "--subject",
+            "s",
+            "--body",
+            "b",
+        ],
+    );
+    ok_under_umask_022(&data, &["sync"]);
+
+    // Checked while an engine has the database open, so the WAL and its index exist.
+    let check_while_open = |when: &str| {
+        let mut watch = under_umask_022(&data, &["watch", "main"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        BufReader::new(watch.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        assert!(
+            first.contains("\"event\""),
+            "{when}: watch printed {first:?}"
+        );
+        let checked = std::panic::catch_unwind(|| assert_private(&data, when));
+        watch.kill().unwrap();
+        watch.wait().unwrap();
+        if let Err(panic) = checked {
+            std::panic::resume_unwind(panic);
+        }
+    };
+    check_while_open("created under umask 022");
+
+    // A data directory an older version made with the umask's modes is tightened when
+    // it is next used (the lock file is an empty file, left as it is).
+    for (path, dir, _) in modes(&data) {
+        let loose = if dir { 0o755 } else { 0o644 };
+        if !path.ends_with("outbox.lock") {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(loose)).unwrap();
+        }
+    }
+    ok_under_umask_022(&data, &["sync"]);
+    check_while_open("made by an older version");
+}
