@@ -703,6 +703,11 @@ impl Proxy {
     pub fn saw(&self, text: &str) -> bool {
         String::from_utf8_lossy(&self.state.sent.lock().unwrap()).contains(text)
     }
+
+    /// How many bytes clients sent (up to the first megabyte).
+    pub fn sent_bytes(&self) -> usize {
+        self.state.sent.lock().unwrap().len()
+    }
 }
 
 async fn relay(client: TcpStream, server: TcpStream, state: Arc<ProxyState>) {
