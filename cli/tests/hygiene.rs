@@ -266,3 +266,119 @@ async fn cached_mail_is_readable_only_by_its_owner() {
     ok_under_umask_022(&data, &["sync"]);
     check_while_open("made by an older version");
 }
+
+/// Characters that must not reach a terminal from mail: C0 and C1 controls, DEL, bidi
+/// controls and the Unicode line separators (`\n`, and `\t` where `tabs`, are layout).
+fn unsafe_chars(out: &[u8], tabs: bool) -> Vec<char> {
+    String::from_utf8(out.to_vec())
+        .expect("UTF-8 output")
+        .chars()
+        .filter(|&c| {
+            (c.is_control() && c != '\n' && !(tabs && c == '\t'))
+                || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}'
+                    | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}')
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn control_characters_from_mail_never_reach_the_terminal() {
+    let s = server();
+    let user = s.new_user("ctl");
+    // The folder: U+202E (right-to-left override) and U+009B (the C1 CSI), which Dovecot
+    // accepts in a name (it refuses C0 controls), in modified UTF-7.
+    let folder = "Evil\u{202e}x\u{9b}y";
+    let folder_mutf7 = "Evil&IC4-x&AJs-y";
+    let subject = "Invoice \u{1b}]52;c;ZXZpbA==\u{7} \u{202e}fdp.exe\tdue";
+    let from_name = "Mallory \u{1b}]0;pwned\u{7}";
+    let raw = [
+        &b"From: \"Mallory \x1b]0;pwned\x07\" <m@example.test>\r\n"[..],
+        b"To: someone@example.test\r\n",
+        b"Subject: =?utf-8?q?Invoice_=1B]52;c;ZXZpbA=3D=3D=07_=E2=80=AEfdp.exe=09due?=\r\n",
+        format!("Date: {}\r\n", date(1)).as_bytes(),
+        b"Message-ID: <ctl1@t>\r\nMIME-Version: 1.0\r\n",
+        b"Content-Type: text/plain; charset=utf-8\r\n\r\n",
+        b"line one\x1b[2J\x1b[H\r\n",
+        b"line two\ttabbed \xc2\x9b31m red\x7f \xe2\x80\xae reversed\r\n",
+    ]
+    .concat();
+    let mut other = OtherClient::login(&user).await;
+    other.create(folder_mutf7).await;
+    other.append("INBOX", &raw, None).await;
+    other.append(folder_mutf7, &raw, None).await;
+    other.logout().await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    add_imap_account(d, &user, &[]);
+    ok_with(d, &["sync"], &[]);
+
+    // JSON keeps the text as the mail has it.
+    let json = |args: &[&str]| -> serde_json::Value {
+        serde_json::from_slice(&ok_with(d, args, &[]).stdout).unwrap()
+    };
+    let listed = json(&["list", "--folder", "INBOX", "--json"]);
+    assert_eq!(listed[0]["subject"], subject);
+    assert_eq!(listed[0]["from"]["name"], from_name);
+    let id = listed[0]["id"].to_string();
+    let shown = json(&["show", &id, "--json"]);
+    assert!(
+        shown["text"]
+            .as_str()
+            .unwrap()
+            .contains("line one\u{1b}[2J\u{1b}[H"),
+        "{shown}"
+    );
+    let folders = json(&["folders", "--json"]);
+    assert!(
+        folders
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["name"] == folder),
+        "{folders}"
+    );
+
+    // Text output: nothing a terminal would obey, and the escapes are visible.
+    let text = |args: &[&str], tabs: bool| -> String {
+        let out = ok_with(d, args, &[]);
+        let bad = unsafe_chars(&out.stdout, tabs);
+        assert!(bad.is_empty(), "brevdue {args:?} printed {bad:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let list = text(&["list"], false);
+    assert!(
+        list.contains(r"Invoice \u{1b}]52;c;ZXZpbA==\u{7}"),
+        "{list}"
+    );
+    assert!(list.contains(r"Mallory \u{1b}]0;"), "{list}");
+    assert!(list.contains(r"\u{202e}fdp.exe\u{9}due"), "{list}");
+    assert_eq!(list.lines().count(), 2, "{list}");
+    text(&["list", "--folder", folder], false);
+    text(&["search", "invoice"], false);
+    text(&["threads", "--account", "main"], false);
+    let folders = text(&["folders"], false);
+    assert!(folders.contains(r"Evil\u{202e}x\u{9b}y"), "{folders}");
+    // A body keeps its lines and tabs.
+    let shown = text(&["show", &id], true);
+    assert!(shown.contains(r"line one\u{1b}[2J\u{1b}[H"), "{shown}");
+    assert!(
+        shown.contains("\nline two\ttabbed \\u{9b}31m red\\u{7f} \\u{202e} reversed"),
+        "{shown}"
+    );
+    assert!(shown.contains(r"Subject: Invoice \u{1b}]52;"), "{shown}");
+
+    // Error lines on stderr too: one line, nothing a terminal obeys.
+    let target = "Nowhere\u{1b}]0;x\u{7}\nsecond line";
+    let out = brevdue_with(d, &["move", &id, "--to", target], &[]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        unsafe_chars(stderr.as_bytes(), false).is_empty(),
+        "{stderr:?}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(r"Nowhere\u{1b}]0;x\u{7}\u{a}second line"),
+        "{stderr}"
+    );
+}
