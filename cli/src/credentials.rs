@@ -23,6 +23,8 @@ impl FileCredentials {
     }
 
     fn load(&self) -> Result<BTreeMap<String, String>> {
+        #[cfg(unix)]
+        self.tighten()?;
         match fs::read(&self.path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|err| {
                 Error::new(
@@ -32,6 +34,19 @@ impl FileCredentials {
             }),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
             Err(err) => Err(storage_error(&self.path, err)),
+        }
+    }
+
+    /// Makes a file an older version (or a copy) left readable by others private.
+    #[cfg(unix)]
+    fn tighten(&self) -> Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        match fs::metadata(&self.path) {
+            Ok(m) if m.permissions().mode() & 0o077 != 0 => {
+                fs::set_permissions(&self.path, fs::Permissions::from_mode(0o600))
+                    .map_err(|err| storage_error(&self.path, err))
+            }
+            _ => Ok(()),
         }
     }
 
@@ -46,6 +61,12 @@ impl FileCredentials {
                 options.mode(0o600);
             }
             let mut file = options.open(&tmp)?;
+            // The mode above applies only to a file it creates.
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                file.set_permissions(fs::Permissions::from_mode(0o600))?;
+            }
             file.write_all(&serde_json::to_vec_pretty(map).unwrap_or_default())?;
             file.sync_all()?;
             fs::rename(&tmp, &self.path)

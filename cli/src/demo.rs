@@ -4,7 +4,7 @@
 //! data directory. Every figure printed is what the engines report.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
@@ -16,6 +16,12 @@ use serde_json::{json, Value};
 
 const PASSWORD: &str = "demo-password";
 const FOLDER: &str = "Receipts";
+
+/// The harness travels in the binary, so an installed `brevdue demo` needs no checkout.
+const MAILSERVER_PY: &str = include_str!("../../tests/mailserver.py");
+const DEMO_MAIL_PY: &str = include_str!("../../tests/demo_mail.py");
+/// tests/mailserver.py runs under Debian's Python, the one that has aiosmtpd.
+const PYTHON: &str = "/usr/bin/python3";
 
 /// The private server: tests/mailserver.py, stopped when this is dropped.
 struct DemoServer {
@@ -31,29 +37,104 @@ impl Drop for DemoServer {
     }
 }
 
-fn harness() -> Result<PathBuf> {
-    let mut candidates = Vec::new();
+/// The mail server's script: `BREVDUE_MAILSERVER` if set, else the copy this binary
+/// carries, written (with the demo mailbox it imports) into `work`.
+fn harness(work: &Path) -> Result<PathBuf> {
     if let Some(path) = std::env::var_os("BREVDUE_MAILSERVER") {
-        candidates.push(PathBuf::from(path));
+        let path = PathBuf::from(path);
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(Error::not_found(format!(
+                "BREVDUE_MAILSERVER={}",
+                path.display()
+            )))
+        };
     }
-    if let Ok(exe) = std::env::current_exe() {
-        // target/<profile>/brevdue in the repository.
-        if let Some(root) = exe.ancestors().nth(3) {
-            candidates.push(root.join("tests/mailserver.py"));
-        }
-    }
-    candidates.push(PathBuf::from("tests/mailserver.py"));
-    candidates.into_iter().find(|p| p.is_file()).ok_or_else(|| {
-        Error::not_found(
-            "tests/mailserver.py (run the demo from the repository, or set BREVDUE_MAILSERVER)",
+    let dir = work.join("harness");
+    let write = || -> std::io::Result<()> {
+        std::fs::create_dir(&dir)?;
+        std::fs::write(dir.join("mailserver.py"), MAILSERVER_PY)?;
+        std::fs::write(dir.join("demo_mail.py"), DEMO_MAIL_PY)
+    };
+    write().map_err(|err| {
+        Error::new(
+            ErrorKind::Storage,
+            format!(
+                "cannot write the demo's mail server to {}: {err}",
+                dir.display()
+            ),
         )
-    })
+    })?;
+    Ok(dir.join("mailserver.py"))
 }
 
-fn start_server(users: &[&str]) -> Result<DemoServer> {
-    let script = harness()?;
+/// What the private mail server needs from the system, as the Debian packages that
+/// bring it: `exists` answers for files, `runs` whether a command succeeds.
+fn missing_packages(
+    exists: impl Fn(&Path) -> bool,
+    runs: impl Fn(&str, &[&str]) -> bool,
+) -> Vec<&'static str> {
+    let in_path = |name: &str| {
+        std::env::var_os("PATH")
+            .map(|path| std::env::split_paths(&path).any(|dir| exists(&dir.join(name))))
+            .unwrap_or(false)
+    };
+    let mut missing = Vec::new();
+    let dovecot = in_path("dovecot") || exists(Path::new("/usr/sbin/dovecot"));
+    for (service, package) in [
+        ("imap", "dovecot-imapd"),
+        ("pop3", "dovecot-pop3d"),
+        ("lmtp", "dovecot-lmtpd"),
+    ] {
+        let installed = ["/usr/lib/dovecot", "/usr/libexec/dovecot"]
+            .iter()
+            .any(|dir| exists(&Path::new(dir).join(service)));
+        if !dovecot || !installed {
+            missing.push(package);
+        }
+    }
+    // python3-aiosmtpd brings Debian's python3 with it.
+    if !exists(Path::new(PYTHON)) || !runs(PYTHON, &["-c", "import aiosmtpd"]) {
+        missing.push("python3-aiosmtpd");
+    }
+    if !in_path("openssl") {
+        missing.push("openssl");
+    }
+    missing
+}
+
+/// One line that says what to install, if anything is missing.
+fn check_system() -> Result<()> {
+    let missing = missing_packages(
+        |path| path.is_file(),
+        |program, args| {
+            Command::new(program)
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|status| status.success())
+        },
+    );
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorKind::NotFound,
+        format!(
+            "the demo's private mail server needs {}: install with `apt-get install {}` \
+             (Debian or Ubuntu, as root), then run the demo again",
+            missing.join(", "),
+            missing.join(" ")
+        ),
+    ))
+}
+
+fn start_server(users: &[&str], work: &Path) -> Result<DemoServer> {
+    let script = harness(work)?;
     let list: Vec<String> = users.iter().map(|u| format!("{u}:{PASSWORD}")).collect();
-    let mut child = Command::new("/usr/bin/python3")
+    let mut child = Command::new(PYTHON)
         .arg(&script)
         .arg("serve")
         .arg("--users")
@@ -301,7 +382,21 @@ pub fn run(json_output: bool) -> Result<()> {
         },
     ];
     let users: Vec<&str> = runs.iter().map(|r| r.user).collect();
-    let server = start_server(&users)?;
+    if std::env::var_os("BREVDUE_MAILSERVER").is_none() {
+        check_system()?;
+    }
+    // The devices' data directories and the harness, private, removed however the demo
+    // ends (the server, declared later, is stopped first).
+    let work = tempfile::Builder::new()
+        .prefix("brevdue-demo-")
+        .tempdir()
+        .map_err(|err| {
+            Error::new(
+                ErrorKind::Storage,
+                format!("cannot create a temporary directory: {err}"),
+            )
+        })?;
+    let server = start_server(&users, work.path())?;
     if !json_output {
         outln!(
             "A private mail server on 127.0.0.1 (IMAPS {}, POP3S {}, SMTPS {}) with a demo mailbox.",
@@ -314,10 +409,9 @@ pub fn run(json_output: bool) -> Result<()> {
              the invoice there. Then the PC syncs."
         );
     }
-    let work = WorkDir::create()?;
     let mut results = Vec::new();
     for (i, run) in runs.iter().enumerate() {
-        let dir = work.0.join(format!("run{}", i + 1));
+        let dir = work.path().join(format!("run{}", i + 1));
         let (phone, pc) = story(&server.info, run, &dir)?;
         if !json_output {
             print_run(i + 1, run, &phone, &pc);
@@ -331,8 +425,8 @@ pub fn run(json_output: bool) -> Result<()> {
             "conclusion": conclusion(&phone, &pc),
         }));
     }
-    drop(work);
     drop(server);
+    drop(work);
     if json_output {
         crate::print_json(&Value::Array(results));
     } else {
@@ -343,24 +437,35 @@ pub fn run(json_output: bool) -> Result<()> {
     Ok(())
 }
 
-/// The devices' data directories, removed however the demo ends.
-struct WorkDir(PathBuf);
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl WorkDir {
-    fn create() -> Result<Self> {
-        let dir = std::env::temp_dir().join(format!("brevdue-demo-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).map_err(|err| {
-            Error::new(
-                ErrorKind::Storage,
-                format!("cannot create {}: {err}", dir.display()),
-            )
-        })?;
-        Ok(Self(dir))
-    }
-}
+    #[test]
+    fn says_which_packages_to_install() {
+        let everything = |_: &Path| true;
+        let runs = |_: &str, _: &[&str]| true;
+        assert!(missing_packages(everything, runs).is_empty());
 
-impl Drop for WorkDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        // Dovecot's POP3 server and aiosmtpd missing.
+        let no_pop3 = |p: &Path| !p.ends_with("pop3");
+        let no_aiosmtpd = |_: &str, args: &[&str]| !args.contains(&"import aiosmtpd");
+        assert_eq!(
+            missing_packages(no_pop3, no_aiosmtpd),
+            ["dovecot-pop3d", "python3-aiosmtpd"]
+        );
+
+        // No Dovecot at all, no openssl.
+        let bare = |p: &Path| {
+            !p.ends_with("dovecot") && !p.ends_with("openssl") && !p.starts_with("/usr/lib")
+        };
+        assert_eq!(
+            missing_packages(bare, runs),
+            ["dovecot-imapd", "dovecot-pop3d", "dovecot-lmtpd", "openssl"]
+        );
+
+        // No Debian Python: python3-aiosmtpd brings it.
+        let no_python = |p: &Path| p != Path::new(PYTHON);
+        assert_eq!(missing_packages(no_python, runs), ["python3-aiosmtpd"]);
     }
 }

@@ -1,10 +1,19 @@
 //! `brevdue`: the command-line front end of the Brevdue engine. Its commands and JSON
 //! shapes are a contract for scripts; errors are one line on stderr and a non-zero exit.
 
-/// Like `println!`, but ends the program quietly when stdout is closed (`brevdue list | head`).
+/// Like `println!`, but ends the program quietly when stdout is closed (`brevdue list | head`),
+/// and prints only what is safe for a terminal (`printable`: line breaks and tabs stay;
+/// fields inside a line go through `printable::field` first).
 macro_rules! outln {
     ($($arg:tt)*) => {
         $crate::write_line(format_args!($($arg)*))
+    };
+}
+
+/// Like `eprintln!`, but one line, safe for a terminal (errors carry servers' texts).
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        $crate::write_error_line(format_args!($($arg)*))
     };
 }
 
@@ -12,6 +21,7 @@ mod bench;
 mod credentials;
 mod demo;
 mod output;
+mod printable;
 mod send;
 
 use std::path::PathBuf;
@@ -304,16 +314,17 @@ fn default_data_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(".brevdue"))
 }
 
+/// JSON is printed as it is: it is a contract, and its strings are escaped for JSON.
 pub(crate) fn print_json(value: &Value) {
-    outln!(
-        "{}",
-        serde_json::to_string_pretty(value).unwrap_or_default()
-    );
+    write_raw_line(&serde_json::to_string_pretty(value).unwrap_or_default());
 }
 
 fn main() -> ExitCode {
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        // No colour codes in a log file or a pipe.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("BREVDUE_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
@@ -323,7 +334,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err}");
+            errln!("error: {err}");
             ExitCode::from(exit_code(err.kind))
         }
     }
@@ -342,13 +353,8 @@ fn exit_code(kind: ErrorKind) -> u8 {
 }
 
 fn open_engine(cli: &Cli) -> Result<Engine> {
+    // Engine::open creates the directory, private to its owner.
     let dir = cli.data_dir.clone().unwrap_or_else(default_data_dir);
-    std::fs::create_dir_all(&dir).map_err(|err| {
-        Error::new(
-            ErrorKind::Storage,
-            format!("cannot create data directory {}: {err}", dir.display()),
-        )
-    })?;
     let credentials = Arc::new(credentials::FileCredentials::new(
         dir.join("passwords.json"),
     ));
@@ -423,7 +429,7 @@ fn run(cli: Cli) -> Result<()> {
                 smtp,
             };
             let account = engine.block_on(engine.add_account(config, password))??;
-            eprintln!(
+            errln!(
                 "added account '{}' ({} at {}:{})",
                 account.name,
                 account.protocol.as_str(),
@@ -441,10 +447,10 @@ fn run(cli: Cli) -> Result<()> {
                 for a in &accounts {
                     outln!(
                         "{}\t{}\t{}\t{}:{}\t{}",
-                        a.name,
-                        a.email,
+                        printable::field(&a.name),
+                        printable::field(&a.email),
                         a.protocol.as_str(),
-                        a.server.host,
+                        printable::field(&a.server.host),
                         a.server.port,
                         a.server.security.as_str()
                     );
@@ -474,10 +480,14 @@ fn run(cli: Cli) -> Result<()> {
                 None
             };
             let r = engine.block_on(engine.switch_to_imap(&name, imap))??;
-            eprintln!(
+            errln!(
                 "'{name}' now uses IMAP: {} message(s) matched on the server, {} uploaded, \
                  {} filed into folders, {} with read state or flags set, {} folder(s) created",
-                r.matched, r.uploaded, r.moved, r.flags_set, r.folders_created
+                r.matched,
+                r.uploaded,
+                r.moved,
+                r.flags_set,
+                r.folders_created
             );
         }
         Command::Account(AccountCommand::Identity {
@@ -487,25 +497,29 @@ fn run(cli: Cli) -> Result<()> {
         }) => engine.add_identity(&name, &display_name, &email)?,
         Command::Account(AccountCommand::Remove { name }) => {
             engine.block_on(engine.remove_account(name.clone()))??;
-            eprintln!("removed account '{name}'");
+            errln!("removed account '{name}'");
         }
         Command::Sync { name } => {
             let sent = engine.block_on(engine.send_outbox(name.clone()))??;
             if let Some(reason) = &sent.offline {
-                eprintln!("{} message(s) still in the outbox: {reason}", sent.queued);
+                errln!("{} message(s) still in the outbox: {reason}", sent.queued);
             }
             if sent.sent > 0 {
-                eprintln!("sent {} message(s) from the outbox", sent.sent);
+                errln!("sent {} message(s) from the outbox", sent.sent);
             }
             let pushed = engine.block_on(engine.push_changes(name.clone()))??;
             if let Some(reason) = &pushed.offline {
-                eprintln!("{} change(s) still queued: {reason}", pushed.pending);
+                errln!("{} change(s) still queued: {reason}", pushed.pending);
             }
             let reports = engine.block_on(engine.sync(name))??;
             for (account, r) in reports {
-                eprintln!(
+                errln!(
                     "{account}: {} folders, {} new, {} changed, {} removed, {} bodies",
-                    r.folders, r.new_messages, r.changed_messages, r.removed_messages, r.bodies
+                    r.folders,
+                    r.new_messages,
+                    r.changed_messages,
+                    r.removed_messages,
+                    r.bodies
                 );
             }
         }
@@ -519,8 +533,8 @@ fn run(cli: Cli) -> Result<()> {
                 for f in &folders {
                     outln!(
                         "{:<12} {:<30} {:<8} {:>6} {:>6}",
-                        f.account,
-                        f.name,
+                        printable::field(&f.account),
+                        printable::field(&f.name),
                         f.role.map(|r| r.as_str()).unwrap_or(""),
                         f.total,
                         f.unread
@@ -542,7 +556,7 @@ fn run(cli: Cli) -> Result<()> {
             let message = match engine.block_on(engine.open_message(id))? {
                 Ok(message) => message,
                 Err(err) if err.kind != ErrorKind::NotFound || engine.message(id).is_ok() => {
-                    eprintln!("warning: the body could not be downloaded: {err}");
+                    errln!("warning: the body could not be downloaded: {err}");
                     engine.message(id)?
                 }
                 Err(err) => return Err(err),
@@ -715,7 +729,7 @@ pub(crate) fn push_now(engine: &Engine, args: PushArgs) -> Result<()> {
     }
     let report = engine.block_on(engine.push_changes(None))??;
     if let Some(reason) = report.offline {
-        eprintln!(
+        errln!(
             "queued: {} change(s) wait for the server ({reason}); they are sent on the next sync",
             report.pending
         );
@@ -739,7 +753,7 @@ struct JsonLines;
 
 impl EventListener for JsonLines {
     fn on_event(&self, event: Event) {
-        outln!("{}", output::event_json(&event));
+        write_raw_line(&output::event_json(&event).to_string());
     }
 }
 
@@ -754,12 +768,22 @@ fn watch(engine: &Engine, account: Option<String>) -> Result<()> {
 }
 
 fn write_line(line: std::fmt::Arguments<'_>) {
+    let line = line.to_string();
+    write_raw_line(&printable::printable(&line, printable::Keep::Layout));
+}
+
+fn write_raw_line(line: &str) {
     use std::io::Write;
     if let Err(err) = writeln!(std::io::stdout().lock(), "{line}") {
         if err.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(0);
         }
-        eprintln!("error: cannot write the output: {err}");
+        errln!("error: cannot write the output: {err}");
         std::process::exit(1);
     }
+}
+
+fn write_error_line(line: std::fmt::Arguments<'_>) {
+    let line = line.to_string();
+    eprintln!("{}", printable::printable(&line, printable::Keep::Nothing));
 }

@@ -6,6 +6,8 @@ use brevdue_core::{
 };
 use serde_json::{json, Value};
 
+use crate::printable::field;
+
 pub fn rfc3339(seconds: i64) -> String {
     chrono::DateTime::from_timestamp(seconds, 0)
         .map(|d| d.to_rfc3339())
@@ -63,12 +65,16 @@ pub fn outbox_line(m: &OutboxMessage) -> String {
         "{:>5}  {:<8} {:<12} {}  -> {}",
         m.id,
         m.state.as_str(),
-        m.account,
-        m.subject,
-        m.recipients.join(", ")
+        field(&m.account),
+        field(&m.subject),
+        field(&m.recipients.join(", "))
     );
     if !m.last_error.is_empty() {
-        line.push_str(&format!("  [{} attempt(s): {}]", m.attempts, m.last_error));
+        line.push_str(&format!(
+            "  [{} attempt(s): {}]",
+            m.attempts,
+            field(&m.last_error)
+        ));
     }
     if let Some(draft) = m.draft_id {
         line.push_str(&format!("  (kept as draft {draft})"));
@@ -157,37 +163,46 @@ pub fn summary_line(m: &MessageSummary) -> String {
         m.id,
         date,
         marks(m),
-        from,
-        m.folder,
-        m.subject
+        field(&from),
+        field(&m.folder),
+        field(&m.subject)
     )
 }
 
 pub fn message_text(m: &Message) -> String {
     let list = |v: &[Address]| {
-        v.iter()
+        let list = v
+            .iter()
             .map(ToString::to_string)
             .collect::<Vec<_>>()
-            .join(", ")
+            .join(", ");
+        field(&list).into_owned()
     };
-    let mut out = format!("From: {}\nTo: {}\n", m.summary.from, list(&m.to));
+    let mut out = format!(
+        "From: {}\nTo: {}\n",
+        field(&m.summary.from.to_string()),
+        list(&m.to)
+    );
     if !m.cc.is_empty() {
         out.push_str(&format!("Cc: {}\n", list(&m.cc)));
     }
     out.push_str(&format!(
         "Date: {}\nSubject: {}\nFolder: {} ({})\n",
         rfc3339(m.summary.date),
-        m.summary.subject,
-        m.summary.folder,
-        m.summary.account
+        field(&m.summary.subject),
+        field(&m.summary.folder),
+        field(&m.summary.account)
     ));
     for a in &m.attachments {
         out.push_str(&format!(
             "Attachment: {} ({}, {} bytes)\n",
-            a.name, a.mime_type, a.size
+            field(&a.name),
+            field(&a.mime_type),
+            a.size
         ));
     }
     out.push('\n');
+    // The body keeps its line breaks and tabs; `outln!` escapes everything else.
     match (&m.text, &m.html) {
         (Some(text), _) => out.push_str(text),
         (None, Some(_)) => out.push_str("(HTML only; use --json to get it)"),
@@ -217,13 +232,13 @@ pub fn change_line(c: &PendingChange) -> String {
         "{:>5} {:<8} {:<12} {:<14} {} (attempts: {})",
         c.id,
         state,
-        c.account,
+        field(&c.account),
         c.kind.as_str(),
-        c.target,
+        field(&c.target),
         c.attempts
     );
     if !c.last_error.is_empty() {
-        line.push_str(&format!(" - {}", c.last_error));
+        line.push_str(&format!(" - {}", field(&c.last_error)));
     }
     line
 }

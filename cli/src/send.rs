@@ -145,7 +145,7 @@ fn deliver(engine: &Engine, account: &str, id: i64, push: PushArgs) -> Result<()
         .find(|m| m.id == id)
         .ok_or_else(|| Error::not_found(format!("outbox message {id}")))?;
     if push.no_push {
-        eprintln!("queued: outbox message {id}; it is sent on the next sync");
+        errln!("queued: outbox message {id}; it is sent on the next sync");
         return Ok(());
     }
     let report = engine.block_on(engine.send_outbox(Some(account.to_owned())))??;
@@ -155,7 +155,7 @@ fn deliver(engine: &Engine, account: &str, id: i64, push: PushArgs) -> Result<()
         .find(|m| m.id == id)
     {
         None => {
-            eprintln!(
+            errln!(
                 "sent '{}' to {}",
                 queued.subject,
                 queued.recipients.join(", ")
@@ -174,7 +174,7 @@ fn deliver(engine: &Engine, account: &str, id: i64, push: PushArgs) -> Result<()
         }
         Some(m) => {
             let reason = report.offline.unwrap_or(m.last_error);
-            eprintln!("queued: outbox message {id} waits ({reason}); it is sent on the next sync");
+            errln!("queued: outbox message {id} waits ({reason}); it is sent on the next sync");
             return Ok(());
         }
     }
@@ -186,7 +186,7 @@ pub fn outbox(engine: &Engine, command: Option<OutboxCommand>, json: bool) -> Re
     match command {
         Some(OutboxCommand::Send) => {
             let report = engine.block_on(engine.send_outbox(None))??;
-            eprintln!(
+            errln!(
                 "{} sent, {} refused, {} still queued{}",
                 report.sent,
                 report.failed,

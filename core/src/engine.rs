@@ -42,7 +42,7 @@ impl Engine {
         options: EngineOptions,
     ) -> Result<Self> {
         let data_dir = data_dir.as_ref().to_path_buf();
-        std::fs::create_dir_all(&data_dir).map_err(|err| {
+        crate::store::private::create_dir(&data_dir).map_err(|err| {
             Error::new(
                 ErrorKind::Storage,
                 format!("cannot create data directory {}: {err}", data_dir.display()),

@@ -287,6 +287,75 @@ Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--b1--\r\n";
         assert!(body.text.unwrap().contains("Hello world"));
     }
 
+    /// RFC 2047 Q encoding of any bytes.
+    fn q_encode(bytes: &[u8]) -> String {
+        bytes
+            .iter()
+            .map(|&b| match b {
+                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' => char::from(b).to_string(),
+                _ => format!("={b:02X}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn legacy_multi_byte_charsets_are_decoded() {
+        use base64::Engine as _;
+        // (charset, text, its bytes in that charset, a name, its bytes), the bytes made
+        // with Python's codecs (`text.encode(charset)`) and checked to decode back.
+        type Case = (
+            &'static str,
+            &'static str,
+            &'static [u8],
+            &'static str,
+            &'static [u8],
+        );
+        let cases: [Case; 7] = [
+            ("ISO-2022-JP", "日本語のテスト、山田太郎です", b"\x1b$BF|K\x5c8l$N%F%9%H!\x22;3EDB@O:$G$9\x1b(B", "山田太郎", b"\x1b$B;3EDB@O:\x1b(B"),
+            ("Shift_JIS", "こんにちは世界、ソフトウェア", b"\x82\xb1\x82\xf1\x82\xc9\x82\xbf\x82\xcd\x90\xa2\x8aE\x81A\x83\x5c\x83t\x83g\x83E\x83F\x83A", "佐藤花子", b"\x8d\xb2\x93\xa1\x89\xd4\x8eq"),
+            ("EUC-JP", "東京の天気は晴れ", b"\xc5\xec\xb5\xfe\xa4\xce\xc5\xb7\xb5\xa4\xa4\xcf\xc0\xb2\xa4\xec", "鈴木一郎", b"\xce\xeb\xcc\xda\xb0\xec\xcf\xba"),
+            ("EUC-KR", "안녕하세요, 세계", b"\xbe\xc8\xb3\xe7\xc7\xcf\xbc\xbc\xbf\xe4, \xbc\xbc\xb0\xe8", "김철수", b"\xb1\xe8\xc3\xb6\xbc\xf6"),
+            ("GB2312", "你好，世界", b"\xc4\xe3\xba\xc3\xa3\xac\xca\xc0\xbd\xe7", "王小明", b"\xcd\xf5\xd0\xa1\xc3\xf7"),
+            // 郵, 測, 張, 偉 are in GBK but not in GB2312.
+            ("GBK", "中文郵件測試", b"\xd6\xd0\xce\xc4\xe0]\xbc\xfe\x9cy\xd4\x87", "張偉", b"\x8f\x88\x82\xa5"),
+            ("Big5", "繁體中文測試", b"\xc1c\xc5\xe9\xa4\xa4\xa4\xe5\xb4\xfa\xb8\xd5", "陳大文", b"\xb3\xaf\xa4j\xa4\xe5"),
+        ];
+        let mut wrong = Vec::new();
+        for (charset, text, text_bytes, name, name_bytes) in cases {
+            let b64 = base64::engine::general_purpose::STANDARD.encode(text_bytes);
+            let transfer = if charset == "ISO-2022-JP" {
+                "7bit"
+            } else {
+                "8bit"
+            };
+            let raw = [
+                format!(
+                    "From: =?{charset}?Q?{}?= <sender@example.test>\r\n\
+Subject: =?{charset}?B?{b64}?=\r\nMessage-ID: <{charset}@t>\r\nMIME-Version: 1.0\r\n\
+Content-Type: text/plain; charset=\"{charset}\"\r\nContent-Transfer-Encoding: {transfer}\r\n\r\n",
+                    q_encode(name_bytes)
+                )
+                .as_bytes(),
+                text_bytes,
+                b"\r\n",
+            ]
+            .concat();
+            let h = parse_headers(&raw);
+            let body = parse_body(&raw);
+            for (what, got) in [
+                ("subject", Some(h.subject.as_str())),
+                ("sender name", h.from.name.as_deref()),
+                ("body", body.text.as_deref().map(str::trim)),
+            ] {
+                let expected = if what == "sender name" { name } else { text };
+                if got != Some(expected) {
+                    wrong.push(format!("{charset} {what}: {got:?}"));
+                }
+            }
+        }
+        assert!(wrong.is_empty(), "not decoded:\n{}", wrong.join("\n"));
+    }
+
     #[test]
     fn broken_mime_never_fails() {
         let raw = b"Content-Type: multipart/mixed; boundary=\"nope\"\r\n\r\n--nope\r\nContent-Type: text/plain\r\n\r\nunterminated";

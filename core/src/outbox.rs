@@ -21,6 +21,7 @@ use crate::queue::ops::{Append, Operation, SetFlags};
 use crate::queue::{plan as queue_plan, worker, ChangeQueue};
 use crate::session::Sessions;
 use crate::smtp::{self, SendFailure};
+use crate::store::private::Private;
 use crate::store::{outbox as rows, Outgoing as OutboxRow, Store};
 use crate::sync::SyncService;
 
@@ -193,6 +194,7 @@ impl Outbox {
             .create(true)
             .truncate(false)
             .write(true)
+            .private()
             .open(&lock_path)
             .map_err(|err| {
                 Error::new(

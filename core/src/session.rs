@@ -47,14 +47,24 @@ impl Sessions {
         }
     }
 
-    /// The account's password, or a clear error if none is stored.
+    /// The account's password, or a clear error if none is stored. A user name or
+    /// password with a control character is refused before anything is sent (the
+    /// platform's store, or the database, may hold one an older version accepted).
     pub fn password(&self, account: &Account) -> Result<String> {
-        self.credentials.get(&account.name)?.ok_or_else(|| {
+        let password = self.credentials.get(&account.name)?.ok_or_else(|| {
             Error::new(
                 ErrorKind::MissingCredentials,
                 format!("no password is stored for account '{}'", account.name),
             )
-        })
+        })?;
+        let fix = format!(
+            "nothing was sent; remove account '{}' and add it again",
+            account.name
+        );
+        check_credential("stored password", &password, &fix)?;
+        check_credential("user name", &account.server.username, &fix)?;
+        check_credential("SMTP user name", &account.smtp.username, &fix)?;
+        Ok(password)
     }
 
     /// A new IMAP connection to the account's server.
@@ -136,7 +146,7 @@ impl Sessions {
         password: String,
         connect_timeout: std::time::Duration,
     ) -> Result<Account> {
-        validate(&config)?;
+        validate(&config, &password)?;
         if self.store.account_by_name(&config.name).is_ok() {
             return Err(Error::new(
                 ErrorKind::AlreadyExists,
@@ -192,7 +202,24 @@ impl Sessions {
     }
 }
 
-fn validate(config: &AccountConfig) -> Result<()> {
+/// A control character (CR, LF, NUL...) in a user name or password would end the command
+/// it travels in: `PASS pw` then `DELE 1`.
+fn check_credential(what: &str, value: &str, fix: &str) -> Result<()> {
+    if value.chars().any(char::is_control) {
+        return Err(Error::invalid(format!(
+            "the {what} contains a control character (a line break, tab or NUL): {fix}"
+        )));
+    }
+    Ok(())
+}
+
+fn validate(config: &AccountConfig, password: &str) -> Result<()> {
+    let fix = "type it again without one";
+    check_credential("user name", &config.server.username, fix)?;
+    if let Some(smtp) = &config.smtp {
+        check_credential("SMTP user name", &smtp.username, fix)?;
+    }
+    check_credential("password", password, fix)?;
     if config.name.trim().is_empty() {
         return Err(Error::invalid("the account needs a name"));
     }
@@ -214,4 +241,62 @@ fn validate(config: &AccountConfig) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Security;
+
+    fn config(user: &str, smtp_user: &str) -> AccountConfig {
+        let server = |username: &str| ServerConfig {
+            host: "mail.example.test".into(),
+            port: 995,
+            security: Security::Tls,
+            username: username.into(),
+            ca_file: None,
+        };
+        AccountConfig {
+            name: "home".into(),
+            email: "anna@example.test".into(),
+            protocol: Protocol::Pop3,
+            server: server(user),
+            pop3_delete: Default::default(),
+            display_name: String::new(),
+            smtp: Some(server(smtp_user)),
+        }
+    }
+
+    #[test]
+    fn control_characters_in_credentials_are_refused() {
+        for bad in [
+            "pw\r\nDELE 1",
+            "pw\nDELE 1",
+            "pw\rQUIT",
+            "pw\0admin",
+            "pw\tx",
+            "pw\x1b[2J",
+            "pw\x7f",
+            "pw\u{85}", // NEL, a C1 control
+        ] {
+            for (user, smtp_user, password, what) in [
+                (bad, "anna", "secret", "user name"),
+                ("anna", bad, "secret", "SMTP user name"),
+                ("anna", "anna", bad, "password"),
+            ] {
+                let err = validate(&config(user, smtp_user), password).unwrap_err();
+                assert_eq!(err.kind, ErrorKind::InvalidInput, "{bad:?}");
+                assert!(
+                    err.message
+                        .contains(&format!("the {what} contains a control character")),
+                    "{bad:?}: {}",
+                    err.message
+                );
+                assert!(!err.message.contains(bad), "the error repeats the secret");
+                assert_eq!(err.message.lines().count(), 1);
+            }
+        }
+        // Spaces, quotes and any script are fine.
+        validate(&config("anna smith", "anna"), "pä ss \"wörd\" 密码 ✓").unwrap();
+    }
 }

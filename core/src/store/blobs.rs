@@ -7,6 +7,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use super::private::{self, Private};
 use crate::error::{Error, ErrorKind, Result};
 
 pub struct BlobDir {
@@ -14,8 +15,21 @@ pub struct BlobDir {
 }
 
 impl BlobDir {
+    /// Opens (creating) the directory, private to its owner. A tree an older version
+    /// left readable by others is tightened once.
     pub fn open(root: PathBuf) -> Result<Self> {
-        fs::create_dir_all(&root).map_err(|err| storage(&root, err))?;
+        #[cfg(unix)]
+        let loose = {
+            use std::os::unix::fs::PermissionsExt;
+            fs::metadata(&root).is_ok_and(|m| m.permissions().mode() & 0o077 != 0)
+        };
+        private::create_dir(&root).map_err(|err| storage(&root, err))?;
+        #[cfg(unix)]
+        if loose {
+            if let Err(err) = private::tighten_tree(&root) {
+                tracing::warn!(%err, "cannot make every message file private to its owner");
+            }
+        }
         Ok(Self { root })
     }
 
@@ -30,9 +44,19 @@ impl BlobDir {
     pub fn write(&self, message_id: i64, raw: &[u8]) -> Result<()> {
         let path = self.path(message_id);
         let dir = path.parent().unwrap_or(&self.root);
-        fs::create_dir_all(dir).map_err(|err| storage(dir, err))?;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .private()
+            .create(dir)
+            .map_err(|err| storage(dir, err))?;
         let tmp = path.with_extension("tmp");
-        let mut file = fs::File::create(&tmp).map_err(|err| storage(&tmp, err))?;
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .private()
+            .open(&tmp)
+            .map_err(|err| storage(&tmp, err))?;
         file.write_all(raw).map_err(|err| storage(&tmp, err))?;
         fs::rename(&tmp, &path).map_err(|err| storage(&path, err))
     }

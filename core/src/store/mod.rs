@@ -10,6 +10,7 @@ pub mod local;
 mod messages;
 pub mod outbox;
 mod pop3;
+pub(crate) mod private;
 mod rows;
 mod schema;
 mod search;
@@ -22,6 +23,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 use crate::error::{Error, ErrorKind, Result};
+use private::Private;
 
 pub use crate::mail::{HeaderRecord, ParsedBody, RemoteFolder};
 pub use changes::{ChangeRow, ListedChange};
@@ -44,6 +46,27 @@ impl Store {
     /// Opens (creating and migrating if needed) the database at `path`; raw messages
     /// live in `messages/` beside it.
     pub fn open(path: &Path) -> Result<Self> {
+        // Created private before SQLite opens it: SQLite gives the WAL and shared-memory
+        // files the database file's mode.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .private()
+            .open(path)
+            .map_err(|err| {
+                Error::new(
+                    ErrorKind::Storage,
+                    format!("cannot open the database {}: {err}", path.display()),
+                )
+            })?;
+        // And tightened if an older version made them.
+        #[cfg(unix)]
+        for suffix in ["", "-wal", "-shm"] {
+            let mut companion = path.as_os_str().to_owned();
+            companion.push(suffix);
+            private::tighten_or_warn(Path::new(&companion), private::FILE_MODE);
+        }
         let mut writer = open_connection(path, false)?;
         schema::migrate(&mut writer)?;
         let blobs = blobs::BlobDir::open(path.with_file_name("messages"))?;

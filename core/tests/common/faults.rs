@@ -276,6 +276,11 @@ impl Proxy {
         String::from_utf8_lossy(&lock(&self.state.sent)).contains(text)
     }
 
+    /// How many bytes clients sent (up to the first megabyte).
+    pub fn sent_bytes(&self) -> usize {
+        lock(&self.state.sent).len()
+    }
+
     /// Every completed IMAP command and the size of its answer, oldest first.
     pub fn exchanges(&self) -> Vec<Exchange> {
         lock(&self.state.exchanges).clone()

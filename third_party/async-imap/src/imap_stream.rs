@@ -93,7 +93,7 @@ impl<R: Read + Write + Unpin> ImapStream<R> {
     }
 
     pub async fn encode(&mut self, msg: Request) -> Result<(), io::Error> {
-        log::trace!("encode: input: {:?}, {}", msg.0, preview(&msg.1));
+        log::trace!("encode: input: {:?}, {}", msg.0, loggable(&msg));
 
         if let Some(tag) = msg.0 {
             self.inner.write_all(tag.as_bytes()).await?;
@@ -230,7 +230,55 @@ pub(crate) fn preview(bytes: &[u8]) -> String {
     const SHOWN: usize = 100;
     let mut out = String::with_capacity(SHOWN + 24);
     out.push('"');
-    for &byte in bytes.iter().take(SHOWN) {
+    push_escaped(&mut out, &bytes[..bytes.len().min(SHOWN)]);
+    out.push('"');
+    if bytes.len() > SHOWN {
+        out.push_str("...");
+    }
+    let _ = write!(out, " ({} bytes)", bytes.len());
+    out
+}
+
+/// What the trace log shows of a command: its preview, except for secrets. The arguments
+/// of LOGIN, an AUTHENTICATE initial response and untagged lines (SASL responses to the
+/// server's continuations; only `DONE`, which ends IDLE, is shown) are replaced by their
+/// length: `"LOGIN <20 bytes not logged>" (26 bytes)`.
+fn loggable(request: &Request) -> String {
+    let bytes = &request.1;
+    let shown = if request.0.is_none() {
+        if bytes.eq_ignore_ascii_case(b"DONE") {
+            bytes.len()
+        } else {
+            0
+        }
+    } else {
+        let mut words = bytes.splitn(3, |&b| b == b' ');
+        let verb = words.next().unwrap_or_default();
+        if verb.eq_ignore_ascii_case(b"LOGIN") {
+            verb.len()
+        } else if verb.eq_ignore_ascii_case(b"AUTHENTICATE") {
+            verb.len() + words.next().map_or(0, |mechanism| 1 + mechanism.len())
+        } else {
+            bytes.len()
+        }
+    };
+    if shown >= bytes.len() {
+        return preview(bytes);
+    }
+    let mut out = String::from("\"");
+    let mut hidden = bytes.len() - shown;
+    if shown > 0 {
+        push_escaped(&mut out, &bytes[..shown]);
+        out.push(' ');
+        hidden -= 1;
+    }
+    let _ = write!(out, "<{hidden} bytes not logged>\" ({} bytes)", bytes.len());
+    out
+}
+
+/// Printable ASCII as it is, other bytes as `\\xNN`.
+fn push_escaped(out: &mut String, bytes: &[u8]) {
+    for &byte in bytes {
         match byte {
             0x20..=0x7e => out.push(char::from(byte)),
             _ => {
@@ -238,12 +286,6 @@ pub(crate) fn preview(bytes: &[u8]) -> String {
             }
         }
     }
-    out.push('"');
-    if bytes.len() > SHOWN {
-        out.push_str("...");
-    }
-    let _ = write!(out, " ({} bytes)", bytes.len());
-    out
 }
 
 fn limit_error(message: String) -> io::Error {
@@ -792,6 +834,39 @@ mod tests {
             long,
             format!(r#""{}"... (1000 bytes)"#, r"\x09".repeat(100))
         );
+    }
+
+    #[test]
+    fn the_trace_log_shows_no_credentials() {
+        let tagged =
+            |command: &str| Request(Some(imap_proto::RequestId("A1".into())), command.into());
+        let untagged = |line: &str| Request(None, line.into());
+        assert_eq!(
+            loggable(&tagged(r#"LOGIN "anna" "s3cret""#)),
+            r#""LOGIN <15 bytes not logged>" (21 bytes)"#
+        );
+        assert_eq!(
+            loggable(&tagged("login anna s3cret")),
+            r#""login <11 bytes not logged>" (17 bytes)"#
+        );
+        assert_eq!(
+            loggable(&tagged("AUTHENTICATE PLAIN AGFubmEAczNjcmV0")),
+            r#""AUTHENTICATE PLAIN <16 bytes not logged>" (35 bytes)"#
+        );
+        // A SASL response to a continuation is an untagged line.
+        assert_eq!(
+            loggable(&untagged("AGFubmEAczNjcmV0")),
+            r#""<16 bytes not logged>" (16 bytes)"#
+        );
+        // Everything else is shown as it is.
+        for (request, shown) in [
+            (tagged("AUTHENTICATE XOAUTH2"), "AUTHENTICATE XOAUTH2"),
+            (tagged("LOGINX a b"), "LOGINX a b"),
+            (tagged(r#"SELECT "LOGIN x""#), r#"SELECT "LOGIN x""#),
+            (untagged("DONE"), "DONE"),
+        ] {
+            assert_eq!(loggable(&request), preview(shown.as_bytes()));
+        }
     }
 
     #[cfg_attr(feature = "runtime-tokio", tokio::test)]
