@@ -306,6 +306,9 @@ enum OpsCommand {
 enum ConfigCommand {
     /// Bodies downloaded ahead of time per folder: a number, or "all". Prints it without a value.
     BodyPrefetch { value: Option<String> },
+    /// The largest message downloaded ahead of time, in bytes, or "none" for any size;
+    /// larger ones are downloaded when opened. Prints it without a value.
+    DownloadLimit { value: Option<String> },
 }
 
 fn default_data_dir() -> PathBuf {
@@ -610,6 +613,16 @@ fn run(cli: Cli) -> Result<()> {
             Some("all") => engine.set_body_prefetch(None)?,
             Some(n) => engine.set_body_prefetch(Some(n.parse().map_err(|_| {
                 Error::invalid(format!("'{n}' is neither a number nor \"all\""))
+            })?))?,
+        },
+        Command::Config(ConfigCommand::DownloadLimit { value }) => match value.as_deref() {
+            None => match engine.download_limit()? {
+                Some(n) => outln!("{n}"),
+                None => outln!("none"),
+            },
+            Some("none") => engine.set_download_limit(None)?,
+            Some(n) => engine.set_download_limit(Some(n.parse().map_err(|_| {
+                Error::invalid(format!("'{n}' is neither a number of bytes nor \"none\""))
             })?))?,
         },
         Command::Mark {

@@ -293,6 +293,7 @@ pub fn event_json(event: &Event) -> Value {
         Event::PushState { account, connected } => json!({
             "event": "push", "account": account, "connected": connected,
         }),
+        Event::PushSilent { account } => json!({"event": "push_silent", "account": account}),
         Event::Error {
             account,
             kind,

@@ -233,6 +233,16 @@ impl Engine {
         self.services.sync.set_prefetch(newest)
     }
 
+    /// The largest message downloaded ahead of time (`None`: any size); larger ones
+    /// are downloaded when opened.
+    pub fn download_limit(&self) -> Result<Option<u64>> {
+        self.services.sync.download_limit()
+    }
+
+    pub fn set_download_limit(&self, bytes: Option<u64>) -> Result<()> {
+        self.services.sync.set_download_limit(bytes)
+    }
+
     /// One sync pass over one account, or over all of them: the outbox and queued changes
     /// go out first, then the server's state comes in.
     pub async fn sync(&self, account: Option<String>) -> Result<Vec<(String, SyncReport)>> {

@@ -336,6 +336,11 @@ impl BrevdueEngine {
     pub fn set_body_prefetch(&self, newest: Option<u32>) -> FfiResult<()> {
         Ok(self.engine()?.set_body_prefetch(newest)?)
     }
+
+    /// The largest message downloaded ahead of time (`None`: any size).
+    pub fn set_download_limit(&self, bytes: Option<u64>) -> FfiResult<()> {
+        Ok(self.engine()?.set_download_limit(bytes)?)
+    }
 }
 
 /// Mail HTML made safe to show; remote images only with `allow_remote`.

@@ -584,6 +584,11 @@ pub enum Event {
         account: String,
         connected: bool,
     },
+    /// The server's IDLE said nothing of mail that arrived: push is unreliable with this
+    /// server, so the engine checks it as often as one without push.
+    PushSilent {
+        account: String,
+    },
     Error {
         account: String,
         kind: crate::error::ErrorKind,

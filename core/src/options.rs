@@ -31,7 +31,8 @@ impl Default for EngineOptions {
         Self {
             disabled_extensions: Vec::new(),
             idle_folders: vec!["INBOX".to_owned()],
-            idle_renewal: Duration::from_secs(20 * 60),
+            // Four wake-ups an hour; each renewal is also a full pass.
+            idle_renewal: Duration::from_secs(15 * 60),
             poll_interval: Duration::from_secs(5 * 60),
             reconnect_delay: Duration::from_secs(1),
             compress_loopback: false,

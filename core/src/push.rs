@@ -142,6 +142,7 @@ async fn watch_folder(engine: Weak<Services>, account_id: i64, folder: String) {
         sync_now(&inner, &account).await;
         drop(inner);
 
+        let mut idle_trusted = true;
         loop {
             if !conn.caps.idle {
                 tokio::select! {
@@ -161,7 +162,14 @@ async fn watch_folder(engine: Weak<Services>, account_id: i64, folder: String) {
             let interrupt = async move {
                 let _ = network_for_idle.changed().await;
             };
-            let result = conn.idle(renewal.min(poll), interrupt).await;
+            // A server whose IDLE stayed silent about mail is checked as often as one
+            // without IDLE.
+            let wait = if idle_trusted {
+                renewal
+            } else {
+                renewal.min(poll)
+            };
+            let result = conn.idle(wait, interrupt).await;
             let Some(inner) = engine.upgrade() else {
                 return;
             };
@@ -172,8 +180,26 @@ async fn watch_folder(engine: Weak<Services>, account_id: i64, folder: String) {
                 }
                 Ok((back, IdleEvent::Renew)) => {
                     conn = back;
-                    // Also the moment for a full pass: folders IDLE does not watch.
+                    // Also the moment for a full pass: folders IDLE does not watch, and
+                    // mail IDLE should have announced but did not.
+                    let before = inner
+                        .store
+                        .folder_uidnext(account.id, &folder)
+                        .ok()
+                        .flatten();
                     sync_now(&inner, &account).await;
+                    let after = inner
+                        .store
+                        .folder_uidnext(account.id, &folder)
+                        .ok()
+                        .flatten();
+                    if matches!((before, after), (Some(b), Some(a)) if a > b) {
+                        tracing::info!(folder, "new mail that IDLE did not announce");
+                        idle_trusted = false;
+                        inner.events.emit(Event::PushSilent {
+                            account: account.name.clone(),
+                        });
+                    }
                 }
                 Ok((_, IdleEvent::Interrupted)) => break,
                 Err(err) => {

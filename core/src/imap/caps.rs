@@ -11,6 +11,7 @@ pub struct ServerCaps {
     pub special_use: bool,
     pub compress: bool,
     pub list_status: bool,
+    pub esearch: bool,
     pub all: Vec<String>,
 }
 
@@ -26,6 +27,7 @@ impl ServerCaps {
             special_use: has("SPECIAL-USE"),
             compress: has("COMPRESS=DEFLATE"),
             list_status: has("LIST-STATUS"),
+            esearch: has("ESEARCH"),
             all: names.to_vec(),
         }
     }
@@ -45,6 +47,7 @@ impl ServerCaps {
                 "SPECIAL-USE" => self.special_use = false,
                 "COMPRESS" | "COMPRESS=DEFLATE" => self.compress = false,
                 "LIST-STATUS" => self.list_status = false,
+                "ESEARCH" => self.esearch = false,
                 _ => {}
             }
         }

@@ -210,6 +210,7 @@ impl ImapConnection {
     pub async fn select(&mut self, remote_name: &str) -> Result<MailboxStatus> {
         // A SELECT that fails leaves no folder selected (RFC 3501 6.3.1).
         self.selected = None;
+        self.selected_status = None;
         let target = self.target.clone();
         let clock = self.clock.clone();
         // async-imap quotes the name itself.
@@ -237,28 +238,44 @@ impl ImapConnection {
             ));
         };
         self.selected = Some(remote_name.to_owned());
-        Ok(MailboxStatus {
+        let status = MailboxStatus {
             uidvalidity,
             uidnext: mailbox.uid_next.unwrap_or(0),
             highestmodseq: mailbox.highest_modseq.filter(|_| self.caps.condstore),
             messages: mailbox.exists,
-        })
+        };
+        self.selected_status = Some(status);
+        Ok(status)
     }
 
-    /// Every UID in the selected folder.
+    /// Every UID in the selected folder, asked in a form whose answer stays short: with
+    /// ESEARCH (RFC 4731) as ranges; otherwise in slices of the UID space, so that no
+    /// single answer line grows with the folder.
     pub async fn uid_search_all(&mut self) -> Result<Vec<u32>> {
-        let target = self.target.clone();
-        let clock = self.clock.clone();
-        let uids = timed(
-            &clock,
-            &target,
-            "UID SEARCH",
-            self.session.uid_search("ALL"),
-        )
-        .await?;
+        let mut uids: Vec<u32> = Vec::new();
+        if self.caps.esearch {
+            self.raw_command("UID SEARCH RETURN (ALL) ALL", |resp| {
+                if let Response::ESearch(found) = resp {
+                    for range in found.all.iter().flatten() {
+                        uids.extend(range.clone());
+                    }
+                }
+            })
+            .await?;
+        } else {
+            let uidnext = self.selected_status.map_or(0, |s| s.uidnext);
+            for range in search_slices(uidnext) {
+                self.raw_command(&format!("UID SEARCH UID {range}"), |resp| {
+                    if let Response::MailboxData(MailboxDatum::Search(found)) = resp {
+                        uids.extend(found);
+                    }
+                })
+                .await?;
+            }
+        }
         self.drain_unsolicited();
-        let mut uids: Vec<u32> = uids.into_iter().collect();
         uids.sort_unstable();
+        uids.dedup();
         Ok(uids)
     }
 
@@ -599,5 +616,46 @@ fn copy_uid(resp: &Response<'_>) -> Option<(u32, u32)> {
             Some((*uidvalidity, first))
         }
         _ => None,
+    }
+}
+
+/// UIDs a listing without ESEARCH asks for at a time: each answer line stays under a few
+/// megabytes however large the folder.
+const SEARCH_SLICE: u32 = 250_000;
+
+/// The UID ranges that cover a folder whose next UID is `uidnext`; the last one is open
+/// (`n:*`), so mail that arrived after SELECT is listed too.
+fn search_slices(uidnext: u32) -> Vec<String> {
+    let mut slices = Vec::new();
+    let mut start = 1u32;
+    while uidnext > start.saturating_add(SEARCH_SLICE) {
+        slices.push(format!("{start}:{}", start + SEARCH_SLICE - 1));
+        start += SEARCH_SLICE;
+    }
+    slices.push(format!("{start}:*"));
+    slices
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listings_are_asked_in_slices() {
+        assert_eq!(search_slices(0), ["1:*"]);
+        assert_eq!(search_slices(250_001), ["1:*"]);
+        assert_eq!(search_slices(250_002), ["1:250000", "250001:*"]);
+        assert_eq!(
+            search_slices(1_600_000),
+            [
+                "1:250000",
+                "250001:500000",
+                "500001:750000",
+                "750001:1000000",
+                "1000001:1250000",
+                "1250001:1500000",
+                "1500001:*"
+            ]
+        );
     }
 }

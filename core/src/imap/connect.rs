@@ -138,6 +138,7 @@ impl ImapConnection {
             selected: None,
             clock,
             naming: Default::default(),
+            selected_status: None,
         };
         if conn.caps.qresync {
             conn.simple("ENABLE QRESYNC").await?;

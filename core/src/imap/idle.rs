@@ -65,6 +65,7 @@ impl ImapConnection {
             selected,
             clock,
             naming,
+            selected_status,
         } = self;
         let pending = session.unsolicited_responses.clone();
         let mut handle = session.idle();
@@ -111,6 +112,7 @@ impl ImapConnection {
             selected,
             clock,
             naming,
+            selected_status,
         };
         let after = conn.drain_unsolicited();
         let event = match event {

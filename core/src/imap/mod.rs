@@ -70,6 +70,8 @@ pub struct ImapConnection {
     selected: Option<String>,
     clock: codes::Clock,
     naming: crate::mail::mailbox_name::Naming,
+    /// What the last SELECT said of the selected folder.
+    selected_status: Option<MailboxStatus>,
 }
 
 impl ImapConnection {

@@ -216,6 +216,19 @@ impl Store {
     }
 
     /// The UIDVALIDITY a sync last saw for a folder (by server name).
+    /// The UIDNEXT the last pass recorded for a folder (by server name).
+    pub fn folder_uidnext(&self, account_id: i64, remote_name: &str) -> Result<Option<u32>> {
+        self.read(|conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT uidnext FROM folder WHERE account_id = ?1 AND remote_name = ?2",
+                    params![account_id, remote_name],
+                    |r| r.get(0),
+                )
+                .optional()?)
+        })
+    }
+
     /// A folder's server name.
     pub fn folder_remote_name(&self, folder_id: i64) -> Result<String> {
         self.read(|conn| {

@@ -280,16 +280,24 @@ impl Store {
         &self,
         folder_id: i64,
         uidvalidity: u32,
-        limit: Option<u32>,
+        newest: Option<u32>,
+        max_size: Option<u64>,
     ) -> Result<Vec<BodyNeeded>> {
         self.read(|conn| {
+            // Among the folder's `newest` messages (by date), those without a body: an
+            // older message never qualifies because newer mail arrived.
             let mut stmt = conn.prepare_cached(
-                "SELECT m.id, l.uid, m.size FROM location l JOIN message m ON m.id = l.message_id
-                 WHERE l.folder_id = ?1 AND l.uidvalidity = ?2 AND l.uid IS NOT NULL AND m.has_body = 0
-                 ORDER BY l.sort_date DESC, l.uid DESC LIMIT ?3",
+                "SELECT id, uid, size FROM
+                   (SELECT m.id, l.uid, m.size, m.has_body, l.sort_date
+                    FROM location l JOIN message m ON m.id = l.message_id
+                    WHERE l.folder_id = ?1 AND l.uidvalidity = ?2 AND l.uid IS NOT NULL
+                    ORDER BY l.sort_date DESC, l.uid DESC LIMIT ?3)
+                 WHERE has_body = 0 AND size <= ?4
+                 ORDER BY sort_date DESC, uid DESC",
             )?;
-            let limit = limit.map_or(-1, i64::from);
-            let rows = stmt.query_map(params![folder_id, uidvalidity, limit], |r| {
+            let newest = newest.map_or(-1, i64::from);
+            let max_size = max_size.map_or(i64::MAX, |s| s.min(i64::MAX as u64) as i64);
+            let rows = stmt.query_map(params![folder_id, uidvalidity, newest, max_size], |r| {
                 Ok(BodyNeeded {
                     message_id: r.get(0)?,
                     uid: r.get(1)?,

@@ -32,9 +32,12 @@ impl SyncService {
         if !state.prefetch_pending {
             return Ok(0);
         }
-        let needed = self
-            .store
-            .bodies_needed(state.folder_id, state.uidvalidity, limit)?;
+        let needed = self.store.bodies_needed(
+            state.folder_id,
+            state.uidvalidity,
+            limit,
+            self.download_limit()?,
+        )?;
         if needed.is_empty() {
             self.store.set_prefetch_pending(state.folder_id, false)?;
             return Ok(0);

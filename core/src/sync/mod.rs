@@ -13,7 +13,7 @@ use std::sync::Arc;
 use crate::error::Result;
 use crate::events::EventBus;
 use crate::imap::{FetchedHeader, ImapConnection, MailboxStatus};
-use crate::mail::HeaderRecord;
+use crate::mail::{HeaderRecord, RemoteFolder};
 use crate::mime;
 use crate::model::{Account, Event, Message, Protocol, SyncReport};
 use crate::session::Sessions;
@@ -21,6 +21,9 @@ use crate::store::{FolderSyncState, Store};
 
 const SETTING_BODY_PREFETCH: &str = "body_prefetch";
 const DEFAULT_BODY_PREFETCH: u32 = 50;
+const SETTING_DOWNLOAD_LIMIT: &str = "download_limit";
+/// Messages larger than this are downloaded when opened, not ahead of time.
+pub const DEFAULT_DOWNLOAD_LIMIT: u64 = 10 << 20;
 
 /// How many bodies to download ahead of time, per folder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +56,23 @@ impl SyncService {
                 None => BodyPrefetch::Newest(DEFAULT_BODY_PREFETCH),
             },
         )
+    }
+
+    /// The largest message downloaded ahead of time (`None`: any size).
+    pub fn download_limit(&self) -> Result<Option<u64>> {
+        Ok(
+            match self.store.setting(SETTING_DOWNLOAD_LIMIT)?.as_deref() {
+                Some("none") => None,
+                Some(n) => Some(n.parse().unwrap_or(DEFAULT_DOWNLOAD_LIMIT)),
+                None => Some(DEFAULT_DOWNLOAD_LIMIT),
+            },
+        )
+    }
+
+    pub fn set_download_limit(&self, bytes: Option<u64>) -> Result<()> {
+        let value = bytes.map_or_else(|| "none".to_owned(), |n| n.to_string());
+        self.store.set_setting(SETTING_DOWNLOAD_LIMIT, &value)?;
+        self.store.set_all_prefetch_pending()
     }
 
     pub fn set_prefetch(&self, newest: Option<u32>) -> Result<()> {
@@ -108,7 +128,8 @@ impl SyncService {
         if *conn.naming() != self.store.naming(account.id)? {
             self.store.set_naming(account.id, conn.naming())?;
         }
-        let remote: Vec<_> = listing.iter().map(|(f, _)| f.clone()).collect();
+        let mut remote: Vec<_> = listing.iter().map(|(f, _)| f.clone()).collect();
+        self.learn_renames(account, conn, &mut remote).await?;
         // Folders kept here for a queued create or rename are not there yet: skip them.
         let on_server: HashSet<String> = remote.iter().map(|f| f.remote_name.clone()).collect();
         let store = self.store.clone();
@@ -175,6 +196,40 @@ impl SyncService {
         }
         report.skipped_folders = refused.len() as u32;
         Ok(report)
+    }
+
+    /// Without LIST-STATUS the listing carries no UIDVALIDITY, so a folder renamed on
+    /// another device would look deleted and new: when a folder known here is gone and
+    /// a new one is listed, ask the new ones' UIDVALIDITY (one STATUS each), so the rename
+    /// keeps local ids.
+    async fn learn_renames(
+        &self,
+        account: &Account,
+        conn: &mut ImapConnection,
+        remote: &mut [RemoteFolder],
+    ) -> Result<()> {
+        if conn.caps.list_status {
+            return Ok(());
+        }
+        let local = self.store.folder_sync_states(account.id)?;
+        let listed: HashSet<&str> = remote.iter().map(|f| f.remote_name.as_str()).collect();
+        let vanished = local
+            .iter()
+            .any(|s| s.uidvalidity != 0 && !listed.contains(s.remote_name.as_str()));
+        if !vanished {
+            return Ok(());
+        }
+        let known: HashSet<&str> = local.iter().map(|s| s.remote_name.as_str()).collect();
+        for folder in remote.iter_mut() {
+            if folder.selectable && !known.contains(folder.remote_name.as_str()) {
+                match conn.status(&folder.remote_name).await {
+                    Ok(status) => folder.uidvalidity = Some(status.uidvalidity),
+                    Err(err) if err.is_refusal() => {}
+                    Err(err) => return Err(err),
+                }
+            }
+        }
+        Ok(())
     }
 
     fn folder_refused(&self, account: &Account, state: &FolderSyncState, err: &crate::Error) {

@@ -150,6 +150,7 @@ pub fn event(e: &Event) -> Value {
         Event::PushState { account, connected } => {
             json!({"type": "pushState", "account": account, "connected": connected})
         }
+        Event::PushSilent { account } => json!({"type": "pushSilent", "account": account}),
         Event::Error {
             account,
             kind,
