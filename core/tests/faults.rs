@@ -506,22 +506,43 @@ async fn a_tagged_no_or_bye_inside_a_uid_fetch_removes_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_uid_search_cut_or_ended_by_no_or_bye_removes_nothing() {
     let mut outcomes = Vec::new();
-    for (name, after, fault) in [
-        ("cut mid-line", 400, Fault::Cut),
-        ("cut before it", 0, Fault::CutBetweenResponses),
+    // Without ESEARCH the listing is `UID SEARCH UID 1:*` (one `* SEARCH` line of ~800
+    // bytes); with it, `UID SEARCH RETURN (ALL) ALL` (one short `* ESEARCH` line).
+    for (name, esearch, after, fault) in [
+        ("cut mid-line", false, 400, Fault::Cut),
+        ("ESEARCH cut mid-line", true, 20, Fault::Cut),
         (
-            "NO",
+            "ESEARCH NO",
+            true,
             0,
             Fault::Complete("NO [SERVERBUG] Internal error occurred".into()),
         ),
-        ("BYE", 0, Fault::Bye("Server shutting down.".into())),
+        (
+            "ESEARCH BYE",
+            true,
+            0,
+            Fault::Bye("Server shutting down.".into()),
+        ),
+        ("cut before it", false, 0, Fault::CutBetweenResponses),
+        (
+            "NO",
+            false,
+            0,
+            Fault::Complete("NO [SERVERBUG] Internal error occurred".into()),
+        ),
+        ("BYE", false, 0, Fault::Bye("Server shutting down.".into())),
     ] {
         let user = server().new_user("searchno");
         fill(&user, "INBOX", "q", 200, "x").await;
         let proxy = Proxy::start(server().imap_port).await;
         // CONDSTORE without QRESYNC: an expunge elsewhere makes the counts disagree, and
-        // the sync lists every UID with UID SEARCH ALL (one `* SEARCH` line of ~800 bytes).
-        let t = engine_via(&proxy, &user, &["QRESYNC"]).await;
+        // the sync lists every UID.
+        let disabled: &[&str] = if esearch {
+            &["QRESYNC"]
+        } else {
+            &["QRESYNC", "ESEARCH"]
+        };
+        let t = engine_via(&proxy, &user, disabled).await;
         bounded(60, "the first sync", t.engine.sync(None))
             .await
             .unwrap();
@@ -531,14 +552,19 @@ async fn a_uid_search_cut_or_ended_by_no_or_bye_removes_nothing() {
         let uid = other.uid_of("q7@t").await;
         other.expunge_uid(uid).await;
         other.logout().await;
-        let rule = Rule::on("UID SEARCH ALL").after(after).fault(fault);
+        let listing = if esearch {
+            "UID SEARCH RETURN (ALL) ALL"
+        } else {
+            "UID SEARCH UID 1:*"
+        };
+        let rule = Rule::on(listing).after(after).fault(fault);
         outcomes.push((
             name,
             broken_answer(&t, &proxy, rule, &before, &["q7@t"]).await,
         ));
     }
     for (name, outcome) in &outcomes {
-        println!("UID SEARCH ALL answer {name}: {outcome}");
+        println!("UID listing answer {name}: {outcome}");
     }
     assert!(
         outcomes.iter().all(|(_, o)| o.ends_with("safe")),
