@@ -16,7 +16,7 @@ use crate::mail::{roles, RemoteFolder};
 use crate::model::{Flags, FolderRole};
 
 /// Header fields fetched before bodies: enough for the list and for threading.
-const HEADER_FIELDS: &str =
+pub(super) const HEADER_FIELDS: &str =
     "FROM TO CC SUBJECT DATE MESSAGE-ID IN-REPLY-TO REFERENCES CONTENT-TYPE";
 
 impl ImapConnection {

@@ -9,6 +9,7 @@ mod codes;
 mod commands;
 mod connect;
 mod idle;
+mod pipeline;
 mod uids;
 
 use crate::model::Flags;
@@ -16,6 +17,7 @@ use crate::net::BoxStream;
 
 pub use caps::ServerCaps;
 pub use idle::IdleEvent;
+pub use pipeline::HeaderPipeline;
 pub use uids::{quote, uid_set};
 
 /// Kept for callers of the old path; the policy lives with the connections in `net`.

@@ -49,7 +49,10 @@ impl BlobDir {
             .private()
             .create(dir)
             .map_err(|err| storage(dir, err))?;
-        let tmp = path.with_extension("tmp");
+        // A name of its own per write: two writes of one message (a store task of a
+        // broken sync still finishing while the next sync stores the same body) never
+        // share a temporary file.
+        let tmp = path.with_extension(format!("{}.tmp", next_write()));
         let mut file = fs::OpenOptions::new()
             .write(true)
             .create(true)
@@ -88,6 +91,16 @@ impl BlobDir {
     pub fn remove(&self, message_id: i64) {
         let _ = fs::remove_file(self.path(message_id));
     }
+}
+
+fn next_write() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 fn storage(path: &Path, err: std::io::Error) -> Error {

@@ -58,7 +58,16 @@ impl SyncService {
             FIRST_BODY_BATCH_BYTES,
             BODY_BATCH_BYTES,
         ) {
-            let raws = conn.fetch_bodies(&batch).await?;
+            let raws = match conn.fetch_bodies(&batch).await {
+                Ok(raws) => raws,
+                Err(err) => {
+                    // What arrived before the failure is kept: let its batch finish.
+                    if let Some(task) = pending.take() {
+                        let _ = task.await;
+                    }
+                    return Err(err);
+                }
+            };
             if let Some(task) = pending.take() {
                 task.await??;
             }

@@ -252,13 +252,27 @@ impl FolderPass<'_> {
             &self.state.remote_name,
         )?);
         let mut pending: Option<tokio::task::JoinHandle<Result<BatchOutcome>>> = None;
-        for batch in plan::batches(new_uids, FIRST_HEADER_BATCH, HEADER_BATCH) {
-            let fetched = conn.fetch_headers(&batch).await?;
+        let batches = plan::batches(new_uids, FIRST_HEADER_BATCH, HEADER_BATCH);
+        let sizes: Vec<u32> = batches.iter().map(|b| b.len() as u32).collect();
+        let mut pipeline = conn.header_pipeline(batches);
+        let mut sizes = sizes.into_iter();
+        loop {
+            let fetched = match pipeline.next().await {
+                Ok(Some(fetched)) => fetched,
+                Ok(None) => break,
+                Err(err) => {
+                    // What arrived before the failure is kept: let its batch finish.
+                    if let Some(task) = pending.take() {
+                        let _ = task.await;
+                    }
+                    return Err(err);
+                }
+            };
             if let Some(task) = pending.take() {
                 let outcome = task.await??;
                 self.emit(outcome.added, outcome.changed, 0);
             }
-            done += batch.len() as u32;
+            done += sizes.next().unwrap_or(0);
             self.report.new_messages += fetched.len() as u32;
             let store = self.sync.store.clone();
             let (account_id, folder_id) = (self.account.id, self.state.folder_id);
