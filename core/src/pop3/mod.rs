@@ -259,13 +259,20 @@ impl Pop3Connection {
             }
         };
         result.map(|_| ()).map_err(|err| {
-            if self.broken.is_none() && err.kind == ErrorKind::Protocol {
-                let mut err = err.context(format!("the login of '{user}' failed"));
-                err.kind = ErrorKind::AuthFailed;
-                err
-            } else {
-                err
+            if self.broken.is_some() || err.kind != ErrorKind::Protocol {
+                return err;
             }
+            // A maildrop in use by another session, or a server that wants a pause
+            // between logins, is no wrong password (RFC 2449, RFC 3206).
+            let busy = matches!(&err.code, Some(ServerCode::Other(code))
+                if ["IN-USE", "LOGIN-DELAY", "SYS/TEMP"].contains(&code.as_str()));
+            let mut err = err.context(format!("the login of '{user}' failed"));
+            err.kind = if busy {
+                ErrorKind::Network
+            } else {
+                ErrorKind::AuthFailed
+            };
+            err
         })
     }
 
@@ -860,6 +867,25 @@ mod tests {
         let err = conn.login("bob", "wrong").await.unwrap_err();
         assert_eq!(err.kind, ErrorKind::AuthFailed, "{err}");
         assert!(err.message.contains("invalid password"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_busy_maildrop_is_no_wrong_password() {
+        let mut conn = session(vec![
+            (None, "+OK hello\r\n"),
+            (Some("CAPA"), "+OK\r\nUSER\r\n.\r\n"),
+            (Some("USER bob"), "+OK\r\n"),
+            (Some("PASS pw"), "-ERR [IN-USE] maildrop locked\r\n"),
+            (Some("USER bob"), "+OK\r\n"),
+            (Some("PASS pw"), "-ERR [AUTH] no\r\n"),
+        ])
+        .await
+        .unwrap();
+        let busy = conn.login("bob", "pw").await.unwrap_err();
+        assert_eq!(busy.kind, ErrorKind::Network, "{busy}");
+        assert!(busy.message.contains("maildrop locked"), "{busy}");
+        let wrong = conn.login("bob", "pw").await.unwrap_err();
+        assert_eq!(wrong.kind, ErrorKind::AuthFailed, "{wrong}");
     }
 
     #[tokio::test]

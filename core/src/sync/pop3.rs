@@ -633,6 +633,34 @@ mod tests {
     }
 
     #[test]
+    fn which_uidls_tell_messages_apart() {
+        let listed = ["a1", "dup", "dup", "", "with space", "caf\u{e9}", "ok~!"];
+        let mut counts: HashMap<&str, u32> = HashMap::new();
+        for uidl in listed {
+            *counts.entry(uidl).or_default() += 1;
+        }
+        let long = "x".repeat(MAX_UIDL + 1);
+        counts.insert(&long, 1);
+        let usable_ones: Vec<&str> = listed
+            .iter()
+            .copied()
+            .chain([long.as_str()])
+            .filter(|u| usable(u, &counts))
+            .collect();
+        assert_eq!(usable_ones, ["a1", "ok~!"]);
+        // Header keys have a space, so they never equal a usable UIDL.
+        assert!(header_key("m@t", Some(10)).contains(' '));
+        let mut used = HashSet::new();
+        let keys: Vec<String> = ["k", "k", "j", "k"]
+            .iter()
+            .map(|k| occurrence(k.to_string(), &mut used))
+            .collect();
+        assert_eq!(keys, ["k", "k #2", "j", "k #3"]);
+        assert_eq!(ceiling(Some(1000)), 1500 + (1 << 20));
+        assert_eq!(ceiling(None), 1 << 30);
+    }
+
+    #[test]
     fn policies_parse_and_print() {
         for text in [
             "never",
