@@ -16,6 +16,7 @@ pub mod imap;
 mod lockfile;
 pub mod mail;
 pub mod mime;
+pub mod mime_file;
 pub mod model;
 pub mod net;
 mod options;

@@ -1,14 +1,18 @@
-//! What a POP3 account keeps: the UIDLs it downloaded and its local folders.
+//! What a POP3 account keeps: the messages it downloaded (by UIDL, or by header key where
+//! the server gives no usable UIDL), those the server would not give, and its local
+//! folders.
 
 use std::collections::HashMap;
 
 use rusqlite::params;
 
+pub use super::blobs::IncomingBlob;
 use super::messages::{insert_message, store_body};
 use super::search::InsertBatch;
 use super::Store;
 use crate::error::Result;
-use crate::mail::{HeaderRecord, ParsedMessage};
+use crate::mail::HeaderRecord;
+use crate::mime_file::FileMessage;
 use crate::model::{Flags, FolderRole};
 
 /// A message this device downloaded: its local copy (None once deleted here) and when.
@@ -61,43 +65,140 @@ impl Store {
         })
     }
 
-    /// Stores downloaded messages in a local folder, each with its UIDL, in one
-    /// transaction. The server still has them: `make_durable` is for before a DELE.
-    pub fn store_pop3_messages(
+    /// The header keys of downloads that have one: header key -> download key.
+    pub fn pop3_header_keys(&self, account_id: i64) -> Result<HashMap<String, String>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT header_key, uidl FROM pop3_download
+                 WHERE account_id = ?1 AND header_key != ''",
+            )?;
+            let rows = stmt.query_map([account_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<rusqlite::Result<HashMap<_, _>>>()?)
+        })
+    }
+
+    /// A new file in the message directory to receive a download into.
+    pub fn pop3_incoming(&self) -> Result<IncomingBlob> {
+        self.blobs.incoming()
+    }
+
+    /// Removes partly received files that a crash left behind.
+    pub fn sweep_pop3_incoming(&self) {
+        self.blobs
+            .sweep_incoming(std::time::Duration::from_secs(24 * 60 * 60));
+    }
+
+    /// Stores one downloaded message, received into `file`, in a local folder with its
+    /// key (the UIDL, or the header key) in one transaction; it is no longer a failure.
+    /// None (and the file dropped) if the key is known already. The server still has
+    /// the message: `make_durable` is for before a DELE.
+    #[allow(clippy::too_many_arguments)]
+    pub fn store_pop3_file(
         &self,
         account_id: i64,
         folder_id: i64,
-        messages: &[(String, ParsedMessage)],
+        key: &str,
+        header_key: &str,
+        file: IncomingBlob,
+        message: &FileMessage,
         now: i64,
-    ) -> Result<Vec<i64>> {
+    ) -> Result<Option<i64>> {
         self.write(|tx| {
-            let mut batch = InsertBatch::default();
-            let mut added = Vec::new();
-            for (uidl, message) in messages {
-                let ParsedMessage { raw, headers, body } = message;
-                let record = HeaderRecord {
-                    flags: Flags::default(),
-                    size: raw.len() as u32,
-                    internal_date: now,
-                    has_attachments: !body.attachments.is_empty(),
-                    ..HeaderRecord::from_headers(headers.clone())
-                };
-                let id = insert_message(tx, account_id, &record, &mut batch)?;
-                tx.execute(
-                    "INSERT INTO location (message_id, folder_id, sort_date) VALUES (?1, ?2, ?3)",
-                    params![id, folder_id, record.date.unwrap_or(now)],
-                )?;
-                self.blobs.write(id, raw)?;
-                store_body(tx, id, body, &mut batch)?;
-                tx.execute(
-                    "INSERT INTO pop3_download (account_id, uidl, message_id, downloaded_at)
-                     VALUES (?1, ?2, ?3, ?4)",
-                    params![account_id, uidl, id, now],
-                )?;
-                added.push(id);
+            let known: bool = tx
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM pop3_download WHERE account_id = ?1 AND uidl = ?2)",
+                )?
+                .query_row(params![account_id, key], |r| r.get(0))?;
+            if known {
+                return Ok(None);
             }
+            let mut batch = InsertBatch::default();
+            let FileMessage {
+                headers,
+                body,
+                size,
+            } = message;
+            let record = HeaderRecord {
+                flags: Flags::default(),
+                size: u32::try_from(*size).unwrap_or(u32::MAX),
+                internal_date: now,
+                has_attachments: !body.attachments.is_empty(),
+                ..HeaderRecord::from_headers(headers.clone())
+            };
+            let id = insert_message(tx, account_id, &record, &mut batch)?;
+            tx.execute(
+                "INSERT INTO location (message_id, folder_id, sort_date) VALUES (?1, ?2, ?3)",
+                params![id, folder_id, record.date.unwrap_or(now)],
+            )?;
+            store_body(tx, id, body, &mut batch)?;
+            tx.execute(
+                "INSERT INTO pop3_download (account_id, uidl, message_id, downloaded_at, header_key)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![account_id, key, id, now, header_key],
+            )?;
+            tx.execute(
+                "DELETE FROM pop3_failure WHERE account_id = ?1 AND key = ?2",
+                params![account_id, key],
+            )?;
             batch.write(tx)?;
-            Ok(added)
+            // In place before the row that points at it is committed.
+            self.blobs.adopt(id, file)?;
+            Ok(Some(id))
+        })
+    }
+
+    /// A download known by its header key is now known by its UIDL.
+    pub fn rekey_pop3_download(&self, account_id: i64, from: &str, to: &str) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE pop3_download SET uidl = ?3 WHERE account_id = ?1 AND uidl = ?2
+                 AND NOT EXISTS (SELECT 1 FROM pop3_download WHERE account_id = ?1 AND uidl = ?3)",
+                params![account_id, from, to],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// How often each message the server would not give has failed so far.
+    pub fn pop3_failures(&self, account_id: i64) -> Result<HashMap<String, u32>> {
+        self.read(|conn| {
+            let mut stmt = conn
+                .prepare_cached("SELECT key, attempts FROM pop3_failure WHERE account_id = ?1")?;
+            let rows = stmt.query_map([account_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<rusqlite::Result<HashMap<_, _>>>()?)
+        })
+    }
+
+    /// Counts one more failed attempt at a message; returns the attempts so far.
+    pub fn record_pop3_failure(
+        &self,
+        account_id: i64,
+        key: &str,
+        error: &str,
+        now: i64,
+    ) -> Result<u32> {
+        self.write(|tx| {
+            Ok(tx
+                .prepare_cached(
+                    "INSERT INTO pop3_failure (account_id, key, attempts, last_error, last_attempt)
+                     VALUES (?1, ?2, 1, ?3, ?4)
+                     ON CONFLICT (account_id, key) DO UPDATE SET attempts = attempts + 1,
+                         last_error = excluded.last_error, last_attempt = excluded.last_attempt
+                     RETURNING attempts",
+                )?
+                .query_row(params![account_id, key, error, now], |r| r.get(0))?)
+        })
+    }
+
+    /// Forgets the failures of messages that are no longer on the server.
+    pub fn forget_pop3_failures(&self, account_id: i64, gone: &[String]) -> Result<()> {
+        self.write(|tx| {
+            let mut stmt =
+                tx.prepare_cached("DELETE FROM pop3_failure WHERE account_id = ?1 AND key = ?2")?;
+            for key in gone {
+                stmt.execute(params![account_id, key])?;
+            }
+            Ok(())
         })
     }
 
@@ -149,6 +250,10 @@ impl Store {
             tx.execute("DELETE FROM thread_key WHERE account_id = ?1", [account_id])?;
             tx.execute(
                 "DELETE FROM pop3_download WHERE account_id = ?1",
+                [account_id],
+            )?;
+            tx.execute(
+                "DELETE FROM pop3_failure WHERE account_id = ?1",
                 [account_id],
             )?;
             tx.execute(

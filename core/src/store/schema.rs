@@ -309,6 +309,23 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE account ADD COLUMN namespace_prefix TEXT NOT NULL DEFAULT '';
     ALTER TABLE account ADD COLUMN namespace_delimiter TEXT NOT NULL DEFAULT '/';
     "#,
+    // 7: POP3 servers that repeat a UIDL or give none: a download is also known by its
+    // header key (Message-ID and size), and messages the server would not give are
+    // remembered, tried last, and given up after a few attempts.
+    r#"
+    ALTER TABLE pop3_download ADD COLUMN header_key TEXT NOT NULL DEFAULT '';
+    CREATE INDEX pop3_download_by_header ON pop3_download (account_id, header_key)
+        WHERE header_key != '';
+    CREATE TABLE pop3_failure (
+        account_id INTEGER NOT NULL REFERENCES account(id) ON DELETE CASCADE,
+        -- The UIDL, or the header key of a message without a usable one.
+        key TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        last_error TEXT NOT NULL,
+        last_attempt INTEGER NOT NULL,
+        PRIMARY KEY (account_id, key)
+    ) STRICT;
+    "#,
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
