@@ -1,6 +1,7 @@
 //! The outbox: a message stays here, whole, from the moment the user sends it until the
-//! SMTP server took it. What happens then (the sent copy, the \Answered mark, or the
-//! draft of a refused message) is one transaction with the row's removal.
+//! SMTP server took it. The server's 250 is recorded at once, in a write of a few bytes
+//! (state `sent`); what follows (the sent copy, the \Answered mark) is one transaction
+//! with the row's removal, as is the draft of a refused message.
 
 use rusqlite::{params, OptionalExtension, Row, Transaction};
 
@@ -48,10 +49,14 @@ impl Outgoing {
     }
 }
 
-/// The server took the message: it leaves the outbox.
-pub fn remove_sent(tx: &Transaction<'_>, id: i64) -> Result<()> {
-    tx.execute("DELETE FROM outbox WHERE id = ?1", [id])?;
-    Ok(())
+const OUTGOING_COLUMNS: &str = "o.id, o.account_id, b.raw, o.mail_from, o.recipients,
+    o.bcc_header, o.origin_message, o.origin_flags, o.attempts
+    FROM outbox o JOIN outbox_body b ON b.outbox_id = o.id";
+
+/// A message the server took leaves the outbox. False if it was not (or no longer) in
+/// state `sent`: then its follow-ups were done already, by another pass.
+pub fn remove_sent(tx: &Transaction<'_>, id: i64) -> Result<bool> {
+    Ok(tx.execute("DELETE FROM outbox WHERE id = ?1 AND state = 'sent'", [id])? == 1)
 }
 
 /// The server will not take the message: it stays in the outbox as `failed`, with the
@@ -84,12 +89,11 @@ impl Store {
     ) -> Result<i64> {
         self.write(|tx| {
             tx.execute(
-                "INSERT INTO outbox (account_id, raw, message_id_header, subject, mail_from,
+                "INSERT INTO outbox (account_id, message_id_header, subject, mail_from,
                                      recipients, bcc_header, origin_message, origin_flags)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
                     account_id,
-                    composed.raw,
                     composed.message_id,
                     composed.subject,
                     composed.mail_from,
@@ -99,7 +103,12 @@ impl Store {
                     origin.map(|o| o.1).unwrap_or(0),
                 ],
             )?;
-            Ok(tx.last_insert_rowid())
+            let id = tx.last_insert_rowid();
+            tx.execute(
+                "INSERT INTO outbox_body (outbox_id, raw) VALUES (?1, ?2)",
+                params![id, composed.raw],
+            )?;
+            Ok(id)
         })
     }
 
@@ -115,14 +124,19 @@ impl Store {
             let rows = stmt.query_map([account_id], |r| {
                 let recipients: String = r.get(4)?;
                 let state: String = r.get(5)?;
+                // A `sent` message is not done until its Sent copy is filed.
+                let state = match state.as_str() {
+                    "sent" => OutboxState::Sending,
+                    // The CHECK constraint keeps the state valid.
+                    other => OutboxState::parse(other).unwrap_or(OutboxState::Queued),
+                };
                 Ok(OutboxMessage {
                     id: r.get(0)?,
                     account: r.get(1)?,
                     message_id: r.get(2)?,
                     subject: r.get(3)?,
                     recipients: serde_json::from_str(&recipients).unwrap_or_default(),
-                    // The CHECK constraint keeps the state valid.
-                    state: OutboxState::parse(&state).unwrap_or(OutboxState::Queued),
+                    state,
                     attempts: r.get(6)?,
                     last_error: r.get(7)?,
                     draft_id: r.get(8)?,
@@ -146,12 +160,26 @@ impl Store {
         })
     }
 
-    /// When the account's next outbox attempt is due, if anything waits.
+    /// Messages of an account the server took whose follow-ups are still to be done (a
+    /// pass stopped between the 250 and them), oldest first.
+    pub fn accepted_outgoing(&self, account_id: i64) -> Result<Vec<Outgoing>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {OUTGOING_COLUMNS} WHERE o.account_id = ?1 AND o.state = 'sent'
+                 ORDER BY o.id"
+            ))?;
+            let rows = stmt.query_map([account_id], outgoing_from_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    /// When the account's next outbox pass is due, if anything waits (a `sent` message's
+    /// follow-ups are due at once).
     pub fn next_outgoing_due(&self, account_id: i64) -> Result<Option<i64>> {
         self.read(|conn| {
             Ok(conn.query_row(
-                "SELECT min(next_attempt) FROM outbox
-                 WHERE account_id = ?1 AND state IN ('queued', 'sending')",
+                "SELECT min(CASE state WHEN 'sent' THEN 0 ELSE next_attempt END) FROM outbox
+                 WHERE account_id = ?1 AND state IN ('queued', 'sending', 'sent')",
                 [account_id],
                 |r| r.get(0),
             )?)
@@ -163,9 +191,10 @@ impl Store {
         self.write(|tx| {
             let row = tx
                 .query_row(
-                    "SELECT id, account_id, raw, mail_from, recipients, bcc_header,
-                            origin_message, origin_flags, attempts
-                     FROM outbox WHERE id = ?1 AND state IN ('queued', 'sending')",
+                    &format!(
+                        "SELECT {OUTGOING_COLUMNS}
+                         WHERE o.id = ?1 AND o.state IN ('queued', 'sending')"
+                    ),
                     [id],
                     outgoing_from_row,
                 )
@@ -180,11 +209,24 @@ impl Store {
         })
     }
 
+    /// The server answered the message's end with 250: from now on the message is never
+    /// sent again. A write of a few bytes, committed before anything else is done.
+    pub fn outgoing_accepted(&self, id: i64) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE outbox SET state = 'sent', last_error = '' WHERE id = ?1",
+                [id],
+            )?;
+            Ok(())
+        })
+    }
+
     /// The attempt did not get through: try again at `next_attempt`.
     pub fn outgoing_retry_later(&self, id: i64, error: &str, next_attempt: i64) -> Result<()> {
         self.write(|tx| {
             tx.execute(
-                "UPDATE outbox SET state = 'queued', last_error = ?2, next_attempt = ?3 WHERE id = ?1",
+                "UPDATE outbox SET state = 'queued', last_error = ?2, next_attempt = ?3
+                 WHERE id = ?1 AND state = 'sending'",
                 params![id, error, next_attempt],
             )?;
             Ok(())
@@ -202,6 +244,9 @@ impl Store {
                 None => Err(Error::not_found(format!("outbox message {id}"))),
                 Some("sending") => Err(Error::invalid(format!(
                     "outbox message {id} is being sent right now"
+                ))),
+                Some("sent") => Err(Error::invalid(format!(
+                    "outbox message {id} was sent; its copy in Sent is being filed"
                 ))),
                 Some(_) => {
                     tx.execute("DELETE FROM outbox WHERE id = ?1", [id])?;
