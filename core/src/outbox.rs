@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::compose::{self, Outgoing};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::events::EventBus;
 use crate::mail::FlagSet;
 use crate::mime;
@@ -22,7 +22,6 @@ use crate::queue::ops::{Append, Operation, SetFlags};
 use crate::queue::{plan as queue_plan, worker, ChangeQueue};
 use crate::session::Sessions;
 use crate::smtp::{self, Limits, SendFailure, SmtpSession};
-use crate::store::private::Private;
 use crate::store::{outbox as rows, Outgoing as OutboxRow, Store};
 use crate::sync::SyncService;
 
@@ -204,24 +203,11 @@ impl Outbox {
         }
         // Another process on this data directory may be sending: the OS releases its
         // lock when it ends, however it ends.
-        let lock_path = self.data_dir.join(OUTBOX_LOCK_FILE);
-        let lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .private()
-            .open(&lock_path)
-            .map_err(|err| {
-                Error::new(
-                    ErrorKind::Storage,
-                    format!("cannot open {}: {err}", lock_path.display()),
-                )
-            })?;
-        if lock.try_lock().is_err() {
+        let Some(_lock) = crate::lockfile::try_hold(&self.data_dir.join(OUTBOX_LOCK_FILE))? else {
             report.offline = Some("another process is sending this outbox".to_owned());
             report.queued = self.waiting(account)?;
             return Ok(report);
-        }
+        };
         let sent_folder = match account.protocol {
             Protocol::Imap if smtp::server_files_sent_copy(&account.smtp.host) => None,
             _ => self.store.folder_by_role(account.id, FolderRole::Sent)?,

@@ -256,3 +256,105 @@ impl Store {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{AccountConfig, Protocol, Security, ServerConfig};
+
+    fn store() -> (tempfile::TempDir, Store, i64) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db.sqlite3")).unwrap();
+        let server = ServerConfig {
+            host: "127.0.0.1".into(),
+            port: 1,
+            security: Security::Tls,
+            username: "a".into(),
+            ca_file: None,
+        };
+        let account = store
+            .insert_account(
+                &AccountConfig {
+                    pop3_delete: Default::default(),
+                    display_name: String::new(),
+                    smtp: Some(server.clone()),
+                    name: "a".into(),
+                    email: "a@example.test".into(),
+                    protocol: Protocol::Imap,
+                    server,
+                },
+                &[],
+            )
+            .unwrap();
+        (dir, store, account.id)
+    }
+
+    fn composed(size: usize) -> Composed {
+        let mut raw = b"Subject: s\r\n\r\n".to_vec();
+        raw.resize(size, b'x');
+        Composed {
+            raw,
+            message_id: "m@example.test".into(),
+            subject: "s".into(),
+            mail_from: "a@example.test".into(),
+            recipients: vec!["b@example.test".into()],
+            bcc_header: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_servers_250_is_recorded_in_a_few_bytes_whatever_the_message_size() {
+        let (dir, store, account) = store();
+        let size = 4 << 20;
+        let id = store
+            .queue_outgoing(account, &composed(size), None)
+            .unwrap();
+        assert_eq!(store.begin_sending(id).unwrap().unwrap().raw.len(), size);
+        let db = dir.path().join("db.sqlite3");
+        let wal = dir.path().join("db.sqlite3-wal");
+        rusqlite::Connection::open(&db)
+            .unwrap()
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .unwrap();
+        assert_eq!(std::fs::metadata(&wal).unwrap().len(), 0);
+        store.outgoing_accepted(id).unwrap();
+        let written = std::fs::metadata(&wal).unwrap().len();
+        println!("recording the 250 of a {size}-byte message wrote {written} bytes");
+        assert!(
+            written < 64 * 1024,
+            "recording the 250 of a {size}-byte message wrote {written} bytes"
+        );
+    }
+
+    #[test]
+    fn a_message_the_server_took_is_never_due_again_and_waits_only_for_its_follow_ups() {
+        let (_dir, store, account) = store();
+        let id = store.queue_outgoing(account, &composed(100), None).unwrap();
+        let far = i64::MAX / 2;
+        assert_eq!(store.due_outgoing(account, 0, false).unwrap(), [id]);
+        store.begin_sending(id).unwrap().unwrap();
+        store.outgoing_accepted(id).unwrap();
+        // A failure reported late changes nothing.
+        store.outgoing_retry_later(id, "late", far).unwrap();
+        assert!(store.due_outgoing(account, far, true).unwrap().is_empty());
+        assert!(store.begin_sending(id).unwrap().is_none());
+        assert_eq!(store.next_outgoing_due(account).unwrap(), Some(0));
+        let accepted = store.accepted_outgoing(account).unwrap();
+        assert_eq!(accepted.len(), 1);
+        assert_eq!((accepted[0].id, accepted[0].raw.len()), (id, 100));
+        let listed = store.outbox(Some(account)).unwrap();
+        assert_eq!(listed[0].state, OutboxState::Sending);
+        assert_eq!(
+            store.remove_outgoing(id).unwrap_err().kind,
+            crate::error::ErrorKind::InvalidInput
+        );
+        // The follow-ups take it out once, whoever comes first.
+        assert!(store.write(|tx| remove_sent(tx, id)).unwrap());
+        assert!(!store.write(|tx| remove_sent(tx, id)).unwrap());
+        assert!(store.outbox(Some(account)).unwrap().is_empty());
+        let bodies: i64 = store
+            .read(|conn| Ok(conn.query_row("SELECT count(*) FROM outbox_body", [], |r| r.get(0))?))
+            .unwrap();
+        assert_eq!(bodies, 0, "the body goes with its row");
+    }
+}

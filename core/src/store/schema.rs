@@ -446,6 +446,41 @@ mod tests {
     }
 
     #[test]
+    fn outbox_rows_of_schema_6_keep_their_message_apart() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("PRAGMA foreign_keys = ON").unwrap();
+        for sql in &MIGRATIONS[..6] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 6).unwrap();
+        conn.execute_batch(
+            "INSERT INTO account (id, name, email, protocol, host, port, security, username)
+                 VALUES (1, 'a', 'a@x', 'imap', 'h', 993, 'tls', 'a');
+             INSERT INTO outbox (id, account_id, raw, message_id_header, mail_from, recipients,
+                                 state, attempts)
+                 VALUES (5, 1, X'6869', 'm@x', 'a@x', '[\"b@x\"]', 'sending', 2);",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let row: (String, i64, Vec<u8>) = conn
+            .query_row(
+                "SELECT o.state, o.attempts, b.raw
+                 FROM outbox o JOIN outbox_body b ON b.outbox_id = o.id WHERE o.id = 5",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(row, ("sending".to_owned(), 2, b"hi".to_vec()));
+        conn.execute("UPDATE outbox SET state = 'sent' WHERE id = 5", [])
+            .unwrap();
+        conn.execute("DELETE FROM account", []).unwrap();
+        let bodies: i64 = conn
+            .query_row("SELECT count(*) FROM outbox_body", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(bodies, 0, "the body goes with its account's outbox row");
+    }
+
+    #[test]
     fn newer_schema_is_refused() {
         let mut conn = Connection::open_in_memory().unwrap();
         conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
