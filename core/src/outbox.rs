@@ -1,7 +1,8 @@
 //! Sending: composing into the outbox, and handing the outbox to the SMTP server. A
 //! message is in the outbox (durably) before any attempt; a refused one becomes a draft.
-//! What follows a sent message (its copy in Sent, the original's \Answered) goes through
-//! the change queue in the same transaction that takes it out of the outbox.
+//! The server's 250 is recorded at once (the row becomes `sent`, never sent again); what
+//! follows (its copy in Sent, the original's \Answered) goes through the change queue in
+//! the transaction that takes it out of the outbox, right after or in the next pass.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Weak};
@@ -10,7 +11,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::compose::{self, Outgoing};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::events::EventBus;
 use crate::mail::FlagSet;
 use crate::mime;
@@ -20,8 +21,7 @@ use crate::model::{
 use crate::queue::ops::{Append, Operation, SetFlags};
 use crate::queue::{plan as queue_plan, worker, ChangeQueue};
 use crate::session::Sessions;
-use crate::smtp::{self, SendFailure};
-use crate::store::private::Private;
+use crate::smtp::{self, Limits, SendFailure, SmtpSession};
 use crate::store::{outbox as rows, Outgoing as OutboxRow, Store};
 use crate::sync::SyncService;
 
@@ -73,7 +73,7 @@ pub(crate) struct Outbox {
     sync: Arc<SyncService>,
     events: EventBus,
     data_dir: PathBuf,
-    connect_timeout: Duration,
+    limits: Limits,
     /// One outbox pass at a time in this process (a file lock covers other processes).
     lock: tokio::sync::Mutex<()>,
     /// Bumped when a message was queued: wakes the workers.
@@ -86,7 +86,7 @@ impl Outbox {
         sync: Arc<SyncService>,
         events: EventBus,
         data_dir: PathBuf,
-        connect_timeout: Duration,
+        limits: impl Into<Limits>,
     ) -> Self {
         Self {
             store: queue.store().clone(),
@@ -95,7 +95,7 @@ impl Outbox {
             sync,
             events,
             data_dir,
-            connect_timeout,
+            limits: limits.into(),
             lock: tokio::sync::Mutex::new(()),
             generation: watch::channel(0).0,
         }
@@ -177,60 +177,110 @@ impl Outbox {
         Ok(crate::mime::parse_original(&raw))
     }
 
-    /// Hands the account's due outbox messages to its SMTP server, oldest first. Stops
-    /// at the first failure that may pass (offline, "try later", login refused).
+    /// Hands the account's due outbox messages to its SMTP server, oldest first, over one
+    /// session. Stops at the first failure that may pass (offline, silent, "try later",
+    /// login refused). First of all, messages the server took before an earlier pass
+    /// stopped get what follows a sent message, and are never sent again. A pass that
+    /// is not forced does not wait for one under way.
     pub async fn send(&self, account: &Account, force: bool) -> Result<SendReport> {
-        let _guard = self.lock.lock().await;
         let mut report = SendReport::default();
+        let _guard = match force {
+            true => self.lock.lock().await,
+            false => match self.lock.try_lock() {
+                Ok(guard) => guard,
+                Err(_) => {
+                    report.offline = Some("another pass is sending this outbox".to_owned());
+                    report.queued = self.waiting(account)?;
+                    return Ok(report);
+                }
+            },
+        };
         let now = chrono::Utc::now().timestamp();
+        let accepted = self.store.accepted_outgoing(account.id)?;
         let due = self.store.due_outgoing(account.id, now, force)?;
-        if due.is_empty() {
+        if accepted.is_empty() && due.is_empty() {
             return Ok(report);
         }
         // Another process on this data directory may be sending: the OS releases its
         // lock when it ends, however it ends.
-        let lock_path = self.data_dir.join(OUTBOX_LOCK_FILE);
-        let lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .private()
-            .open(&lock_path)
-            .map_err(|err| {
-                Error::new(
-                    ErrorKind::Storage,
-                    format!("cannot open {}: {err}", lock_path.display()),
-                )
-            })?;
-        if lock.try_lock().is_err() {
+        let Some(_lock) = crate::lockfile::try_hold(&self.data_dir.join(OUTBOX_LOCK_FILE))? else {
             report.offline = Some("another process is sending this outbox".to_owned());
-            report.queued = due.len() as u32;
+            report.queued = self.waiting(account)?;
             return Ok(report);
+        };
+        let sent_folder = match account.protocol {
+            Protocol::Imap if smtp::server_files_sent_copy(&account.smtp.host) => None,
+            _ => self.store.folder_by_role(account.id, FolderRole::Sent)?,
+        };
+        for outgoing in &accepted {
+            if self.sent(outgoing, sent_folder)? {
+                report.sent += 1;
+            }
         }
-        let password = self.sessions.password(account)?;
-        let timeout = self.connect_timeout.max(Duration::from_secs(30));
-        for id in due {
+        let mut session = None;
+        let result = self
+            .send_due(account, &due, sent_folder, now, &mut session, &mut report)
+            .await;
+        if let Some(session) = session {
+            session.quit().await;
+        }
+        result?;
+        report.queued = self.waiting(account)?;
+        if report.sent + report.failed > 0 {
+            self.events.emit(Event::OutboxChanged {
+                account: account.name.clone(),
+            });
+            // Sent copies and \Answered marks were queued: wake the change worker.
+            self.queue.wake();
+        }
+        Ok(report)
+    }
+
+    /// Messages of the account still to go out.
+    fn waiting(&self, account: &Account) -> Result<u32> {
+        Ok(self
+            .store
+            .outbox(Some(account.id))?
+            .iter()
+            .filter(|m| m.state != crate::model::OutboxState::Failed)
+            .count() as u32)
+    }
+
+    async fn send_due(
+        &self,
+        account: &Account,
+        due: &[i64],
+        sent_folder: Option<i64>,
+        now: i64,
+        session: &mut Option<SmtpSession>,
+        report: &mut SendReport,
+    ) -> Result<()> {
+        if sent_folder.is_none() && !due.is_empty() {
+            tracing::info!(account = account.name, "no Sent folder: no copy kept");
+        }
+        for &id in due {
             let Some(outgoing) = self.store.begin_sending(id)? else {
                 continue;
             };
-            let result = smtp::send(
-                &account.smtp,
-                &password,
-                timeout,
-                &outgoing.mail_from,
-                &outgoing.recipients,
-                &outgoing.raw,
-            )
-            .await;
+            let result = match session {
+                Some(open) => {
+                    open.send(&outgoing.mail_from, &outgoing.recipients, &outgoing.raw)
+                        .await
+                }
+                None => match self.open_session(account).await {
+                    Ok(open) => {
+                        let open = session.insert(open);
+                        open.send(&outgoing.mail_from, &outgoing.recipients, &outgoing.raw)
+                            .await
+                    }
+                    Err(err) => Err(SendFailure::Retry(err)),
+                },
+            };
             match result {
                 Ok(()) => {
-                    let sent_folder = match account.protocol {
-                        Protocol::Imap if smtp::server_files_sent_copy(&account.smtp.host) => None,
-                        _ => self.store.folder_by_role(account.id, FolderRole::Sent)?,
-                    };
-                    if sent_folder.is_none() {
-                        tracing::info!(account = account.name, "no Sent folder: no copy kept");
-                    }
+                    // The server has it: say so durably before anything else, so that
+                    // nothing after this point can send it again.
+                    self.store.outgoing_accepted(id)?;
                     self.sent(&outgoing, sent_folder)?;
                     report.sent += 1;
                 }
@@ -246,6 +296,12 @@ impl Outbox {
                             None => err.message.clone(),
                         },
                     });
+                    // The refused transaction ends before the next message's begins.
+                    if let Some(open) = session.as_mut() {
+                        if !open.reset().await {
+                            *session = None;
+                        }
+                    }
                 }
                 Err(SendFailure::Retry(err)) => {
                     self.store.outgoing_retry_later(
@@ -253,33 +309,30 @@ impl Outbox {
                         &err.message,
                         queue_plan::next_attempt(now, outgoing.attempts),
                     )?;
+                    // After a failure mid-transaction the session is in no known state.
+                    *session = None;
                     report.offline = Some(err.message);
                     break;
                 }
             }
         }
-        report.queued = self
-            .store
-            .outbox(Some(account.id))?
-            .iter()
-            .filter(|m| m.state != crate::model::OutboxState::Failed)
-            .count() as u32;
-        if report.sent + report.failed > 0 {
-            self.events.emit(Event::OutboxChanged {
-                account: account.name.clone(),
-            });
-            // Sent copies and \Answered marks were queued: wake the change worker.
-            self.queue.wake();
-        }
-        Ok(report)
+        Ok(())
     }
 
-    /// The server took the message: it leaves the outbox, the sender's copy goes into
-    /// `sent_folder` (queued for upload on IMAP) and the original gets its flag.
-    fn sent(&self, outgoing: &OutboxRow, sent_folder: Option<i64>) -> Result<()> {
+    async fn open_session(&self, account: &Account) -> Result<SmtpSession> {
+        let password = self.sessions.password(account)?;
+        SmtpSession::open(&account.smtp, &password, self.limits).await
+    }
+
+    /// What follows a message the server took: it leaves the outbox, the sender's copy
+    /// goes into `sent_folder` (queued for upload on IMAP) and the original gets its flag.
+    /// False if another pass did this already.
+    fn sent(&self, outgoing: &OutboxRow, sent_folder: Option<i64>) -> Result<bool> {
         let copy = sent_folder.map(|_| mime::parse_message(outgoing.own_copy()));
-        self.queue.write(|rec| {
-            rows::remove_sent(rec.tx(), outgoing.id)?;
+        let (done, _) = self.queue.write(|rec| {
+            if !rows::remove_sent(rec.tx(), outgoing.id)? {
+                return Ok(false);
+            }
             if let (Some(folder), Some(copy)) = (sent_folder, &copy) {
                 let (account, op) =
                     Append::apply(&self.store, rec.tx(), folder, copy, FlagSet::SEEN)?;
@@ -296,9 +349,9 @@ impl Outbox {
                     }
                 }
             }
-            Ok(())
+            Ok(true)
         })?;
-        Ok(())
+        Ok(done)
     }
 
     /// The server will not take the message: it stays in the outbox as `failed` and is

@@ -1,140 +1,508 @@
-//! Sending with SMTP through lettre: implicit TLS, STARTTLS (required, never
-//! opportunistic) or plain on explicit opt-in, with AUTH. Failures are sorted into
-//! "try again later" and "refused for good", which decides what the outbox does.
+//! Sending with SMTP: implicit TLS, STARTTLS (required, never opportunistic) or plain on
+//! explicit opt-in, with AUTH. lettre speaks the protocol over a TCP stream of ours that
+//! notes every byte moved either way, so each step (greeting, EHLO, STARTTLS, AUTH,
+//! MAIL, RCPT, DATA, the message and its final reply) ends once the server has been
+//! silent, and taken nothing, for the silence limit; a large message that keeps going
+//! out is never cut. Failures are sorted into "try again later" and "refused for good",
+//! which decides what the outbox does.
 
-use std::time::Duration;
+use std::fmt::Debug;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
-use lettre::address::Envelope;
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::address::Address as SmtpAddress;
+use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
+use lettre::transport::smtp::client::{
+    AsyncSmtpConnection, AsyncTokioStream, Certificate, TlsParameters,
+};
+use lettre::transport::smtp::commands::{Data, Mail, Rcpt, Rset};
+use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
 use lettre::transport::smtp::Error as SmtpError;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{Security, ServerConfig};
+use crate::net::{self, ConnectPolicy};
 
 /// How one attempt to hand a message to the server ended, when it did not succeed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SendFailure {
-    /// The server cannot be reached or said "try later": keep the message queued.
+    /// The server cannot be reached, went silent or said "try later": keep the message
+    /// queued.
     Retry(Error),
     /// The server refused this message for good (5xx on MAIL, RCPT or DATA).
     Refused(Error),
 }
 
-fn transport(
-    server: &ServerConfig,
-    password: &str,
-    timeout: Duration,
-) -> Result<AsyncSmtpTransport<Tokio1Executor>> {
-    let tls = || -> Result<TlsParameters> {
-        let mut params = TlsParameters::builder(server.host.clone());
-        if let Some(path) = &server.ca_file {
-            let pem = std::fs::read(path)
-                .map_err(|err| Error::invalid(format!("cannot read CA file {path}: {err}")))?;
-            let cert = Certificate::from_pem(&pem)
-                .map_err(|err| Error::invalid(format!("bad certificate in {path}: {err}")))?;
-            params = params.add_root_certificate(cert);
+/// How long the steps of a session may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Connecting, the TLS handshake and the greeting.
+    pub connect: Duration,
+    /// How long the server may stay silent, and take none of what we send, in any later
+    /// step.
+    pub silence: Duration,
+}
+
+impl From<&ConnectPolicy> for Limits {
+    fn from(policy: &ConnectPolicy) -> Self {
+        Self {
+            connect: policy.connect_timeout,
+            silence: policy.silence_limit,
         }
-        params
-            .build_rustls()
-            .map_err(|err| Error::new(ErrorKind::Tls, format!("TLS set-up failed: {err}")))
-    };
-    let tls = match server.security {
-        Security::Tls => Tls::Wrapper(tls()?),
-        Security::StartTls => Tls::Required(tls()?),
-        Security::Plain => Tls::None,
-    };
-    Ok(
-        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(server.host.clone())
-            .port(server.port)
-            .tls(tls)
-            .timeout(Some(timeout))
-            .credentials(Credentials::new(
-                server.username.clone(),
-                password.to_owned(),
-            ))
-            .build(),
-    )
-}
-
-/// Hands one message to the server.
-pub async fn send(
-    server: &ServerConfig,
-    password: &str,
-    timeout: Duration,
-    mail_from: &str,
-    recipients: &[String],
-    raw: &[u8],
-) -> std::result::Result<(), SendFailure> {
-    let invalid = |what: &str, err: lettre::address::AddressError| {
-        SendFailure::Refused(Error::invalid(format!(
-            "'{what}' is not a valid address: {err}"
-        )))
-    };
-    let from = mail_from.parse().map_err(|err| invalid(mail_from, err))?;
-    let to = recipients
-        .iter()
-        .map(|r| r.parse().map_err(|err| invalid(r, err)))
-        .collect::<std::result::Result<Vec<_>, _>>()?;
-    let envelope = Envelope::new(Some(from), to).map_err(|err| {
-        SendFailure::Refused(Error::invalid(format!("no usable envelope: {err}")))
-    })?;
-    let transport = transport(server, password, timeout).map_err(SendFailure::Retry)?;
-    transport
-        .send_raw(&envelope, raw)
-        .await
-        .map(|_| ())
-        .map_err(|err| classify(server, &err))
-}
-
-/// Checks that the server accepts the login, without sending anything.
-pub async fn check_login(server: &ServerConfig, password: &str, timeout: Duration) -> Result<()> {
-    let transport = transport(server, password, timeout)?;
-    match transport.test_connection().await {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(Error::protocol(format!(
-            "the SMTP server {}:{} did not answer NOOP",
-            server.host, server.port
-        ))),
-        Err(err) => Err(match classify(server, &err) {
-            SendFailure::Retry(e) | SendFailure::Refused(e) => e,
-        }),
     }
 }
 
-fn classify(server: &ServerConfig, err: &SmtpError) -> SendFailure {
-    let target = format!("{}:{}", server.host, server.port);
+/// A connect limit alone: silence is bounded by the default limit.
+impl From<Duration> for Limits {
+    fn from(connect: Duration) -> Self {
+        Self {
+            connect,
+            silence: net::SILENCE_LIMIT,
+        }
+    }
+}
+
+/// The socket's send buffer. Bytes in it that have not reached the server are progress
+/// we cannot see: when the last of a message is written, the server may still have this
+/// much to take before it can answer. Left to the kernel, the buffer grows to megabytes,
+/// which a slow uplink needs longer than the silence limit to drain; this much drains in
+/// 16 s at 256 kbit/s and still allows about 40 Mbit/s at 100 ms round trip (Linux
+/// doubles the value).
+const SEND_BUFFER: usize = 256 * 1024;
+
+/// How long QUIT may take: everything that matters was done before it.
+const QUIT_LIMIT: Duration = Duration::from_secs(5);
+
+fn clock() -> Duration {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed()
+}
+
+/// What moved on a connection, either way, and when it last did.
+#[derive(Debug, Default)]
+struct TrafficState {
+    last_ms: AtomicU64,
+    sent: AtomicU64,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Traffic(Arc<TrafficState>);
+
+impl Traffic {
+    fn touch(&self) {
+        self.0
+            .last_ms
+            .store(clock().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    fn silent_for(&self) -> Duration {
+        clock().saturating_sub(Duration::from_millis(
+            self.0.last_ms.load(Ordering::Relaxed),
+        ))
+    }
+
+    /// Bytes the kernel took from us so far.
+    fn sent(&self) -> u64 {
+        self.0.sent.load(Ordering::Relaxed)
+    }
+
+    /// Waits for `fut`, failing with how long it was silent once nothing has moved for
+    /// `limit()` (asked anew at every check, at least once a second).
+    async fn bounded<T>(
+        &self,
+        limit: impl Fn() -> Duration,
+        fut: impl Future<Output = T>,
+    ) -> std::result::Result<T, Duration> {
+        self.touch();
+        tokio::pin!(fut);
+        loop {
+            let wait = limit()
+                .saturating_sub(self.silent_for())
+                .clamp(Duration::from_millis(50), Duration::from_secs(1));
+            tokio::select! {
+                value = &mut fut => return Ok(value),
+                _ = tokio::time::sleep(wait) => {
+                    let silent = self.silent_for();
+                    if silent >= limit() {
+                        return Err(silent);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The TCP stream, noting in `traffic` every byte that arrives or that the kernel takes.
+#[derive(Debug)]
+struct Counted {
+    inner: TcpStream,
+    traffic: Traffic,
+}
+
+impl AsyncRead for Counted {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let result = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(result, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.traffic.touch();
+        }
+        result
+    }
+}
+
+impl AsyncWrite for Counted {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let result = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = result {
+            if n > 0 {
+                self.traffic.touch();
+                self.traffic.0.sent.fetch_add(n as u64, Ordering::Relaxed);
+            }
+        }
+        result
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// What lettre talks over: the counted stream, with TLS on it for implicit TLS.
+#[derive(Debug)]
+struct Link<S> {
+    inner: S,
+    peer: SocketAddr,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Link<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Link<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + Sync + Debug> AsyncTokioStream for Link<S> {
+    fn peer_addr(&self) -> io::Result<SocketAddr> {
+        Ok(self.peer)
+    }
+}
+
+fn starttls_parameters(server: &ServerConfig) -> Result<TlsParameters> {
+    let mut params = TlsParameters::builder(server.host.clone());
+    if let Some(path) = &server.ca_file {
+        let pem = std::fs::read(path)
+            .map_err(|err| Error::invalid(format!("cannot read CA file {path}: {err}")))?;
+        let cert = Certificate::from_pem(&pem)
+            .map_err(|err| Error::invalid(format!("bad certificate in {path}: {err}")))?;
+        params = params.add_root_certificate(cert);
+    }
+    params
+        .build_rustls()
+        .map_err(|err| Error::new(ErrorKind::Tls, format!("TLS set-up failed: {err}")))
+}
+
+/// Runs one protocol step, bounded by silence.
+async fn step<T>(
+    traffic: &Traffic,
+    limit: Duration,
+    target: &str,
+    name: &str,
+    fut: impl Future<Output = std::result::Result<T, SmtpError>>,
+) -> std::result::Result<T, SendFailure> {
+    match traffic.bounded(|| limit, fut).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(err)) => Err(classify(target, name, &err)),
+        Err(silent) => Err(SendFailure::Retry(silence(target, name, silent))),
+    }
+}
+
+/// `step` on a session's connection.
+macro_rules! step {
+    ($session:expr, $name:expr, $conn:ident => $fut:expr) => {{
+        let $conn = &mut $session.conn;
+        step(
+            &$session.traffic,
+            $session.limits.silence,
+            &$session.target,
+            $name,
+            $fut,
+        )
+        .await
+    }};
+}
+
+/// A logged-in SMTP session: messages go out one after another, then `quit`.
+pub struct SmtpSession {
+    conn: AsyncSmtpConnection,
+    traffic: Traffic,
+    limits: Limits,
+    target: String,
+}
+
+impl SmtpSession {
+    /// Connects, reads the greeting, says EHLO, starts TLS as configured and logs in.
+    /// Every failure here may pass (it is about the server or the account, not a message).
+    pub async fn open(
+        server: &ServerConfig,
+        password: &str,
+        limits: impl Into<Limits>,
+    ) -> Result<Self> {
+        let limits = limits.into();
+        let target = format!("{}:{}", server.host, server.port);
+        let tcp = net::connect_tcp(&server.host, server.port, limits.connect).await?;
+        if let Err(err) = socket2::SockRef::from(&tcp).set_send_buffer_size(SEND_BUFFER) {
+            tracing::debug!(%err, "cannot size the send buffer");
+        }
+        let peer = tcp.peer_addr().map_err(|err| net::io_error(&target, err))?;
+        let traffic = Traffic::default();
+        let counted = Counted {
+            inner: tcp,
+            traffic: traffic.clone(),
+        };
+        let stream: Box<dyn AsyncTokioStream> = match server.security {
+            Security::Tls => Box::new(Link {
+                inner: net::secure(counted, server, limits.connect).await?,
+                peer,
+            }),
+            Security::StartTls | Security::Plain => Box::new(Link {
+                inner: counted,
+                peer,
+            }),
+        };
+        let hello = ClientId::default();
+        // The greeting within the connect limit; once EHLO went out, the silence limit.
+        let greeted = traffic
+            .bounded(
+                || match traffic.sent() {
+                    0 => limits.connect,
+                    _ => limits.silence,
+                },
+                AsyncSmtpConnection::connect_with_transport(stream, &hello),
+            )
+            .await;
+        let conn = match greeted {
+            Ok(conn) => conn.map_err(|err| failure_error(classify(&target, "EHLO", &err)))?,
+            Err(silent) if traffic.sent() == 0 => {
+                return Err(Error::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "the SMTP server {target} sent no greeting within {:.0} s",
+                        silent.as_secs_f64()
+                    ),
+                ))
+            }
+            Err(silent) => return Err(silence(&target, "EHLO", silent)),
+        };
+        let mut session = Self {
+            conn,
+            traffic,
+            limits,
+            target,
+        };
+        if server.security == Security::StartTls {
+            let params = starttls_parameters(server)?;
+            step!(session, "STARTTLS", conn => conn.starttls(params, &hello))
+                .map_err(failure_error)?;
+        }
+        let credentials = Credentials::new(server.username.clone(), password.to_owned());
+        step!(session, "AUTH", conn => conn.auth(DEFAULT_MECHANISMS, &credentials))
+            .map_err(failure_error)?;
+        Ok(session)
+    }
+
+    /// Hands one message to the server. `Ok` means the server answered the message's end
+    /// with 250: from then on it is the server's to deliver.
+    pub async fn send(
+        &mut self,
+        mail_from: &str,
+        recipients: &[String],
+        raw: &[u8],
+    ) -> std::result::Result<(), SendFailure> {
+        let refuse = |text: String| SendFailure::Refused(Error::new(ErrorKind::SendRefused, text));
+        let parse = |what: &str| {
+            what.parse::<SmtpAddress>().map_err(|err| {
+                SendFailure::Refused(Error::invalid(format!(
+                    "'{what}' is not a valid address: {err}"
+                )))
+            })
+        };
+        let from = parse(mail_from)?;
+        let to = recipients
+            .iter()
+            .map(|r| parse(r))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        if to.is_empty() {
+            return Err(SendFailure::Refused(Error::invalid(
+                "the message has no recipients",
+            )));
+        }
+        let info = self.conn.server_info();
+        let mut options = Vec::new();
+        if !mail_from.is_ascii() || recipients.iter().any(|r| !r.is_ascii()) {
+            if !info.supports_feature(Extension::SmtpUtfEight) {
+                return Err(refuse(format!(
+                    "the SMTP server {} takes no addresses with non-ASCII characters (no SMTPUTF8)",
+                    self.target
+                )));
+            }
+            options.push(MailParameter::SmtpUtfEight);
+        }
+        if !raw.is_ascii() {
+            if !info.supports_feature(Extension::EightBitMime) {
+                return Err(refuse(format!(
+                    "the SMTP server {} takes no 8-bit messages (no 8BITMIME)",
+                    self.target
+                )));
+            }
+            options.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+        }
+        step!(self, "MAIL FROM", conn => conn.command(Mail::new(Some(from), options)))?;
+        for recipient in to {
+            step!(self, "RCPT TO", conn => conn.command(Rcpt::new(recipient, vec![])))?;
+        }
+        step!(self, "DATA", conn => conn.command(Data))?;
+        // Which part was silent: the data (the server took none of it) or its final reply
+        // (all of it went out). TLS framing makes the count a little larger than the
+        // message, so the last few bytes may be taken for the reply.
+        let before = self.traffic.sent();
+        let result = step!(self, "the message", conn => conn.message(raw));
+        match result {
+            Err(SendFailure::Retry(err)) if err.kind == ErrorKind::Timeout => {
+                let all_out = self.traffic.sent() - before >= raw.len() as u64;
+                let silent = self.traffic.silent_for().as_secs_f64();
+                Err(SendFailure::Retry(Error::new(
+                    ErrorKind::Timeout,
+                    if all_out {
+                        format!(
+                            "the SMTP server {} did not confirm the message within {silent:.0} s \
+                             (it may have it: it is sent again later)",
+                            self.target
+                        )
+                    } else {
+                        format!(
+                            "the SMTP server {} took none of the message for {silent:.0} s",
+                            self.target
+                        )
+                    },
+                )))
+            }
+            other => other.map(|_| ()),
+        }
+    }
+
+    /// Ends a transaction the server refused, so that the next message can go out on this
+    /// session. False if the session is no longer usable.
+    pub async fn reset(&mut self) -> bool {
+        step!(self, "RSET", conn => conn.command(Rset)).is_ok()
+    }
+
+    /// Says goodbye, waiting briefly for the answer (nothing depends on it).
+    pub async fn quit(mut self) {
+        let traffic = self.traffic.clone();
+        let _ = traffic
+            .bounded(|| QUIT_LIMIT.min(self.limits.silence), self.conn.quit())
+            .await;
+    }
+}
+
+fn failure_error(failure: SendFailure) -> Error {
+    match failure {
+        SendFailure::Retry(e) | SendFailure::Refused(e) => e,
+    }
+}
+
+fn silence(target: &str, step: &str, silent: Duration) -> Error {
+    Error::new(
+        ErrorKind::Timeout,
+        format!(
+            "the SMTP server {target} did not answer {step} within {:.0} s",
+            silent.as_secs_f64()
+        ),
+    )
+}
+
+/// Checks that the server accepts the login, without sending anything.
+pub async fn check_login(
+    server: &ServerConfig,
+    password: &str,
+    limits: impl Into<Limits>,
+) -> Result<()> {
+    SmtpSession::open(server, password, limits)
+        .await?
+        .quit()
+        .await;
+    Ok(())
+}
+
+fn classify(target: &str, step: &str, err: &SmtpError) -> SendFailure {
     // A cause below lettre's error says more than its text: refused, timed out, TLS.
     let mut source = std::error::Error::source(err);
     while let Some(cause) = source {
         if let Some(tls) = cause.downcast_ref::<tokio_rustls::rustls::Error>() {
-            return SendFailure::Retry(crate::net::tls_error(&target, tls));
+            return SendFailure::Retry(crate::net::tls_error(target, tls));
         }
         if let Some(io) = cause.downcast_ref::<std::io::Error>() {
             if let Some(tls) = io
                 .get_ref()
                 .and_then(|inner| inner.downcast_ref::<tokio_rustls::rustls::Error>())
             {
-                return SendFailure::Retry(crate::net::tls_error(&target, tls));
+                return SendFailure::Retry(crate::net::tls_error(target, tls));
             }
             return SendFailure::Retry(crate::net::io_error(
-                &target,
+                target,
                 std::io::Error::new(io.kind(), io.to_string()),
             ));
         }
         source = cause.source();
     }
     let code = err.status().map(|c| c.to_string()).unwrap_or_default();
-    let text = format!("the SMTP server {target} said: {err}");
+    let text = format!("the SMTP server {target} answered {step} with: {err}");
     if matches!(code.as_str(), "530" | "534" | "535" | "538") {
         return SendFailure::Retry(Error::new(ErrorKind::AuthFailed, text));
     }
     if err.is_timeout() {
-        return SendFailure::Retry(Error::new(
-            ErrorKind::Timeout,
-            format!("the SMTP server {target} did not answer in time"),
-        ));
+        return SendFailure::Retry(Error::new(ErrorKind::Timeout, text));
     }
     if err.is_permanent() {
         return SendFailure::Refused(Error::new(ErrorKind::SendRefused, text));
@@ -165,6 +533,10 @@ pub fn server_files_sent_copy(smtp_host: &str) -> bool {
 mod tests {
     use super::*;
 
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+    use tokio::net::TcpListener;
+
     #[test]
     fn providers_that_file_the_sent_copy() {
         let cases = [
@@ -177,5 +549,280 @@ mod tests {
         for (host, want) in cases {
             assert_eq!(server_files_sent_copy(host), want, "{host}");
         }
+    }
+
+    const LIMITS: Limits = Limits {
+        connect: Duration::from_secs(5),
+        silence: Duration::from_millis(800),
+    };
+
+    struct Peer {
+        read: BufReader<OwnedReadHalf>,
+        write: OwnedWriteHalf,
+    }
+
+    impl Peer {
+        async fn line(&mut self) -> String {
+            let mut line = String::new();
+            self.read.read_line(&mut line).await.unwrap();
+            line
+        }
+
+        async fn say(&mut self, text: &str) {
+            self.write.write_all(text.as_bytes()).await.unwrap();
+        }
+
+        /// Greeting, EHLO and AUTH, all accepted.
+        async fn welcome(&mut self) {
+            self.say("220 canned.test ESMTP\r\n").await;
+            assert!(self.line().await.starts_with("EHLO"));
+            self.say("250-canned.test\r\n250-AUTH PLAIN\r\n250 8BITMIME\r\n")
+                .await;
+            assert!(self.line().await.starts_with("AUTH PLAIN"));
+            self.say("235 ok\r\n").await;
+        }
+
+        /// Reads the message data up to its end; returns its length.
+        async fn data(&mut self) -> usize {
+            let mut total = 0;
+            loop {
+                let line = self.line().await;
+                if line == ".\r\n" || line.is_empty() {
+                    return total;
+                }
+                total += line.len();
+            }
+        }
+    }
+
+    /// A server on this machine that runs `script` for one connection; `receive_buffer`
+    /// sets its socket's receive buffer (small: the kernel takes little on its behalf).
+    async fn canned<F, Fut>(receive_buffer: Option<usize>, script: F) -> ServerConfig
+    where
+        F: FnOnce(Peer) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send,
+    {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        if let Some(size) = receive_buffer {
+            socket.set_recv_buffer_size(size as u32).unwrap();
+        }
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let listener: TcpListener = socket.listen(1).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let (read, write) = stream.into_split();
+            script(Peer {
+                read: BufReader::new(read),
+                write,
+            })
+            .await;
+        });
+        ServerConfig {
+            host: "127.0.0.1".into(),
+            port,
+            security: Security::Plain,
+            username: "me".into(),
+            ca_file: None,
+        }
+    }
+
+    async fn hold(peer: Peer) {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        drop(peer);
+    }
+
+    fn to() -> Vec<String> {
+        vec!["bob@example.test".to_owned()]
+    }
+
+    #[tokio::test]
+    async fn a_server_silent_after_its_greeting_ends_in_the_silence_limit_naming_ehlo() {
+        let server = canned(None, |mut peer| async move {
+            peer.say("220 canned.test ESMTP\r\n").await;
+            peer.line().await;
+            hold(peer).await;
+        })
+        .await;
+        let started = Instant::now();
+        let err = SmtpSession::open(&server, "pw", LIMITS)
+            .await
+            .err()
+            .unwrap();
+        let took = started.elapsed();
+        assert_eq!(err.kind, ErrorKind::Timeout, "{err}");
+        assert!(err.message.contains("EHLO"), "{err}");
+        assert!(!err.message.contains('\n'));
+        assert!(
+            took >= LIMITS.silence && took < 4 * LIMITS.silence,
+            "{took:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_slow_answer_that_keeps_coming_is_never_cut() {
+        let server = canned(None, |mut peer| async move {
+            peer.say("220 canned.test ESMTP\r\n").await;
+            peer.line().await;
+            // Three silence limits for the whole answer, a fifth of one between bytes.
+            let answer = "250-canned.test\r\n250 AUTH PLAIN\r\n";
+            let pause = 3 * LIMITS.silence / answer.len() as u32;
+            for byte in answer.bytes() {
+                peer.write.write_all(&[byte]).await.unwrap();
+                tokio::time::sleep(pause).await;
+            }
+            peer.line().await;
+            peer.say("235 ok\r\n").await;
+            hold(peer).await;
+        })
+        .await;
+        let started = Instant::now();
+        SmtpSession::open(&server, "pw", LIMITS).await.unwrap();
+        assert!(started.elapsed() > 2 * LIMITS.silence);
+    }
+
+    #[tokio::test]
+    async fn a_large_message_the_server_takes_slowly_is_never_cut() {
+        // 4 MiB taken at about 1.6 MB/s: some 2.5 s, three silence limits, with nothing
+        // said by the server until the end.
+        const SIZE: usize = 4 << 20;
+        let server = canned(Some(16 * 1024), |mut peer| async move {
+            peer.welcome().await;
+            peer.line().await; // MAIL
+            peer.say("250 ok\r\n").await;
+            peer.line().await; // RCPT
+            peer.say("250 ok\r\n").await;
+            peer.line().await; // DATA
+            peer.say("354 go\r\n").await;
+            let mut taken = 0;
+            let mut chunk = vec![0u8; 16 * 1024];
+            loop {
+                let n = tokio::io::AsyncReadExt::read(&mut peer.read, &mut chunk)
+                    .await
+                    .unwrap();
+                taken += n;
+                if n == 0 || chunk[..n].ends_with(b"\r\n.\r\n") {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            assert!(taken > SIZE);
+            peer.say("250 queued\r\n").await;
+            hold(peer).await;
+        })
+        .await;
+        let mut raw = Vec::with_capacity(SIZE + 100);
+        raw.extend_from_slice(b"Subject: big\r\n\r\n");
+        while raw.len() < SIZE {
+            raw.extend_from_slice(
+                b"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\r\n",
+            );
+        }
+        let mut session = SmtpSession::open(&server, "pw", LIMITS).await.unwrap();
+        let started = Instant::now();
+        let sent = session.send("me@example.test", &to(), &raw).await;
+        let took = started.elapsed();
+        assert_eq!(sent, Ok(()), "after {took:?}");
+        assert!(
+            took > 2 * LIMITS.silence,
+            "the server took it too fast: {took:?}"
+        );
+    }
+
+    async fn until_data(peer: &mut Peer) {
+        peer.welcome().await;
+        peer.line().await;
+        peer.say("250 ok\r\n").await;
+        peer.line().await;
+        peer.say("250 ok\r\n").await;
+        peer.line().await;
+    }
+
+    #[tokio::test]
+    async fn a_server_that_takes_none_of_the_message_ends_in_the_silence_limit() {
+        let server = canned(Some(16 * 1024), |mut peer| async move {
+            until_data(&mut peer).await;
+            peer.say("354 go\r\n").await;
+            hold(peer).await;
+        })
+        .await;
+        let raw = vec![b'x'; 8 << 20];
+        let mut session = SmtpSession::open(&server, "pw", LIMITS).await.unwrap();
+        let started = Instant::now();
+        let err = session.send("me@example.test", &to(), &raw).await;
+        let took = started.elapsed();
+        match err {
+            Err(SendFailure::Retry(err)) => {
+                assert!(err.message.contains("took none of the message"), "{err}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(took < 4 * LIMITS.silence, "{took:?}");
+    }
+
+    #[tokio::test]
+    async fn a_server_that_never_confirms_the_message_means_try_again() {
+        let server = canned(None, |mut peer| async move {
+            until_data(&mut peer).await;
+            peer.say("354 go\r\n").await;
+            peer.data().await;
+            hold(peer).await;
+        })
+        .await;
+        let mut session = SmtpSession::open(&server, "pw", LIMITS).await.unwrap();
+        let started = Instant::now();
+        let err = session
+            .send("me@example.test", &to(), b"Subject: x\r\n\r\nhello\r\n")
+            .await;
+        let took = started.elapsed();
+        match err {
+            Err(SendFailure::Retry(err)) => {
+                assert_eq!(err.kind, ErrorKind::Timeout);
+                assert!(err.message.contains("did not confirm the message"), "{err}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            took >= LIMITS.silence && took < 4 * LIMITS.silence,
+            "{took:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn after_a_refused_recipient_the_next_message_goes_out_on_the_same_session() {
+        let server = canned(None, |mut peer| async move {
+            peer.welcome().await;
+            assert!(peer.line().await.starts_with("MAIL FROM:<me@example.test>"));
+            peer.say("250 ok\r\n").await;
+            peer.line().await;
+            peer.say("550 5.1.1 no such user\r\n").await;
+            assert_eq!(peer.line().await, "RSET\r\n");
+            peer.say("250 ok\r\n").await;
+            peer.line().await;
+            peer.say("250 ok\r\n").await;
+            peer.line().await;
+            peer.say("250 ok\r\n").await;
+            peer.line().await;
+            peer.say("354 go\r\n").await;
+            peer.data().await;
+            peer.say("250 queued\r\n").await;
+            assert_eq!(peer.line().await, "QUIT\r\n");
+            peer.say("221 bye\r\n").await;
+        })
+        .await;
+        let mut session = SmtpSession::open(&server, "pw", LIMITS).await.unwrap();
+        let raw = b"Subject: x\r\n\r\nhello\r\n";
+        match session.send("me@example.test", &to(), raw).await {
+            Err(SendFailure::Refused(err)) => {
+                assert!(
+                    err.message.contains("RCPT TO") && err.message.contains("550"),
+                    "{err}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(session.reset().await);
+        assert_eq!(session.send("me@example.test", &to(), raw).await, Ok(()));
+        session.quit().await;
     }
 }

@@ -1,12 +1,13 @@
 //! The outbox: a message stays here, whole, from the moment the user sends it until the
-//! SMTP server took it. What happens then (the sent copy, the \Answered mark, or the
-//! draft of a refused message) is one transaction with the row's removal.
+//! SMTP server took it. The server's 250 is recorded at once, in a write of a few bytes
+//! (state `sent`); what follows (the sent copy, the \Answered mark) is one transaction
+//! with the row's removal, as is the draft of a refused message.
 
 use rusqlite::{params, OptionalExtension, Row, Transaction};
 
 use super::Store;
 use crate::compose::Composed;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::model::{OutboxMessage, OutboxState};
 
 /// An outbox row with what sending it needs.
@@ -48,10 +49,14 @@ impl Outgoing {
     }
 }
 
-/// The server took the message: it leaves the outbox.
-pub fn remove_sent(tx: &Transaction<'_>, id: i64) -> Result<()> {
-    tx.execute("DELETE FROM outbox WHERE id = ?1", [id])?;
-    Ok(())
+const OUTGOING_COLUMNS: &str = "o.id, o.account_id, b.raw, o.mail_from, o.recipients,
+    o.bcc_header, o.origin_message, o.origin_flags, o.attempts
+    FROM outbox o JOIN outbox_body b ON b.outbox_id = o.id";
+
+/// A message the server took leaves the outbox. False if it was not (or no longer) in
+/// state `sent`: then its follow-ups were done already, by another pass.
+pub fn remove_sent(tx: &Transaction<'_>, id: i64) -> Result<bool> {
+    Ok(tx.execute("DELETE FROM outbox WHERE id = ?1 AND state = 'sent'", [id])? == 1)
 }
 
 /// The server will not take the message: it stays in the outbox as `failed`, with the
@@ -84,12 +89,11 @@ impl Store {
     ) -> Result<i64> {
         self.write(|tx| {
             tx.execute(
-                "INSERT INTO outbox (account_id, raw, message_id_header, subject, mail_from,
+                "INSERT INTO outbox (account_id, message_id_header, subject, mail_from,
                                      recipients, bcc_header, origin_message, origin_flags)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
                     account_id,
-                    composed.raw,
                     composed.message_id,
                     composed.subject,
                     composed.mail_from,
@@ -99,7 +103,12 @@ impl Store {
                     origin.map(|o| o.1).unwrap_or(0),
                 ],
             )?;
-            Ok(tx.last_insert_rowid())
+            let id = tx.last_insert_rowid();
+            tx.execute(
+                "INSERT INTO outbox_body (outbox_id, raw) VALUES (?1, ?2)",
+                params![id, composed.raw],
+            )?;
+            Ok(id)
         })
     }
 
@@ -115,14 +124,19 @@ impl Store {
             let rows = stmt.query_map([account_id], |r| {
                 let recipients: String = r.get(4)?;
                 let state: String = r.get(5)?;
+                // A `sent` message is not done until its Sent copy is filed.
+                let state = match state.as_str() {
+                    "sent" => OutboxState::Sending,
+                    // The CHECK constraint keeps the state valid.
+                    other => OutboxState::parse(other).unwrap_or(OutboxState::Queued),
+                };
                 Ok(OutboxMessage {
                     id: r.get(0)?,
                     account: r.get(1)?,
                     message_id: r.get(2)?,
                     subject: r.get(3)?,
                     recipients: serde_json::from_str(&recipients).unwrap_or_default(),
-                    // The CHECK constraint keeps the state valid.
-                    state: OutboxState::parse(&state).unwrap_or(OutboxState::Queued),
+                    state,
                     attempts: r.get(6)?,
                     last_error: r.get(7)?,
                     draft_id: r.get(8)?,
@@ -146,12 +160,26 @@ impl Store {
         })
     }
 
-    /// When the account's next outbox attempt is due, if anything waits.
+    /// Messages of an account the server took whose follow-ups are still to be done (a
+    /// pass stopped between the 250 and them), oldest first.
+    pub fn accepted_outgoing(&self, account_id: i64) -> Result<Vec<Outgoing>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {OUTGOING_COLUMNS} WHERE o.account_id = ?1 AND o.state = 'sent'
+                 ORDER BY o.id"
+            ))?;
+            let rows = stmt.query_map([account_id], outgoing_from_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    /// When the account's next outbox pass is due, if anything waits (a `sent` message's
+    /// follow-ups are due at once).
     pub fn next_outgoing_due(&self, account_id: i64) -> Result<Option<i64>> {
         self.read(|conn| {
             Ok(conn.query_row(
-                "SELECT min(next_attempt) FROM outbox
-                 WHERE account_id = ?1 AND state IN ('queued', 'sending')",
+                "SELECT min(CASE state WHEN 'sent' THEN 0 ELSE next_attempt END) FROM outbox
+                 WHERE account_id = ?1 AND state IN ('queued', 'sending', 'sent')",
                 [account_id],
                 |r| r.get(0),
             )?)
@@ -163,9 +191,10 @@ impl Store {
         self.write(|tx| {
             let row = tx
                 .query_row(
-                    "SELECT id, account_id, raw, mail_from, recipients, bcc_header,
-                            origin_message, origin_flags, attempts
-                     FROM outbox WHERE id = ?1 AND state IN ('queued', 'sending')",
+                    &format!(
+                        "SELECT {OUTGOING_COLUMNS}
+                         WHERE o.id = ?1 AND o.state IN ('queued', 'sending')"
+                    ),
                     [id],
                     outgoing_from_row,
                 )
@@ -180,11 +209,30 @@ impl Store {
         })
     }
 
+    /// The server answered the message's end with 250: from now on the message is never
+    /// sent again. One statement of a few bytes, committed at once and synced to disk
+    /// (the store's usual commit survives a crash of the process, not a power cut).
+    pub fn outgoing_accepted(&self, id: i64) -> Result<()> {
+        let conn = self
+            .writer
+            .lock()
+            .map_err(|_| Error::new(ErrorKind::Storage, "database writer lock poisoned"))?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        let updated = conn.execute(
+            "UPDATE outbox SET state = 'sent', last_error = '' WHERE id = ?1",
+            [id],
+        );
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        updated?;
+        Ok(())
+    }
+
     /// The attempt did not get through: try again at `next_attempt`.
     pub fn outgoing_retry_later(&self, id: i64, error: &str, next_attempt: i64) -> Result<()> {
         self.write(|tx| {
             tx.execute(
-                "UPDATE outbox SET state = 'queued', last_error = ?2, next_attempt = ?3 WHERE id = ?1",
+                "UPDATE outbox SET state = 'queued', last_error = ?2, next_attempt = ?3
+                 WHERE id = ?1 AND state = 'sending'",
                 params![id, error, next_attempt],
             )?;
             Ok(())
@@ -203,11 +251,118 @@ impl Store {
                 Some("sending") => Err(Error::invalid(format!(
                     "outbox message {id} is being sent right now"
                 ))),
+                Some("sent") => Err(Error::invalid(format!(
+                    "outbox message {id} was sent; its copy in Sent is being filed"
+                ))),
                 Some(_) => {
                     tx.execute("DELETE FROM outbox WHERE id = ?1", [id])?;
                     Ok(())
                 }
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{AccountConfig, Protocol, Security, ServerConfig};
+
+    fn store() -> (tempfile::TempDir, Store, i64) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db.sqlite3")).unwrap();
+        let server = ServerConfig {
+            host: "127.0.0.1".into(),
+            port: 1,
+            security: Security::Tls,
+            username: "a".into(),
+            ca_file: None,
+        };
+        let account = store
+            .insert_account(
+                &AccountConfig {
+                    pop3_delete: Default::default(),
+                    display_name: String::new(),
+                    smtp: Some(server.clone()),
+                    name: "a".into(),
+                    email: "a@example.test".into(),
+                    protocol: Protocol::Imap,
+                    server,
+                },
+                &[],
+            )
+            .unwrap();
+        (dir, store, account.id)
+    }
+
+    fn composed(size: usize) -> Composed {
+        let mut raw = b"Subject: s\r\n\r\n".to_vec();
+        raw.resize(size, b'x');
+        Composed {
+            raw,
+            message_id: "m@example.test".into(),
+            subject: "s".into(),
+            mail_from: "a@example.test".into(),
+            recipients: vec!["b@example.test".into()],
+            bcc_header: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_servers_250_is_recorded_in_a_few_bytes_whatever_the_message_size() {
+        let (dir, store, account) = store();
+        let size = 4 << 20;
+        let id = store
+            .queue_outgoing(account, &composed(size), None)
+            .unwrap();
+        assert_eq!(store.begin_sending(id).unwrap().unwrap().raw.len(), size);
+        let db = dir.path().join("db.sqlite3");
+        let wal = dir.path().join("db.sqlite3-wal");
+        rusqlite::Connection::open(&db)
+            .unwrap()
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .unwrap();
+        assert_eq!(std::fs::metadata(&wal).unwrap().len(), 0);
+        let started = std::time::Instant::now();
+        store.outgoing_accepted(id).unwrap();
+        let took = started.elapsed();
+        let written = std::fs::metadata(&wal).unwrap().len();
+        println!("recording the 250 of a {size}-byte message wrote {written} bytes in {took:?}");
+        assert!(
+            written < 64 * 1024,
+            "recording the 250 of a {size}-byte message wrote {written} bytes"
+        );
+    }
+
+    #[test]
+    fn a_message_the_server_took_is_never_due_again_and_waits_only_for_its_follow_ups() {
+        let (_dir, store, account) = store();
+        let id = store.queue_outgoing(account, &composed(100), None).unwrap();
+        let far = i64::MAX / 2;
+        assert_eq!(store.due_outgoing(account, 0, false).unwrap(), [id]);
+        store.begin_sending(id).unwrap().unwrap();
+        store.outgoing_accepted(id).unwrap();
+        // A failure reported late changes nothing.
+        store.outgoing_retry_later(id, "late", far).unwrap();
+        assert!(store.due_outgoing(account, far, true).unwrap().is_empty());
+        assert!(store.begin_sending(id).unwrap().is_none());
+        assert_eq!(store.next_outgoing_due(account).unwrap(), Some(0));
+        let accepted = store.accepted_outgoing(account).unwrap();
+        assert_eq!(accepted.len(), 1);
+        assert_eq!((accepted[0].id, accepted[0].raw.len()), (id, 100));
+        let listed = store.outbox(Some(account)).unwrap();
+        assert_eq!(listed[0].state, OutboxState::Sending);
+        assert_eq!(
+            store.remove_outgoing(id).unwrap_err().kind,
+            crate::error::ErrorKind::InvalidInput
+        );
+        // The follow-ups take it out once, whoever comes first.
+        assert!(store.write(|tx| remove_sent(tx, id)).unwrap());
+        assert!(!store.write(|tx| remove_sent(tx, id)).unwrap());
+        assert!(store.outbox(Some(account)).unwrap().is_empty());
+        let bodies: i64 = store
+            .read(|conn| Ok(conn.query_row("SELECT count(*) FROM outbox_body", [], |r| r.get(0))?))
+            .unwrap();
+        assert_eq!(bodies, 0, "the body goes with its row");
     }
 }

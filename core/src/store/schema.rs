@@ -326,6 +326,51 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (account_id, key)
     ) STRICT;
     "#,
+    // 8: an outbox message is 'sent' from the moment the server's 250 arrived until what
+    // follows (its Sent copy, the original's flag) is done; it is never sent again. The
+    // message itself moves to its own table: SQLite rewrites a whole row on UPDATE, so a
+    // change of state wrote the message again (twice its size into the WAL).
+    r#"
+    CREATE TABLE outbox_v8 (
+        id INTEGER PRIMARY KEY,
+        account_id INTEGER NOT NULL REFERENCES account(id) ON DELETE CASCADE,
+        message_id_header TEXT NOT NULL,
+        subject TEXT NOT NULL DEFAULT '',
+        mail_from TEXT NOT NULL,
+        -- JSON array of envelope recipients (To, Cc and Bcc).
+        recipients TEXT NOT NULL,
+        -- A Bcc header line for the sent copy, or ''.
+        bcc_header TEXT NOT NULL DEFAULT '',
+        -- The message replied to or forwarded, and the flag it gets once this is sent.
+        origin_message INTEGER REFERENCES message(id) ON DELETE SET NULL,
+        origin_flags INTEGER NOT NULL DEFAULT 0,
+        state TEXT NOT NULL DEFAULT 'queued'
+            CHECK (state IN ('queued', 'sending', 'sent', 'failed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT NOT NULL DEFAULT '',
+        draft_id INTEGER REFERENCES message(id) ON DELETE SET NULL,
+        created_at INTEGER NOT NULL DEFAULT (unixepoch())
+    ) STRICT;
+    -- The message as transmitted (no Bcc header). The reference follows the rename below.
+    CREATE TABLE outbox_body (
+        outbox_id INTEGER PRIMARY KEY REFERENCES outbox_v8(id) ON DELETE CASCADE,
+        raw BLOB NOT NULL
+    ) STRICT;
+    INSERT INTO outbox_v8 (id, account_id, message_id_header, subject, mail_from, recipients,
+                           bcc_header, origin_message, origin_flags, state, attempts,
+                           next_attempt, last_error, draft_id, created_at)
+    SELECT id, account_id, message_id_header, subject, mail_from, recipients, bcc_header,
+           origin_message, origin_flags, state, attempts, next_attempt, last_error, draft_id,
+           created_at
+    FROM outbox;
+    INSERT INTO outbox_body (outbox_id, raw) SELECT id, raw FROM outbox;
+    DROP TABLE outbox;
+    ALTER TABLE outbox_v8 RENAME TO outbox;
+    CREATE INDEX outbox_by_account ON outbox (account_id, state, id);
+    CREATE INDEX outbox_by_origin ON outbox (origin_message);
+    CREATE INDEX outbox_by_draft ON outbox (draft_id);
+    "#,
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -415,6 +460,41 @@ mod tests {
                 want
             );
         }
+    }
+
+    #[test]
+    fn outbox_rows_of_schema_6_keep_their_message_apart() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("PRAGMA foreign_keys = ON").unwrap();
+        for sql in &MIGRATIONS[..6] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 6).unwrap();
+        conn.execute_batch(
+            "INSERT INTO account (id, name, email, protocol, host, port, security, username)
+                 VALUES (1, 'a', 'a@x', 'imap', 'h', 993, 'tls', 'a');
+             INSERT INTO outbox (id, account_id, raw, message_id_header, mail_from, recipients,
+                                 state, attempts)
+                 VALUES (5, 1, X'6869', 'm@x', 'a@x', '[\"b@x\"]', 'sending', 2);",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let row: (String, i64, Vec<u8>) = conn
+            .query_row(
+                "SELECT o.state, o.attempts, b.raw
+                 FROM outbox o JOIN outbox_body b ON b.outbox_id = o.id WHERE o.id = 5",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(row, ("sending".to_owned(), 2, b"hi".to_vec()));
+        conn.execute("UPDATE outbox SET state = 'sent' WHERE id = 5", [])
+            .unwrap();
+        conn.execute("DELETE FROM account", []).unwrap();
+        let bodies: i64 = conn
+            .query_row("SELECT count(*) FROM outbox_body", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(bodies, 0, "the body goes with its account's outbox row");
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
@@ -1099,6 +1099,17 @@ pub enum SmtpStall {
     AfterData,
     /// Reads the whole message, never says 250.
     BeforeFinalOk,
+    /// Says 250 to the message, never answers QUIT.
+    AtQuit,
+}
+
+/// When a message's data arrived in full at [`ScriptedSmtp`], and when its 250 was
+/// written (if it was), in which session (the number of `connections()` it was).
+#[derive(Debug, Clone, Copy)]
+pub struct SmtpReceipt {
+    pub session: u32,
+    pub data_at: Instant,
+    pub ok_at: Option<Instant>,
 }
 
 /// An SMTP submission server in clear text (EHLO, AUTH PLAIN/LOGIN accepting anything,
@@ -1111,7 +1122,11 @@ pub struct ScriptedSmtp {
 
 struct SmtpState {
     stall: Mutex<SmtpStall>,
+    /// How long the 250 to a message and the answer to QUIT are held back.
+    final_ok_delay: Mutex<Duration>,
+    quit_delay: Mutex<Duration>,
     received: Mutex<Vec<Vec<u8>>>,
+    receipts: Mutex<Vec<SmtpReceipt>>,
     stalls: AtomicU32,
     connections: AtomicU32,
 }
@@ -1121,15 +1136,18 @@ impl ScriptedSmtp {
         let (listener, port) = bind().await;
         let state = Arc::new(SmtpState {
             stall: Mutex::new(stall),
+            final_ok_delay: Mutex::new(Duration::ZERO),
+            quit_delay: Mutex::new(Duration::ZERO),
             received: Mutex::new(Vec::new()),
+            receipts: Mutex::new(Vec::new()),
             stalls: AtomicU32::new(0),
             connections: AtomicU32::new(0),
         });
         let accept_state = state.clone();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                accept_state.connections.fetch_add(1, Ordering::SeqCst);
-                tokio::spawn(smtp_session(stream, accept_state.clone()));
+                let session = accept_state.connections.fetch_add(1, Ordering::SeqCst) + 1;
+                tokio::spawn(smtp_session(stream, accept_state.clone(), session));
             }
         });
         Self { port, state }
@@ -1140,9 +1158,21 @@ impl ScriptedSmtp {
         *lock(&self.state.stall) = step;
     }
 
+    /// Holds back the 250 to each message, and the answer to QUIT, this long (a slow
+    /// server, or a long way to it).
+    pub fn delay_replies(&self, final_ok: Duration, quit: Duration) {
+        *lock(&self.state.final_ok_delay) = final_ok;
+        *lock(&self.state.quit_delay) = quit;
+    }
+
     /// Messages whose DATA arrived in full, whether or not the 250 was sent.
     pub fn received(&self) -> Vec<Vec<u8>> {
         lock(&self.state.received).clone()
+    }
+
+    /// When each of `received()` arrived and was confirmed, in the same order.
+    pub fn receipts(&self) -> Vec<SmtpReceipt> {
+        lock(&self.state.receipts).clone()
     }
 
     /// How many times a session stalled.
@@ -1155,7 +1185,7 @@ impl ScriptedSmtp {
     }
 }
 
-async fn smtp_session(stream: TcpStream, state: Arc<SmtpState>) {
+async fn smtp_session(stream: TcpStream, state: Arc<SmtpState>, session: u32) {
     let stall_here = |step: SmtpStall| {
         let now = *lock(&state.stall) == step;
         if now {
@@ -1239,15 +1269,38 @@ async fn smtp_session(stream: TcpStream, state: Arc<SmtpState>) {
                         }
                         message.extend_from_slice(&raw);
                     }
-                    lock(&state.received).push(message);
+                    let index = {
+                        let mut received = lock(&state.received);
+                        received.push(message);
+                        lock(&state.receipts).push(SmtpReceipt {
+                            session,
+                            data_at: Instant::now(),
+                            ok_at: None,
+                        });
+                        received.len() - 1
+                    };
                     if stall_here(SmtpStall::BeforeFinalOk) {
                         Reply::stall()
                     } else {
-                        Reply::text("250 2.0.0 queued\r\n")
+                        let delay = *lock(&state.final_ok_delay);
+                        tokio::time::sleep(delay).await;
+                        if write.write_all(b"250 2.0.0 queued\r\n").await.is_err() {
+                            return;
+                        }
+                        lock(&state.receipts)[index].ok_at = Some(Instant::now());
+                        continue;
                     }
                 }
             }
-            "QUIT" => Reply::SendThenClose(b"221 2.0.0 bye\r\n".to_vec()),
+            "QUIT" => {
+                if stall_here(SmtpStall::AtQuit) {
+                    Reply::stall()
+                } else {
+                    let delay = *lock(&state.quit_delay);
+                    tokio::time::sleep(delay).await;
+                    Reply::SendThenClose(b"221 2.0.0 bye\r\n".to_vec())
+                }
+            }
             _ => Reply::text("500 5.5.1 unknown command\r\n"),
         };
         match send_reply(&mut write, reply).await {
