@@ -4,12 +4,13 @@
 //! test's tokio runtime (use a multi-thread runtime when the test also blocks).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -131,6 +132,8 @@ pub struct Proxy {
 
 #[derive(Default)]
 struct ProxyState {
+    /// Where new connections are relayed to.
+    upstream: AtomicU16,
     down: AtomicBool,
     /// New connections are accepted and then left hanging: a server that never answers.
     stalled: AtomicBool,
@@ -151,6 +154,7 @@ impl Proxy {
     pub async fn start(upstream_port: u16) -> Proxy {
         let (listener, port) = bind().await;
         let state = Arc::new(ProxyState::default());
+        state.upstream.store(upstream_port, Ordering::SeqCst);
         let accept_state = state.clone();
         tokio::spawn(async move {
             loop {
@@ -175,6 +179,7 @@ impl Proxy {
                 }
                 let state = accept_state.clone();
                 let flag = silent.clone();
+                let upstream_port = state.upstream.load(Ordering::SeqCst);
                 let task = tokio::spawn(async move {
                     let Ok(server) = TcpStream::connect(("127.0.0.1", upstream_port)).await else {
                         return;
@@ -188,6 +193,15 @@ impl Proxy {
             }
         });
         Proxy { port, state }
+    }
+
+    /// New connections go to `port` (another server taking this one's place: a network
+    /// that redirects); open ones are cut.
+    pub fn redirect(&self, port: u16) {
+        self.state.upstream.store(port, Ordering::SeqCst);
+        for (task, _) in lock(&self.state.open).drain(..) {
+            task.abort();
+        }
     }
 
     /// Refuses new connections and cuts the open ones.
@@ -660,6 +674,9 @@ impl Relay {
 // Scripted servers
 // ---------------------------------------------------------------------------------------
 
+/// Pieces of a long answer, made as they are written: the server never holds it whole.
+pub type Chunks = Box<dyn Iterator<Item = Vec<u8>> + Send>;
+
 /// What a scripted server does after a command.
 pub enum Reply {
     /// Write these bytes and read the next command.
@@ -668,6 +685,10 @@ pub enum Reply {
     SendThenStall(Vec<u8>),
     /// Write these bytes, then close.
     SendThenClose(Vec<u8>),
+    /// Write the chunks as they come and read the next command.
+    Stream(Chunks),
+    /// Write the chunks as they come, then nothing more: the socket stays open.
+    StreamThenStall(Chunks),
 }
 
 impl Reply {
@@ -686,12 +707,16 @@ impl Reply {
 
 /// Writes a reply; returns whether the session goes on.
 async fn send_reply<S: AsyncWrite + Unpin>(stream: &mut S, reply: Reply) -> std::io::Result<bool> {
-    let (bytes, go_on, stall) = match reply {
-        Reply::Send(b) => (b, true, false),
-        Reply::SendThenStall(b) => (b, false, true),
-        Reply::SendThenClose(b) => (b, false, false),
+    let (chunks, go_on, stall): (Chunks, bool, bool) = match reply {
+        Reply::Send(b) => (Box::new(std::iter::once(b)), true, false),
+        Reply::SendThenStall(b) => (Box::new(std::iter::once(b)), false, true),
+        Reply::SendThenClose(b) => (Box::new(std::iter::once(b)), false, false),
+        Reply::Stream(chunks) => (chunks, true, false),
+        Reply::StreamThenStall(chunks) => (chunks, false, true),
     };
-    stream.write_all(&bytes).await?;
+    for bytes in chunks {
+        stream.write_all(&bytes).await?;
+    }
     stream.flush().await?;
     if stall {
         hold(()).await;
@@ -711,6 +736,11 @@ async fn read_line<S: AsyncRead + Unpin>(reader: &mut BufReader<S>) -> Option<St
 /// A command received by [`ScriptedImap`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImapRequest {
+    /// Which connection sent it: 1 for the first one accepted, and so on.
+    pub connection: u32,
+    /// When its last byte arrived.
+    pub received: Instant,
+    /// Empty for `DONE`, which ends IDLE.
     pub tag: String,
     /// The command after the tag, literals folded in as `{n}` markers.
     pub command: String,
@@ -745,6 +775,9 @@ type ImapHandler = Arc<dyn Fn(&ImapRequest) -> Reply + Send + Sync>;
 /// returns raw bytes (and whether to stall or close afterwards). Out of the box it greets
 /// with IMAP4rev1, accepts any LOGIN and answers CAPABILITY, NOOP and LOGOUT; anything
 /// else gets `BAD`. Synchronising literals from the client are acknowledged with `+`.
+/// The line `DONE` (the end of IDLE) is a request of its own with an empty tag and verb
+/// `DONE`; by default it gets no answer. Between commands, [`ScriptedImap::push`] sends
+/// untagged data to one connection (what a server says during IDLE).
 pub struct ScriptedImap {
     pub port: u16,
     state: Arc<ImapState>,
@@ -755,6 +788,9 @@ struct ImapState {
     capabilities: Mutex<String>,
     handlers: Mutex<Vec<(String, ImapHandler)>>,
     requests: Mutex<Vec<ImapRequest>>,
+    /// (connection, tag, when the answer's last byte was written).
+    answered: Mutex<Vec<(u32, String, Instant)>>,
+    pushers: Mutex<HashMap<u32, mpsc::UnboundedSender<Vec<u8>>>>,
     connections: AtomicU32,
 }
 
@@ -766,13 +802,16 @@ impl ScriptedImap {
             capabilities: Mutex::new("IMAP4rev1".to_owned()),
             handlers: Mutex::new(Vec::new()),
             requests: Mutex::new(Vec::new()),
+            answered: Mutex::new(Vec::new()),
+            pushers: Mutex::new(HashMap::new()),
             connections: AtomicU32::new(0),
         });
         let accept_state = state.clone();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                accept_state.connections.fetch_add(1, Ordering::SeqCst);
-                tokio::spawn(imap_session(stream, accept_state.clone()));
+                let connection = accept_state.connections.fetch_add(1, Ordering::SeqCst) + 1;
+                let _ = stream.set_nodelay(true);
+                tokio::spawn(imap_session(stream, accept_state.clone(), connection));
             }
         });
         Self { port, state }
@@ -799,12 +838,37 @@ impl ScriptedImap {
         lock(&self.state.requests).clone()
     }
 
+    /// When the whole answer to `request` had been written (into the socket's buffer),
+    /// if it has been.
+    pub fn answered(&self, request: &ImapRequest) -> Option<Instant> {
+        lock(&self.state.answered)
+            .iter()
+            .find(|(c, t, _)| *c == request.connection && *t == request.tag)
+            .map(|(_, _, at)| *at)
+    }
+
+    /// Sends `bytes` to this connection as soon as it waits for a command (at once
+    /// during IDLE); false if the connection is gone.
+    pub fn push(&self, connection: u32, bytes: &[u8]) -> bool {
+        (self.pusher())(connection, bytes)
+    }
+
+    /// [`ScriptedImap::push`] for handlers (which cannot hold the server).
+    pub fn pusher(&self) -> impl Fn(u32, &[u8]) -> bool + Clone + Send + Sync + 'static {
+        let state = self.state.clone();
+        move |connection, bytes| {
+            lock(&state.pushers)
+                .get(&connection)
+                .is_some_and(|p| p.send(bytes.to_vec()).is_ok())
+        }
+    }
+
     pub fn connections(&self) -> u32 {
         self.state.connections.load(Ordering::SeqCst)
     }
 }
 
-async fn imap_session(stream: TcpStream, state: Arc<ImapState>) {
+async fn imap_session(stream: TcpStream, state: Arc<ImapState>, connection: u32) {
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read);
     let greeting = lock(&state.greeting).clone();
@@ -815,9 +879,26 @@ async fn imap_session(stream: TcpStream, state: Arc<ImapState>) {
     if send_reply(&mut write, Reply::Send(greeting)).await.is_err() {
         return;
     }
+    let (pusher, mut pushed) = mpsc::unbounded_channel::<Vec<u8>>();
+    lock(&state.pushers).insert(connection, pusher);
     loop {
-        let Some(mut line) = read_line(&mut reader).await else {
-            return;
+        // `read_until` keeps what it read in `raw` when the other branch wins.
+        let mut raw = Vec::new();
+        let mut line = loop {
+            tokio::select! {
+                read = reader.read_until(b'\n', &mut raw) => match read {
+                    Ok(0) | Err(_) => {
+                        lock(&state.pushers).remove(&connection);
+                        return;
+                    }
+                    Ok(_) => break line_text(&raw),
+                },
+                Some(bytes) = pushed.recv() => {
+                    if write.write_all(&bytes).await.is_err() || write.flush().await.is_err() {
+                        return;
+                    }
+                }
+            }
         };
         let mut literals = Vec::new();
         // Literals: `{n}` waits for our `+`, `{n+}` does not.
@@ -835,8 +916,14 @@ async fn imap_session(stream: TcpStream, state: Arc<ImapState>) {
             };
             line.push_str(&rest);
         }
-        let (tag, command) = line.split_once(' ').unwrap_or((line.as_str(), ""));
+        let (tag, command) = if line.eq_ignore_ascii_case("DONE") {
+            ("", line.as_str())
+        } else {
+            line.split_once(' ').unwrap_or((line.as_str(), ""))
+        };
         let request = ImapRequest {
+            connection,
+            received: Instant::now(),
             tag: tag.to_owned(),
             command: command.to_owned(),
             literals,
@@ -859,6 +946,7 @@ async fn imap_session(stream: TcpStream, state: Arc<ImapState>) {
                     Reply::Send(bytes)
                 }
                 "NOOP" => Reply::Send(request.tagged("OK NOOP completed")),
+                "DONE" => Reply::Send(Vec::new()),
                 "LOGOUT" => {
                     let mut bytes = b"* BYE logging out\r\n".to_vec();
                     bytes.extend(request.tagged("OK LOGOUT completed"));
@@ -867,9 +955,14 @@ async fn imap_session(stream: TcpStream, state: Arc<ImapState>) {
                 _ => Reply::Send(request.tagged("BAD unknown command")),
             },
         };
-        match send_reply(&mut write, reply).await {
+        let sent = send_reply(&mut write, reply).await;
+        lock(&state.answered).push((connection, request.tag.clone(), Instant::now()));
+        match sent {
             Ok(true) => {}
-            _ => return,
+            _ => {
+                lock(&state.pushers).remove(&connection);
+                return;
+            }
         }
     }
 }

@@ -10,6 +10,7 @@
 #![allow(dead_code)]
 
 pub mod faults;
+pub mod mailbox;
 #[allow(unused_imports)] // not every test binary uses it
 pub use faults::Proxy;
 
