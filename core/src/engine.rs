@@ -113,10 +113,7 @@ impl Engine {
     /// Checks the login, then saves the account and its password. A failure saves nothing.
     pub async fn add_account(&self, config: AccountConfig, password: String) -> Result<Account> {
         let account = self
-            .run(move |s| async move {
-                let timeout = s.options.connect_timeout;
-                s.sessions.add_account(config, password, timeout).await
-            })
+            .run(move |s| async move { s.sessions.add_account(config, password).await })
             .await?;
         // Push already running for all accounts: this one joins in.
         if self.push.runs_for_all() {
@@ -254,13 +251,25 @@ impl Engine {
                 // (a folder created here must exist there before the pull lists it).
                 // With backoff: a server that did not answer a moment ago does not hold
                 // up the pull again.
-                if let Err(err) = s.outbox.send(&account, false).await {
-                    tracing::info!(%err, "sending the outbox before sync failed");
+                // The outbox goes alongside, never before: a stuck SMTP server must not
+                // hold up receiving mail.
+                let (sent, pulled) = tokio::join!(s.outbox.send(&account, false), async {
+                    if let Err(err) = s.queue.push(&account, false).await {
+                        tracing::info!(%err, "replaying changes before sync failed");
+                    }
+                    s.sync.sync_account(&account).await
+                });
+                match sent {
+                    // The Sent copy and the original's flag go up in this sync too.
+                    Ok(report) if report.sent > 0 => {
+                        if let Err(err) = s.queue.push(&account, false).await {
+                            tracing::info!(%err, "replaying what sending queued failed");
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(err) => tracing::info!(%err, "sending the outbox failed"),
                 }
-                if let Err(err) = s.queue.push(&account, false).await {
-                    tracing::info!(%err, "replaying changes before sync failed");
-                }
-                match s.sync.sync_account(&account).await {
+                match pulled {
                     Ok(report) => reports.push((account.name.clone(), report)),
                     Err(err) => {
                         first_error.get_or_insert(err);

@@ -55,7 +55,7 @@ impl Services {
             sync.clone(),
             events.clone(),
             data_dir,
-            options.connect_timeout,
+            &options.connect_policy(),
         ));
         Self {
             store,

@@ -144,7 +144,6 @@ impl Sessions {
         &self,
         config: AccountConfig,
         password: String,
-        connect_timeout: std::time::Duration,
     ) -> Result<Account> {
         validate(&config, &password)?;
         if self.store.account_by_name(&config.name).is_ok() {
@@ -168,7 +167,7 @@ impl Sessions {
             }
         };
         if let Some(smtp) = &config.smtp {
-            crate::smtp::check_login(smtp, &password, connect_timeout)
+            crate::smtp::check_login(smtp, &password, &self.policy)
                 .await
                 .map_err(|err| err.context("SMTP"))?;
         }

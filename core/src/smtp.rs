@@ -60,15 +60,6 @@ impl From<&ConnectPolicy> for Limits {
     }
 }
 
-/// A connect limit alone: silence is bounded by the default limit.
-impl From<Duration> for Limits {
-    fn from(connect: Duration) -> Self {
-        Self {
-            connect,
-            silence: net::SILENCE_LIMIT,
-        }
-    }
-}
 
 /// The socket's send buffer. Bytes in it that have not reached the server are progress
 /// we cannot see: when the last of a message is written, the server may still have this

@@ -156,7 +156,7 @@ impl<R: Read + Write + Unpin> ImapStream<R> {
                 consumed = buf.len() - rest.len();
                 Ok(response)
             }
-            Err(_) => Err((buf.starts_with(b"*"), preview(buf))),
+            Err(_) => Err((buf.starts_with(b"*") && !known_kind(buf), preview(buf))),
         });
         match parsed {
             Ok(response) => {
@@ -290,6 +290,30 @@ fn push_escaped(out: &mut String, bytes: &[u8]) {
 
 fn limit_error(message: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, message)
+}
+
+/// Whether an untagged response is of a kind imap-proto parses: one of those that does
+/// not parse is a broken answer (an error), not an unknown extension (skipped). The kind
+/// is the first word after `* `, or after `* <number> `.
+fn known_kind(buf: &[u8]) -> bool {
+    const KNOWN: &[&str] = &[
+        "OK", "NO", "BAD", "BYE", "PREAUTH", "CAPABILITY", "LIST", "LSUB", "STATUS",
+        "SEARCH", "FLAGS", "EXISTS", "RECENT", "EXPUNGE", "FETCH", "ENABLED", "METADATA",
+        "VANISHED", "QUOTA", "QUOTAROOT", "ID", "ACL", "LISTRIGHTS", "MYRIGHTS",
+        "NAMESPACE", "ESEARCH",
+    ];
+    let mut words = buf
+        .get(2..)
+        .unwrap_or_default()
+        .split(|b| *b == b' ' || *b == b'\r' || *b == b'(')
+        .filter(|w| !w.is_empty());
+    let first = words.next().unwrap_or_default();
+    let kind = if first.iter().all(u8::is_ascii_digit) {
+        words.next().unwrap_or_default()
+    } else {
+        first
+    };
+    KNOWN.iter().any(|k| k.as_bytes().eq_ignore_ascii_case(kind))
 }
 
 /// Finds where the response at the start of the buffer ends: at a CRLF outside literals.
@@ -758,14 +782,24 @@ mod tests {
 
     #[cfg_attr(feature = "runtime-tokio", tokio::test)]
     #[cfg_attr(feature = "runtime-async-std", async_std::test)]
-    async fn binary_literal_is_skipped_whole() {
-        // imap-proto does not parse `~{N}`: the response is skipped as unknown, with its
-        // literal, and the next one is read correctly.
+    async fn binary_literal_is_framed_whole() {
+        // imap-proto does not parse `~{N}`: a FETCH it cannot parse is a broken answer
+        // (a FETCH is a kind it knows), framed whole, literal and all, and reported.
         let transcript = b"* 1 FETCH (BINARY[1] ~{4}\r\n\x00\r\n\xff)\r\n* 2 EXISTS\r\n";
         let mut imap = ImapStream::new(MockStream::new(transcript.to_vec()).with_eof_at_end());
         let (actual, err) = read_all(&mut imap).await;
-        assert!(err.is_none(), "{err:?}");
-        assert_responses(&actual, &[b"* 2 EXISTS\r\n"]);
+        let err = err.expect("an unparseable FETCH is an error");
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+        assert!(err.to_string().contains("FETCH (BINARY[1]"), "{err}");
+        assert!(actual.is_empty());
+    }
+
+    #[test]
+    fn broken_responses_of_known_kinds_are_errors() {
+        assert!(known_kind(b"* 1 FETCH (UID 1 BODY[] {3}\r\nabc garbage\r\n"));
+        assert!(known_kind(b"* SEARCH 1 2\r\n"));
+        assert!(!known_kind(b"* 3 EXPUNGED\r\n"));
+        assert!(!known_kind(b"* XYZZY whatever\r\n"));
     }
 
     #[cfg_attr(feature = "runtime-tokio", tokio::test)]
