@@ -24,6 +24,7 @@ BREVDUE_TEST_SKIPS="$skips" cargo test --workspace --no-fail-fast -- --test-thre
 status=${PIPESTATUS[0]}
 # The patched async-imap and imap-proto (third_party/README.md), a workspace of their own.
 cargo test --manifest-path third_party/Cargo.toml --workspace --no-default-features --features async-imap/runtime-tokio,async-imap/compress --target-dir target 2>&1 | tee -a "$log"; [ "${PIPESTATUS[0]}" -ne 0 ] && status=1
+bash fuzz/run.sh "${BREVDUE_FUZZ_SECONDS:-60}" || status=1 # fuzz/README.md: each parser target for 60 s
 # The IMAP-facing suites again, against Dovecot with a Courier/Cyrus-style namespace
 # (INBOX. and .) and against GreenMail (a second implementation, from Maven Central).
 # --workspace keeps the features of the build above, so nothing is rebuilt. Test parts a

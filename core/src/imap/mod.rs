@@ -8,6 +8,7 @@ mod caps;
 mod codes;
 mod commands;
 mod connect;
+mod fuzzing;
 mod idle;
 mod pipeline;
 mod uids;

@@ -1190,3 +1190,29 @@ fn test_fetch_unknown_savedate_fallback() {
         rsp => panic!("unexpected response {rsp:?}"),
     }
 }
+
+/// The text after a response code may start with an 8-bit byte (a lossy U+FFFD) or
+/// without the space: it was cut one byte in, which panicked inside a character.
+#[test]
+fn test_text_after_a_code_starting_with_a_multibyte_character() {
+    let cases: [(&[u8], &str); 5] = [
+        (b"* OK [UIDVALIDITY 5]\xa6 x\r\n", "\u{fffd} x"),
+        (
+            b"* OK [UIDVALIDITY 5]\xc3\xa9t\xc3\xa9\r\n",
+            "\u{e9}t\u{e9}",
+        ),
+        (b"A1 NO [ALERT] \xc3\xa9t\xc3\xa9\r\n", "\u{e9}t\u{e9}"),
+        (b"A1 NO [ALERT]\xff\r\n", "\u{fffd}"),
+        (b"A1 OK [READ-WRITE] done\r\n", "done"),
+    ];
+    for (line, expected) in cases {
+        let (rest, response) = Response::parse(line).unwrap();
+        assert!(rest.is_empty());
+        let outcome = match response {
+            Response::Data { outcome, .. } | Response::Done { outcome, .. } => outcome,
+            other => panic!("unexpected response {other:?}"),
+        };
+        assert!(outcome.code.is_some(), "{line:?}");
+        assert_eq!(outcome.information.as_deref(), Some(expected), "{line:?}");
+    }
+}

@@ -1175,12 +1175,14 @@ impl<'a> Outcome<'a> {
     // examples of `resp-text` that do not include the trailing space and text.
     fn parse(i: &'a [u8]) -> IResult<&'a [u8], Self> {
         map((opt(ResponseCode::parse), text), |(code, text)| {
+            // After a code, the space before the text; the text may start with any
+            // byte (8-bit bytes arrive as U+FFFD), so it is not cut off blindly.
             let information = if text.is_empty() {
                 None
             } else if code.is_some() {
                 Some(match text {
-                    Cow::Borrowed(s) => Cow::Borrowed(&s[1..]),
-                    Cow::Owned(s) => Cow::Owned(s[1..].to_string()),
+                    Cow::Borrowed(s) => Cow::Borrowed(s.strip_prefix(' ').unwrap_or(s)),
+                    Cow::Owned(s) => Cow::Owned(s.strip_prefix(' ').unwrap_or(&s).to_string()),
                 })
             } else {
                 Some(text)
