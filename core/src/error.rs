@@ -245,6 +245,22 @@ impl From<tokio::task::JoinError> for Error {
     }
 }
 
+/// Text a server sent, fit for a one-line error: control characters (CR, LF, ESC…)
+/// become spaces, and it is cut to a sane length.
+pub fn server_text(text: &str) -> String {
+    const LIMIT: usize = 300;
+    let mut out: String = text
+        .trim()
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(LIMIT)
+        .collect();
+    if text.trim().chars().count() > LIMIT {
+        out.push('…');
+    }
+    out
+}
+
 /// Adds what was being done to a failure, for results of any error convertible into ours.
 pub trait Context<T> {
     fn context(self, what: impl fmt::Display) -> Result<T>;
@@ -269,6 +285,13 @@ mod tests {
             ServerCode::from_atom("nonexistent"),
             ServerCode::Nonexistent
         );
+    }
+
+    #[test]
+    fn server_texts_are_one_short_line() {
+        assert_eq!(server_text(" a\rb\nc\u{1b}[2J "), "a b c [2J");
+        let long = "x".repeat(5000);
+        assert_eq!(server_text(&long).chars().count(), 301);
     }
 
     #[test]

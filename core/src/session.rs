@@ -140,11 +140,7 @@ impl Sessions {
     }
 
     /// Checks the login, then saves the account and its password. A failure saves nothing.
-    pub async fn add_account(
-        &self,
-        config: AccountConfig,
-        password: String,
-    ) -> Result<Account> {
+    pub async fn add_account(&self, config: AccountConfig, password: String) -> Result<Account> {
         validate(&config, &password)?;
         if self.store.account_by_name(&config.name).is_ok() {
             return Err(Error::new(

@@ -60,7 +60,6 @@ impl From<&ConnectPolicy> for Limits {
     }
 }
 
-
 /// The socket's send buffer. Bytes in it that have not reached the server are progress
 /// we cannot see: when the last of a message is written, the server may still have this
 /// much to take before it can answer. Left to the kernel, the buffer grows to megabytes,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_imap::imap_proto::{Outcome, ResponseCode, Status};
 
-use crate::error::{Error, ErrorKind, Result, ServerCode};
+use crate::error::{server_text, Error, ErrorKind, Result, ServerCode};
 use crate::net::{self, Activity};
 
 /// When the connection last heard from the server, and how long it may stay silent
@@ -46,7 +46,7 @@ pub(super) fn imap_error(target: &str, what: &str, err: async_imap::error::Error
             format!("{target} closed the connection during {what}"),
         ),
         E::No(text) | E::Bad(text) => Error::refused(
-            format!("{target} refused {what}: {text}"),
+            format!("{target} refused {what}: {}", server_text(&text)),
             code_in_text(&text),
         ),
         other => Error::protocol(format!(
@@ -57,7 +57,8 @@ pub(super) fn imap_error(target: &str, what: &str, err: async_imap::error::Error
 
 /// The error for a tagged NO or BAD, with the server's response code.
 pub(super) fn refusal(target: &str, what: &str, status: &Status, outcome: &Outcome<'_>) -> Error {
-    let information = outcome.information.as_deref().unwrap_or("");
+    let information = server_text(outcome.information.as_deref().unwrap_or(""));
+    let information = information.as_str();
     let text = match &outcome.code {
         Some(code) => format!("[{}] {information}", code_atom(code)),
         None => information.to_owned(),

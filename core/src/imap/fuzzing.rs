@@ -12,6 +12,12 @@ impl ImapConnection {
             caps,
             target: "fuzz".to_owned(),
             selected: None,
+            clock: super::codes::Clock {
+                activity: crate::net::Activity::new(),
+                silence_limit: crate::net::SILENCE_LIMIT,
+            },
+            naming: Default::default(),
+            selected_status: None,
         }
     }
 }

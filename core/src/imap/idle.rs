@@ -22,6 +22,9 @@ pub enum IdleEvent {
     Interrupted,
 }
 
+/// The most expunged UIDs taken from VANISHED answers at once.
+const MAX_VANISHED: u64 = 1_000_000;
+
 /// What async-imap set aside while a command ran.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Unsolicited {
@@ -134,7 +137,20 @@ impl ImapConnection {
             if let UnsolicitedResponse::Other(data) = &resp {
                 if let Response::Vanished { uids, .. } = data.parsed() {
                     for range in uids {
-                        vanished.extend(range.clone());
+                        // More UIDs than any folder holds is no list to trust (a server
+                        // may say `1:4294967295`): the caller lists the folder instead.
+                        // (A range written high to low counts the same.)
+                        let span = u64::from(range.end().abs_diff(*range.start())) + 1;
+                        if vanished.len() as u64 + span > MAX_VANISHED {
+                            out.lossy = true;
+                            continue;
+                        }
+                        let (low, high) = if range.start() <= range.end() {
+                            (*range.start(), *range.end())
+                        } else {
+                            (*range.end(), *range.start())
+                        };
+                        vanished.extend(low..=high);
                     }
                 }
             }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufStream};
 
-use crate::error::{Error, ErrorKind, Result, ServerCode};
+use crate::error::{server_text, Error, ErrorKind, Result, ServerCode};
 use crate::model::{Security, ServerConfig};
 use crate::net::{self, Activity, BoxStream, ConnectPolicy, Watched};
 
@@ -536,7 +536,7 @@ impl Wire {
                 .and_then(|rest| rest.split_once(']'))
                 .map(|(code, _)| ServerCode::from_atom(code));
             Ok(Err(Error::refused(
-                format!("{} refused {what}: {text}", self.target),
+                format!("{} refused {what}: {}", self.target, server_text(text)),
                 code,
             )))
         } else {
@@ -693,7 +693,7 @@ impl Wire {
         Error::protocol(format!(
             "{} sent a reply to {what} we could not read: {}",
             self.target,
-            line.trim()
+            server_text(line)
         ))
     }
 }
