@@ -227,9 +227,10 @@ async fn big_messages_sync_and_open(count: u32) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     add_account(d, mailbox.port()).await;
-    // "all" downloads every body: were an automatic-download limit to apply to it too,
-    // this is where the user raises it.
+    // "all" downloads every body up to the automatic-download limit (10 MB unless
+    // changed), which the user lifts here.
     ok(d, &["config", "body-prefetch", "all"]).await;
+    ok(d, &["config", "download-limit", "none"]).await;
     let sync = brevdue(d, &["sync"]).await;
     let id = local_id(d, "big0@t").await;
     let show = brevdue(d, &["show", &id, "--json"]).await;

@@ -535,6 +535,64 @@ async fn a_2_gb_literal_announced_fails_at_once_having_read_little() {
     assert!(sent < 64 << 20, "the engine took in {} MB", sent >> 20);
 }
 
+/// A message of 10 KB (by RFC822.SIZE) whose every part, asked for in pieces, comes back
+/// full: the download ends with a protocol error after at most twice the size it was
+/// given plus one part, and nothing is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_that_never_ends_in_parts_is_refused_past_twice_its_size() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let mailbox = ScriptedMailbox::start("IMAP4rev1").await;
+    let uid = mailbox.add(
+        "INBOX",
+        Content::Big(Arc::new(BigMessage::new("lit@t", "literal", 10_000))),
+        &[],
+    );
+    let t = engine_on(mailbox.port()).await;
+    let id = synced_without_bodies(&mailbox, &t).await;
+    let serve = mailbox.answers();
+    let sent = Arc::new(AtomicU64::new(0));
+    let count = sent.clone();
+    mailbox.imap.on("UID FETCH", move |req| {
+        if !is_body_fetch(req) {
+            return serve(req);
+        }
+        let c = req.command.to_ascii_uppercase();
+        let Some(at) = c.find("[]<") else {
+            return serve(req);
+        };
+        let asked: u64 = c[at + 3..]
+            .split(['.', '>'])
+            .nth(1)
+            .and_then(|n| n.parse().ok())
+            .expect("a part's length");
+        count.fetch_add(asked, Ordering::SeqCst);
+        let mut answer =
+            format!("* 1 FETCH (UID {uid} {} {{{asked}}}\r\n", body_label(req)).into_bytes();
+        answer.extend(std::iter::repeat_n(b'A', asked as usize));
+        answer.extend(b")\r\n");
+        answer.extend(req.tagged("OK FETCH completed"));
+        Reply::Send(answer)
+    });
+    let result = bounded(60, "open_message", t.engine.open_message(id)).await;
+    let sent = sent.load(Ordering::SeqCst);
+    println!(
+        "never-ending parts: the server handed over {} MB",
+        sent >> 20
+    );
+    let err = result.expect_err("an endless message was taken");
+    check_error("never-ending parts", &err);
+    assert_eq!(err.kind, ErrorKind::Protocol, "{}", err.message);
+    assert!(
+        sent <= 3 * (4 << 20),
+        "the engine took in {} MB",
+        sent >> 20
+    );
+    assert!(
+        !t.engine.message(id).unwrap().summary.has_body,
+        "a body was stored from an answer that never ended"
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // EXPUNGE answered the wrong way
 // ---------------------------------------------------------------------------------------

@@ -215,6 +215,72 @@ iVBORw0KGgo=\r\n--XX--\r\n";
     assert_eq!(t.engine.search("räksmörgås", None, 10).unwrap().len(), 1);
 }
 
+/// A message of `attachment` base64 bytes (deterministic, not repetitive).
+fn large_message(message_id: &str, attachment: usize) -> Vec<u8> {
+    let mut raw = format!(
+        "From: a@example.test\r\nTo: b@example.test\r\nSubject: large\r\nDate: {}\r\n\
+Message-ID: <{message_id}>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"B\"\r\n\r\n\
+--B\r\nContent-Type: text/plain\r\n\r\nSee the attachment.\r\n\
+--B\r\nContent-Type: application/octet-stream; name=\"data.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\n",
+        date(0)
+    )
+    .into_bytes();
+    const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut x: u32 = 1;
+    for i in 0..attachment {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        raw.push(B64[(x >> 16) as usize % 64]);
+        if i % 76 == 75 {
+            raw.extend(b"\r\n");
+        }
+    }
+    raw.extend(b"\r\n--B--\r\n");
+    raw
+}
+
+/// Messages larger than one part (4 MiB) arrive in parts, byte for byte: one by the
+/// prefetch, one when it is opened.
+#[tokio::test]
+async fn messages_larger_than_a_part_arrive_whole() {
+    let user = server().new_user("large");
+    let prefetched = large_message("pre@test", 9_000_000);
+    let opened = large_message("open@test", 4 << 20);
+    let mut other = OtherClient::login(&user).await;
+    other.append("INBOX", &prefetched, None).await;
+    other.append("INBOX", &opened, None).await;
+    other.logout().await;
+
+    let t = engine_with_account(&user, &[]).await;
+    t.engine.set_download_limit(Some(8 << 20)).unwrap();
+    t.engine.set_body_prefetch(None).unwrap();
+    t.engine.sync(None).await.unwrap();
+    let list = t.engine.messages(None, Some("INBOX"), 10, 0).unwrap();
+    let by_id = |id: &str| list.iter().find(|m| m.message_id == id).unwrap().clone();
+    let (pre, open) = (by_id("pre@test"), by_id("open@test"));
+    assert!(
+        !pre.has_body,
+        "a message over the download limit was prefetched"
+    );
+    assert!(open.has_body);
+    assert_eq!(
+        t.engine.store().raw_message(open.id).unwrap().as_deref(),
+        Some(&opened[..]),
+        "the prefetched message differs from the server's"
+    );
+    let message = t.engine.open_message(pre.id).await.unwrap();
+    assert_eq!(
+        t.engine.store().raw_message(pre.id).unwrap().as_deref(),
+        Some(&prefetched[..]),
+        "the opened message differs from the server's"
+    );
+    assert_eq!(
+        message.text.as_deref().map(str::trim),
+        Some("See the attachment.")
+    );
+    assert_eq!(message.attachments.len(), 1);
+    assert_eq!(message.attachments[0].name, "data.bin");
+}
+
 /// State as the user sees it: (folder, message-id, seen, flagged).
 fn view(list: &[MessageSummary]) -> Vec<(String, String, bool, bool)> {
     let mut v: Vec<_> = list

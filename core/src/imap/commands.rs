@@ -383,6 +383,67 @@ impl ImapConnection {
             .collect())
     }
 
+    /// A message written to `out` in parts of `part` bytes (`BODY.PEEK[]<offset.part>`),
+    /// so that no more than one part is held whatever its size. A part shorter than asked
+    /// for is the last. `expected` is the size the server gave; a server that goes on
+    /// well past it is refused rather than allowed to fill the disk. Ok(None) when the
+    /// server no longer has the message.
+    pub async fn fetch_body_to(
+        &mut self,
+        uid: u32,
+        expected: u64,
+        part: u64,
+        out: &mut impl std::io::Write,
+    ) -> Result<Option<u64>> {
+        let ceiling = expected.saturating_mul(2).saturating_add(part);
+        let mut written = 0u64;
+        loop {
+            let target = self.target.clone();
+            let clock = self.clock.clone();
+            let query = format!("(UID BODY.PEEK[]<{written}.{part}>)");
+            let fetches: Vec<Fetch> = timed(&clock, &target, "UID FETCH", async {
+                self.session
+                    .uid_fetch(uid.to_string(), &query)
+                    .await?
+                    .try_collect()
+                    .await
+            })
+            .await?;
+            self.drain_unsolicited();
+            let Some(data) = fetches
+                .iter()
+                .find(|f| f.uid == Some(uid))
+                .and_then(|f| f.body())
+            else {
+                return Ok(None);
+            };
+            let got = data.len() as u64;
+            if got > part && written > 0 {
+                return Err(Error::new(
+                    ErrorKind::Protocol,
+                    format!("{target} sent {got} bytes of message {uid} where at most {part} were asked for"),
+                ));
+            }
+            out.write_all(data).map_err(|err| {
+                Error::new(
+                    ErrorKind::Storage,
+                    format!("cannot write message {uid} to a file: {err}"),
+                )
+            })?;
+            written += got;
+            if got != part {
+                // Short: the end. Longer (a server that ignores the range): the whole.
+                return Ok(Some(written));
+            }
+            if written > ceiling {
+                return Err(Error::new(
+                    ErrorKind::Protocol,
+                    format!("{target} sent over {written} bytes of message {uid}, which it said has {expected}"),
+                ));
+            }
+        }
+    }
+
     /// Moves one message; returns where it landed (UIDVALIDITY, UID) if the server says
     /// (COPYUID). Without MOVE: COPY, \Deleted, then UID EXPUNGE (or EXPUNGE).
     pub async fn uid_move(&mut self, uid: u32, target: &str) -> Result<Option<(u32, u32)>> {

@@ -30,10 +30,12 @@ impl BlobDir {
                 tracing::warn!(%err, "cannot make every message file private to its owner");
             }
         }
-        Ok(Self { root })
+        let blobs = Self { root };
+        blobs.sweep_incoming(std::time::Duration::from_secs(24 * 60 * 60));
+        Ok(blobs)
     }
 
-    fn path(&self, message_id: i64) -> PathBuf {
+    pub fn path(&self, message_id: i64) -> PathBuf {
         self.root
             .join(format!("{:02x}", message_id & 0xff))
             .join(format!("{message_id}.eml"))
@@ -201,7 +203,8 @@ impl BlobDir {
         Ok(())
     }
 
-    /// Removes received files left behind (by a crash) for longer than `age`.
+    /// Removes received files left behind (by a crash) for longer than `age` (a day at
+    /// every open).
     pub fn sweep_incoming(&self, age: std::time::Duration) {
         let Ok(entries) = fs::read_dir(self.incoming_dir()) else {
             return;

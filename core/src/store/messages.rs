@@ -2,6 +2,7 @@ use std::collections::HashMap;
 
 use rusqlite::{params, OptionalExtension, Transaction};
 
+use super::blobs::IncomingBlob;
 use super::rows::{decode_addresses, encode_addresses, summary_from_row, SUMMARY_SELECT};
 use super::search::{allocate_search_key, InsertBatch};
 use super::{flag, threading, Store};
@@ -275,6 +276,32 @@ impl Store {
         Ok(())
     }
 
+    /// A new file in the message directory to receive a download into.
+    pub fn incoming_file(&self) -> Result<IncomingBlob> {
+        self.blobs.incoming()
+    }
+
+    /// Stores one body received into `file` (parsed from it as `body`): the file is put
+    /// in place, then the row marks the body as here.
+    pub fn store_body_file(
+        &self,
+        message_id: i64,
+        file: IncomingBlob,
+        body: &ParsedBody,
+    ) -> Result<()> {
+        self.blobs.adopt(message_id, file)?;
+        let present = self.write(|tx| {
+            let mut search = InsertBatch::default();
+            let present = store_body(tx, message_id, body, &mut search)?;
+            search.write(tx)?;
+            Ok(present)
+        })?;
+        if !present {
+            self.blobs.remove(message_id); // expunged while it was on the way
+        }
+        Ok(())
+    }
+
     /// Messages in a folder without a body, newest first.
     pub fn bodies_needed(
         &self,
@@ -368,12 +395,13 @@ impl Store {
                     })
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            // The body is parsed from the stored original when it is opened.
+            // The body is parsed from the stored original when it is opened, with memory
+            // bounded whatever its size.
             let body = summary
                 .has_body
-                .then(|| self.blobs.read(id))
+                .then(|| crate::mime_file::parse_file(&self.blobs.path(id)).ok())
                 .flatten()
-                .map(|raw| crate::mime::parse_body(&raw))
+                .map(|message| message.body)
                 .unwrap_or_default();
             Ok(Message {
                 to: decode_addresses(&to),
@@ -412,7 +440,7 @@ impl Store {
     /// Whether a message's body is marked as here but its file is missing (say, after
     /// a power cut): then it must be downloaded again.
     pub fn body_file_missing(&self, id: i64) -> bool {
-        self.blobs.read(id).is_none()
+        !self.blobs.path(id).is_file()
     }
 }
 

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use rusqlite::params;
 
-pub use super::blobs::IncomingBlob;
+use super::blobs::IncomingBlob;
 use super::messages::{insert_message, store_body};
 use super::search::InsertBatch;
 use super::Store;
@@ -75,17 +75,6 @@ impl Store {
             let rows = stmt.query_map([account_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
             Ok(rows.collect::<rusqlite::Result<HashMap<_, _>>>()?)
         })
-    }
-
-    /// A new file in the message directory to receive a download into.
-    pub fn pop3_incoming(&self) -> Result<IncomingBlob> {
-        self.blobs.incoming()
-    }
-
-    /// Removes partly received files that a crash left behind.
-    pub fn sweep_pop3_incoming(&self) {
-        self.blobs
-            .sweep_incoming(std::time::Duration::from_secs(24 * 60 * 60));
     }
 
     /// Stores one downloaded message, received into `file`, in a local folder with its

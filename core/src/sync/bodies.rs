@@ -8,12 +8,16 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::imap::ImapConnection;
 use crate::mail::ParsedBody;
 use crate::mime;
+use crate::mime_file;
 use crate::model::Account;
-use crate::store::FolderSyncState;
+use crate::store::{BodyNeeded, FolderSyncState};
 
 const BODY_BATCH_COUNT: usize = 200;
 const FIRST_BODY_BATCH_BYTES: u64 = 256 << 10;
 const BODY_BATCH_BYTES: u64 = 4 << 20;
+/// A message larger than this is fetched on its own, in parts of this size, into a file
+/// (memory stays bounded whatever its size).
+const BODY_PART_BYTES: u64 = 4 << 20;
 
 impl SyncService {
     /// Downloads bodies for the newest messages of a folder that have none yet.
@@ -49,7 +53,10 @@ impl SyncService {
             }
         }
         let ids: HashMap<u32, i64> = needed.iter().map(|n| (n.uid, n.message_id)).collect();
-        let sizes: Vec<(u32, u32)> = needed.iter().map(|n| (n.uid, n.size)).collect();
+        let (large, small): (Vec<&BodyNeeded>, Vec<&BodyNeeded>) = needed
+            .iter()
+            .partition(|n| u64::from(n.size) > BODY_PART_BYTES);
+        let sizes: Vec<(u32, u32)> = small.iter().map(|n| (n.uid, n.size)).collect();
         let mut stored = 0;
         let mut pending: Option<tokio::task::JoinHandle<Result<()>>> = None;
         for batch in plan::body_batches(
@@ -88,6 +95,14 @@ impl SyncService {
         if let Some(task) = pending.take() {
             task.await??;
         }
+        for n in large {
+            if self
+                .download_to_file(conn, n.message_id, n.uid, n.size)
+                .await?
+            {
+                stored += 1;
+            }
+        }
         self.store.set_prefetch_pending(state.folder_id, false)?;
         self.emit_changes(
             &account.name,
@@ -102,9 +117,9 @@ impl SyncService {
     /// Downloads one message's body now.
     pub(super) async fn download_body(&self, id: i64) -> Result<()> {
         let (account_id, remote_name, uidvalidity, uid) = self.store.message_server_location(id)?;
+        let size = self.store.message_summary(id)?.size;
         let account = self.store.account_by_id(account_id)?;
-        let raw = self
-            .sessions
+        self.sessions
             .with_connection(&account, |mut conn| async move {
                 let result = async {
                     let status = conn.select(&remote_name).await?;
@@ -114,22 +129,43 @@ impl SyncService {
                             format!("folder '{remote_name}' changed on the server; sync, then open the message again"),
                         ));
                     }
-                    let bodies = conn.fetch_bodies(&[uid]).await?;
-                    bodies.into_iter().next().map(|(_, raw)| raw).ok_or_else(|| {
-                        Error::not_found(format!(
+                    if self.download_to_file(&mut conn, id, uid, size).await? {
+                        Ok(())
+                    } else {
+                        Err(Error::not_found(format!(
                             "message {id} on the server (it may have been deleted elsewhere)"
-                        ))
-                    })
+                        )))
+                    }
                 }
                 .await;
                 (conn, result)
             })
+            .await
+    }
+
+    /// One message fetched in parts into a file, parsed from the file and stored. False
+    /// if the server no longer has it.
+    async fn download_to_file(
+        &self,
+        conn: &mut ImapConnection,
+        id: i64,
+        uid: u32,
+        size: u32,
+    ) -> Result<bool> {
+        let mut file = self.store.incoming_file()?;
+        let fetched = conn
+            .fetch_body_to(uid, u64::from(size), BODY_PART_BYTES, &mut file)
             .await?;
+        if fetched.is_none() {
+            return Ok(false);
+        }
+        file.finish()?;
         let store = self.store.clone();
         blocking(move || {
-            let parsed = mime::parse_body(&raw);
-            store.store_bodies(&[(id, parsed, raw)])
+            let body = mime_file::parse_file(file.path())?.body;
+            store.store_body_file(id, file, &body)
         })
-        .await
+        .await?;
+        Ok(true)
     }
 }

@@ -163,7 +163,6 @@ pub async fn sync_pop3(
     let inbox = store
         .folder_by_role(account.id, FolderRole::Inbox)?
         .ok_or_else(|| Error::not_found("the local Inbox"))?;
-    store.sweep_pop3_incoming();
     let mut run = Download {
         store,
         events,
@@ -408,7 +407,7 @@ impl Download<'_> {
         i: usize,
     ) -> Result<Result<Option<i64>>> {
         let entry = entries[i].clone();
-        let mut file = self.store.pop3_incoming()?;
+        let mut file = self.store.incoming_file()?;
         let outcome = conn
             .retr_to(entry.number, ceiling(entry.size), &mut file)
             .await;
