@@ -247,28 +247,7 @@ impl Engine {
             let mut reports = Vec::new();
             let mut first_error = None;
             for account in s.accounts(account.as_deref())? {
-                // What this device did goes out first: the outbox, then queued changes
-                // (a folder created here must exist there before the pull lists it).
-                // With backoff: a server that did not answer a moment ago does not hold
-                // up the pull again.
-                // The outbox goes alongside, never before: a stuck SMTP server must not
-                // hold up receiving mail.
-                let (sent, pulled) = tokio::join!(s.outbox.send(&account, false), async {
-                    if let Err(err) = s.queue.push(&account, false).await {
-                        tracing::info!(%err, "replaying changes before sync failed");
-                    }
-                    s.sync.sync_account(&account).await
-                });
-                match sent {
-                    // The Sent copy and the original's flag go up in this sync too.
-                    Ok(report) if report.sent > 0 => {
-                        if let Err(err) = s.queue.push(&account, false).await {
-                            tracing::info!(%err, "replaying what sending queued failed");
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(err) => tracing::info!(%err, "sending the outbox failed"),
-                }
+                let pulled = s.sync_now(&account).await;
                 match pulled {
                     Ok(report) => reports.push((account.name.clone(), report)),
                     Err(err) => {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::credentials::CredentialStore;
 use crate::error::Result;
 use crate::events::EventBus;
-use crate::model::Account;
+use crate::model::{Account, SyncReport};
 use crate::options::EngineOptions;
 use crate::outbox::Outbox;
 use crate::queue::ChangeQueue;
@@ -80,5 +80,30 @@ impl Services {
     pub fn account_id(&self, name: Option<&str>) -> Result<Option<i64>> {
         name.map(|n| self.store.account_by_name(n).map(|a| a.id))
             .transpose()
+    }
+
+    /// "Sync now" for one account: queued changes go out first (a folder created here
+    /// must exist there before the pull lists it), with backoff, so that a server that
+    /// did not answer a moment ago does not hold up the pull again; then the pull. The
+    /// outbox goes alongside, never before: a stuck SMTP server must not hold up
+    /// receiving mail.
+    pub async fn sync_now(&self, account: &Account) -> Result<SyncReport> {
+        let (sent, pulled) = tokio::join!(self.outbox.send(account, false), async {
+            if let Err(err) = self.queue.push(account, false).await {
+                tracing::info!(%err, "replaying changes before sync failed");
+            }
+            self.sync.sync_account(account).await
+        });
+        match sent {
+            // The Sent copy and the original's flag go up in this sync too.
+            Ok(report) if report.sent > 0 => {
+                if let Err(err) = self.queue.push(account, false).await {
+                    tracing::info!(%err, "replaying what sending queued failed");
+                }
+            }
+            Ok(_) => {}
+            Err(err) => tracing::info!(%err, "sending the outbox failed"),
+        }
+        pulled
     }
 }

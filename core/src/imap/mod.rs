@@ -4,6 +4,7 @@
 //! typed errors. No sync decisions and no MIME parsing live here: the client returns
 //! what it fetched.
 
+mod bodies;
 mod caps;
 mod codes;
 mod commands;
