@@ -401,6 +401,20 @@ async fn synced_without_bodies(mailbox: &ScriptedMailbox, t: &TestEngine) -> i64
     id_of(&t.engine, "lit@t")
 }
 
+/// A scripted mailbox with one message of 10 KB, synced by an engine without its body:
+/// (mailbox, engine, its UID, its local id).
+async fn a_10_kb_message_synced_without_body() -> (ScriptedMailbox, TestEngine, u32, i64) {
+    let mailbox = ScriptedMailbox::start("IMAP4rev1").await;
+    let uid = mailbox.add(
+        "INBOX",
+        Content::Big(Arc::new(BigMessage::new("lit@t", "literal", 10_000))),
+        &[],
+    );
+    let t = engine_on(mailbox.port()).await;
+    let id = synced_without_bodies(&mailbox, &t).await;
+    (mailbox, t, uid, id)
+}
+
 /// The label of a body section in an answer to `req`: `BODY[]`, or `BODY[]<0>` for a
 /// partial fetch.
 fn body_label(req: &ImapRequest) -> String {
@@ -489,14 +503,7 @@ async fn a_20_mb_literal_followed_by_garbage_is_one_short_protocol_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_2_gb_literal_announced_fails_at_once_having_read_little() {
     let _one = ONE_AT_A_TIME.lock().await;
-    let mailbox = ScriptedMailbox::start("IMAP4rev1").await;
-    let uid = mailbox.add(
-        "INBOX",
-        Content::Big(Arc::new(BigMessage::new("lit@t", "literal", 10_000))),
-        &[],
-    );
-    let t = engine_on(mailbox.port()).await;
-    let id = synced_without_bodies(&mailbox, &t).await;
+    let (mailbox, t, uid, id) = a_10_kb_message_synced_without_body().await;
     let serve = mailbox.answers();
     let sent = Arc::new(AtomicU64::new(0));
     let count = sent.clone();
@@ -541,14 +548,7 @@ async fn a_2_gb_literal_announced_fails_at_once_having_read_little() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_that_never_ends_in_parts_is_refused_past_twice_its_size() {
     let _one = ONE_AT_A_TIME.lock().await;
-    let mailbox = ScriptedMailbox::start("IMAP4rev1").await;
-    let uid = mailbox.add(
-        "INBOX",
-        Content::Big(Arc::new(BigMessage::new("lit@t", "literal", 10_000))),
-        &[],
-    );
-    let t = engine_on(mailbox.port()).await;
-    let id = synced_without_bodies(&mailbox, &t).await;
+    let (mailbox, t, uid, id) = a_10_kb_message_synced_without_body().await;
     let serve = mailbox.answers();
     let sent = Arc::new(AtomicU64::new(0));
     let count = sent.clone();

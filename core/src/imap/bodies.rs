@@ -1,9 +1,5 @@
 //! Whole messages: in one batch for small ones, in parts into a writer for large ones.
 
-use async_imap::types::Fetch;
-use futures::TryStreamExt;
-
-use super::codes::timed;
 use super::uids::uid_set;
 use super::ImapConnection;
 use crate::error::{Error, ErrorKind, Result};
@@ -14,18 +10,9 @@ impl ImapConnection {
         if uids.is_empty() {
             return Ok(Vec::new());
         }
-        let target = self.target.clone();
-        let clock = self.clock.clone();
-        let set = uid_set(uids);
-        let fetches: Vec<Fetch> = timed(&clock, &target, "UID FETCH", async {
-            self.session
-                .uid_fetch(&set, "(UID BODY.PEEK[])")
-                .await?
-                .try_collect()
-                .await
-        })
-        .await?;
-        self.drain_unsolicited();
+        let fetches = self
+            .uid_fetch_all(&uid_set(uids), "(UID BODY.PEEK[])")
+            .await?;
         Ok(fetches
             .iter()
             .filter_map(|f| Some((f.uid?, f.body()?.to_vec())))
@@ -47,18 +34,9 @@ impl ImapConnection {
         let ceiling = expected.saturating_mul(2).saturating_add(part);
         let mut written = 0u64;
         loop {
-            let target = self.target.clone();
-            let clock = self.clock.clone();
             let query = format!("(UID BODY.PEEK[]<{written}.{part}>)");
-            let fetches: Vec<Fetch> = timed(&clock, &target, "UID FETCH", async {
-                self.session
-                    .uid_fetch(uid.to_string(), &query)
-                    .await?
-                    .try_collect()
-                    .await
-            })
-            .await?;
-            self.drain_unsolicited();
+            let fetches = self.uid_fetch_all(&uid.to_string(), &query).await?;
+            let target = &self.target;
             let Some(data) = fetches
                 .iter()
                 .find(|f| f.uid == Some(uid))

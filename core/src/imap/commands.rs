@@ -329,22 +329,11 @@ impl ImapConnection {
         if uids.is_empty() {
             return Ok(Vec::new());
         }
-        let target = self.target.clone();
-        let clock = self.clock.clone();
         let query = format!(
             "(UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER.FIELDS ({HEADER_FIELDS})]{})",
             if self.caps.condstore { " MODSEQ" } else { "" }
         );
-        let set = uid_set(uids);
-        let fetches: Vec<Fetch> = timed(&clock, &target, "UID FETCH", async {
-            self.session
-                .uid_fetch(&set, &query)
-                .await?
-                .try_collect()
-                .await
-        })
-        .await?;
-        self.drain_unsolicited();
+        let fetches = self.uid_fetch_all(&uid_set(uids), &query).await?;
         Ok(fetches
             .iter()
             .filter_map(|f| {
@@ -358,6 +347,22 @@ impl ImapConnection {
                 })
             })
             .collect())
+    }
+
+    /// `UID FETCH set query`, every answer collected (only a tagged OK ends it).
+    pub(super) async fn uid_fetch_all(&mut self, set: &str, query: &str) -> Result<Vec<Fetch>> {
+        let target = self.target.clone();
+        let clock = self.clock.clone();
+        let fetches = timed(&clock, &target, "UID FETCH", async {
+            self.session
+                .uid_fetch(set, query)
+                .await?
+                .try_collect()
+                .await
+        })
+        .await?;
+        self.drain_unsolicited();
+        Ok(fetches)
     }
 
     /// Moves one message; returns where it landed (UIDVALIDITY, UID) if the server says
