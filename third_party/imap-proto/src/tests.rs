@@ -1216,3 +1216,27 @@ fn test_text_after_a_code_starting_with_a_multibyte_character() {
         assert_eq!(outcome.information.as_deref(), Some(expected), "{line:?}");
     }
 }
+
+/// GreenMail 2.1 writes a partial body section without the space before its data.
+#[test]
+fn test_fetch_partial_body_without_space() {
+    for line in [
+        &b"* 2 FETCH (UID 2 BODY[]<0>{5}\r\nhello)\r\n"[..],
+        b"* 2 FETCH (UID 2 BODY[]<0> {5}\r\nhello)\r\n",
+    ] {
+        match Response::parse(line) {
+            Ok((rest, Response::Fetch(2, attrs))) => {
+                assert!(rest.is_empty());
+                match &attrs[1] {
+                    AttributeValue::BodySection {
+                        index: Some(0),
+                        data: Some(data),
+                        ..
+                    } => assert_eq!(data.as_ref(), b"hello"),
+                    other => panic!("expected a body section, got {other:?}"),
+                }
+            }
+            rsp => panic!("unexpected response {rsp:?}"),
+        }
+    }
+}

@@ -84,7 +84,8 @@ pub fn msg_att_body_section(i: &[u8]) -> IResult<&[u8], AttributeValue<'_>> {
             tag_no_case("BODY"),
             section,
             opt(delimited(char('<'), number, char('>'))),
-            tag(" "),
+            // GreenMail 2.1 leaves out the space after a partial's origin.
+            opt(tag(" ")),
             nstring,
         ),
         |(_, section, index, _, data)| AttributeValue::BodySection {
