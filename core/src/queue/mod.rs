@@ -410,14 +410,21 @@ impl ChangeQueue {
 
     /// What this device knows that helps the change find its way on the server.
     fn known_for(&self, change: &QueuedChange) -> Result<replay::Known> {
-        let target_uidvalidity = match &change.op {
-            Operation::Move(op) => self
+        let Operation::Move(op) = &change.op else {
+            return Ok(replay::Known::default());
+        };
+        Ok(replay::Known {
+            target_uidvalidity: self
                 .store
                 .folder_uidvalidity(change.account_id, &op.to)?
                 .filter(|v| *v != 0),
-            _ => None,
-        };
-        Ok(replay::Known { target_uidvalidity })
+            folders: self
+                .store
+                .folder_sync_states(change.account_id)?
+                .into_iter()
+                .map(|f| f.remote_name)
+                .collect(),
+        })
     }
 
     /// The server applied the change.

@@ -1,6 +1,8 @@
 //! The wire: carries one queued change out on the server. Every step is safe to repeat:
 //! a change whose connection broke after the server acted is recognised on the next try.
 
+use std::collections::HashSet;
+
 use crate::error::{Result, ServerCode};
 use crate::imap::ImapConnection;
 use crate::mail::RemoteFolder;
@@ -25,10 +27,13 @@ pub enum Replayed {
 }
 
 /// What this device knows that helps a change find its way.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Known {
     /// The UIDVALIDITY of a move's target folder, when a sync has seen it.
     pub target_uidvalidity: Option<u32>,
+    /// The server names of the account's folders as the last sync saw them (for a
+    /// move): none of them is the new name of a folder renamed since.
+    pub folders: HashSet<String>,
 }
 
 fn gone(message: &MessageAt) -> crate::Error {
@@ -75,16 +80,22 @@ async fn find_elsewhere(
     Ok(None)
 }
 
-/// The name a folder has now if another device renamed it: the one folder with its
-/// UIDVALIDITY (RFC 3501 keeps a mailbox's UIDVALIDITY across RENAME).
+/// The name a folder has now if another device renamed it: the one folder new since the
+/// last sync with its UIDVALIDITY (RFC 3501 keeps a mailbox's UIDVALIDITY across RENAME,
+/// but two folders may share one: servers derive it from the time, or a counter).
 async fn renamed_to(
     conn: &mut ImapConnection,
     old: &str,
     uidvalidity: u32,
+    known_folders: &HashSet<String>,
 ) -> Result<Option<String>> {
     let listed = conn.list_folders().await?;
+    let mut matches = Vec::new();
     for (folder, status) in listed {
-        if folder.remote_name == old || !folder.selectable {
+        if folder.remote_name == old
+            || !folder.selectable
+            || known_folders.contains(&folder.remote_name)
+        {
             continue;
         }
         let status = match status {
@@ -92,10 +103,14 @@ async fn renamed_to(
             None => conn.status(&folder.remote_name).await?,
         };
         if status.uidvalidity == uidvalidity {
-            return Ok(Some(folder.remote_name));
+            matches.push(folder.remote_name);
         }
     }
-    Ok(None)
+    // Two candidates: which one it became cannot be told, so the move fails visibly.
+    Ok(match <[String; 1]>::try_from(matches) {
+        Ok([name]) => Some(name),
+        Err(_) => None,
+    })
 }
 
 /// Finds the message on the server: its recorded UID if the folder's UIDVALIDITY still
@@ -171,7 +186,7 @@ pub async fn replay(
                 conn.select(&source).await?;
             }
             let (to, uidvalidity, new_uid) =
-                move_following_renames(conn, uid, &op.to, known).await?;
+                move_following_renames(conn, uid, &op.to, &known).await?;
             Ok(match (uidvalidity, new_uid) {
                 (Some(v), Some(u)) => Replayed::MovedTo(to, v, u),
                 // Moved, but the server will not say where: the next sync finds it.
@@ -245,7 +260,7 @@ async fn move_following_renames(
     conn: &mut ImapConnection,
     uid: u32,
     to: &str,
-    known: Known,
+    known: &Known,
 ) -> Result<(String, Option<u32>, Option<u32>)> {
     let source = conn.selected().map(str::to_owned);
     let message_id = match conn.message_id_at(uid).await? {
@@ -264,7 +279,7 @@ async fn move_following_renames(
             let Some(uidvalidity) = known.target_uidvalidity else {
                 return Err(err);
             };
-            let Some(renamed) = renamed_to(conn, to, uidvalidity).await? else {
+            let Some(renamed) = renamed_to(conn, to, uidvalidity, &known.folders).await? else {
                 return Err(err);
             };
             tracing::info!(from = to, to = %renamed, "move follows a folder renamed elsewhere");
