@@ -6,14 +6,20 @@
 //! limit (an answer that keeps arriving is never cut); every answer has a size ceiling;
 //! RETR streams into a sink, so a message costs no memory whatever its size.
 
+mod wire;
+
 use std::collections::VecDeque;
 use std::io::Write;
 use std::time::Duration;
 
+use base64::Engine as _;
+
 use crate::error::{Error, ErrorKind, Result, ServerCode};
 use crate::model::{Security, ServerConfig};
 use crate::net::{self, Activity, BoxStream, ConnectPolicy, Watched};
-use base64::Engine as _;
+#[cfg(test)]
+use wire::CHUNK;
+use wire::{buffered, join_lines, Wire};
 
 /// What a CAPA answer may hold.
 const CAPA_LIMIT: usize = 64 << 10;
@@ -503,12 +509,6 @@ fn check_credentials(user: &str, password: &str) -> Result<()> {
     }
     Ok(())
 }
-
-mod wire;
-
-#[cfg(test)]
-use wire::CHUNK;
-use wire::{buffered, join_lines, Wire};
 
 #[cfg(test)]
 mod tests;
