@@ -1396,16 +1396,15 @@ async fn pop3_bad_retr(fault: Pop3Fault, secs: u64, stop_early: bool) {
         "every sync failed on the same message"
     );
     assert_eq!(here.last().unwrap(), &[1, 2, 3, 4, 6, 7, 8]);
-    let named: Vec<String> = events
-        .0
-        .lock()
-        .unwrap()
-        .iter()
-        .filter_map(|e| match e {
-            Event::Error { message, .. } if message.contains("message 5") => Some(message.clone()),
-            _ => None,
-        })
-        .collect();
+    let naming_5 = || -> Vec<String> {
+        error_events(&events)
+            .into_iter()
+            .filter(|m| m.contains("message 5"))
+            .collect()
+    };
+    // Events reach a listener from a task of their own: give it a moment.
+    wait_until(10, || !naming_5().is_empty()).await;
+    let named = naming_5();
     println!("errors naming message 5: {named:?}");
     assert!(!named.is_empty(), "no error event names message 5");
 }
