@@ -250,7 +250,7 @@ async fn a_server_that_never_confirms_the_message_means_try_again() {
         other => panic!("{other:?}"),
     }
     assert!(
-        took >= LIMITS.silence && took < 4 * LIMITS.silence,
+        took >= LIMITS.silence && took < 20 * LIMITS.silence,
         "{took:?}"
     );
 }
