@@ -28,9 +28,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use brevdue_core::setup::AccountDraft;
 use brevdue_core::{
-    AccountConfig, Engine, EngineOptions, Error, ErrorKind, Event, EventListener, FlagChange,
-    Protocol, Result, Security, ServerConfig,
+    Engine, EngineOptions, Error, ErrorKind, Event, EventListener, FlagChange, Protocol, Result,
+    Security, ServerConfig,
 };
 use clap::{Parser, Subcommand};
 use serde_json::Value;
@@ -220,11 +221,13 @@ enum AccountCommand {
         host: String,
         #[arg(long)]
         port: Option<u16>,
-        /// tls, starttls, or plain (plain sends the password unencrypted).
-        #[arg(long, default_value = "tls")]
-        security: String,
+        /// tls, starttls, or plain (plain sends the password unencrypted). Default: by
+        /// --port (143 and 110 mean starttls), else tls.
         #[arg(long)]
-        user: String,
+        security: Option<String>,
+        /// Login name (default: --email).
+        #[arg(long)]
+        user: Option<String>,
         /// Name of the environment variable that holds the password.
         #[arg(long)]
         password_env: String,
@@ -237,12 +240,12 @@ enum AccountCommand {
         /// The name shown in From.
         #[arg(long, default_value = "")]
         display_name: String,
-        /// SMTP server (default: the mail server's host, 465/587 by --security).
+        /// SMTP server (default: the mail server's host; port 465 or 587 by security).
         #[arg(long)]
         smtp_host: Option<String>,
         #[arg(long)]
         smtp_port: Option<u16>,
-        /// tls, starttls or plain (default: as --security).
+        /// tls, starttls or plain (default: by --smtp-port, else as the mail server).
         #[arg(long)]
         smtp_security: Option<String>,
         /// SMTP login (default: --user).
@@ -395,42 +398,26 @@ fn run(cli: Cli) -> Result<()> {
             smtp_security,
             smtp_user,
         }) => {
-            let protocol: Protocol = protocol.parse()?;
-            let security: Security = security.parse()?;
             let password = std::env::var(&password_env).map_err(|_| {
                 Error::invalid(format!("environment variable {password_env} is not set"))
             })?;
-            let server = ServerConfig {
-                host,
-                port: port.unwrap_or_else(|| ServerConfig::default_port(protocol, security)),
-                security,
+            let draft = AccountDraft {
+                name: Some(name),
+                email: Some(email),
+                display_name: Some(display_name),
+                protocol: Some(protocol.parse()?),
+                host: Some(host),
+                port,
+                security: security.as_deref().map(str::parse).transpose()?,
                 username: user,
                 ca_file: ca_file.map(|p| p.to_string_lossy().into_owned()),
+                smtp_host,
+                smtp_port,
+                smtp_security: smtp_security.as_deref().map(str::parse).transpose()?,
+                smtp_username: smtp_user,
+                pop3_delete: Some(pop3_delete.parse()?),
             };
-            let smtp = if smtp_host.is_some() || smtp_port.is_some() || smtp_security.is_some() {
-                let security = match smtp_security {
-                    Some(s) => s.parse()?,
-                    None => server.security,
-                };
-                Some(ServerConfig {
-                    host: smtp_host.unwrap_or_else(|| server.host.clone()),
-                    port: smtp_port.unwrap_or_else(|| ServerConfig::default_smtp_port(security)),
-                    security,
-                    username: smtp_user.unwrap_or_else(|| server.username.clone()),
-                    ca_file: server.ca_file.clone(),
-                })
-            } else {
-                None
-            };
-            let config = AccountConfig {
-                pop3_delete: pop3_delete.parse()?,
-                name,
-                email,
-                protocol,
-                server,
-                display_name,
-                smtp,
-            };
+            let config = draft.resolve()?;
             let account = engine.block_on(engine.add_account(config, password))??;
             errln!(
                 "added account '{}' ({} at {}:{})",
@@ -503,27 +490,28 @@ fn run(cli: Cli) -> Result<()> {
             errln!("removed account '{name}'");
         }
         Command::Sync { name } => {
-            let sent = engine.block_on(engine.send_outbox(name.clone()))??;
-            if let Some(reason) = &sent.offline {
-                errln!("{} message(s) still in the outbox: {reason}", sent.queued);
+            let report = engine.block_on(engine.sync_now(name))??;
+            for a in &report.accounts {
+                if a.sent > 0 {
+                    errln!("sent {} message(s) from the outbox", a.sent);
+                }
+                if let Some(problem) = a.problem.as_ref().filter(|_| a.pulled.is_some()) {
+                    errln!("{}: {}", a.account, problem.message);
+                }
+                if let Some(r) = &a.pulled {
+                    errln!(
+                        "{}: {} folders, {} new, {} changed, {} removed, {} bodies",
+                        a.account,
+                        r.folders,
+                        r.new_messages,
+                        r.changed_messages,
+                        r.removed_messages,
+                        r.bodies
+                    );
+                }
             }
-            if sent.sent > 0 {
-                errln!("sent {} message(s) from the outbox", sent.sent);
-            }
-            let pushed = engine.block_on(engine.push_changes(name.clone()))??;
-            if let Some(reason) = &pushed.offline {
-                errln!("{} change(s) still queued: {reason}", pushed.pending);
-            }
-            let reports = engine.block_on(engine.sync(name))??;
-            for (account, r) in reports {
-                errln!(
-                    "{account}: {} folders, {} new, {} changed, {} removed, {} bodies",
-                    r.folders,
-                    r.new_messages,
-                    r.changed_messages,
-                    r.removed_messages,
-                    r.bodies
-                );
+            if let Some(err) = report.first_pull_error() {
+                return Err(err);
             }
         }
         Command::Folders { account, json } => {

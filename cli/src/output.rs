@@ -287,8 +287,21 @@ pub fn event_json(event: &Event) -> Value {
         Event::OutboxChanged { account } => {
             json!({"event": "outbox_changed", "account": account})
         }
-        Event::Advisory { account, message } => json!({
-            "event": "advisory", "account": account, "message": message,
+        Event::Advisory {
+            account,
+            message,
+            advice,
+        } => json!({
+            "event": "advisory", "account": account, "message": message, "advice": advice,
+        }),
+        Event::NewMail {
+            account,
+            folder,
+            total,
+            messages,
+        } => json!({
+            "event": "new_mail", "account": account, "folder": folder, "total": total,
+            "messages": messages.iter().map(summary_json).collect::<Vec<_>>(),
         }),
         Event::PushState { account, connected } => json!({
             "event": "push", "account": account, "connected": connected,
@@ -298,8 +311,10 @@ pub fn event_json(event: &Event) -> Value {
             account,
             kind,
             message,
+            advice,
         } => json!({
             "event": "error", "account": account, "kind": kind, "message": message,
+            "advice": advice,
         }),
     }
 }

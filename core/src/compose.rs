@@ -4,9 +4,10 @@
 use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::{Attachment as LettreAttachment, Body, Mailbox, MultiPart, SinglePart};
 
+use crate::advice::Advice;
 use crate::error::{Error, ErrorKind, Result};
 pub use crate::mail::Original;
-use crate::model::{Address, AttachmentFile, Identity};
+use crate::model::{Address, Attachment, AttachmentFile, Identity};
 
 /// A message ready for the outbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,21 +52,134 @@ fn mailbox(address: &Address) -> Result<Mailbox> {
     ))
 }
 
-/// Parses "Name <a@b>, c@d" as the user types it.
-pub fn parse_addresses(list: &str) -> Result<Vec<Address>> {
-    let parsed: lettre::message::Mailboxes = list.parse().map_err(|err| {
-        Error::new(
-            ErrorKind::InvalidInput,
-            format!("'{list}' is not a list of addresses: {err}"),
-        )
-    })?;
-    Ok(parsed
+/// Addresses as the user typed them, with one piece of advice per part that is not one.
+#[derive(Debug, Clone, PartialEq, Eq, Default, uniffi::Record)]
+pub struct AddressList {
+    pub addresses: Vec<Address>,
+    /// `address_invalid` with the part as typed, in the order typed.
+    pub problems: Vec<Advice>,
+}
+
+/// Splits at commas and semicolons outside quotes and angle brackets, so that
+/// `"Doe, Jane" <j@x>; bob@y` is two parts.
+fn split_address_list(text: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut quoted, mut angle, mut escaped) = (false, false, false);
+    let mut start = 0;
+    for (i, c) in text.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' if !angle => quoted = !quoted,
+            '<' if !quoted => angle = true,
+            '>' if !quoted => angle = false,
+            ',' | ';' if !quoted && !angle => {
+                parts.push(&text[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&text[start..]);
+    parts
         .into_iter()
-        .map(|m| Address {
-            name: m.name,
-            address: m.email.to_string(),
-        })
-        .collect())
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
+/// Parses "Name <a@b>, c@d; \"Doe, Jane\" <j@x>" as the user types it.
+pub fn parse_address_list(text: &str) -> AddressList {
+    let mut list = AddressList::default();
+    for part in split_address_list(text) {
+        match part.parse::<Mailbox>() {
+            Ok(m) => list.addresses.push(Address {
+                name: m.name.filter(|n| !n.is_empty()),
+                address: m.email.to_string(),
+            }),
+            Err(_) => list.problems.push(Advice::new("address_invalid", part)),
+        }
+    }
+    list
+}
+
+/// The addresses of a list, or an error naming the first part that is not one.
+pub fn parse_addresses(text: &str) -> Result<Vec<Address>> {
+    let list = parse_address_list(text);
+    match list.problems.into_iter().next() {
+        None => Ok(list.addresses),
+        Some(advice) => {
+            let message = format!("'{}' is not a valid address", advice.detail);
+            Err(Error::advised(ErrorKind::InvalidInput, advice, message))
+        }
+    }
+}
+
+/// What the composer writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum ComposeMode {
+    New,
+    Reply { original: i64 },
+    ReplyAll { original: i64 },
+    Forward { original: i64 },
+}
+
+impl ComposeMode {
+    pub fn original(self) -> Option<i64> {
+        match self {
+            ComposeMode::New => None,
+            ComposeMode::Reply { original }
+            | ComposeMode::ReplyAll { original }
+            | ComposeMode::Forward { original } => Some(original),
+        }
+    }
+}
+
+/// What the composer starts with: the recipients (editable), the subject, and the text
+/// the engine puts below what the user writes (the quote, or the forwarded message).
+#[derive(Debug, Clone, PartialEq, Eq, Default, uniffi::Record)]
+pub struct ComposePreview {
+    pub to: Vec<Address>,
+    pub cc: Vec<Address>,
+    pub subject: String,
+    pub quoted: String,
+    /// The original's attachments a forward carries along.
+    pub attachments: Vec<Attachment>,
+}
+
+/// The composer's start for `mode`; `original` is the message replied to or forwarded.
+pub fn preview(mode: ComposeMode, original: Option<&Original>, own: &[Identity]) -> ComposePreview {
+    let Some(original) = original else {
+        return ComposePreview::default();
+    };
+    match mode {
+        ComposeMode::New => ComposePreview::default(),
+        ComposeMode::Reply { .. } | ComposeMode::ReplyAll { .. } => {
+            let all = matches!(mode, ComposeMode::ReplyAll { .. });
+            let (to, cc) = reply_recipients(original, own, all);
+            ComposePreview {
+                to,
+                cc,
+                subject: reply_subject(&original.subject),
+                quoted: reply_body("", original).trim_start().to_owned(),
+                attachments: Vec::new(),
+            }
+        }
+        ComposeMode::Forward { .. } => ComposePreview {
+            subject: forward_subject(&original.subject),
+            quoted: forward_body("", original).trim_start().to_owned(),
+            attachments: original
+                .attachments
+                .iter()
+                .map(|a| Attachment {
+                    name: a.name.clone(),
+                    mime_type: a.mime_type.clone(),
+                    size: a.data.len() as u64,
+                })
+                .collect(),
+            ..ComposePreview::default()
+        },
+    }
 }
 
 /// The MIME type of a file to attach, from its name.
@@ -90,8 +204,9 @@ pub fn new_message_id(from: &str, now_nanos: u128, salt: u64) -> String {
 /// by lettre as needed.
 pub fn compose(outgoing: &Outgoing, message_id: &str) -> Result<Composed> {
     if outgoing.to.is_empty() && outgoing.cc.is_empty() && outgoing.bcc.is_empty() {
-        return Err(Error::new(
+        return Err(Error::advised(
             ErrorKind::InvalidInput,
+            Advice::new("no_recipient", ""),
             "a message needs at least one recipient",
         ));
     }
@@ -173,14 +288,20 @@ pub fn compose(outgoing: &Outgoing, message_id: &str) -> Result<Composed> {
     })
 }
 
-/// Strips any run of reply/forward prefixes ("Re:", "RE:", "Aw:", "Fwd:", "Fw:", "WG:").
+/// Reply prefixes: English, German ("Aw:"), Scandinavian ("Sv:", "Svar:").
+const REPLY_PREFIXES: [&str; 4] = ["re:", "aw:", "sv:", "svar:"];
+/// Forward prefixes: English, German ("WG:"), Norwegian and Swedish ("VS:", "VB:").
+const FORWARD_PREFIXES: [&str; 5] = ["fwd:", "fw:", "wg:", "vs:", "vb:"];
+
+/// Strips any run of reply/forward prefixes (`REPLY_PREFIXES`, `FORWARD_PREFIXES`).
 fn strip_prefixes(subject: &str) -> (&str, bool) {
     let mut rest = subject.trim();
     let mut stripped = false;
     loop {
         let lower = rest.to_ascii_lowercase();
-        let Some(prefix) = ["re:", "aw:", "fwd:", "fw:", "wg:"]
+        let Some(prefix) = REPLY_PREFIXES
             .iter()
+            .chain(&FORWARD_PREFIXES)
             .find(|p| lower.starts_with(*p))
         else {
             return (rest, stripped);
@@ -194,11 +315,12 @@ fn strip_prefixes(subject: &str) -> (&str, bool) {
 pub fn reply_subject(subject: &str) -> String {
     let trimmed = subject.trim();
     let lower = trimmed.to_ascii_lowercase();
-    if lower.starts_with("re:") || lower.starts_with("aw:") {
+    if let Some(prefix) = REPLY_PREFIXES.iter().find(|p| lower.starts_with(*p)) {
         let (rest, _) = strip_prefixes(trimmed);
         // Keep a forward marker that came after the reply prefix: "Re: Fwd: x" stays.
-        let after_re = trimmed[3..].trim_start();
-        if after_re.to_ascii_lowercase().starts_with("fwd:") {
+        let after_re = trimmed[prefix.len()..].trim_start();
+        let after_lower = after_re.to_ascii_lowercase();
+        if FORWARD_PREFIXES.iter().any(|p| after_lower.starts_with(p)) {
             return format!("Re: {after_re}");
         }
         return format!("Re: {rest}");
@@ -340,6 +462,11 @@ mod tests {
             ("Re: Fwd: Dinner", "Re: Fwd: Dinner", "Fwd: Dinner"),
             ("  Fw: FWD: x ", "Re: Fw: FWD: x", "Fwd: x"),
             ("Rechnung", "Re: Rechnung", "Fwd: Rechnung"),
+            ("SV: Middag", "Re: Middag", "Fwd: Middag"),
+            ("Svar: SV: Middag", "Re: Middag", "Fwd: Middag"),
+            ("VS: Middag", "Re: VS: Middag", "Fwd: Middag"),
+            ("Sv: VS: Middag", "Re: VS: Middag", "Fwd: Middag"),
+            ("Svalbard", "Re: Svalbard", "Fwd: Svalbard"),
             ("", "Re: ", "Fwd: "),
         ];
         for (original, reply, forward) in cases {
@@ -495,5 +622,84 @@ mod tests {
             ]
         );
         assert!(parse_addresses("anna@").is_err());
+    }
+
+    #[test]
+    fn address_lists_parse_as_typed_with_one_problem_per_bad_part() {
+        let named = |name: &str, address: &str| Address {
+            name: Some(name.into()),
+            address: address.into(),
+        };
+        let cases: [(&str, Vec<Address>, Vec<&str>); 7] = [
+            ("", vec![], vec![]),
+            (" , ;", vec![], vec![]),
+            ("ben@y", vec![addr("ben@y")], vec![]),
+            (
+                "Anna <anna@x>; ben@y,",
+                vec![named("Anna", "anna@x"), addr("ben@y")],
+                vec![],
+            ),
+            (
+                "\"Doe, Jane\" <jane@x>, \"Ola; Nordmann\" <ola@y>",
+                vec![
+                    named("Doe, Jane", "jane@x"),
+                    named("Ola; Nordmann", "ola@y"),
+                ],
+                vec![],
+            ),
+            (
+                "anna@, Ben <ben@y>, just words",
+                vec![named("Ben", "ben@y")],
+                vec!["anna@", "just words"],
+            ),
+            (
+                "Åse Ødegård <ase@eksempel.no>",
+                vec![named("Åse Ødegård", "ase@eksempel.no")],
+                vec![],
+            ),
+        ];
+        for (text, addresses, problems) in cases {
+            let list = parse_address_list(text);
+            assert_eq!(list.addresses, addresses, "{text:?}");
+            let details: Vec<&str> = list.problems.iter().map(|p| p.detail.as_str()).collect();
+            assert_eq!(details, problems, "{text:?}");
+            assert!(list.problems.iter().all(|p| p.id == "address_invalid"));
+        }
+        let err = parse_addresses("ok@x, anna@").unwrap_err();
+        assert_eq!(err.advice(), Advice::new("address_invalid", "anna@"));
+    }
+
+    #[test]
+    fn the_composer_starts_from_the_rules_it_sends_with() {
+        let mut original = original();
+        original.attachments = vec![AttachmentFile {
+            name: "plan.pdf".into(),
+            mime_type: "application/pdf".into(),
+            data: vec![0; 10],
+        }];
+        let own = [Identity {
+            name: "Me".into(),
+            email: "me@x".into(),
+        }];
+        let reply = preview(ComposeMode::Reply { original: 1 }, Some(&original), &own);
+        let all = preview(ComposeMode::ReplyAll { original: 1 }, Some(&original), &own);
+        assert_eq!(
+            (reply.to.clone(), reply.cc.clone()),
+            reply_recipients(&original, &own, false)
+        );
+        assert_eq!((all.to, all.cc), reply_recipients(&original, &own, true));
+        assert_eq!(reply.subject, reply_subject(&original.subject));
+        assert_eq!(reply.quoted, reply_body("", &original).trim_start());
+        assert!(reply.attachments.is_empty());
+        let forward = preview(ComposeMode::Forward { original: 1 }, Some(&original), &own);
+        assert!(forward.to.is_empty() && forward.cc.is_empty());
+        assert_eq!(forward.subject, forward_subject(&original.subject));
+        assert!(forward.quoted.starts_with("---------- Forwarded message"));
+        assert_eq!(forward.attachments.len(), 1);
+        assert_eq!(forward.attachments[0].size, 10);
+        assert_eq!(
+            preview(ComposeMode::New, None, &own),
+            ComposePreview::default()
+        );
     }
 }

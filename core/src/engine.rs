@@ -9,13 +9,15 @@ use std::sync::Arc;
 
 use tokio::runtime::Runtime;
 
+use crate::advice::Advice;
+use crate::compose::{ComposeMode, ComposePreview};
 use crate::credentials::CredentialStore;
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::{EventListener, Subscription};
 use crate::model::{
     Account, AccountConfig, Draft, Event, FlagChange, Folder, Message, MessageSummary,
-    OutboxMessage, PendingChange, Protocol, PushReport, SendReport, ServerConfig, SyncReport,
-    ThreadSummary,
+    OutboxMessage, PendingChange, Protocol, PushReport, SendReport, ServerConfig, SyncNowReport,
+    SyncReport, ThreadSummary,
 };
 pub use crate::options::EngineOptions;
 use crate::outbox::Writing;
@@ -240,27 +242,31 @@ impl Engine {
         self.services.sync.set_download_limit(bytes)
     }
 
-    /// One sync pass over one account, or over all of them: the outbox and queued changes
-    /// go out first, then the server's state comes in.
-    pub async fn sync(&self, account: Option<String>) -> Result<Vec<(String, SyncReport)>> {
+    /// "Sync now" over one account or all of them, past any backoff: the outbox and
+    /// queued changes go out, the server's state comes in, and every account's outcome
+    /// is in the report (one account's failure does not stop the others).
+    pub async fn sync_now(&self, account: Option<String>) -> Result<SyncNowReport> {
         self.run(move |s| async move {
-            let mut reports = Vec::new();
-            let mut first_error = None;
+            let mut report = SyncNowReport::default();
             for account in s.accounts(account.as_deref())? {
-                let pulled = s.sync_now(&account).await;
-                match pulled {
-                    Ok(report) => reports.push((account.name.clone(), report)),
-                    Err(err) => {
-                        first_error.get_or_insert(err);
-                    }
-                }
+                report.accounts.push(s.sync_now(&account).await);
             }
-            match first_error {
-                Some(err) => Err(err),
-                None => Ok(reports),
-            }
+            Ok(report)
         })
         .await
+    }
+
+    /// `sync_now`, failing with the first account's pull error, if any.
+    pub async fn sync(&self, account: Option<String>) -> Result<Vec<(String, SyncReport)>> {
+        let report = self.sync_now(account).await?;
+        if let Some(err) = report.first_pull_error() {
+            return Err(err);
+        }
+        Ok(report
+            .accounts
+            .into_iter()
+            .filter_map(|a| a.pulled.map(|pulled| (a.account, pulled)))
+            .collect())
     }
 
     /// Changes flags here at once and queues them for the server.
@@ -317,13 +323,10 @@ impl Engine {
     pub fn read_on_another_device(&self, account: &str) -> Result<()> {
         let account = self.account(account)?;
         if account.protocol == Protocol::Pop3 {
-            self.services.events.emit(Event::Advisory {
-                account: account.name,
-                message: "This account is read on more than one device. With POP3 each device \
-                          keeps its own copy and what you do on one never reaches the other; \
-                          IMAP keeps them in step."
-                    .to_owned(),
-            });
+            self.services.events.emit(Event::advisory(
+                &account.name,
+                Advice::new("pop3_several_devices", ""),
+            ));
         }
         Ok(())
     }
@@ -354,7 +357,28 @@ impl Engine {
     /// threading headers and the quoted original come from it. `draft.to`/`cc` add to
     /// them; an empty subject means the usual one.
     pub async fn reply(&self, original: i64, all: bool, draft: Draft) -> Result<i64> {
-        let writing = Writing::Reply { original, all };
+        let writing = Writing::Reply {
+            original,
+            all,
+            as_written: false,
+        };
+        self.run(move |s| async move { s.outbox.queue_message(draft, writing).await })
+            .await
+    }
+
+    /// What the composer starts with: for a reply the recipients (Reply-To, reply-all,
+    /// never the user), the subject without stacked prefixes, and the quote; for a
+    /// forward the subject, the forwarded text and the attachments it carries.
+    pub async fn compose_preview(&self, mode: ComposeMode) -> Result<ComposePreview> {
+        self.run(move |s| async move { s.outbox.preview(mode).await })
+            .await
+    }
+
+    /// Queues what the composer wrote, in `mode`: the recipients exactly as the draft
+    /// has them (start from `compose_preview`), the usual subject if it is empty, and the
+    /// quote, threading headers and forwarded attachments added by the engine.
+    pub async fn compose(&self, mode: ComposeMode, draft: Draft) -> Result<i64> {
+        let writing = Writing::composed(mode);
         self.run(move |s| async move { s.outbox.queue_message(draft, writing).await })
             .await
     }

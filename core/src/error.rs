@@ -4,6 +4,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::advice::Advice;
+
 /// What went wrong, in terms a front end can act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, uniffi::Enum)]
 #[serde(rename_all = "snake_case")]
@@ -42,6 +44,31 @@ pub enum ErrorKind {
     Storage,
     /// The engine was closed.
     Closed,
+}
+
+impl ErrorKind {
+    /// The id of this kind's advice (`crate::advice`).
+    pub fn advice_id(self) -> &'static str {
+        match self {
+            ErrorKind::ConnectionRefused => "connection_refused",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Network => "network",
+            ErrorKind::CertificateNotTrusted => "certificate_not_trusted",
+            ErrorKind::WrongHostName => "wrong_host_name",
+            ErrorKind::Tls => "tls",
+            ErrorKind::AuthFailed => "auth_failed",
+            ErrorKind::ProtocolUnsupported => "protocol_unsupported",
+            ErrorKind::PlaintextNotAllowed => "plaintext_not_allowed",
+            ErrorKind::Protocol => "protocol",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::AlreadyExists => "already_exists",
+            ErrorKind::InvalidInput => "invalid_input",
+            ErrorKind::MissingCredentials => "missing_credentials",
+            ErrorKind::SendRefused => "send_refused",
+            ErrorKind::Storage => "storage",
+            ErrorKind::Closed => "closed",
+        }
+    }
 }
 
 /// A server's machine-readable reason for refusing a command: IMAP response codes
@@ -139,6 +166,8 @@ pub struct Error {
     pub kind: ErrorKind,
     pub message: String,
     pub code: Option<ServerCode>,
+    /// Advice more precise than the kind's (`advised`).
+    pub advice: Option<Advice>,
     source: Option<Arc<dyn std::error::Error + Send + Sync>>,
 }
 
@@ -150,8 +179,25 @@ impl Error {
             kind,
             message: message.into(),
             code: None,
+            advice: None,
             source: None,
         }
+    }
+
+    /// An error with advice of its own (for example which address is not valid).
+    pub fn advised(kind: ErrorKind, advice: Advice, message: impl Into<String>) -> Self {
+        Self {
+            advice: Some(advice),
+            ..Self::new(kind, message)
+        }
+    }
+
+    /// What this error tells the user: its own advice, or its kind's with the error's
+    /// sentence as the detail.
+    pub fn advice(&self) -> Advice {
+        self.advice
+            .clone()
+            .unwrap_or_else(|| Advice::new(self.kind.advice_id(), self.message.clone()))
     }
 
     pub fn not_found(what: impl fmt::Display) -> Self {
@@ -275,6 +321,63 @@ impl<T, E: Into<Error>> Context<T> for std::result::Result<T, E> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::advice::Language;
+
+    #[test]
+    fn every_error_kind_has_advice_in_both_languages() {
+        let kinds = [
+            ErrorKind::ConnectionRefused,
+            ErrorKind::Timeout,
+            ErrorKind::Network,
+            ErrorKind::CertificateNotTrusted,
+            ErrorKind::WrongHostName,
+            ErrorKind::Tls,
+            ErrorKind::AuthFailed,
+            ErrorKind::ProtocolUnsupported,
+            ErrorKind::PlaintextNotAllowed,
+            ErrorKind::Protocol,
+            ErrorKind::NotFound,
+            ErrorKind::AlreadyExists,
+            ErrorKind::InvalidInput,
+            ErrorKind::MissingCredentials,
+            ErrorKind::SendRefused,
+            ErrorKind::Storage,
+            ErrorKind::Closed,
+        ];
+        for kind in kinds {
+            assert!(Advice::known(kind.advice_id()), "{kind:?}");
+            let advice = Error::new(kind, "detail").advice();
+            assert_ne!(
+                advice.text(Language::English),
+                advice.text(Language::NorwegianBokmal),
+                "{kind:?} is translated"
+            );
+        }
+    }
+
+    #[test]
+    fn a_wrong_password_reads_as_a_password_problem_not_a_network_one() {
+        let err = Error::new(
+            ErrorKind::AuthFailed,
+            "LOGIN refused: [AUTHENTICATIONFAILED]",
+        );
+        let advice = err.advice();
+        assert_eq!(advice.id, "auth_failed");
+        assert!(advice.text(Language::English).contains("password"));
+        assert!(advice.text(Language::NorwegianBokmal).contains("passordet"));
+        assert!(!advice.text(Language::English).contains("reached"));
+    }
+
+    #[test]
+    fn an_error_keeps_the_advice_it_was_given() {
+        let err = Error::advised(
+            ErrorKind::InvalidInput,
+            Advice::new("address_invalid", "bob@"),
+            "'bob@' is not a valid address",
+        );
+        assert_eq!(err.advice(), Advice::new("address_invalid", "bob@"));
+        assert_eq!(err.context("To").advice().id, "address_invalid");
+    }
 
     #[test]
     fn codes_round_trip_through_their_atoms() {

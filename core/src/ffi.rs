@@ -5,28 +5,34 @@
 
 use std::sync::{Arc, Mutex};
 
+use crate::advice::Advice;
+use crate::compose::{AddressList, ComposeMode, ComposePreview};
 use crate::error::{Error, ErrorKind};
+use crate::model::SyncNowReport;
 use crate::model::{
     Account, AccountConfig, Draft, Event, FlagChange, Folder, Message, MessageSummary,
     OutboxMessage, PendingChange, PushReport, SendReport, ServerConfig, SyncReport, ThreadSummary,
 };
+use crate::setup::AccountDraft;
 use crate::switch::SwitchReport;
 
 macro_rules! error_enum {
     ($($kind:ident),* $(,)?) => {
-        /// An engine failure; one variant per `ErrorKind`, with a sentence for people.
+        /// An engine failure; one variant per `ErrorKind`, with the engine's sentence
+        /// (`reason`, English, for logs) and the advice the platform shows in its language.
         #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
         pub enum BrevdueError {
             $(
                 #[error("{reason}")]
-                $kind { reason: String },
+                $kind { reason: String, advice: Advice },
             )*
         }
 
         impl From<Error> for BrevdueError {
             fn from(err: Error) -> Self {
+                let advice = err.advice();
                 match err.kind {
-                    $(ErrorKind::$kind => BrevdueError::$kind { reason: err.message },)*
+                    $(ErrorKind::$kind => BrevdueError::$kind { reason: err.message, advice },)*
                 }
             }
         }
@@ -34,7 +40,9 @@ macro_rules! error_enum {
         impl From<BrevdueError> for Error {
             fn from(err: BrevdueError) -> Self {
                 match err {
-                    $(BrevdueError::$kind { reason } => Error::new(ErrorKind::$kind, reason),)*
+                    $(BrevdueError::$kind { reason, advice } => {
+                        Error::advised(ErrorKind::$kind, advice, reason)
+                    })*
                 }
             }
         }
@@ -63,9 +71,11 @@ error_enum!(
 
 impl From<uniffi::UnexpectedUniFFICallbackError> for BrevdueError {
     fn from(err: uniffi::UnexpectedUniFFICallbackError) -> Self {
-        BrevdueError::Storage {
-            reason: format!("the app's password store failed: {}", err.reason),
-        }
+        Error::new(
+            ErrorKind::Storage,
+            format!("the app's password store failed: {}", err.reason),
+        )
+        .into()
     }
 }
 
@@ -137,9 +147,7 @@ impl BrevdueEngine {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
-            .ok_or(BrevdueError::Closed {
-                reason: "the engine is closed".into(),
-            })
+            .ok_or_else(|| Error::new(ErrorKind::Closed, "the engine is closed").into())
     }
 }
 
@@ -236,6 +244,11 @@ impl BrevdueEngine {
         Ok(self.engine()?.thread_messages(thread_id)?)
     }
 
+    /// "Sync now": outbox, queued changes and pull, past any backoff; one account or all.
+    pub async fn sync_now(&self, account: Option<String>) -> FfiResult<SyncNowReport> {
+        Ok(self.engine()?.sync_now(account).await?)
+    }
+
     pub async fn sync(&self, account: Option<String>) -> FfiResult<Vec<AccountSync>> {
         let reports = self.engine()?.sync(account).await?;
         Ok(reports
@@ -286,6 +299,16 @@ impl BrevdueEngine {
 
     pub async fn push_changes(&self, account: Option<String>) -> FfiResult<PushReport> {
         Ok(self.engine()?.push_changes(account).await?)
+    }
+
+    /// What the composer starts with for `mode` (recipients, subject, quoted text).
+    pub async fn compose_preview(&self, mode: ComposeMode) -> FfiResult<ComposePreview> {
+        Ok(self.engine()?.compose_preview(mode).await?)
+    }
+
+    /// Queues what the composer wrote; the recipients are the draft's as they stand.
+    pub async fn compose(&self, mode: ComposeMode, draft: Draft) -> FfiResult<i64> {
+        Ok(self.engine()?.compose(mode, draft).await?)
     }
 
     pub async fn send(&self, draft: Draft) -> FfiResult<i64> {
@@ -341,6 +364,18 @@ impl BrevdueEngine {
     pub fn set_download_limit(&self, bytes: Option<u64>) -> FfiResult<()> {
         Ok(self.engine()?.set_download_limit(bytes)?)
     }
+}
+
+/// "Name <a@b>, c@d" as typed, with advice for each part that is not an address.
+#[uniffi::export]
+pub fn parse_address_list(text: String) -> AddressList {
+    crate::compose::parse_address_list(&text)
+}
+
+/// A complete account from what a form holds, with every default applied.
+#[uniffi::export]
+pub fn resolve_account(draft: AccountDraft) -> FfiResult<AccountConfig> {
+    Ok(draft.resolve()?)
 }
 
 /// Mail HTML made safe to show; remote images only with `allow_remote`.

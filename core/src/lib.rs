@@ -2,9 +2,10 @@
 //! engine for every device (exported to Kotlin and Swift by `ffi`).
 
 // Layers, lowest first; a module uses only those below it (the README lists the few
-// exceptions). Records: error, model, mail. Pure work: mime, compose, html. Connections
+// exceptions). Records: advice, error, model, mail. Pure work: mime, compose, html, setup. Connections
 // and protocols: net, imap, pop3, smtp. Storage: store. Services: session, queue, sync,
 // outbox, switch, push, composed in services. Facade: engine. Export: ffi.
+pub mod advice;
 pub mod compose;
 pub mod credentials;
 pub mod engine;
@@ -26,6 +27,7 @@ mod push;
 pub mod queue;
 mod services;
 mod session;
+pub mod setup;
 pub mod smtp;
 pub mod store;
 pub mod switch;

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::advice::Advice;
 use crate::error::{Error, Result};
 
 /// How the connection to a server is protected.
@@ -367,6 +368,51 @@ pub struct SyncReport {
     pub skipped_folders: u32,
 }
 
+/// Why part of "sync now" did not happen, for the user and for scripts.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct SyncProblem {
+    pub kind: crate::error::ErrorKind,
+    /// The engine's sentence, in English.
+    pub message: String,
+    pub advice: Advice,
+}
+
+/// What "sync now" did to one account: the outbox, the queued changes and the pull.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct AccountSyncNow {
+    pub account: String,
+    /// Messages handed to the SMTP server.
+    pub sent: u32,
+    /// Messages the server refused for good (kept as drafts).
+    pub send_refused: u32,
+    /// Messages still waiting (the server could not be reached, or said "later").
+    pub still_in_outbox: u32,
+    /// Queued changes the server applied.
+    pub pushed: u32,
+    pub changes_waiting: u32,
+    /// What the pull brought in; `None` if it failed (`problem` says why).
+    pub pulled: Option<SyncReport>,
+    /// The first reason something is left to do, if any.
+    pub problem: Option<SyncProblem>,
+}
+
+/// "Sync now" over one account or all of them.
+#[derive(Debug, Clone, PartialEq, Eq, Default, uniffi::Record)]
+pub struct SyncNowReport {
+    pub accounts: Vec<AccountSyncNow>,
+}
+
+impl SyncNowReport {
+    /// The first account's problem, if any failed to pull.
+    pub fn first_pull_error(&self) -> Option<Error> {
+        self.accounts
+            .iter()
+            .filter(|a| a.pulled.is_none())
+            .find_map(|a| a.problem.as_ref())
+            .map(|p| Error::advised(p.kind, p.advice.clone(), p.message.clone()))
+    }
+}
+
 /// A change of flags the user asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
 pub enum FlagChange {
@@ -577,7 +623,19 @@ pub enum Event {
     /// Advice for the user, for example that a POP3 account is read on several devices.
     Advisory {
         account: String,
+        /// The advice in English, for logs and the CLI.
         message: String,
+        advice: Advice,
+    },
+    /// Mail to tell the user about (a notification), as the engine decides it: unseen,
+    /// in the Inbox, not during the account's first sync, and not mail this device sent
+    /// or moved there. Newest first.
+    NewMail {
+        account: String,
+        folder: String,
+        /// How many arrived; `messages` holds at most the newest 20.
+        total: u32,
+        messages: Vec<MessageSummary>,
     },
     /// The push connection is up (or down again).
     PushState {
@@ -593,5 +651,27 @@ pub enum Event {
         account: String,
         kind: crate::error::ErrorKind,
         message: String,
+        advice: Advice,
     },
+}
+
+impl Event {
+    /// An `Error` event for `err`, with `message` as its sentence and the error's advice.
+    pub fn error(account: &str, err: &Error, message: impl Into<String>) -> Self {
+        Event::Error {
+            account: account.to_owned(),
+            kind: err.kind,
+            message: message.into(),
+            advice: err.advice(),
+        }
+    }
+
+    /// An `Advisory` event with the English words of `advice` as its message.
+    pub fn advisory(account: &str, advice: Advice) -> Self {
+        Event::Advisory {
+            account: account.to_owned(),
+            message: advice.text(crate::advice::Language::English),
+            advice,
+        }
+    }
 }

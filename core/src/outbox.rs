@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::compose::{self, Outgoing};
-use crate::error::{Error, Result};
+use crate::advice::Advice;
+use crate::compose::{self, ComposeMode, ComposePreview, Outgoing};
+use crate::error::{Error, ErrorKind, Result};
 use crate::events::EventBus;
 use crate::mail::FlagSet;
 use crate::mime;
@@ -28,8 +29,36 @@ use crate::sync::SyncService;
 /// Which kind of message is being written, and about which original.
 pub(crate) enum Writing {
     New,
-    Reply { original: i64, all: bool },
-    Forward { original: i64 },
+    /// `as_written`: the draft's recipients are the reply's, as the composer showed them
+    /// (`preview`) and the user edited them; otherwise they add to the usual ones.
+    Reply {
+        original: i64,
+        all: bool,
+        as_written: bool,
+    },
+    Forward {
+        original: i64,
+    },
+}
+
+impl Writing {
+    /// How the composer's mode is written: the recipients as the user left them.
+    pub fn composed(mode: ComposeMode) -> Self {
+        match mode {
+            ComposeMode::New => Writing::New,
+            ComposeMode::Reply { original } => Writing::Reply {
+                original,
+                all: false,
+                as_written: true,
+            },
+            ComposeMode::ReplyAll { original } => Writing::Reply {
+                original,
+                all: true,
+                as_written: true,
+            },
+            ComposeMode::Forward { original } => Writing::Forward { original },
+        }
+    }
 }
 
 const OUTBOX_LOCK_FILE: &str = "outbox.lock";
@@ -118,16 +147,24 @@ impl Outbox {
         };
         let origin = match writing {
             Writing::New => None,
-            Writing::Reply { original, all } => {
+            Writing::Reply {
+                original,
+                all,
+                as_written,
+            } => {
                 let source = self.original(&account, original).await?;
-                let (to, cc) = compose::reply_recipients(&source, &account.identities, all);
-                if to.is_empty() && cc.is_empty() {
-                    return Err(Error::invalid(format!(
-                        "message {original} has no one to reply to"
-                    )));
+                if !as_written {
+                    let (to, cc) = compose::reply_recipients(&source, &account.identities, all);
+                    if to.is_empty() && cc.is_empty() && outgoing.to.is_empty() {
+                        return Err(Error::advised(
+                            ErrorKind::InvalidInput,
+                            Advice::new("no_one_to_reply_to", ""),
+                            format!("message {original} has no one to reply to"),
+                        ));
+                    }
+                    outgoing.to.extend(to);
+                    outgoing.cc.extend(cc);
                 }
-                outgoing.to.extend(to);
-                outgoing.cc.extend(cc);
                 if outgoing.subject.is_empty() {
                     outgoing.subject = compose::reply_subject(&source.subject);
                 }
@@ -156,6 +193,19 @@ impl Outbox {
         });
         self.generation.send_modify(|g| *g += 1);
         Ok(id)
+    }
+
+    /// What the composer starts with for `mode` (downloading the original's body if
+    /// needed), from the rules `queue_message` writes with.
+    pub async fn preview(&self, mode: ComposeMode) -> Result<ComposePreview> {
+        let Some(id) = mode.original() else {
+            return Ok(ComposePreview::default());
+        };
+        let account = self
+            .store
+            .account_by_name(&self.store.message_summary(id)?.account)?;
+        let source = self.original(&account, id).await?;
+        Ok(compose::preview(mode, Some(&source), &account.identities))
     }
 
     /// A stored message as the original of a reply or forward, downloading its body
@@ -288,14 +338,14 @@ impl Outbox {
                     let drafts = self.store.folder_by_role(account.id, FolderRole::Drafts)?;
                     let draft = self.refused(&outgoing, &err.message, drafts)?;
                     report.failed += 1;
-                    self.events.emit(Event::Error {
-                        account: account.name.clone(),
-                        kind: err.kind,
-                        message: match draft {
+                    self.events.emit(Event::error(
+                        &account.name,
+                        &err,
+                        match draft {
                             Some(d) => format!("{} (kept as draft {d})", err.message),
                             None => err.message.clone(),
                         },
-                    });
+                    ));
                     // The refused transaction ends before the next message's begins.
                     if let Some(open) = session.as_mut() {
                         if !open.reset().await {

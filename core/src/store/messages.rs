@@ -363,6 +363,30 @@ impl Store {
         })
     }
 
+    /// For each id, in order: (id, seen, the account holds another message with its
+    /// Message-ID). Ids gone meanwhile are left out.
+    pub fn arrivals(&self, ids: &[i64]) -> Result<Vec<(i64, bool, bool)>> {
+        self.read(|conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT m.id, m.seen, m.message_id != '' AND EXISTS (
+                     SELECT 1 FROM message o
+                     WHERE o.account_id = m.account_id AND o.message_id = m.message_id
+                       AND o.id != m.id)
+                 FROM message m WHERE m.id = ?1",
+            )?;
+            let mut out = Vec::with_capacity(ids.len());
+            for &id in ids {
+                if let Some(row) = statement
+                    .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .optional()?
+                {
+                    out.push(row);
+                }
+            }
+            Ok(out)
+        })
+    }
+
     pub fn message_summary(&self, id: i64) -> Result<MessageSummary> {
         self.read(|conn| {
             conn.query_row(

@@ -5,11 +5,12 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use super::new_mail;
 use super::plan::{self, FolderPlan, LocalFolder, Tier};
 use super::{header_record, SyncService};
 use crate::error::Result;
 use crate::imap::{ImapConnection, MailboxStatus, ServerFlags};
-use crate::model::{Account, Event, Flags, SyncReport};
+use crate::model::{Account, Event, Flags, FolderRole, SyncReport};
 use crate::store::{BatchOutcome, FolderSyncState};
 
 /// Headers per UID FETCH (and per transaction): a small first batch fills the first
@@ -37,6 +38,8 @@ pub(super) struct FolderPass<'a> {
     pub account: &'a Account,
     pub state: &'a FolderSyncState,
     pub report: &'a mut SyncReport,
+    /// Messages this pass stored, newest first (for `new_mail`).
+    pub arrived: Vec<i64>,
 }
 
 impl FolderPass<'_> {
@@ -59,8 +62,10 @@ impl FolderPass<'_> {
         self.start_generation(plan, uidvalidity)?;
         let delta = self.scan(conn, plan, &status).await?;
         self.apply(&delta, uidvalidity)?;
-        self.fetch_headers(conn, &delta.new_uids, uidvalidity)
-            .await?;
+        let fetched = self.fetch_headers(conn, &delta.new_uids, uidvalidity).await;
+        // What was stored before a failure is announced all the same.
+        self.announce_new_mail(plan)?;
+        fetched?;
         self.finish(plan, &status, &delta.new_uids)?;
         Ok(Pass::Done)
     }
@@ -321,7 +326,29 @@ impl FolderPass<'_> {
         )
     }
 
-    fn emit(&self, added: Vec<i64>, changed: Vec<i64>, removed: u32) {
+    fn announce_new_mail(&mut self, plan: FolderPlan) -> Result<()> {
+        let inbox = self
+            .sync
+            .store
+            .folder_by_role(self.account.id, FolderRole::Inbox)?;
+        let context = new_mail::Arrivals {
+            inbox: inbox == Some(self.state.folder_id),
+            first_sync: self.state.uidvalidity == 0
+                || matches!(plan, FolderPlan::Full { reset: true }),
+        };
+        let arrived = std::mem::take(&mut self.arrived);
+        new_mail::announce(
+            &self.sync.store,
+            &self.sync.events,
+            self.account,
+            &self.state.name,
+            context,
+            &arrived,
+        )
+    }
+
+    fn emit(&mut self, added: Vec<i64>, changed: Vec<i64>, removed: u32) {
+        self.arrived.extend_from_slice(&added);
         self.sync.emit_changes(
             &self.account.name,
             &self.state.name,

@@ -4,6 +4,7 @@
 
 mod bodies;
 mod folder;
+pub mod new_mail;
 pub mod plan;
 pub mod pop3;
 
@@ -98,11 +99,9 @@ impl SyncService {
                 account: account.name.clone(),
                 report: *report,
             }),
-            Err(err) => self.events.emit(Event::Error {
-                account: account.name.clone(),
-                kind: err.kind,
-                message: err.message.clone(),
-            }),
+            Err(err) => self
+                .events
+                .emit(Event::error(&account.name, err, err.message.clone())),
         }
         result
     }
@@ -160,6 +159,7 @@ impl SyncService {
                 account,
                 state,
                 report: &mut report,
+                arrived: Vec::new(),
             }
             .run(conn, hint)
             .await;
@@ -234,11 +234,11 @@ impl SyncService {
 
     fn folder_refused(&self, account: &Account, state: &FolderSyncState, err: &crate::Error) {
         tracing::info!(folder = %state.name, %err, "folder skipped");
-        self.events.emit(Event::Error {
-            account: account.name.clone(),
-            kind: err.kind,
-            message: format!("folder '{}' was skipped: {}", state.name, err.message),
-        });
+        self.events.emit(Event::error(
+            &account.name,
+            err,
+            format!("folder '{}' was skipped: {}", state.name, err.message),
+        ));
     }
 
     async fn sync_pop3(&self, account: &Account) -> Result<SyncReport> {

@@ -11,6 +11,8 @@ use std::cmp::Reverse;
 use std::collections::{HashMap, HashSet};
 
 use super::blocking;
+use super::new_mail;
+use crate::advice::Advice;
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::EventBus;
 use crate::mime;
@@ -114,6 +116,8 @@ struct Download<'a> {
     /// Failed in this sync: not tried again before the next.
     failed_now: HashSet<String>,
     report: SyncReport,
+    /// Messages stored by this sync, newest first (for `new_mail`).
+    arrived: Vec<i64>,
 }
 
 /// Which downloaded messages the policy removes from the server now.
@@ -138,13 +142,6 @@ pub fn vanished_elsewhere(
         .iter()
         .filter(|(uidl, d)| !d.deleted_there && !on_server.contains(uidl))
         .count()
-}
-
-pub fn second_device_advice(taken: usize) -> String {
-    format!(
-        "{taken} message(s) left the server without this device deleting them: this account \
-         is read on more than one device. IMAP keeps them in step."
-    )
 }
 
 pub async fn sync_pop3(
@@ -177,7 +174,11 @@ pub async fn sync_pop3(
             folders: 1,
             ..SyncReport::default()
         },
+        arrived: Vec::new(),
     };
+    // Until one sync has finished, what is on the server is old mail, not news.
+    let synced_once = format!("pop3_synced_once:{}", account.id);
+    let first_sync = store.setting(&synced_once)?.is_none();
     let mut sessions = 1;
     let entries = loop {
         match run.pass(&mut conn).await? {
@@ -194,6 +195,14 @@ pub async fn sync_pop3(
             }
         }
     };
+    let context = new_mail::Arrivals {
+        inbox: true,
+        first_sync,
+    };
+    new_mail::announce(store, events, account, "INBOX", context, &run.arrived)?;
+    if first_sync {
+        store.set_setting(&synced_once, "1")?;
+    }
     run.finish(conn, &entries).await?;
     Ok(run.report)
 }
@@ -250,6 +259,7 @@ impl Download<'_> {
                 done: done.min(total),
                 total,
             });
+            self.arrived.extend_from_slice(&added);
             if !added.is_empty() {
                 self.events.emit(Event::MessagesChanged {
                     account: self.account.name.clone(),
@@ -499,15 +509,15 @@ impl Download<'_> {
                 "it will be tried again after the others (attempt {attempts} of {MAX_ATTEMPTS})"
             )
         };
-        self.events.emit(Event::Error {
-            account: self.account.name.clone(),
-            kind: err.kind,
-            message: format!(
+        self.events.emit(Event::error(
+            &self.account.name,
+            err,
+            format!(
                 "{} could not be downloaded: {}; {fate}",
                 entry.describe(),
                 err.message
             ),
-        });
+        ));
         Ok(())
     }
 
@@ -551,10 +561,10 @@ impl Download<'_> {
             .collect();
         let taken_elsewhere = vanished_elsewhere(&self.downloads, &on_server);
         if taken_elsewhere > 0 {
-            self.events.emit(Event::Advisory {
-                account: account.name.clone(),
-                message: second_device_advice(taken_elsewhere),
-            });
+            self.events.emit(Event::advisory(
+                &account.name,
+                Advice::new("pop3_read_elsewhere", taken_elsewhere.to_string()),
+            ));
         }
         self.store.forget_pop3_downloads(account.id, &gone)?;
         let failures_gone: Vec<String> = self
@@ -628,7 +638,6 @@ mod tests {
         let kept = "kept".to_owned();
         let on_server: HashSet<&String> = [&kept].into();
         assert_eq!(vanished_elsewhere(&downloads, &on_server), 1);
-        assert!(second_device_advice(1).contains("more than one device"));
     }
 
     #[test]
