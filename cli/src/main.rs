@@ -28,6 +28,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use brevdue_core::reading::ReadingOptions;
 use brevdue_core::setup::AccountDraft;
 use brevdue_core::{
     Engine, EngineOptions, Error, ErrorKind, Event, EventListener, FlagChange, Protocol, Result,
@@ -85,6 +86,12 @@ enum Command {
         id: i64,
         #[arg(long)]
         json: bool,
+        /// Keep remote images in the HTML (this time only).
+        #[arg(long)]
+        allow_remote: bool,
+        /// The HTML as the sender wrote it, not sanitized.
+        #[arg(long)]
+        raw_html: bool,
     },
     /// Full-text search of the local cache, newest first.
     Search {
@@ -543,17 +550,32 @@ fn run(cli: Cli) -> Result<()> {
             let messages = engine.messages(account.as_deref(), folder.as_deref(), limit, offset)?;
             print_summaries(&messages, json);
         }
-        Command::Show { id, json } => {
-            let message = match engine.block_on(engine.open_message(id))? {
-                Ok(message) => message,
-                Err(err) if err.kind != ErrorKind::NotFound || engine.message(id).is_ok() => {
-                    errln!("warning: the body could not be downloaded: {err}");
-                    engine.message(id)?
-                }
-                Err(err) => return Err(err),
+        Command::Show {
+            id,
+            json,
+            allow_remote,
+            raw_html,
+        } => {
+            let options = ReadingOptions {
+                allow_remote_once: allow_remote,
+                mark_read: Some(false),
             };
+            let reading = engine.block_on(engine.open_for_reading(id, options))??;
+            if let Some(problem) = &reading.problem {
+                errln!(
+                    "warning: the body could not be downloaded: {}",
+                    problem.message
+                );
+            }
+            let mut message = reading.message;
+            if raw_html {
+                message.html = engine.message(id)?.html;
+            }
             if json {
-                print_json(&output::message_json(&message));
+                let mut value = output::message_json(&message);
+                value["html_sanitized"] = Value::Bool(!raw_html);
+                value["blocked_remote"] = reading.blocked_remote.into();
+                print_json(&value);
             } else {
                 outln!("{}", output::message_text(&message));
             }

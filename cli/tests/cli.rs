@@ -159,9 +159,13 @@ async fn the_cli_contract() {
         "cc",
         "in_reply_to",
         "references",
+        "html_sanitized",
+        "blocked_remote",
     ] {
         assert!(shown.get(key).is_some(), "show --json lacks {key}");
     }
+    assert_eq!(shown["html_sanitized"], true);
+    assert_eq!(shown["seen"], false, "show leaves the read mark alone");
     assert_eq!(
         shown["text"].as_str().unwrap().trim(),
         "Amount due: 1100 EUR"

@@ -16,12 +16,13 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::events::{EventListener, Subscription};
 use crate::model::{
     Account, AccountConfig, Draft, Event, FlagChange, Folder, Message, MessageSummary,
-    OutboxMessage, PendingChange, Protocol, PushReport, SendReport, ServerConfig, SyncNowReport,
-    SyncReport, ThreadSummary,
+    OutboxMessage, PendingChange, Protocol, PushReport, RemoteContentScope, SendReport,
+    ServerConfig, SyncNowReport, SyncReport, ThreadSummary,
 };
 pub use crate::options::EngineOptions;
 use crate::outbox::Writing;
 use crate::push::Push;
+use crate::reading::{self, Reading, ReadingOptions};
 use crate::services::Services;
 use crate::store::Store;
 use crate::switch::{Switch, SwitchReport};
@@ -196,6 +197,35 @@ impl Engine {
     pub async fn open_message(&self, id: i64) -> Result<Message> {
         self.run(move |s| async move { s.sync.open_message(id).await })
             .await
+    }
+
+    /// Opens a message to read: the body (downloaded if needed, else the reason), the
+    /// HTML sanitized with remote content as allowed, marked read if the setting says so.
+    pub async fn open_for_reading(&self, id: i64, options: ReadingOptions) -> Result<Reading> {
+        self.run(move |s| async move { reading::open_for_reading(&s, id, options).await })
+            .await
+    }
+
+    /// Allows remote content for a message or for everything from its sender (or, with
+    /// `allowed` false, stops).
+    pub fn allow_remote_content(
+        &self,
+        id: i64,
+        scope: RemoteContentScope,
+        allowed: bool,
+    ) -> Result<()> {
+        let store = &self.services.store;
+        let summary = store.message_summary(id)?;
+        let account = store.account_by_name(&summary.account)?;
+        store.set_remote_content(&summary, account.id, scope, allowed)
+    }
+
+    pub fn mark_read_on_open(&self) -> Result<bool> {
+        reading::mark_read_on_open(&self.services)
+    }
+
+    pub fn set_mark_read_on_open(&self, mark: bool) -> Result<()> {
+        reading::set_mark_read_on_open(&self.services, mark)
     }
 
     pub fn search(

@@ -8,11 +8,12 @@ use std::sync::{Arc, Mutex};
 use crate::advice::Advice;
 use crate::compose::{AddressList, ComposeMode, ComposePreview};
 use crate::error::{Error, ErrorKind};
-use crate::model::SyncNowReport;
 use crate::model::{
     Account, AccountConfig, Draft, Event, FlagChange, Folder, Message, MessageSummary,
     OutboxMessage, PendingChange, PushReport, SendReport, ServerConfig, SyncReport, ThreadSummary,
 };
+use crate::model::{RemoteContentScope, SyncNowReport};
+use crate::reading::{Reading, ReadingOptions};
 use crate::setup::AccountDraft;
 use crate::switch::SwitchReport;
 
@@ -220,6 +221,28 @@ impl BrevdueEngine {
 
     pub async fn open_message(&self, id: i64) -> FfiResult<Message> {
         Ok(self.engine()?.open_message(id).await?)
+    }
+
+    /// Opens a message to read: body, sanitized HTML, remote content as allowed, read mark.
+    pub async fn open_for_reading(&self, id: i64, options: ReadingOptions) -> FfiResult<Reading> {
+        Ok(self.engine()?.open_for_reading(id, options).await?)
+    }
+
+    pub fn allow_remote_content(
+        &self,
+        id: i64,
+        scope: RemoteContentScope,
+        allowed: bool,
+    ) -> FfiResult<()> {
+        Ok(self.engine()?.allow_remote_content(id, scope, allowed)?)
+    }
+
+    pub fn mark_read_on_open(&self) -> FfiResult<bool> {
+        Ok(self.engine()?.mark_read_on_open()?)
+    }
+
+    pub fn set_mark_read_on_open(&self, mark: bool) -> FfiResult<()> {
+        Ok(self.engine()?.set_mark_read_on_open(mark)?)
     }
 
     pub fn search(

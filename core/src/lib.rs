@@ -4,7 +4,7 @@
 // Layers, lowest first; a module uses only those below it (the README lists the few
 // exceptions). Records: advice, error, model, mail. Pure work: mime, compose, html, setup. Connections
 // and protocols: net, imap, pop3, smtp. Storage: store. Services: session, queue, sync,
-// outbox, switch, push, composed in services. Facade: engine. Export: ffi.
+// outbox, switch, push, composed in services; reading on top of them. Facade: engine. Export: ffi.
 pub mod advice;
 pub mod compose;
 pub mod credentials;
@@ -25,6 +25,7 @@ mod outbox;
 pub mod pop3;
 mod push;
 pub mod queue;
+pub mod reading;
 mod services;
 mod session;
 pub mod setup;

@@ -347,6 +347,22 @@ pub struct Message {
     pub attachments: Vec<Attachment>,
 }
 
+/// What remote content the user allowed: one message, or everything from a sender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum RemoteContentScope {
+    Message,
+    Sender,
+}
+
+impl RemoteContentScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RemoteContentScope::Message => "message",
+            RemoteContentScope::Sender => "sender",
+        }
+    }
+}
+
 /// A conversation, summarised by its newest message.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct ThreadSummary {
@@ -368,13 +384,25 @@ pub struct SyncReport {
     pub skipped_folders: u32,
 }
 
-/// Why part of "sync now" did not happen, for the user and for scripts.
+/// Why something did not happen (part of "sync now", a body download), for the user and
+/// for scripts.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct SyncProblem {
+pub struct Problem {
     pub kind: crate::error::ErrorKind,
     /// The engine's sentence, in English.
     pub message: String,
     pub advice: Advice,
+}
+
+impl Problem {
+    /// The problem an error describes.
+    pub fn of(err: &Error) -> Self {
+        Problem {
+            kind: err.kind,
+            message: err.message.clone(),
+            advice: err.advice(),
+        }
+    }
 }
 
 /// What "sync now" did to one account: the outbox, the queued changes and the pull.
@@ -393,7 +421,7 @@ pub struct AccountSyncNow {
     /// What the pull brought in; `None` if it failed (`problem` says why).
     pub pulled: Option<SyncReport>,
     /// The first reason something is left to do, if any.
-    pub problem: Option<SyncProblem>,
+    pub problem: Option<Problem>,
 }
 
 /// "Sync now" over one account or all of them.

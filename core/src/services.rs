@@ -7,10 +7,9 @@ use std::sync::Arc;
 
 use crate::advice::Advice;
 use crate::credentials::CredentialStore;
-use crate::error::Error;
 use crate::error::Result;
 use crate::events::EventBus;
-use crate::model::{Account, AccountSyncNow, PushReport, SendReport, SyncProblem, SyncReport};
+use crate::model::{Account, AccountSyncNow, Problem, PushReport, SendReport, SyncReport};
 use crate::options::EngineOptions;
 use crate::outbox::Outbox;
 use crate::queue::ChangeQueue;
@@ -133,17 +132,17 @@ fn sync_now_outcome(
     pulled: Result<SyncReport>,
 ) -> AccountSyncNow {
     let problem = match &pulled {
-        Err(err) => Some(SyncProblem::of(err)),
+        Err(err) => Some(Problem::of(err)),
         Ok(_) => sent
             .offline
             .as_ref()
-            .map(|reason| SyncProblem {
+            .map(|reason| Problem {
                 kind: crate::ErrorKind::Network,
                 message: format!("{} message(s) still in the outbox: {reason}", sent.queued),
                 advice: Advice::new("outbox_waiting", ""),
             })
             .or_else(|| {
-                pushed.offline.as_ref().map(|reason| SyncProblem {
+                pushed.offline.as_ref().map(|reason| Problem {
                     kind: crate::ErrorKind::Network,
                     message: format!("{} change(s) still queued: {reason}", pushed.pending),
                     advice: Advice::new("network", reason.clone()),
@@ -162,20 +161,10 @@ fn sync_now_outcome(
     }
 }
 
-impl SyncProblem {
-    pub fn of(err: &Error) -> Self {
-        SyncProblem {
-            kind: err.kind,
-            message: err.message.clone(),
-            advice: err.advice(),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ErrorKind;
+    use crate::{Error, ErrorKind};
 
     #[test]
     fn one_report_says_how_each_part_of_sync_now_ended() {
@@ -199,13 +188,14 @@ mod tests {
         };
         let refused = Error::new(ErrorKind::AuthFailed, "LOGIN refused");
         // (sent, pushed, pulled) → (problem's advice id, pulled)
-        let cases: [(
+        type Case<'a> = (
             SendReport,
             PushReport,
             Result<SyncReport>,
-            Option<&str>,
+            Option<&'a str>,
             bool,
-        ); 5] = [
+        );
+        let cases: [Case; 5] = [
             (sent(1, 0, None), pushed(2, 0, None), Ok(pulled), None, true),
             (
                 sent(0, 1, offline("connection refused")),

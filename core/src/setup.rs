@@ -22,7 +22,8 @@ pub struct AccountDraft {
     pub username: Option<String>,
     /// One extra PEM file of trusted certificates, for both servers.
     pub ca_file: Option<String>,
-    /// The incoming server's host if absent.
+    /// The incoming server's host if absent. With no SMTP field at all the account sends
+    /// through the incoming server's host (`ServerConfig::derived_smtp`).
     pub smtp_host: Option<String>,
     pub smtp_port: Option<u16>,
     pub smtp_security: Option<Security>,
@@ -91,19 +92,28 @@ impl AccountDraft {
             username: filled(&self.username).unwrap_or_else(|| email.clone()),
             ca_file: filled(&self.ca_file),
         };
-        let smtp_security = self
-            .smtp_security
-            .or_else(|| self.smtp_port.and_then(security_of_port))
-            .unwrap_or(server.security);
-        let smtp = ServerConfig {
-            host: filled(&self.smtp_host).unwrap_or_else(|| server.host.clone()),
-            port: self
-                .smtp_port
-                .unwrap_or_else(|| ServerConfig::default_smtp_port(smtp_security)),
-            security: smtp_security,
-            username: filled(&self.smtp_username).unwrap_or_else(|| server.username.clone()),
-            ca_file: server.ca_file.clone(),
-        };
+        let smtp_given = filled(&self.smtp_host).is_some()
+            || self.smtp_port.is_some()
+            || self.smtp_security.is_some()
+            || filled(&self.smtp_username).is_some();
+        // Nothing said about sending: the incoming server's host, login and security
+        // (`ServerConfig::derived_smtp`), as most providers expect.
+        let smtp = smtp_given.then(|| {
+            let derived = server.derived_smtp();
+            let security = self
+                .smtp_security
+                .or_else(|| self.smtp_port.and_then(security_of_port))
+                .unwrap_or(derived.security);
+            ServerConfig {
+                host: filled(&self.smtp_host).unwrap_or(derived.host),
+                port: self
+                    .smtp_port
+                    .unwrap_or_else(|| ServerConfig::default_smtp_port(security)),
+                security,
+                username: filled(&self.smtp_username).unwrap_or(derived.username),
+                ca_file: derived.ca_file,
+            }
+        });
         Ok(AccountConfig {
             name: filled(&self.name).unwrap_or_else(|| email.clone()),
             email,
@@ -111,7 +121,7 @@ impl AccountDraft {
             server,
             pop3_delete: self.pop3_delete.unwrap_or_default(),
             display_name: filled(&self.display_name).unwrap_or_default(),
-            smtp: Some(smtp),
+            smtp,
         })
     }
 }
@@ -153,9 +163,10 @@ mod tests {
             config.server,
             server("imap.eksempel.no", 993, Security::Tls, user)
         );
+        assert_eq!(config.smtp, None, "nothing said about sending");
         assert_eq!(
-            config.smtp,
-            Some(server("imap.eksempel.no", 465, Security::Tls, user))
+            config.server.derived_smtp(),
+            server("imap.eksempel.no", 465, Security::Tls, user)
         );
     }
 
@@ -239,7 +250,7 @@ mod tests {
             }
             .resolve()
             .unwrap();
-            let smtp = config.smtp.unwrap();
+            let smtp = config.smtp.unwrap_or_else(|| config.server.derived_smtp());
             let got = (
                 config.server.port,
                 config.server.security,

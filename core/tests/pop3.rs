@@ -372,3 +372,69 @@ async fn switch_to_imap_keeps_read_state_folders_and_mail_gone_from_the_server()
     let err = t.engine.switch_to_imap("pop", None).await.unwrap_err();
     assert_eq!(err.kind, brevdue_core::ErrorKind::InvalidInput);
 }
+
+#[tokio::test]
+async fn classic_pop3_announces_new_mail_after_the_first_download_only() {
+    let user = server().new_user("popnew");
+    fill(&user, 3).await;
+    let t = engine(&[]);
+    t.engine
+        .add_account(
+            pop3_account(&user, "delete-after-download"),
+            PASSWORD.into(),
+        )
+        .await
+        .unwrap();
+    let recorder = std::sync::Arc::new(Recorder::default());
+    let _subscription = t.engine.subscribe(recorder.clone()).unwrap();
+    let announced = || {
+        recorder
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|e| match e {
+                brevdue_core::Event::NewMail { messages, .. } => Some(
+                    messages
+                        .iter()
+                        .map(|m| m.subject.clone())
+                        .collect::<Vec<_>>(),
+                ),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    let finished = || {
+        recorder
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| matches!(e, brevdue_core::Event::SyncFinished { .. }))
+            .count()
+    };
+    // The first download takes what was waiting (and empties the server): not news.
+    t.engine.sync(None).await.unwrap();
+    assert!(wait_until(10, || finished() == 1).await);
+    assert_eq!(t.engine.messages(None, None, 10, 0).unwrap().len(), 3);
+    assert!(announced().is_empty(), "{:?}", announced());
+
+    // Each later arrival is, even though nothing this device downloaded is left there.
+    for round in 1..=2u32 {
+        let mut other = OtherClient::login(&user).await;
+        let subject = format!("Arrived later {round}");
+        let raw = message(
+            &subject,
+            "b@example.test",
+            &date(9 + round),
+            &format!("late{round}@t"),
+            "hi",
+        );
+        other.append("INBOX", &raw, None).await;
+        other.logout().await;
+        t.engine.sync(None).await.unwrap();
+        assert!(wait_until(10, || finished() == 1 + round as usize).await);
+        assert_eq!(announced().last(), Some(&vec![subject]), "round {round}");
+        assert_eq!(announced().len(), round as usize);
+    }
+}

@@ -3,7 +3,8 @@ use rusqlite::{params, OptionalExtension, Row};
 use super::Store;
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{
-    Account, AccountCapabilities, AccountConfig, Identity, Pop3DeletePolicy, Protocol, ServerConfig,
+    Account, AccountCapabilities, AccountConfig, Identity, MessageSummary, Pop3DeletePolicy,
+    Protocol, RemoteContentScope, ServerConfig,
 };
 
 const ACCOUNT_COLUMNS: &str =
@@ -246,6 +247,65 @@ impl Store {
                 [key, value],
             )?;
             Ok(())
+        })
+    }
+}
+
+/// The key a message's allowance is stored under: its Message-ID, or its row.
+pub fn remote_content_key(scope: RemoteContentScope, summary: &MessageSummary) -> String {
+    match scope {
+        RemoteContentScope::Message if summary.message_id.is_empty() => {
+            format!("id:{}", summary.id)
+        }
+        RemoteContentScope::Message => summary.message_id.clone(),
+        RemoteContentScope::Sender => summary.from.address.trim().to_lowercase(),
+    }
+}
+
+impl Store {
+    /// Allows (or, with `allowed` false, stops allowing) remote content for a message or
+    /// its sender.
+    pub fn set_remote_content(
+        &self,
+        summary: &MessageSummary,
+        account_id: i64,
+        scope: RemoteContentScope,
+        allowed: bool,
+    ) -> Result<()> {
+        let key = remote_content_key(scope, summary);
+        self.write(|tx| {
+            if allowed {
+                tx.execute(
+                    "INSERT OR IGNORE INTO remote_content_allowed (account_id, scope, value)
+                     VALUES (?1, ?2, ?3)",
+                    params![account_id, scope.as_str(), key],
+                )?;
+            } else {
+                tx.execute(
+                    "DELETE FROM remote_content_allowed
+                     WHERE account_id = ?1 AND scope = ?2 AND value = ?3",
+                    params![account_id, scope.as_str(), key],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Whether the user allowed remote content for this message or its sender.
+    pub fn remote_content_allowed(
+        &self,
+        summary: &MessageSummary,
+        account_id: i64,
+    ) -> Result<bool> {
+        let message = remote_content_key(RemoteContentScope::Message, summary);
+        let sender = remote_content_key(RemoteContentScope::Sender, summary);
+        self.read(|conn| {
+            Ok(conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM remote_content_allowed WHERE account_id = ?1
+                     AND ((scope = 'message' AND value = ?2) OR (scope = 'sender' AND value = ?3)))",
+                params![account_id, message, sender],
+                |r| r.get(0),
+            )?)
         })
     }
 }

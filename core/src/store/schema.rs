@@ -371,6 +371,16 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX outbox_by_origin ON outbox (origin_message);
     CREATE INDEX outbox_by_draft ON outbox (draft_id);
     "#,
+    // 9: remote content the user allowed, for one message (by Message-ID) or a sender.
+    r#"
+    CREATE TABLE remote_content_allowed (
+        account_id INTEGER NOT NULL REFERENCES account(id) ON DELETE CASCADE,
+        scope TEXT NOT NULL CHECK (scope IN ('message', 'sender')),
+        -- The Message-ID (or 'id:<row>' without one), or the sender's address in lower case.
+        value TEXT NOT NULL,
+        PRIMARY KEY (account_id, scope, value)
+    ) STRICT, WITHOUT ROWID;
+    "#,
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -9,6 +9,8 @@ use crate::store::Store;
 
 /// At most this many messages ride along in one event (`total` counts them all).
 const MAX_IN_EVENT: usize = 20;
+/// Of a larger arrival, the newest are picked from this many.
+const MAX_SORTED: usize = 500;
 
 /// Where messages arrived.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,11 +69,14 @@ pub fn announce(
     if fresh.is_empty() {
         return Ok(());
     }
-    let messages = fresh
+    // A batch stores in the server's order: sort by date, newest first.
+    let mut messages = fresh
         .iter()
-        .take(MAX_IN_EVENT)
+        .take(MAX_SORTED)
         .map(|&id| store.message_summary(id))
         .collect::<Result<Vec<_>>>()?;
+    messages.sort_by_key(|m| std::cmp::Reverse(m.date));
+    messages.truncate(MAX_IN_EVENT);
     events.emit(Event::NewMail {
         account: account.name.clone(),
         folder: folder.to_owned(),

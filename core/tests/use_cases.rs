@@ -1,0 +1,394 @@
+//! The use-case layer the front ends call, against the private Dovecot and SMTP server:
+//! new mail as the engine decides it, the composer's preview and sending as written, and
+//! "sync now" with one report.
+
+mod common;
+
+use std::sync::Arc;
+
+use brevdue_core::compose::ComposeMode;
+use brevdue_core::reading::ReadingOptions;
+use brevdue_core::{Address, Draft, Event, RemoteContentScope, Security, ServerConfig};
+use common::*;
+
+fn to(address: &str) -> Vec<Address> {
+    vec![Address {
+        name: None,
+        address: address.to_owned(),
+    }]
+}
+
+fn addresses(list: &[Address]) -> Vec<String> {
+    list.iter().map(|a| a.address.clone()).collect()
+}
+
+/// The NewMail events recorded so far: (total, subjects).
+fn new_mail(recorder: &Recorder) -> Vec<(u32, Vec<String>)> {
+    recorder
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e {
+            Event::NewMail {
+                total, messages, ..
+            } => Some((*total, messages.iter().map(|m| m.subject.clone()).collect())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn finished_syncs(recorder: &Recorder) -> usize {
+    recorder
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| matches!(e, Event::SyncFinished { .. }))
+        .count()
+}
+
+/// Syncs, then waits for that sync's `SyncFinished` to reach the recorder: events reach
+/// a listener in order, so every event of the pass has arrived by then.
+async fn sync_and_settle(t: &TestEngine, recorder: &Recorder) {
+    let before = finished_syncs(recorder);
+    t.engine.sync(None).await.unwrap();
+    assert!(
+        wait_until(10, || finished_syncs(recorder) > before).await,
+        "the sync's events arrive"
+    );
+}
+
+#[tokio::test]
+async fn new_mail_is_announced_once_never_for_the_first_sync_or_mail_sent_here() {
+    let s = server();
+    let user = s.new_user("newmail");
+    let address = format!("{user}@example.test");
+    let mut other = OtherClient::login(&user).await;
+    for n in 1..=3 {
+        let raw = message(
+            &format!("Old {n}"),
+            "Anna <anna@example.test>",
+            &date(n),
+            &format!("old{n}@x"),
+            "from before",
+        );
+        other.append("INBOX", &raw, None).await;
+    }
+    let t = engine_with_account(&user, &[]).await;
+    let recorder = Arc::new(Recorder::default());
+    let _subscription = t.engine.subscribe(recorder.clone()).unwrap();
+
+    // The first sync lists three unseen messages: none of them is news.
+    sync_and_settle(&t, &recorder).await;
+    assert_eq!(
+        t.engine.messages(None, Some("INBOX"), 10, 0).unwrap().len(),
+        3
+    );
+    assert_eq!(new_mail(&recorder), vec![]);
+
+    // One unseen and one already read (on another device) arrive: only the unseen one.
+    let fresh = message(
+        "Dinner?",
+        "Anna <anna@example.test>",
+        &date(10),
+        "new1@x",
+        "7?",
+    );
+    other.append("INBOX", &fresh, None).await;
+    let read = message(
+        "Read elsewhere",
+        "Ben <ben@example.test>",
+        &date(11),
+        "new2@x",
+        "",
+    );
+    other.append("INBOX", &read, Some("(\\Seen)")).await;
+    sync_and_settle(&t, &recorder).await;
+    assert_eq!(new_mail(&recorder), vec![(1, vec!["Dinner?".to_owned()])]);
+    let event_from = recorder.0.lock().unwrap().iter().find_map(|e| match e {
+        Event::NewMail { messages, .. } => Some(messages[0].from.address.clone()),
+        _ => None,
+    });
+    assert_eq!(event_from.as_deref(), Some("anna@example.test"));
+    other.logout().await;
+
+    // Mail this device sends to its own address comes back into the Inbox: not news.
+    t.engine
+        .send(Draft {
+            account: "main".into(),
+            to: to(&address),
+            subject: "Note to self".into(),
+            body: "Buy milk.".into(),
+            ..Draft::default()
+        })
+        .await
+        .unwrap();
+    let mut delivered = false;
+    for _ in 0..20 {
+        sync_and_settle(&t, &recorder).await;
+        let inbox = t.engine.messages(None, Some("INBOX"), 20, 0).unwrap();
+        if inbox.iter().any(|m| m.subject == "Note to self") {
+            delivered = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(delivered, "the message to self arrived in the Inbox");
+    assert_eq!(new_mail(&recorder).len(), 1, "{:?}", new_mail(&recorder));
+}
+
+#[tokio::test]
+async fn the_composer_starts_from_the_original_and_sends_what_the_user_left() {
+    let s = server();
+    let me = s.new_user("composer");
+    let list = s.new_user("list");
+    let carl = s.new_user("carl");
+    let dave = s.new_user("dave");
+    let domain = |u: &str| format!("{u}@example.test");
+    let original = format!(
+        "From: Bob <bob@example.test>\r\nReply-To: {}\r\nTo: {}\r\nCc: {}\r\n\
+         Subject: SV: Re: Plans\r\nDate: {}\r\nMessage-ID: <plans@x>\r\n\r\nFriday?\r\n",
+        domain(&list),
+        domain(&me),
+        domain(&carl),
+        date(1)
+    );
+    let mut other = OtherClient::login(&me).await;
+    other.append("INBOX", original.as_bytes(), None).await;
+    other.logout().await;
+    let t = engine_with_account(&me, &[]).await;
+    t.engine.sync(None).await.unwrap();
+    let id = t.engine.messages(None, Some("INBOX"), 1, 0).unwrap()[0].id;
+
+    // Reply-To wins over From; reply-all adds Cc but never the user.
+    let reply = t
+        .engine
+        .compose_preview(ComposeMode::Reply { original: id })
+        .await
+        .unwrap();
+    assert_eq!(addresses(&reply.to), vec![domain(&list)]);
+    assert!(reply.cc.is_empty());
+    assert_eq!(reply.subject, "Re: Plans");
+    assert!(reply.quoted.contains("> Friday?"), "{}", reply.quoted);
+    let all = t
+        .engine
+        .compose_preview(ComposeMode::ReplyAll { original: id })
+        .await
+        .unwrap();
+    assert_eq!(addresses(&all.cc), vec![domain(&carl)]);
+    let forward = t
+        .engine
+        .compose_preview(ComposeMode::Forward { original: id })
+        .await
+        .unwrap();
+    assert_eq!(forward.subject, "Fwd: Plans");
+    assert!(forward.to.is_empty());
+
+    // The user replaced the list with Dave: the reply goes to Dave alone.
+    let outbox_id = t
+        .engine
+        .compose(
+            ComposeMode::Reply { original: id },
+            Draft {
+                account: "main".into(),
+                to: to(&domain(&dave)),
+                body: "Count me in.".into(),
+                ..Draft::default()
+            },
+        )
+        .await
+        .unwrap();
+    let message_id = t
+        .engine
+        .outbox(None)
+        .unwrap()
+        .into_iter()
+        .find(|m| m.id == outbox_id)
+        .unwrap()
+        .message_id;
+    assert_eq!(t.engine.send_outbox(None).await.unwrap().sent, 1);
+    let mut dave_client = OtherClient::login(&dave).await;
+    let got = dave_client.find("INBOX", &message_id).await;
+    assert_eq!(got.len(), 1, "Dave got the reply");
+    let raw = String::from_utf8_lossy(&got[0].1).into_owned();
+    assert!(raw.contains("Subject: Re: Plans"), "{raw}");
+    assert!(raw.contains("In-Reply-To: <plans@x>"), "{raw}");
+    assert!(raw.contains("> Friday?"), "{raw}");
+    dave_client.logout().await;
+    let mut list_client = OtherClient::login(&list).await;
+    assert!(list_client.find("INBOX", &message_id).await.is_empty());
+    list_client.logout().await;
+
+    // Every recipient removed: nothing is queued, and the advice says what to do.
+    let err = t
+        .engine
+        .compose(
+            ComposeMode::ReplyAll { original: id },
+            Draft {
+                account: "main".into(),
+                ..Draft::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.advice().id, "no_recipient");
+    assert!(t.engine.outbox(None).unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn sync_now_reports_the_outbox_the_changes_and_the_pull_of_each_account() {
+    let s = server();
+    let user = s.new_user("syncnow");
+    let bob = s.new_user("bob");
+    let proxy = Proxy::start(s.smtps_port).await;
+    let t = engine(&[]);
+    let mut config = s.imap_config("main", &user, Security::Tls);
+    config.smtp = Some(ServerConfig {
+        port: proxy.port,
+        ..s.smtp_config(&user)
+    });
+    t.engine
+        .add_account(config, PASSWORD.to_owned())
+        .await
+        .unwrap();
+    t.engine.sync(None).await.unwrap();
+
+    proxy.go_down();
+    t.engine
+        .send(Draft {
+            account: "main".into(),
+            to: to(&format!("{bob}@example.test")),
+            subject: "On the train".into(),
+            ..Draft::default()
+        })
+        .await
+        .unwrap();
+    t.engine.create_folder("main", "Kvitteringer").unwrap();
+    let report = t.engine.sync_now(None).await.unwrap();
+    let main = &report.accounts[0];
+    assert_eq!(main.account, "main");
+    assert!(main.pulled.is_some(), "the pull does not wait for SMTP");
+    assert_eq!((main.sent, main.still_in_outbox), (0, 1), "{main:?}");
+    assert_eq!(main.pushed, 1, "the folder was created on the server");
+    let problem = main.problem.as_ref().expect("the outbox waits");
+    assert_eq!(problem.advice.id, "outbox_waiting");
+    assert!(report.first_pull_error().is_none());
+
+    // Back online, "sync now" goes past the outbox's backoff at once.
+    proxy.come_up();
+    let report = t.engine.sync_now(Some("main".into())).await.unwrap();
+    let main = &report.accounts[0];
+    assert_eq!((main.sent, main.still_in_outbox), (1, 0), "{main:?}");
+    assert_eq!(main.problem, None);
+}
+
+fn html_message(subject: &str, from: &str, message_id: &str) -> Vec<u8> {
+    format!(
+        "From: {from}\r\nTo: someone@example.test\r\nSubject: {subject}\r\nDate: {}\r\n\
+         Message-ID: <{message_id}>\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n\
+         <p>Hei!</p><script>alert(1)</script><img src=\"https://tracker.example/p.gif\">\r\n",
+        date(1)
+    )
+    .into_bytes()
+}
+
+#[tokio::test]
+async fn reading_sanitizes_blocks_remote_content_until_allowed_and_marks_read_as_set() {
+    let s = server();
+    let user = s.new_user("reader");
+    let mut other = OtherClient::login(&user).await;
+    let shop = "Butikken <news@shop.example>";
+    other
+        .append("INBOX", &html_message("Tilbud", shop, "offer1@shop"), None)
+        .await;
+    other
+        .append(
+            "INBOX",
+            &html_message("Nytt tilbud", shop, "offer2@shop"),
+            None,
+        )
+        .await;
+    other
+        .append(
+            "INBOX",
+            &html_message("Ukjent", "x@other.example", "other@x"),
+            None,
+        )
+        .await;
+    let t = engine_with_account(&user, &[]).await;
+    t.engine.sync(None).await.unwrap();
+    let id = |message_id: &str| {
+        t.engine
+            .messages(None, Some("INBOX"), 10, 0)
+            .unwrap()
+            .into_iter()
+            .find(|m| m.message_id == message_id)
+            .unwrap()
+            .id
+    };
+    let (first, second, unknown) = (id("offer1@shop"), id("offer2@shop"), id("other@x"));
+
+    let reading = t
+        .engine
+        .open_for_reading(first, ReadingOptions::default())
+        .await
+        .unwrap();
+    let html = reading.message.html.clone().unwrap();
+    assert!(html.contains("Hei!"), "{html}");
+    assert!(
+        !html.contains("<script") && !html.contains("tracker.example"),
+        "{html}"
+    );
+    assert_eq!((reading.blocked_remote, reading.remote_shown), (1, false));
+    assert!(reading.marked_read && reading.message.summary.flags.seen);
+    assert_eq!(reading.problem, None);
+    t.engine.push_changes(None).await.unwrap();
+    let flags = other.find("INBOX", "offer1@shop").await[0].0.clone();
+    assert!(flags.contains(&"Seen".to_owned()), "{flags:?}");
+
+    // This once, then for the sender: the sender's other mail shows it too, no one else's.
+    let once = ReadingOptions {
+        allow_remote_once: true,
+        ..ReadingOptions::default()
+    };
+    let shown = t.engine.open_for_reading(first, once).await.unwrap();
+    assert!(shown
+        .message
+        .html
+        .unwrap()
+        .contains("https://tracker.example/p.gif"));
+    let again = t
+        .engine
+        .open_for_reading(first, ReadingOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(again.blocked_remote, 1, "once means once");
+    t.engine
+        .allow_remote_content(first, RemoteContentScope::Sender, true)
+        .unwrap();
+    t.engine.set_mark_read_on_open(false).unwrap();
+    let same_sender = t
+        .engine
+        .open_for_reading(second, ReadingOptions::default())
+        .await
+        .unwrap();
+    assert!(same_sender.remote_shown && same_sender.blocked_remote == 0);
+    assert!(!same_sender.marked_read && !same_sender.message.summary.flags.seen);
+    let stranger = t
+        .engine
+        .open_for_reading(unknown, ReadingOptions::default())
+        .await
+        .unwrap();
+    assert_eq!((stranger.remote_shown, stranger.blocked_remote), (false, 1));
+    t.engine
+        .allow_remote_content(first, RemoteContentScope::Sender, false)
+        .unwrap();
+    let withdrawn = t
+        .engine
+        .open_for_reading(second, ReadingOptions::default())
+        .await
+        .unwrap();
+    assert!(!withdrawn.remote_shown);
+    other.logout().await;
+}
