@@ -310,6 +310,8 @@ enum OpsCommand {
     Retry { id: i64 },
     /// Forget a failed change (it was already undone here).
     Discard { id: i64 },
+    /// Undo a change that has not reached the server yet (and those that depend on it).
+    Cancel { id: i64 },
 }
 
 #[derive(Subcommand)]
@@ -691,6 +693,10 @@ fn run(cli: Cli) -> Result<()> {
                 push_now(&engine, PushArgs { no_push: false })?;
             }
             Some(OpsCommand::Discard { id }) => engine.discard_change(id)?,
+            Some(OpsCommand::Cancel { id }) => {
+                let undone = engine.block_on(engine.cancel_change(id))??;
+                errln!("undid {} change(s) here", undone.len());
+            }
             None => {
                 let changes = engine.changes(None)?;
                 if json {

@@ -103,6 +103,19 @@ pub fn parse_address_list(text: &str) -> AddressList {
     list
 }
 
+/// Addresses as text the user can edit and `parse_address_list` reads back: names with
+/// commas, quotes or other specials are quoted.
+pub fn format_address_list(addresses: &[Address]) -> String {
+    addresses
+        .iter()
+        .map(|a| match mailbox(a) {
+            Ok(m) if m.name.is_some() => m.to_string(),
+            _ => a.address.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The addresses of a list, or an error naming the first part that is not one.
 pub fn parse_addresses(text: &str) -> Result<Vec<Address>> {
     let list = parse_address_list(text);
@@ -665,6 +678,15 @@ mod tests {
             assert_eq!(details, problems, "{text:?}");
             assert!(list.problems.iter().all(|p| p.id == "address_invalid"));
         }
+        let round_trip = [
+            named("Doe, Jane", "jane@x"),
+            named("Ola \"Nordmann\"", "ola@y"),
+            named("Åse Ødegård", "ase@eksempel.no"),
+            addr("ben@y"),
+        ];
+        let text = format_address_list(&round_trip);
+        assert_eq!(parse_address_list(&text).addresses, round_trip, "{text}");
+        assert_eq!(format_address_list(&[]), "");
         let err = parse_addresses("ok@x, anna@").unwrap_err();
         assert_eq!(err.advice(), Advice::new("address_invalid", "anna@"));
     }

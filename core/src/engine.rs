@@ -371,6 +371,13 @@ impl Engine {
         self.services.queue.retry(id)
     }
 
+    /// Undoes a change that has not reached the server yet, with the waiting changes that
+    /// depend on it; returns their ids.
+    pub async fn cancel_change(&self, id: i64) -> Result<Vec<i64>> {
+        self.run(move |s| async move { s.queue.cancel(id).await })
+            .await
+    }
+
     /// Forgets a failed change (it was already reverted here).
     pub fn discard_change(&self, id: i64) -> Result<()> {
         self.services.queue.discard(id)

@@ -9,7 +9,7 @@ use crate::advice::Advice;
 use crate::compose::{AddressList, ComposeMode, ComposePreview};
 use crate::error::{Error, ErrorKind};
 use crate::model::{
-    Account, AccountConfig, Draft, Event, FlagChange, Folder, Message, MessageSummary,
+    Account, AccountConfig, Address, Draft, Event, FlagChange, Folder, Message, MessageSummary,
     OutboxMessage, PendingChange, PushReport, SendReport, ServerConfig, SyncReport, ThreadSummary,
 };
 use crate::model::{RemoteContentScope, SyncNowReport};
@@ -316,6 +316,11 @@ impl BrevdueEngine {
         Ok(self.engine()?.retry_change(id)?)
     }
 
+    /// Undoes a change that has not reached the server yet (and those that depend on it).
+    pub async fn cancel_change(&self, id: i64) -> FfiResult<Vec<i64>> {
+        Ok(self.engine()?.cancel_change(id).await?)
+    }
+
     pub fn discard_change(&self, id: i64) -> FfiResult<()> {
         Ok(self.engine()?.discard_change(id)?)
     }
@@ -393,6 +398,12 @@ impl BrevdueEngine {
 #[uniffi::export]
 pub fn parse_address_list(text: String) -> AddressList {
     crate::compose::parse_address_list(&text)
+}
+
+/// Addresses as text for an editable field; `parse_address_list` reads it back.
+#[uniffi::export]
+pub fn format_address_list(addresses: Vec<Address>) -> String {
+    crate::compose::format_address_list(&addresses)
 }
 
 /// A complete account from what a form holds, with every default applied.

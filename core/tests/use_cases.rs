@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use brevdue_core::compose::ComposeMode;
 use brevdue_core::reading::ReadingOptions;
-use brevdue_core::{Address, Draft, Event, RemoteContentScope, Security, ServerConfig};
+use brevdue_core::{
+    Address, ChangeKind, Draft, Event, FlagChange, RemoteContentScope, Security, ServerConfig,
+};
 use common::*;
 
 fn to(address: &str) -> Vec<Address> {
@@ -390,5 +392,67 @@ async fn reading_sanitizes_blocks_remote_content_until_allowed_and_marks_read_as
         .await
         .unwrap();
     assert!(!withdrawn.remote_shown);
+    other.logout().await;
+}
+
+#[tokio::test]
+async fn a_change_that_has_not_reached_the_server_can_be_undone_with_what_depends_on_it() {
+    let s = server();
+    let user = s.new_user("undo");
+    let mut other = OtherClient::login(&user).await;
+    let raw = message(
+        "Kvittering",
+        "shop@example.test",
+        &date(1),
+        "receipt@x",
+        "42 kr",
+    );
+    other.append("INBOX", &raw, None).await;
+    let t = engine_with_account(&user, &[]).await;
+    t.engine.sync(None).await.unwrap();
+    let id = t.engine.messages(None, Some("INBOX"), 1, 0).unwrap()[0].id;
+
+    t.engine.mark(&[id], FlagChange::Read).unwrap();
+    t.engine.create_folder("main", "Kvitteringer").unwrap();
+    t.engine.move_messages(&[id], "Kvitteringer").unwrap();
+    let queued = t.engine.changes(None).unwrap();
+    assert_eq!(queued.len(), 3, "{queued:?}");
+    let created = queued
+        .iter()
+        .find(|c| c.kind == ChangeKind::CreateFolder)
+        .unwrap()
+        .id;
+
+    // Undoing the new folder undoes the move into it; the read mark stays queued.
+    let undone = t.engine.cancel_change(created).await.unwrap();
+    assert_eq!(undone.len(), 2, "{undone:?}");
+    let left = t.engine.changes(None).unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].kind, ChangeKind::Flags);
+    let here = t.engine.message(id).unwrap().summary;
+    assert_eq!(here.folder, "INBOX");
+    assert!(here.flags.seen);
+    let names: Vec<String> = t
+        .engine
+        .folders(None)
+        .unwrap()
+        .into_iter()
+        .map(|f| f.name)
+        .collect();
+    assert!(!names.contains(&"Kvitteringer".to_owned()), "{names:?}");
+    let err = t.engine.cancel_change(created).await.unwrap_err();
+    assert_eq!(err.kind, brevdue_core::ErrorKind::NotFound);
+
+    // The server gets only what is left: the read mark, no folder, no move.
+    let pushed = t.engine.push_changes(None).await.unwrap();
+    assert_eq!((pushed.applied, pushed.pending), (1, 0), "{pushed:?}");
+    let found = other.find("INBOX", "receipt@x").await;
+    assert_eq!(found.len(), 1, "still in the server's Inbox");
+    assert!(found[0].0.contains(&"Seen".to_owned()));
+    let listed = raw_imap(&user, &["LIST \"\" \"*\""]);
+    assert!(
+        !listed.concat().iter().any(|l| l.contains("Kvitteringer")),
+        "{listed:?}"
+    );
     other.logout().await;
 }

@@ -297,6 +297,51 @@ impl ChangeQueue {
         self.store.discard_change(id)
     }
 
+    /// Undoes a change that is still waiting (the user's "undo"), with the waiting
+    /// changes that depend on it, newest first; returns their ids. Waits for a replay
+    /// under way in this process and refuses while another process replays the queue.
+    /// If an earlier attempt did reach the server, the next sync brings its state back.
+    pub async fn cancel(&self, id: i64) -> Result<Vec<i64>> {
+        let account_id = self
+            .store
+            .read(|conn| changes::pending_account(conn, id))?
+            .ok_or_else(|| Error::not_found(format!("waiting change {id}")))?;
+        let lock = self.sessions.lock(account_id);
+        let _guard = lock.lock().await;
+        let path = self.data_dir.join(format!("changes-{account_id}.lock"));
+        let Some(_held) = lockfile::try_hold(&path)? else {
+            return Err(Error::invalid(
+                "another Brevdue process is sending these changes: try again in a moment",
+            ));
+        };
+        let (order, messages) = self.store.write(|tx| {
+            let pending = changes::pending_graph(tx, account_id)?;
+            if !pending.iter().any(|(p, _)| *p == id) {
+                // Replayed (or refused) while this waited for the lock.
+                return Err(Error::not_found(format!("waiting change {id}")));
+            }
+            let order = plan::revert_order(&pending, id);
+            let mut messages = Vec::new();
+            for change_id in &order {
+                let Some(row) = changes::row(tx, *change_id)? else {
+                    continue;
+                };
+                let change = QueuedChange::from_row(&row)?;
+                if matches!(change.op, Operation::Append(_)) {
+                    return Err(Error::invalid(
+                        "the upload of a sent message or draft cannot be undone",
+                    ));
+                }
+                change.op.revert(tx, change.account_id)?;
+                changes::remove(tx, *change_id)?;
+                messages.extend(row.message_id);
+            }
+            Ok((order, messages))
+        })?;
+        self.after_local_change(&[account_id], &messages, true);
+        Ok(order)
+    }
+
     /// After a local change: tell the front ends, and wake the workers.
     pub fn after_local_change(&self, accounts: &[i64], messages: &[i64], folders: bool) {
         for &account_id in accounts {

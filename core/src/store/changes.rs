@@ -160,6 +160,17 @@ pub fn pending_graph(tx: &Transaction<'_>, account_id: i64) -> Result<Vec<(i64, 
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// The account of a change that is still waiting.
+pub fn pending_account(conn: &rusqlite::Connection, id: i64) -> Result<Option<i64>> {
+    Ok(conn
+        .query_row(
+            "SELECT account_id FROM change WHERE id = ?1 AND state = 'pending'",
+            [id],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
 pub fn remove(tx: &Transaction<'_>, id: i64) -> Result<()> {
     tx.execute("DELETE FROM change WHERE id = ?1", [id])?;
     Ok(())
