@@ -14,6 +14,7 @@ use crate::compose::{ComposeMode, ComposePreview};
 use crate::credentials::CredentialStore;
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::{EventListener, Subscription};
+use crate::live::{self, ListListener, LiveList, MessageQuery};
 use crate::model::{
     Account, AccountConfig, Draft, Event, FlagChange, Folder, Message, MessageSummary,
     OutboxMessage, PendingChange, Protocol, PushReport, RemoteContentScope, SendReport,
@@ -24,6 +25,7 @@ use crate::outbox::Writing;
 use crate::push::Push;
 use crate::reading::{self, Reading, ReadingOptions};
 use crate::services::Services;
+use crate::status::{self, StatusListener, StatusWatch, SyncStatus};
 use crate::store::Store;
 use crate::switch::{Switch, SwitchReport};
 use crate::sync::BodyPrefetch;
@@ -32,6 +34,7 @@ const DATABASE_FILE: &str = "brevdue.sqlite3";
 
 pub struct Engine {
     services: Arc<Services>,
+    status: tokio::task::JoinHandle<()>,
     push: Push,
     data_dir: PathBuf,
     runtime: Option<Runtime>,
@@ -60,8 +63,11 @@ impl Engine {
             .map_err(|err| {
                 Error::new(ErrorKind::Storage, format!("cannot start runtime: {err}"))
             })?;
+        let services = Arc::new(Services::new(store, credentials, options, data_dir.clone()));
+        status::refresh_now(&services)?;
         Ok(Self {
-            services: Arc::new(Services::new(store, credentials, options, data_dir.clone())),
+            status: status::track(runtime.handle(), &services),
+            services,
             push: Push::default(),
             data_dir,
             runtime: Some(runtime),
@@ -118,6 +124,7 @@ impl Engine {
         let account = self
             .run(move |s| async move { s.sessions.add_account(config, password).await })
             .await?;
+        status::refresh_now(&self.services)?;
         // Push already running for all accounts: this one joins in.
         if self.push.runs_for_all() {
             self.push
@@ -134,7 +141,8 @@ impl Engine {
         self.run(move |s| async move {
             crate::sync::blocking(move || s.sessions.remove_account(&account)).await
         })
-        .await
+        .await?;
+        status::refresh_now(&self.services)
     }
 
     pub fn accounts(&self) -> Result<Vec<Account>> {
@@ -157,35 +165,57 @@ impl Engine {
         limit: u32,
         offset: u32,
     ) -> Result<Vec<MessageSummary>> {
-        let store = &self.services.store;
-        let account_id = self.account_id(account)?;
-        let Some(folder) = folder else {
-            return store.list_messages(account_id, None, limit, offset);
-        };
-        let accounts = match account_id {
-            Some(id) => vec![id],
-            None => store.accounts()?.iter().map(|a| a.id).collect(),
-        };
-        let folder_ids: Vec<i64> = accounts
-            .iter()
-            .filter_map(|id| store.folder_by_name(*id, folder).ok().map(|f| f.id))
-            .collect();
-        match folder_ids.as_slice() {
-            [] => Err(Error::not_found(format!("folder '{folder}'"))),
-            [id] => store.list_messages(None, Some(*id), limit, offset),
-            many => {
-                let mut all = Vec::new();
-                for id in many {
-                    all.extend(store.list_messages(None, Some(*id), limit + offset, 0)?);
-                }
-                all.sort_by(|a, b| b.date.cmp(&a.date).then(b.id.cmp(&a.id)));
-                Ok(all
-                    .into_iter()
-                    .skip(offset as usize)
-                    .take(limit as usize)
-                    .collect())
-            }
-        }
+        live::messages(&self.services, account, folder, limit, offset)
+    }
+
+    /// A live message list: `listener` gets the whole list, then what changes.
+    pub fn watch_messages(
+        &self,
+        query: MessageQuery,
+        listener: Arc<dyn ListListener<MessageSummary>>,
+    ) -> Result<LiveList> {
+        let runtime = self.runtime()?.handle();
+        let account = query.account.clone();
+        Ok(live::watch(
+            runtime,
+            &self.services,
+            account,
+            query.limit,
+            live::message_query(&query),
+            listener,
+        ))
+    }
+
+    /// Every account's sync status now.
+    pub fn sync_status(&self) -> SyncStatus {
+        self.services.status.borrow().clone()
+    }
+
+    /// The sync status, first as it is, then at every change.
+    pub fn watch_status(&self, listener: Arc<dyn StatusListener>) -> Result<StatusWatch> {
+        let runtime = self.runtime()?.handle();
+        Ok(status::watch_status(
+            runtime,
+            self.services.status.subscribe(),
+            listener,
+        ))
+    }
+
+    /// The live folder list with its counts.
+    pub fn watch_folders(
+        &self,
+        account: Option<String>,
+        listener: Arc<dyn ListListener<Folder>>,
+    ) -> Result<LiveList> {
+        let runtime = self.runtime()?.handle();
+        Ok(live::watch(
+            runtime,
+            &self.services,
+            account.clone(),
+            0,
+            live::folder_query(account),
+            listener,
+        ))
     }
 
     /// The message as stored here (its body only if already downloaded).
@@ -539,6 +569,7 @@ impl Engine {
     /// Stops background work and frees the runtime. Dropping the engine does the same.
     pub fn close(&mut self) {
         self.push.stop();
+        self.status.abort();
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
         }

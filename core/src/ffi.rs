@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use crate::advice::Advice;
 use crate::compose::{AddressList, ComposeMode, ComposePreview};
 use crate::error::{Error, ErrorKind};
+use crate::live::{Diff, ListListener, LiveList, MessageQuery};
 use crate::model::{
     Account, AccountConfig, Address, Draft, Event, FlagChange, Folder, Message, MessageSummary,
     OutboxMessage, PendingChange, PushReport, SendReport, ServerConfig, SyncReport, ThreadSummary,
@@ -15,6 +16,7 @@ use crate::model::{
 use crate::model::{RemoteContentScope, SyncNowReport};
 use crate::reading::{Reading, ReadingOptions};
 use crate::setup::AccountDraft;
+use crate::status::{StatusListener, StatusWatch, SyncStatus};
 use crate::switch::SwitchReport;
 
 macro_rules! error_enum {
@@ -129,6 +131,112 @@ impl EventSubscription {
     }
 }
 
+macro_rules! live_list {
+    ($diff:ident, $listener:ident, $adapter:ident, $row:ty) => {
+        /// One change to a live list (see `live::Diff`): indexes count in the list as
+        /// the diffs before this one left it.
+        #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+        pub enum $diff {
+            Reset { rows: Vec<$row> },
+            Insert { index: u32, row: $row },
+            Set { index: u32, row: $row },
+            Remove { index: u32 },
+        }
+
+        impl From<Diff<$row>> for $diff {
+            fn from(diff: Diff<$row>) -> Self {
+                match diff {
+                    Diff::Reset(rows) => $diff::Reset { rows },
+                    Diff::Insert(i, row) => $diff::Insert {
+                        index: i as u32,
+                        row,
+                    },
+                    Diff::Set(i, row) => $diff::Set {
+                        index: i as u32,
+                        row,
+                    },
+                    Diff::Remove(i) => $diff::Remove { index: i as u32 },
+                }
+            }
+        }
+
+        /// Receives a live list: the whole list first, then its changes (on a
+        /// background thread).
+        #[uniffi::export(with_foreign)]
+        pub trait $listener: Send + Sync {
+            fn on_diffs(&self, diffs: Vec<$diff>);
+            fn on_error(&self, error: BrevdueError);
+        }
+
+        struct $adapter(Arc<dyn $listener>);
+
+        impl ListListener<$row> for $adapter {
+            fn on_diffs(&self, diffs: Vec<Diff<$row>>) {
+                self.0.on_diffs(diffs.into_iter().map(Into::into).collect());
+            }
+            fn on_error(&self, error: Error) {
+                self.0.on_error(error.into());
+            }
+        }
+    };
+}
+
+live_list!(
+    MessageListDiff,
+    MessageListListener,
+    ForeignMessageList,
+    MessageSummary
+);
+live_list!(
+    FolderListDiff,
+    FolderListListener,
+    ForeignFolderList,
+    Folder
+);
+
+/// A live list's updates until `cancel` (or until it is freed).
+#[derive(uniffi::Object)]
+pub struct ListSubscription(Mutex<Option<LiveList>>);
+
+#[uniffi::export]
+impl ListSubscription {
+    /// Shows more (or fewer) rows, as the user scrolls; the listener gets the difference.
+    pub fn set_limit(&self, limit: u32) {
+        if let Some(list) = self.0.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            list.set_limit(limit);
+        }
+    }
+
+    pub fn cancel(&self) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take();
+    }
+}
+
+/// Receives the sync status: as it is, then at every change (on a background thread).
+#[uniffi::export(with_foreign)]
+pub trait SyncStatusListener: Send + Sync {
+    fn on_status(&self, status: SyncStatus);
+}
+
+struct ForeignStatus(Arc<dyn SyncStatusListener>);
+
+impl StatusListener for ForeignStatus {
+    fn on_status(&self, status: SyncStatus) {
+        self.0.on_status(status);
+    }
+}
+
+/// Delivery of the sync status until `cancel` (or until it is freed).
+#[derive(uniffi::Object)]
+pub struct StatusSubscription(Mutex<Option<StatusWatch>>);
+
+#[uniffi::export]
+impl StatusSubscription {
+    pub fn cancel(&self) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take();
+    }
+}
+
 /// One account's sync result.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct AccountSync {
@@ -181,6 +289,46 @@ impl BrevdueEngine {
             .engine()?
             .subscribe(Arc::new(ForeignListener(listener)))?;
         Ok(Arc::new(EventSubscription(Mutex::new(Some(subscription)))))
+    }
+
+    /// A live message list (a folder, the unified inbox): the whole page, then changes.
+    pub fn watch_messages(
+        &self,
+        query: MessageQuery,
+        listener: Arc<dyn MessageListListener>,
+    ) -> FfiResult<Arc<ListSubscription>> {
+        let list = self
+            .engine()?
+            .watch_messages(query, Arc::new(ForeignMessageList(listener)))?;
+        Ok(Arc::new(ListSubscription(Mutex::new(Some(list)))))
+    }
+
+    /// Every account's sync status now.
+    pub fn sync_status(&self) -> FfiResult<SyncStatus> {
+        Ok(self.engine()?.sync_status())
+    }
+
+    /// The sync status: as it is, then at every change.
+    pub fn watch_status(
+        &self,
+        listener: Arc<dyn SyncStatusListener>,
+    ) -> FfiResult<Arc<StatusSubscription>> {
+        let watch = self
+            .engine()?
+            .watch_status(Arc::new(ForeignStatus(listener)))?;
+        Ok(Arc::new(StatusSubscription(Mutex::new(Some(watch)))))
+    }
+
+    /// The live folder list with counts.
+    pub fn watch_folders(
+        &self,
+        account: Option<String>,
+        listener: Arc<dyn FolderListListener>,
+    ) -> FfiResult<Arc<ListSubscription>> {
+        let list = self
+            .engine()?
+            .watch_folders(account, Arc::new(ForeignFolderList(listener)))?;
+        Ok(Arc::new(ListSubscription(Mutex::new(Some(list)))))
     }
 
     pub async fn add_account(&self, config: AccountConfig, password: String) -> FfiResult<Account> {

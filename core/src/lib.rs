@@ -4,7 +4,8 @@
 // Layers, lowest first; a module uses only those below it (the README lists the few
 // exceptions). Records: advice, error, model, mail. Pure work: mime, compose, html, setup. Connections
 // and protocols: net, imap, pop3, smtp. Storage: store. Services: session, queue, sync,
-// outbox, switch, push, composed in services; reading on top of them. Facade: engine. Export: ffi.
+// outbox, switch, push, composed in services; reading, live
+// (lists as live queries) and status on top of them. Facade: engine. Export: ffi.
 pub mod advice;
 pub mod compose;
 pub mod credentials;
@@ -14,6 +15,7 @@ pub mod events;
 pub mod ffi;
 pub mod html;
 pub mod imap;
+pub mod live;
 mod lockfile;
 pub mod mail;
 pub mod mime;
@@ -30,6 +32,7 @@ mod services;
 mod session;
 pub mod setup;
 pub mod smtp;
+pub mod status;
 pub mod store;
 pub mod switch;
 pub mod sync;

@@ -25,6 +25,8 @@ pub(crate) struct Services {
     pub queue: Arc<ChangeQueue>,
     pub sync: Arc<SyncService>,
     pub outbox: Arc<Outbox>,
+    /// Every account's sync status, kept by `status::track`.
+    pub status: tokio::sync::watch::Sender<crate::status::SyncStatus>,
 }
 
 impl Services {
@@ -66,6 +68,7 @@ impl Services {
             queue,
             sync,
             outbox,
+            status: tokio::sync::watch::Sender::new(Default::default()),
         }
     }
 

@@ -7,9 +7,12 @@ mod common;
 use std::sync::Arc;
 
 use brevdue_core::compose::ComposeMode;
+use brevdue_core::live::{Diff, ListListener, MessageQuery};
 use brevdue_core::reading::ReadingOptions;
+use brevdue_core::status::{StatusListener, SyncStatus};
 use brevdue_core::{
-    Address, ChangeKind, Draft, Event, FlagChange, RemoteContentScope, Security, ServerConfig,
+    Address, ChangeKind, Draft, Event, FlagChange, Folder, MessageSummary, RemoteContentScope,
+    Security, ServerConfig,
 };
 use common::*;
 
@@ -454,5 +457,145 @@ async fn a_change_that_has_not_reached_the_server_can_be_undone_with_what_depend
         !listed.concat().iter().any(|l| l.contains("Kvitteringer")),
         "{listed:?}"
     );
+    other.logout().await;
+}
+
+/// A front end's copy of a live list, kept only from the diffs it is sent.
+struct Mirror<T> {
+    rows: std::sync::Mutex<Vec<T>>,
+    batches: std::sync::Mutex<Vec<Vec<Diff<T>>>>,
+}
+
+impl<T> Default for Mirror<T> {
+    fn default() -> Self {
+        Self {
+            rows: Default::default(),
+            batches: Default::default(),
+        }
+    }
+}
+
+impl<T: Clone + Send + Sync> ListListener<T> for Mirror<T> {
+    fn on_diffs(&self, diffs: Vec<Diff<T>>) {
+        let mut rows = self.rows.lock().unwrap();
+        for d in &diffs {
+            match d {
+                Diff::Reset(all) => *rows = all.clone(),
+                Diff::Insert(i, row) => rows.insert(*i, row.clone()),
+                Diff::Set(i, row) => rows[*i] = row.clone(),
+                Diff::Remove(i) => {
+                    rows.remove(*i);
+                }
+            }
+        }
+        self.batches.lock().unwrap().push(diffs);
+    }
+    fn on_error(&self, error: brevdue_core::Error) {
+        panic!("the list failed: {error}");
+    }
+}
+
+impl<T: Clone> Mirror<T> {
+    fn rows(&self) -> Vec<T> {
+        self.rows.lock().unwrap().clone()
+    }
+    fn resets(&self) -> usize {
+        self.batches
+            .lock()
+            .unwrap()
+            .iter()
+            .flatten()
+            .filter(|d| matches!(d, Diff::Reset(_)))
+            .count()
+    }
+}
+
+#[derive(Default)]
+struct StatusLog(std::sync::Mutex<Vec<SyncStatus>>);
+
+impl StatusListener for StatusLog {
+    fn on_status(&self, status: SyncStatus) {
+        self.0.lock().unwrap().push(status);
+    }
+}
+
+#[tokio::test]
+async fn lists_and_the_sync_status_arrive_whole_then_as_changes() {
+    let s = server();
+    let user = s.new_user("live");
+    let mut other = OtherClient::login(&user).await;
+    for n in 1..=3 {
+        let raw = message(
+            &format!("Note {n}"),
+            "a@example.test",
+            &date(n),
+            &format!("live{n}@x"),
+            "",
+        );
+        other.append("INBOX", &raw, None).await;
+    }
+    let t = engine_with_account(&user, &[]).await;
+    let status = Arc::new(StatusLog::default());
+    let _status = t.engine.watch_status(status.clone()).unwrap();
+    t.engine.sync(None).await.unwrap();
+    let inbox = || t.engine.messages(None, Some("INBOX"), 10, 0).unwrap();
+    let messages = Arc::new(Mirror::<MessageSummary>::default());
+    let list = t
+        .engine
+        .watch_messages(
+            MessageQuery {
+                account: None,
+                folder: Some("INBOX".into()),
+                limit: 10,
+            },
+            messages.clone(),
+        )
+        .unwrap();
+    let folders = Arc::new(Mirror::<Folder>::default());
+    let _folders = t.engine.watch_folders(None, folders.clone()).unwrap();
+    assert!(wait_until(10, || messages.rows() == inbox()).await);
+    assert!(wait_until(10, || folders.rows() == t.engine.folders(None).unwrap()).await);
+    assert_eq!(messages.rows().len(), 3);
+
+    // New mail, a read mark, a move away, a new folder: each arrives as a change.
+    let raw = message("Note 4", "a@example.test", &date(4), "live4@x", "");
+    other.append("INBOX", &raw, None).await;
+    t.engine.sync(None).await.unwrap();
+    assert!(wait_until(10, || messages.rows() == inbox()).await);
+    assert_eq!(messages.rows()[0].subject, "Note 4");
+    let newest = messages.rows()[0].id;
+    t.engine.mark(&[newest], FlagChange::Read).unwrap();
+    assert!(wait_until(10, || messages.rows().first().is_some_and(|m| m.flags.seen)).await);
+    assert!(
+        wait_until(10, || folders.rows() == t.engine.folders(None).unwrap()).await,
+        "the unread count follows"
+    );
+    t.engine.create_folder("main", "Arkiv").unwrap();
+    assert!(wait_until(10, || folders.rows().iter().any(|f| f.name == "Arkiv")).await);
+    t.engine.move_messages(&[newest], "Arkiv").unwrap();
+    assert!(wait_until(10, || messages.rows() == inbox()).await);
+    assert_eq!(messages.rows().len(), 3);
+    list.set_limit(1);
+    assert!(wait_until(10, || messages.rows().len() == 1).await);
+    assert_eq!(
+        messages.rows(),
+        t.engine.messages(None, Some("INBOX"), 1, 0).unwrap()
+    );
+    assert_eq!(messages.resets(), 1, "one whole list, then only changes");
+    assert_eq!(folders.resets(), 1);
+
+    // The status bar: synced, nothing waiting once the queue is replayed.
+    t.engine.push_changes(None).await.unwrap();
+    let settled = |s: &SyncStatus| {
+        s.accounts.len() == 1
+            && s.accounts[0].last_synced.is_some()
+            && !s.accounts[0].syncing
+            && s.accounts[0].changes_waiting == 0
+            && s.accounts[0].problem.is_none()
+    };
+    assert!(wait_until(10, || status.0.lock().unwrap().last().is_some_and(settled)).await);
+    assert!(settled(&t.engine.sync_status()));
+    let first = status.0.lock().unwrap()[0].clone();
+    assert_eq!(first.accounts[0].account, "main");
     other.logout().await;
 }
