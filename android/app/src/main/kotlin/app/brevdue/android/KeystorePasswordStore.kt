@@ -4,6 +4,7 @@ import android.content.Context
 import android.security.keystore.KeyGenParameterSpec
 import android.security.keystore.KeyProperties
 import android.util.Base64
+import app.brevdue.core.Advice
 import app.brevdue.core.BrevdueException
 import app.brevdue.core.PasswordStore
 import java.security.KeyStore
@@ -42,7 +43,7 @@ class KeystorePasswordStore(context: Context) : PasswordStore {
             cipher.init(Cipher.DECRYPT_MODE, key(), GCMParameterSpec(128, bytes, 0, IV_SIZE))
             String(cipher.doFinal(bytes, IV_SIZE, bytes.size - IV_SIZE), Charsets.UTF_8)
         } catch (e: Exception) {
-            throw BrevdueException.Storage("cannot read the password of $account: ${e.message}")
+            throw BrevdueException.Storage("cannot read the password of $account: ${e.message}", Advice("storage", ""))
         }
     }
 
@@ -54,7 +55,7 @@ class KeystorePasswordStore(context: Context) : PasswordStore {
             check(cipher.iv.size == IV_SIZE)
             prefs.edit().putString(account, Base64.encodeToString(sealed, Base64.NO_WRAP)).apply()
         } catch (e: Exception) {
-            throw BrevdueException.Storage("cannot store the password of $account: ${e.message}")
+            throw BrevdueException.Storage("cannot store the password of $account: ${e.message}", Advice("storage", ""))
         }
     }
 

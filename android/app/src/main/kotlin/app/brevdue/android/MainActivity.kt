@@ -22,7 +22,7 @@ import app.brevdue.android.ui.ComposerScreen
 import app.brevdue.android.ui.MailboxScreen
 import app.brevdue.android.ui.ReaderScreen
 import app.brevdue.android.ui.SearchScreen
-import app.brevdue.kit.ComposeMode
+import app.brevdue.core.ComposeMode
 
 /** The screens the app moves between. */
 sealed interface Screen {

@@ -15,46 +15,43 @@ import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.SupervisorJob
 import kotlinx.coroutines.launch
 
-/** A notification per Inbox arrival, from the engine's MessagesChanged events. */
+/**
+ * A notification for the engine's [Event.NewMail] (the engine decides what is new: unseen,
+ * in the Inbox, not an account's first sync, not this device's own copies); nothing here
+ * looks at other events.
+ */
 object NewMailNotifier {
     const val CHANNEL = "new-mail"
     private val scope = CoroutineScope(SupervisorJob() + Dispatchers.IO)
 
     fun listen(context: Context, mail: Mail) {
         val app = context.applicationContext
-        scope.launch {
-            mail.events.collect { event ->
-                if (event is Event.MessagesChanged && event.folder == "INBOX" && event.added.isNotEmpty()) {
-                    show(app, mail, event.account, event.added)
-                }
-            }
-        }
+        scope.launch { mail.newMail.collect { show(app, it) } }
     }
 
-    private fun show(context: Context, mail: Mail, account: String, added: List<Long>) {
+    private fun show(context: Context, event: Event.NewMail) {
         if (ContextCompat.checkSelfPermission(context, Manifest.permission.POST_NOTIFICATIONS)
             != PackageManager.PERMISSION_GRANTED
         ) {
             return
         }
-        val unread = added.mapNotNull { id -> runCatching { mail.engine.message(id).summary }.getOrNull() }
-            .filter { !it.flags.seen }
-        if (unread.isEmpty()) return
-        val newest = unread.maxBy { it.date }
+        val newest = event.messages.firstOrNull() ?: return // newest first
         val open = PendingIntent.getActivity(
             context, 0,
             Intent(context, MainActivity::class.java).putExtra(MainActivity.EXTRA_MESSAGE, newest.id),
             PendingIntent.FLAG_UPDATE_CURRENT or PendingIntent.FLAG_IMMUTABLE,
         )
-        val title = if (unread.size == 1) newest.from.name ?: newest.from.address else "${unread.size} new messages"
+        val one = event.total == 1u
+        val title = if (one) newest.from.name ?: newest.from.address
+        else context.getString(R.string.new_messages, event.total.toInt())
         val notification = NotificationCompat.Builder(context, CHANNEL)
             .setSmallIcon(android.R.drawable.sym_action_email)
             .setContentTitle(title)
-            .setContentText(if (unread.size == 1) newest.subject else account)
-            .setStyle(NotificationCompat.InboxStyle().also { s -> unread.take(5).forEach { s.addLine(it.subject) } })
+            .setContentText(if (one) newest.subject else event.account)
+            .setStyle(NotificationCompat.InboxStyle().also { s -> event.messages.take(5).forEach { s.addLine(it.subject) } })
             .setContentIntent(open)
             .setAutoCancel(true)
             .build()
-        NotificationManagerCompat.from(context).notify(account.hashCode(), notification)
+        NotificationManagerCompat.from(context).notify(event.account.hashCode(), notification)
     }
 }

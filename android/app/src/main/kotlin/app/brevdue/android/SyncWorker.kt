@@ -9,27 +9,27 @@ import androidx.work.PeriodicWorkRequestBuilder
 import androidx.work.WorkManager
 import androidx.work.WorkerParameters
 import app.brevdue.core.BrevdueException
+import app.brevdue.core.ErrorKind
 import java.util.concurrent.TimeUnit
 
 /**
- * Periodic background sync (WorkManager's minimum is 15 minutes): the outbox, the queued
- * changes, then new mail. New messages raise notifications through [NewMailNotifier],
- * which listens to the engine's events.
+ * Periodic background sync (WorkManager's minimum is 15 minutes): the engine's "sync now"
+ * (outbox, queued changes, new mail). New messages raise notifications through
+ * [NewMailNotifier], which listens to the engine's NewMail events.
  */
 class SyncWorker(context: Context, params: WorkerParameters) : CoroutineWorker(context, params) {
     override suspend fun doWork(): Result {
-        val engine = applicationContext.mail.engine
-        return try {
-            engine.sendOutbox(null)
-            engine.pushChanges(null)
-            engine.sync(null)
-            Result.success()
-        } catch (e: BrevdueException.AuthFailed) {
-            Result.failure() // the user must fix the password; the app shows the error
-        } catch (e: BrevdueException.MissingCredentials) {
-            Result.failure()
+        val report = try {
+            applicationContext.mail.engine.syncNow(null)
         } catch (e: BrevdueException) {
-            Result.retry() // network, timeout, server trouble: WorkManager backs off
+            return Result.retry()
+        }
+        val problems = report.accounts.mapNotNull { it.problem?.kind }
+        return when {
+            problems.isEmpty() -> Result.success()
+            // The user must fix the password; the app shows the error. Retrying cannot help.
+            problems.all { it == ErrorKind.AUTH_FAILED || it == ErrorKind.MISSING_CREDENTIALS } -> Result.failure()
+            else -> Result.retry() // network, timeout, server trouble: WorkManager backs off
         }
     }
 

@@ -1,12 +1,13 @@
 package app.brevdue.kit
 
 import app.brevdue.core.Account
-import app.brevdue.core.AccountConfig
+import app.brevdue.core.AccountDraft
+import app.brevdue.core.Advice
 import app.brevdue.core.Event
 import app.brevdue.core.Pop3DeletePolicy
 import app.brevdue.core.Protocol
 import app.brevdue.core.Security
-import app.brevdue.core.ServerConfig
+import app.brevdue.core.resolveAccount
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
@@ -46,13 +47,14 @@ class AccountsViewModel(private val mail: Mail, scope: CoroutineScope) {
     }
 
     /**
-     * Checks the login and stores the account; null (with [AccountsState.error] set) when
-     * the server refused it.
+     * Completes the form with the engine's defaults ([resolveAccount]), checks the login
+     * and stores the account; null (with [AccountsState.error] set, its advice saying which
+     * field needs the user or what the server said) when it cannot be added.
      */
-    suspend fun add(config: AccountConfig, password: String): Account? {
+    suspend fun add(draft: AccountDraft, password: String): Account? {
         _state.update { it.copy(adding = true, error = null) }
         val account = catching({ e -> _state.update { it.copy(error = e) } }) {
-            mail.engine.addAccount(config, password)
+            mail.engine.addAccount(resolveAccount(draft), password)
         }
         _state.update { it.copy(adding = false) }
         refresh()
@@ -67,49 +69,37 @@ class AccountsViewModel(private val mail: Mail, scope: CoroutineScope) {
     fun clearError() = _state.update { it.copy(error = null) }
 }
 
-/** The "POP or IMAP?" advice the setup screen shows next to the choice. */
+/**
+ * A setup form as the engine takes it: only what the user filled in (blank is the same as
+ * absent); [resolveAccount] supplies every default (ports, security, SMTP, login, name).
+ */
+fun accountDraft(
+    email: String?,
+    host: String?,
+    protocol: Protocol? = null,
+    port: UShort? = null,
+    security: Security? = null,
+    username: String? = null,
+    caFile: String? = null,
+    smtpHost: String? = null,
+    smtpPort: UShort? = null,
+    smtpSecurity: Security? = null,
+    smtpUsername: String? = null,
+    name: String? = null,
+    displayName: String? = null,
+    pop3Delete: Pop3DeletePolicy? = null,
+) = AccountDraft(
+    name = name, email = email, displayName = displayName, protocol = protocol, host = host,
+    port = port, security = security, username = username, caFile = caFile,
+    smtpHost = smtpHost, smtpPort = smtpPort, smtpSecurity = smtpSecurity,
+    smtpUsername = smtpUsername, pop3Delete = pop3Delete,
+)
+
+/** The "POP or IMAP?" advice the setup screen shows next to the choice (the app words it). */
 object ProtocolAdvice {
-    const val SHORT = "One device: POP3 can do. Several devices: IMAP. When in doubt, IMAP."
+    val SHORT = Advice("pop_or_imap", "")
 
-    const val IMAP = "IMAP keeps the mail on the server: what you read, answer, file or " +
-        "delete on this phone is what your PC sees too, and the other way round."
-
-    const val POP3 = "POP3 downloads the mail to this phone. What you do here (reading, " +
-        "replying, filing) never reaches the server or your other devices. Fine for one " +
-        "device; with several, choose IMAP."
-
-    /** The protocol to suggest for someone reading mail on [devices] devices. */
-    fun recommend(devices: Int): Protocol = if (devices <= 1) Protocol.POP3 else Protocol.IMAP
-
-    /** What setup would explain for an account of this protocol. */
-    fun explain(protocol: Protocol): String = if (protocol == Protocol.IMAP) IMAP else POP3
-
-    /** The usual port for a protocol and security (993, 143, 995, 110). */
-    fun defaultPort(protocol: Protocol, security: Security): Int = when (protocol) {
-        Protocol.IMAP -> if (security == Security.TLS) 993 else 143
-        Protocol.POP3 -> if (security == Security.TLS) 995 else 110
-    }
-
-    /** A config from what the setup form asks: the login is the address unless given. */
-    fun config(
-        name: String,
-        email: String,
-        protocol: Protocol,
-        host: String,
-        port: Int = defaultPort(protocol, Security.TLS),
-        security: Security = Security.TLS,
-        username: String = email,
-        caFile: String? = null,
-        smtp: ServerConfig? = null,
-        displayName: String = "",
-        pop3Delete: Pop3DeletePolicy = Pop3DeletePolicy.Never,
-    ) = AccountConfig(
-        name = name,
-        email = email,
-        protocol = protocol,
-        server = ServerConfig(host, port.toUShort(), security, username, caFile),
-        pop3Delete = pop3Delete,
-        displayName = displayName,
-        smtp = smtp,
-    )
+    /** What setup explains for an account of this protocol. */
+    fun explain(protocol: Protocol): Advice =
+        Advice(if (protocol == Protocol.IMAP) "imap_explained" else "pop3_explained", "")
 }

@@ -1,6 +1,7 @@
 package app.brevdue.kit
 
 import app.brevdue.core.Account
+import app.brevdue.core.Advice
 import app.brevdue.core.Event
 import app.brevdue.core.Protocol
 import kotlinx.coroutines.CoroutineScope
@@ -10,24 +11,24 @@ import kotlinx.coroutines.flow.asStateFlow
 import kotlinx.coroutines.flow.update
 import kotlinx.coroutines.launch
 
-/** One piece of advice for an account, e.g. "read on more than one device". */
-data class Advice(val account: String, val message: String)
+/** The engine's advice for one account (e.g. `pop3_read_elsewhere`); [message] is its English. */
+data class AccountAdvice(val account: String, val advice: Advice, val message: String)
 
 /**
  * The POP3 advisory: the engine's own (mail left the server without this device deleting
  * it) or the user's ("I read this account on my PC too"), plus the devices explanation.
  */
 class AdviceViewModel(private val mail: Mail, scope: CoroutineScope) {
-    private val _advice = MutableStateFlow<List<Advice>>(emptyList())
-    val advice: StateFlow<List<Advice>> = _advice.asStateFlow()
+    private val _advice = MutableStateFlow<List<AccountAdvice>>(emptyList())
+    val advice: StateFlow<List<AccountAdvice>> = _advice.asStateFlow()
 
     init {
         scope.launch {
             mail.events.collect { e ->
                 if (e is Event.Advisory) {
                     _advice.update { list ->
-                        val item = Advice(e.account, e.message)
-                        if (item in list) list else list + item
+                        val item = AccountAdvice(e.account, e.advice, e.message)
+                        if (list.any { it.account == item.account && it.advice == item.advice }) list else list + item
                     }
                 }
             }
@@ -39,18 +40,18 @@ class AdviceViewModel(private val mail: Mail, scope: CoroutineScope) {
         mail.call { it.readOnAnotherDevice(account) }
     }
 
-    fun dismiss(advice: Advice) = _advice.update { it - advice }
+    fun dismiss(advice: AccountAdvice) = _advice.update { it - advice }
 
     companion object {
-        /** What the account screen says about devices, from the account's capabilities. */
-        fun devicesExplanation(account: Account): String =
+        /**
+         * What the account screen says about devices, from the account's capabilities:
+         * `imap_explained`, or for POP3 `pop3_explained` then `pop_or_imap`.
+         */
+        fun devicesExplanation(account: Account): List<Advice> =
             if (account.protocol == Protocol.IMAP && account.capabilities.syncsReadState) {
-                "IMAP: reading, replying, filing and deleting here reach the server, so your " +
-                    "other devices see them."
+                listOf(Advice("imap_explained", ""))
             } else {
-                "POP3: this phone keeps its own copy. Read state, folders and sent mail stay " +
-                    "on this phone and never reach your other devices. If you read this account " +
-                    "on more than one device, switch to IMAP."
+                listOf(Advice("pop3_explained", ""), Advice("pop_or_imap", ""))
             }
     }
 }

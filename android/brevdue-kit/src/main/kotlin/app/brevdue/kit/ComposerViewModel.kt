@@ -1,84 +1,112 @@
 package app.brevdue.kit
 
 import app.brevdue.core.Address
+import app.brevdue.core.Advice
+import app.brevdue.core.Attachment
+import app.brevdue.core.ComposeMode
 import app.brevdue.core.Draft
 import app.brevdue.core.SendReport
+import app.brevdue.core.parseAddressList
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
 import kotlinx.coroutines.flow.update
 
-/** What the composer writes: a new message, a reply (to all) or a forward. */
-sealed interface ComposeMode {
-    data object New : ComposeMode
-    data class Reply(val original: Long, val all: Boolean = false) : ComposeMode
-    data class Forward(val original: Long) : ComposeMode
-}
-
 /** How sending ended. */
 sealed interface SendOutcome {
     /** Handed to the SMTP server. */
     data object Sent : SendOutcome
-    /** In the outbox; sent when the server can be reached (the reason, for people). */
-    data class Queued(val reason: String?) : SendOutcome
+    /** In the outbox; sent when the server can be reached ([reason] in English, for logs). */
+    data class Queued(val reason: String?) : SendOutcome {
+        val advice: Advice get() = Advice("outbox_waiting", "")
+    }
     /** Refused for good; kept as a draft. */
     data object Refused : SendOutcome
+    /** Parts of To, Cc or Bcc that are not addresses (`address_invalid`); nothing was queued. */
+    data class Invalid(val problems: List<Advice>) : SendOutcome
     data class Failed(val error: UiError) : SendOutcome
 }
 
 data class ComposerState(
     val account: String = "",
     val mode: ComposeMode = ComposeMode.New,
+    /** As the user types them; a reply or forward starts from the engine's preview. */
     val to: String = "",
     val cc: String = "",
+    val bcc: String = "",
     val subject: String = "",
     val body: String = "",
+    /** What the engine puts below [body]: the quote, or the forwarded message (read-only). */
+    val quoted: String = "",
+    /** The original's attachments a forward carries along. */
+    val attachments: List<Attachment> = emptyList(),
+    /** Waiting for the engine's preview of a reply or forward. */
+    val preparing: Boolean = false,
+    /** The preview could not be made (e.g. the original is gone). */
+    val error: UiError? = null,
     val sending: Boolean = false,
     val outcome: SendOutcome? = null,
 ) {
-    /** A reply takes its recipients and subject from the original. */
-    val canSend: Boolean
-        get() = !sending && account.isNotBlank() && (mode !is ComposeMode.New || to.isNotBlank())
+    /** Whether there is a recipient and so on is the engine's to say, when sending. */
+    val canSend: Boolean get() = !sending && !preparing && account.isNotBlank()
 }
 
-/** Parses "Name <a@b>, c@d" into addresses. */
-fun parseAddresses(text: String): List<Address> = text.split(',', ';')
-    .map { it.trim() }
-    .filter { it.isNotEmpty() }
-    .map { part ->
-        val m = Regex("^(.*)<([^>]+)>$").find(part)
-        if (m != null) {
-            Address(m.groupValues[1].trim().trim('"').ifEmpty { null }, m.groupValues[2].trim())
-        } else {
-            Address(null, part)
-        }
+/**
+ * Addresses as text the user can edit and [parseAddressList] reads back: a name with
+ * anything but letters, digits and spaces is quoted.
+ */
+fun formatAddresses(addresses: List<Address>): String = addresses.joinToString(", ") { a ->
+    val name = a.name?.takeIf { it.isNotBlank() }
+    when {
+        name == null -> a.address
+        name.all { it.isLetterOrDigit() || it == ' ' } -> "$name <${a.address}>"
+        else -> "\"${name.replace("\\", "\\\\").replace("\"", "\\\"")}\" <${a.address}>"
     }
+}
 
 /** The composer: fields as state, then the durable outbox and one sending attempt. */
 class ComposerViewModel(private val mail: Mail) {
     private val _state = MutableStateFlow(ComposerState())
     val state: StateFlow<ComposerState> = _state.asStateFlow()
 
-    fun start(account: String, mode: ComposeMode = ComposeMode.New) {
-        _state.value = ComposerState(account = account, mode = mode)
+    /** Starts writing; a reply or forward is filled in from the engine's preview. */
+    suspend fun start(account: String, mode: ComposeMode = ComposeMode.New) {
+        _state.value = ComposerState(account = account, mode = mode, preparing = mode != ComposeMode.New)
+        if (mode == ComposeMode.New) return
+        val preview = catching({ e -> _state.update { it.copy(preparing = false, error = e) } }) {
+            mail.engine.composePreview(mode)
+        } ?: return
+        _state.update {
+            if (it.mode != mode || it.account != account) return@update it // started again meanwhile
+            it.copy(
+                to = formatAddresses(preview.to), cc = formatAddresses(preview.cc),
+                subject = preview.subject, quoted = preview.quoted,
+                attachments = preview.attachments, preparing = false,
+            )
+        }
     }
 
     fun edit(transform: (ComposerState) -> ComposerState) = _state.update(transform)
 
+    /** Checks the recipients as typed, queues the message as written, then tries to send it. */
     suspend fun send(): SendOutcome {
         val s = _state.value
+        val to = parseAddressList(s.to)
+        val cc = parseAddressList(s.cc)
+        val bcc = parseAddressList(s.bcc)
+        val problems = to.problems + cc.problems + bcc.problems
+        if (problems.isNotEmpty()) {
+            return SendOutcome.Invalid(problems).also { o -> _state.update { it.copy(outcome = o) } }
+        }
         _state.update { it.copy(sending = true, outcome = null) }
         val draft = Draft(
-            account = s.account, from = null, to = parseAddresses(s.to), cc = parseAddresses(s.cc),
-            bcc = emptyList(), subject = s.subject, body = s.body, attachments = emptyList(),
+            account = s.account, from = null, to = to.addresses, cc = cc.addresses,
+            bcc = bcc.addresses, subject = s.subject, body = s.body, attachments = emptyList(),
         )
         val outcome = try {
-            // Written to the outbox first: nothing is lost if the app dies now.
-            when (val mode = s.mode) {
-                ComposeMode.New -> mail.engine.send(draft)
-                is ComposeMode.Reply -> mail.engine.reply(mode.original, mode.all, draft)
-                is ComposeMode.Forward -> mail.engine.forward(mode.original, draft)
-            }
+            // Written to the outbox first: nothing is lost if the app dies now. The engine
+            // adds the quote, the threading headers and a forward's attachments.
+            mail.engine.compose(s.mode, draft)
             outcomeOf(mail.engine.sendOutbox(s.account))
         } catch (e: kotlinx.coroutines.CancellationException) {
             throw e

@@ -8,9 +8,11 @@ import app.brevdue.core.PasswordStore
 import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.channels.BufferOverflow
+import kotlinx.coroutines.flow.Flow
 import kotlinx.coroutines.flow.MutableSharedFlow
 import kotlinx.coroutines.flow.SharedFlow
 import kotlinx.coroutines.flow.asSharedFlow
+import kotlinx.coroutines.flow.filterIsInstance
 import kotlinx.coroutines.withContext
 
 /**
@@ -30,6 +32,13 @@ class Mail(
 
     /** Every engine event, as it arrives (on the engine's callback thread). */
     val events: SharedFlow<Event> = _events.asSharedFlow()
+
+    /**
+     * Mail to notify the user about, as the engine decides it (unseen, in the Inbox, not
+     * an account's first sync, not a copy of mail this device sent or moved). The only
+     * source of notifications: nothing here counts arrivals.
+     */
+    val newMail: Flow<Event.NewMail> = events.filterIsInstance()
 
     private val subscription: EventSubscription = engine.subscribe(object : EngineListener {
         override fun onEvent(event: Event) {

@@ -1,6 +1,7 @@
 package app.brevdue.kit
 
 import app.brevdue.core.Event
+import app.brevdue.core.SyncNowReport
 import app.brevdue.core.SyncReport
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.flow.MutableStateFlow
@@ -19,8 +20,13 @@ data class SyncStatus(
     /** The last finished pass per account. */
     val reports: Map<String, SyncReport> = emptyMap(),
     val error: UiError? = null,
-    /** Why the outbox or the change queue could not reach the server, if so. */
-    val offline: String? = null,
+    /** The last "sync now" the user asked for: per account what went out and came in. */
+    val syncNow: SyncNowReport? = null,
+    /**
+     * Per account, what that "sync now" left to do and why (the engine's advice): a pull
+     * that failed, mail still in the outbox, changes still queued.
+     */
+    val problems: Map<String, UiError> = emptyMap(),
     /** Whether the push (IDLE) connection is up, per account. */
     val push: Map<String, Boolean> = emptyMap(),
 ) {
@@ -55,7 +61,7 @@ class SyncViewModel(private val mail: Mail, scope: CoroutineScope) {
             )
             is Event.Error -> s.copy(
                 running = s.running - event.account,
-                error = UiError(event.kind.name, event.message),
+                error = UiError(event.kind.name, event.message, event.advice),
             )
             is Event.PushState -> s.copy(push = s.push + (event.account to event.connected))
             else -> s
@@ -63,15 +69,24 @@ class SyncViewModel(private val mail: Mail, scope: CoroutineScope) {
     }
 
     /**
-     * One sync pass the user asked for, as the CLI's `sync` does it: the outbox and the
-     * queued changes are tried at once, even while they wait out a backoff (the engine's
-     * `sync` also sends them first, but respects the backoff), then the pull.
+     * "Sync now" for one account or all: the engine sends the outbox and the queued
+     * changes past any backoff and pulls, and reports each account's outcome. True when
+     * every account pulled.
      */
-    suspend fun sync(account: String? = null): Boolean =
-        catching({ e -> _status.update { it.copy(error = e, running = emptySet()) } }) {
-            val sent = mail.engine.sendOutbox(account)
-            val pushed = mail.engine.pushChanges(account)
-            _status.update { it.copy(offline = sent.offline ?: pushed.offline) }
-            mail.engine.sync(account)
-        } != null
+    suspend fun sync(account: String? = null): Boolean {
+        val report = catching({ e -> _status.update { it.copy(error = e, running = emptySet()) } }) {
+            mail.engine.syncNow(account)
+        } ?: return false
+        _status.update { s ->
+            val done = report.accounts.map { it.account }.toSet()
+            s.copy(
+                syncNow = report,
+                problems = s.problems.filterKeys { it !in done } +
+                    report.accounts.mapNotNull { a ->
+                        a.problem?.let { a.account to UiError(it.kind.name, it.message, it.advice) }
+                    },
+            )
+        }
+        return report.accounts.all { it.pulled != null }
+    }
 }

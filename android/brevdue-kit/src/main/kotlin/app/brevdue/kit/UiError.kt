@@ -1,32 +1,24 @@
 package app.brevdue.kit
 
+import app.brevdue.core.Advice
 import app.brevdue.core.BrevdueException
 
-/** An engine failure as a screen shows it: its kind and a sentence, plus what to do. */
-data class UiError(val kind: String, val message: String) {
-    /** What the user can do about it. */
-    val hint: String
-        get() = when (kind) {
-            "AuthFailed" -> "The server refused the user name or password."
-            "MissingCredentials" -> "No password is stored for this account: enter it again."
-            "CertificateNotTrusted", "WrongHostName", "Tls" ->
-                "The server's certificate could not be verified; the connection was not used."
-            "ConnectionRefused", "Timeout", "Network" ->
-                "The server cannot be reached now. Changes wait and are sent later."
-            "PlaintextNotAllowed" -> "The server offers no encryption; choose TLS or STARTTLS."
-            "SendRefused" -> "The server refused the message; it was kept in Drafts."
-            else -> message
-        }
-
+/**
+ * An engine failure as a screen shows it: its kind, the engine's English sentence (for
+ * logs, and the fallback) and the engine's [Advice], which the app puts in the user's
+ * language (`advice_<id>` resources). [advice] is null only for a failure that did not
+ * come from the engine.
+ */
+data class UiError(val kind: String, val reason: String, val advice: Advice?) {
     companion object {
         fun of(error: Throwable): UiError = when (error) {
-            is BrevdueException -> UiError(error::class.simpleName ?: "Error", error.reason)
-            else -> UiError("Error", error.message ?: error.toString())
+            is BrevdueException -> UiError(error::class.simpleName ?: "Error", error.reason, error.advice)
+            else -> UiError("Error", error.message ?: error.toString(), null)
         }
     }
 }
 
-/** The engine's sentence for people (the variant's one field). */
+/** The engine's sentence in English, for logs (every variant has one). */
 val BrevdueException.reason: String
     get() = when (this) {
         is BrevdueException.ConnectionRefused -> reason
@@ -46,6 +38,28 @@ val BrevdueException.reason: String
         is BrevdueException.SendRefused -> reason
         is BrevdueException.Storage -> reason
         is BrevdueException.Closed -> reason
+    }
+
+/** What the user reads (every variant has it). */
+val BrevdueException.advice: Advice
+    get() = when (this) {
+        is BrevdueException.ConnectionRefused -> advice
+        is BrevdueException.Timeout -> advice
+        is BrevdueException.Network -> advice
+        is BrevdueException.CertificateNotTrusted -> advice
+        is BrevdueException.WrongHostName -> advice
+        is BrevdueException.Tls -> advice
+        is BrevdueException.AuthFailed -> advice
+        is BrevdueException.ProtocolUnsupported -> advice
+        is BrevdueException.PlaintextNotAllowed -> advice
+        is BrevdueException.Protocol -> advice
+        is BrevdueException.NotFound -> advice
+        is BrevdueException.AlreadyExists -> advice
+        is BrevdueException.InvalidInput -> advice
+        is BrevdueException.MissingCredentials -> advice
+        is BrevdueException.SendRefused -> advice
+        is BrevdueException.Storage -> advice
+        is BrevdueException.Closed -> advice
     }
 
 /** Runs [block]; a failure becomes a [UiError] passed to [onError] (rethrows cancellation). */

@@ -1,5 +1,6 @@
 package app.brevdue.kit
 
+import app.brevdue.core.Advice
 import app.brevdue.core.ChangeKind
 import app.brevdue.core.Pop3DeletePolicy
 import kotlinx.coroutines.runBlocking
@@ -15,7 +16,7 @@ class ChangesAndAdviceTest {
         MailServer.append(user, "INBOX", messages("Keep", 2))
         Phone().use { phone ->
             Pc().use { pc ->
-                assertNotNull(phone.accounts.add(imapConfig("main", user), MailServer.PASSWORD))
+                assertNotNull(phone.accounts.add(imapDraft("main", user), MailServer.PASSWORD))
                 phone.syncOk("main")
                 phone.folders.show("main")
                 assertTrue(phone.folders.create("Old"), "${phone.folders.state.value.error}")
@@ -54,7 +55,7 @@ class ChangesAndAdviceTest {
         MailServer.append(user, "INBOX", messages("Pop", 3))
         Phone().use { phone ->
             Pc().use { pc ->
-                assertNotNull(phone.accounts.add(pop3Config("home", user, Pop3DeletePolicy.Never), MailServer.PASSWORD))
+                assertNotNull(phone.accounts.add(pop3Draft("home", user, Pop3DeletePolicy.Never), MailServer.PASSWORD))
                 phone.syncOk("home")
                 assertEquals(3, phone.messages("INBOX").size)
                 assertTrue(phone.advice.advice.value.isEmpty())
@@ -65,14 +66,16 @@ class ChangesAndAdviceTest {
                 phone.syncOk("home")
                 val advice = phone.advice.advice.await(what = "the advisory") { it.isNotEmpty() }.single()
                 assertEquals("home", advice.account)
-                assertTrue(advice.message.contains("more than one device"), advice.message)
+                assertEquals(Advice("pop3_read_elsewhere", "3"), advice.advice, advice.message)
+                assertTrue(advice.message.contains("more than one device"), "the English, for logs: ${advice.message}")
                 assertEquals(3, phone.messages("INBOX").size, "the phone keeps its copies")
 
                 // The user can say so too; dismissing clears it.
                 phone.advice.dismiss(advice)
                 assertTrue(phone.advice.advice.value.isEmpty())
                 phone.advice.readOnAnotherDevice("home")
-                phone.advice.advice.await(what = "the user's advisory") { it.size == 1 }
+                val own = phone.advice.advice.await(what = "the user's advisory") { it.size == 1 }.single()
+                assertEquals("pop3_several_devices", own.advice.id)
             }
         }
     }

@@ -1,5 +1,6 @@
 package app.brevdue.kit
 
+import app.brevdue.core.ComposeMode
 import app.brevdue.core.FlagChange
 import kotlinx.coroutines.runBlocking
 import org.junit.jupiter.api.Assertions.assertEquals
@@ -16,7 +17,7 @@ class MailboxTest {
         val user = MailServer.newUser("paging")
         MailServer.append(user, "INBOX", messages("Page", 45))
         Phone().use { phone ->
-            assertNotNull(phone.accounts.add(imapConfig("work", user), MailServer.PASSWORD))
+            assertNotNull(phone.accounts.add(imapDraft("work", user), MailServer.PASSWORD))
             phone.syncOk("work")
             phone.list.show("work", "INBOX") // page size 20
             var s = phone.list.state.value
@@ -47,7 +48,7 @@ class MailboxTest {
             TestMessage("Newsletter", 3),
         ))
         Phone("alice").use { phone ->
-            assertNotNull(phone.accounts.add(imapConfig("work", alice), MailServer.PASSWORD))
+            assertNotNull(phone.accounts.add(imapDraft("work", alice), MailServer.PASSWORD))
             phone.syncOk("work")
             phone.list.show("work", "INBOX", threaded = true)
             val rows = phone.list.state.value.messages
@@ -106,7 +107,7 @@ class MailboxTest {
 
         // Another device (a fresh engine on the same account) sees it all on the server.
         Phone("other").use { other ->
-            assertNotNull(other.accounts.add(imapConfig("work", alice), MailServer.PASSWORD))
+            assertNotNull(other.accounts.add(imapDraft("work", alice), MailServer.PASSWORD))
             other.syncOk("work")
             val all = other.messages()
             val bySubject = all.groupBy { it.subject }
@@ -121,7 +122,7 @@ class MailboxTest {
         }
         // Bob got the reply.
         Phone("bob").use { phone ->
-            assertNotNull(phone.accounts.add(imapConfig("mail", bob), MailServer.PASSWORD))
+            assertNotNull(phone.accounts.add(imapDraft("mail", bob), MailServer.PASSWORD))
             phone.syncOk("mail")
             val reply = phone.messages("INBOX").single { it.subject == "Re: Lunch?" }
             phone.reader.open(reply.id)

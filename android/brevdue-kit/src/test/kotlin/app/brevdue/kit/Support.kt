@@ -1,13 +1,11 @@
 package app.brevdue.kit
 
-import app.brevdue.core.AccountConfig
 import app.brevdue.core.EngineListener
 import app.brevdue.core.Event
 import app.brevdue.core.MessageSummary
 import app.brevdue.core.Pop3DeletePolicy
 import app.brevdue.core.Protocol
 import app.brevdue.core.Security
-import app.brevdue.core.ServerConfig
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.SupervisorJob
@@ -22,23 +20,19 @@ import java.io.File
 import java.nio.file.Files
 import java.util.Collections
 
-fun smtpConfig(user: String) = ServerConfig(
-    host = MailServer.host, port = MailServer.smtpsPort.toUShort(), security = Security.TLS,
-    username = user, caFile = MailServer.caFile,
-)
-
-fun imapConfig(name: String, user: String) = ProtocolAdvice.config(
+/** The form for a test account on the private server; the engine fills in the rest. */
+fun imapDraft(name: String, user: String) = accountDraft(
     name = name, email = "$user@example.test", protocol = Protocol.IMAP, host = MailServer.host,
-    port = MailServer.imapsPort, security = Security.TLS, username = user,
-    caFile = MailServer.caFile, smtp = smtpConfig(user),
+    port = MailServer.imapsPort.toUShort(), security = Security.TLS, username = user,
+    caFile = MailServer.caFile, smtpPort = MailServer.smtpsPort.toUShort(), smtpSecurity = Security.TLS,
 )
 
-fun pop3Config(name: String, user: String, policy: Pop3DeletePolicy = Pop3DeletePolicy.Never): AccountConfig =
-    ProtocolAdvice.config(
-        name = name, email = "$user@example.test", protocol = Protocol.POP3, host = MailServer.host,
-        port = MailServer.pop3sPort, security = Security.TLS, username = user,
-        caFile = MailServer.caFile, smtp = smtpConfig(user), pop3Delete = policy,
-    )
+fun pop3Draft(name: String, user: String, policy: Pop3DeletePolicy = Pop3DeletePolicy.Never) = accountDraft(
+    name = name, email = "$user@example.test", protocol = Protocol.POP3, host = MailServer.host,
+    port = MailServer.pop3sPort.toUShort(), security = Security.TLS, username = user,
+    caFile = MailServer.caFile, smtpPort = MailServer.smtpsPort.toUShort(), smtpSecurity = Security.TLS,
+    pop3Delete = policy,
+)
 
 /** Records every event a listener receives. */
 class Recorder : EngineListener {
@@ -67,7 +61,9 @@ class Phone(name: String = "phone") : AutoCloseable {
 
     /** One sync pass through the view model; fails the test with the engine's error. */
     suspend fun syncOk(account: String) {
-        if (!sync.sync(account)) throw AssertionError("sync $account failed: ${sync.status.value.error}")
+        if (!sync.sync(account)) {
+            throw AssertionError("sync $account failed: ${sync.status.value.problems[account] ?: sync.status.value.error}")
+        }
     }
 
     fun messages(folder: String? = null): List<MessageSummary> =

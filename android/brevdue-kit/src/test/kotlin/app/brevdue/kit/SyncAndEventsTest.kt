@@ -16,7 +16,7 @@ class SyncAndEventsTest {
         val user = MailServer.newUser("sync")
         MailServer.append(user, "INBOX", messages("Report", 40))
         Phone().use { phone ->
-            assertNotNull(phone.accounts.add(imapConfig("work", user), MailServer.PASSWORD))
+            assertNotNull(phone.accounts.add(imapDraft("work", user), MailServer.PASSWORD))
             // Every status the flow goes through, as a screen would see it.
             val seen = java.util.Collections.synchronizedList(mutableListOf<SyncStatus>())
             val watcher = phone.scope.launchCollect(phone.sync.status) { seen += it }
@@ -24,6 +24,12 @@ class SyncAndEventsTest {
             assertTrue(phone.sync.sync("work"), "${phone.sync.status.value.error}")
             val done = phone.sync.status.await(what = "report") { it.reports.containsKey("work") && !it.syncing }
             assertEquals(40u, done.reports.getValue("work").newMessages)
+            // The engine's "sync now" report, one entry per account, nothing left to do.
+            val now = done.syncNow!!.accounts.single()
+            assertEquals("work", now.account)
+            assertEquals(40u, now.pulled!!.newMessages)
+            assertEquals(null, now.problem)
+            assertTrue(done.problems.isEmpty(), "${done.problems}")
             // The last progress the view model took from SyncProgress events stays shown.
             assertEquals("INBOX", done.folder)
             assertEquals(40, done.total)
@@ -42,11 +48,37 @@ class SyncAndEventsTest {
     }
 
     @Test
+    fun `sync now reports each account's problem as advice`() = runBlocking<Unit> {
+        val good = MailServer.newUser("syncgood")
+        val bad = MailServer.newUser("syncbad")
+        MailServer.append(good, "INBOX", messages("Fine", 2))
+        Phone().use { phone ->
+            assertNotNull(phone.accounts.add(imapDraft("good", good), MailServer.PASSWORD))
+            assertNotNull(phone.accounts.add(imapDraft("bad", bad), MailServer.PASSWORD))
+            phone.passwords.set("bad", "changed-elsewhere") // the password changed on the server's side
+
+            assertFalse(phone.sync.sync(), "one account did not pull")
+            val status = phone.sync.status.value
+            val byAccount = status.syncNow!!.accounts.associateBy { it.account }
+            assertEquals(2u, byAccount.getValue("good").pulled!!.newMessages, "the other account still synced")
+            assertEquals(null, byAccount.getValue("good").problem)
+            assertEquals(null, byAccount.getValue("bad").pulled)
+            assertEquals(setOf("bad"), status.problems.keys)
+            assertEquals("auth_failed", status.problems.getValue("bad").advice?.id)
+
+            // Fixed: the next "sync now" of that account clears its problem.
+            phone.passwords.set("bad", MailServer.PASSWORD)
+            assertTrue(phone.sync.sync("bad"), "${phone.sync.status.value.problems}")
+            assertTrue(phone.sync.status.value.problems.isEmpty())
+        }
+    }
+
+    @Test
     fun `listener events arrive, and stop once the subscription is closed`() = runBlocking<Unit> {
         val user = MailServer.newUser("events")
         MailServer.append(user, "INBOX", messages("Event", 5))
         Phone().use { phone ->
-            assertNotNull(phone.accounts.add(imapConfig("work", user), MailServer.PASSWORD))
+            assertNotNull(phone.accounts.add(imapDraft("work", user), MailServer.PASSWORD))
             val recorder = Recorder()
             val control = Recorder() // stays subscribed: proves later work did emit events
             val subscription = phone.mail.engine.subscribe(recorder)

@@ -1,5 +1,6 @@
 package app.brevdue.kit
 
+import app.brevdue.core.ComposeMode
 import app.brevdue.core.FlagChange
 import kotlinx.coroutines.runBlocking
 import org.junit.jupiter.api.Assertions.assertEquals
@@ -22,7 +23,7 @@ class TwoDevicesTest {
         ))
         Phone().use { phone ->
             Pc().use { pc ->
-                assertNotNull(phone.accounts.add(imapConfig("main", user), MailServer.PASSWORD))
+                assertNotNull(phone.accounts.add(imapDraft("main", user), MailServer.PASSWORD))
                 phone.syncOk("main")
                 pc.addImap("main", user)
                 pc.run("sync")

@@ -3,6 +3,10 @@ package app.brevdue.android.ui
 import androidx.compose.foundation.layout.Column
 import androidx.compose.foundation.layout.fillMaxWidth
 import androidx.compose.foundation.layout.padding
+import androidx.compose.foundation.rememberScrollState
+import androidx.compose.foundation.text.KeyboardOptions
+import androidx.compose.foundation.verticalScroll
+import androidx.compose.material3.LinearProgressIndicator
 import androidx.compose.material3.MaterialTheme
 import androidx.compose.material3.OutlinedTextField
 import androidx.compose.material3.Text
@@ -11,48 +15,73 @@ import androidx.compose.runtime.Composable
 import androidx.compose.runtime.LaunchedEffect
 import androidx.compose.runtime.getValue
 import androidx.compose.ui.Modifier
+import androidx.compose.ui.res.stringResource
+import androidx.compose.ui.text.input.KeyboardType
 import androidx.compose.ui.unit.dp
 import androidx.lifecycle.compose.collectAsStateWithLifecycle
 import app.brevdue.android.MailViewModel
-import app.brevdue.kit.ComposeMode
+import app.brevdue.android.R
+import app.brevdue.core.ComposeMode
 import app.brevdue.kit.SendOutcome
 
-/** New message, reply (to all) or forward; it goes through the durable outbox. */
+/**
+ * New message, reply (to all) or forward: the engine's preview fills in the recipients,
+ * the subject and the quote; the user may change any of them; it goes through the outbox.
+ */
 @Composable
 fun ComposerScreen(model: MailViewModel, account: String, mode: ComposeMode, onDone: () -> Unit) {
     LaunchedEffect(account, mode) { model.composer.start(account, mode) }
     val state by model.composer.state.collectAsStateWithLifecycle()
+    val email = KeyboardOptions(keyboardType = KeyboardType.Email)
     Column {
         BackBar(
-            when (mode) {
-                ComposeMode.New -> "New message"
-                is ComposeMode.Reply -> if (mode.all) "Reply to all" else "Reply"
-                is ComposeMode.Forward -> "Forward"
-            },
+            stringResource(
+                when (mode) {
+                    is ComposeMode.Reply -> R.string.compose_reply
+                    is ComposeMode.ReplyAll -> R.string.compose_reply_all
+                    is ComposeMode.Forward -> R.string.compose_forward
+                    else -> R.string.compose_new
+                },
+            ),
             onDone,
         ) {
             TextButton(enabled = state.canSend, onClick = {
-                model.act { if (model.composer.send() !is SendOutcome.Failed) onDone() }
-            }) { Text("Send") }
+                model.act {
+                    when (model.composer.send()) {
+                        is SendOutcome.Failed, is SendOutcome.Invalid -> Unit // stays, with the advice
+                        else -> onDone()
+                    }
+                }
+            }) { Text(stringResource(R.string.send)) }
         }
-        Column(Modifier.padding(16.dp)) {
-            if (mode !is ComposeMode.Reply) {
-                OutlinedTextField(state.to, { v -> model.composer.edit { it.copy(to = v) } },
-                    Modifier.fillMaxWidth(), label = { Text("To") })
-            }
+        if (state.preparing || state.sending) LinearProgressIndicator(Modifier.fillMaxWidth())
+        Column(Modifier.padding(16.dp).verticalScroll(rememberScrollState())) {
+            state.error?.let { Text(errorText(it), color = MaterialTheme.colorScheme.error) }
+            OutlinedTextField(state.to, { v -> model.composer.edit { it.copy(to = v) } },
+                Modifier.fillMaxWidth(), label = { Text(stringResource(R.string.to)) }, keyboardOptions = email)
             OutlinedTextField(state.cc, { v -> model.composer.edit { it.copy(cc = v) } },
-                Modifier.fillMaxWidth(), label = { Text("Cc") })
-            if (mode is ComposeMode.New) {
-                OutlinedTextField(state.subject, { v -> model.composer.edit { it.copy(subject = v) } },
-                    Modifier.fillMaxWidth(), label = { Text("Subject") })
-            }
+                Modifier.fillMaxWidth(), label = { Text(stringResource(R.string.cc)) }, keyboardOptions = email)
+            OutlinedTextField(state.bcc, { v -> model.composer.edit { it.copy(bcc = v) } },
+                Modifier.fillMaxWidth(), label = { Text(stringResource(R.string.bcc)) }, keyboardOptions = email)
+            OutlinedTextField(state.subject, { v -> model.composer.edit { it.copy(subject = v) } },
+                Modifier.fillMaxWidth(), label = { Text(stringResource(R.string.subject)) })
             OutlinedTextField(state.body, { v -> model.composer.edit { it.copy(body = v) } },
-                Modifier.fillMaxWidth().padding(top = 8.dp), minLines = 8, label = { Text("Message") })
+                Modifier.fillMaxWidth().padding(top = 8.dp), minLines = 8,
+                label = { Text(stringResource(R.string.message_body)) })
             when (val o = state.outcome) {
-                is SendOutcome.Queued -> Text("In the outbox; it is sent when the server can be reached. ${o.reason ?: ""}")
-                SendOutcome.Refused -> Text("The server refused it; it was kept in Drafts.", color = MaterialTheme.colorScheme.error)
-                is SendOutcome.Failed -> Text(o.error.hint, color = MaterialTheme.colorScheme.error)
+                is SendOutcome.Queued -> Text(adviceText(o.advice, o.reason ?: ""))
+                SendOutcome.Refused -> Text(stringResource(R.string.send_refused), color = MaterialTheme.colorScheme.error)
+                is SendOutcome.Invalid -> o.problems.forEach {
+                    Text(adviceText(it), color = MaterialTheme.colorScheme.error)
+                }
+                is SendOutcome.Failed -> Text(errorText(o.error), color = MaterialTheme.colorScheme.error)
                 else -> Unit
+            }
+            // What the engine appends below the text: the quote, or the forwarded message.
+            state.attachments.forEach { Text("📎 ${it.name}", style = MaterialTheme.typography.bodySmall) }
+            if (state.quoted.isNotEmpty()) {
+                Text(state.quoted, Modifier.padding(top = 8.dp), style = MaterialTheme.typography.bodySmall,
+                    color = MaterialTheme.colorScheme.onSurfaceVariant)
             }
         }
     }

@@ -37,14 +37,16 @@ import androidx.compose.runtime.getValue
 import androidx.compose.runtime.rememberCoroutineScope
 import androidx.compose.ui.Alignment
 import androidx.compose.ui.Modifier
+import androidx.compose.ui.res.stringResource
 import androidx.compose.ui.text.font.FontWeight
 import androidx.compose.ui.unit.dp
 import androidx.lifecycle.compose.collectAsStateWithLifecycle
 import app.brevdue.android.MailViewModel
+import app.brevdue.android.R
 import app.brevdue.android.Screen
 import app.brevdue.core.MessageSummary
 import app.brevdue.kit.AdviceViewModel
-import app.brevdue.kit.ComposeMode
+import app.brevdue.core.ComposeMode
 import kotlinx.coroutines.launch
 
 /** Folder drawer, sync status, advice, and the message list (or its conversations). */
@@ -74,8 +76,10 @@ fun MailboxScreen(
                     onClick = { onAccount(a.name) },
                 )
                 if (a.name == account) {
-                    Text(AdviceViewModel.devicesExplanation(a), Modifier.padding(horizontal = 16.dp),
-                        style = MaterialTheme.typography.bodySmall)
+                    AdviceViewModel.devicesExplanation(a).forEach {
+                        Text(adviceText(it), Modifier.padding(horizontal = 16.dp),
+                            style = MaterialTheme.typography.bodySmall)
+                    }
                 }
             }
             HorizontalDivider()
@@ -92,7 +96,7 @@ fun MailboxScreen(
                 )
             }
             HorizontalDivider()
-            NavigationDrawerItem(label = { Text("Add account") }, selected = false,
+            NavigationDrawerItem(label = { Text(stringResource(R.string.add_account)) }, selected = false,
                 onClick = { navigate(Screen.Setup) })
         }
     }) {
@@ -101,19 +105,19 @@ fun MailboxScreen(
                 TopAppBar(
                     title = { Text(list.folder) },
                     navigationIcon = {
-                        IconButton(onClick = { scope.launch { drawer.open() } }) { Icon(Icons.Filled.Menu, "Folders") }
+                        IconButton(onClick = { scope.launch { drawer.open() } }) { Icon(Icons.Filled.Menu, stringResource(R.string.folders)) }
                     },
                     actions = {
-                        IconButton(onClick = { navigate(Screen.Search) }) { Icon(Icons.Filled.Search, "Search") }
+                        IconButton(onClick = { navigate(Screen.Search) }) { Icon(Icons.Filled.Search, stringResource(R.string.search)) }
                         IconButton(onClick = { model.act { model.sync.sync(account) } }) {
-                            Icon(Icons.Filled.Refresh, "Sync")
+                            Icon(Icons.Filled.Refresh, stringResource(R.string.sync_now))
                         }
                     },
                 )
             },
             floatingActionButton = {
                 FloatingActionButton(onClick = { navigate(Screen.Composer(ComposeMode.New)) }) {
-                    Icon(Icons.Filled.Create, "Write")
+                    Icon(Icons.Filled.Create, stringResource(R.string.write))
                 }
             },
         ) { padding ->
@@ -123,27 +127,34 @@ fun MailboxScreen(
                     val progress = sync.progress
                     if (progress != null) LinearProgressIndicator(progress = { progress }, modifier = Modifier.fillMaxWidth())
                     else LinearProgressIndicator(Modifier.fillMaxWidth())
-                    Text("Syncing ${sync.folder ?: ""} ${if (sync.total > 0) "${sync.done}/${sync.total}" else ""}",
+                    Text(stringResource(R.string.syncing, sync.folder ?: "", if (sync.total > 0) "${sync.done}/${sync.total}" else ""),
                         Modifier.padding(horizontal = 16.dp), style = MaterialTheme.typography.bodySmall)
                 }
-                sync.error?.let { Text(it.hint, Modifier.padding(16.dp), color = MaterialTheme.colorScheme.error) }
+                sync.error?.let { Text(errorText(it), Modifier.padding(16.dp), color = MaterialTheme.colorScheme.error) }
+                // What the last "sync now" left to do, per account (the engine's advice).
+                sync.problems.forEach { (name, problem) ->
+                    if (sync.error?.advice != problem.advice) {
+                        Text("$name: ${errorText(problem)}", Modifier.padding(horizontal = 16.dp),
+                            color = MaterialTheme.colorScheme.error, style = MaterialTheme.typography.bodySmall)
+                    }
+                }
                 // The POP3 advisory.
                 advice.forEach { a ->
                     Card(Modifier.padding(8.dp).fillMaxWidth()) {
                         Column(Modifier.padding(12.dp)) {
-                            Text(a.message)
-                            TextButton(onClick = { model.advice.dismiss(a) }) { Text("OK") }
+                            Text(adviceText(a.advice, a.message))
+                            TextButton(onClick = { model.advice.dismiss(a) }) { Text(stringResource(R.string.ok)) }
                         }
                     }
                 }
                 // Pending and failed changes.
                 if (changes.pending.isNotEmpty() || changes.failed.isNotEmpty() || changes.outbox.isNotEmpty()) {
                     TextButton(onClick = { navigate(Screen.Changes) }) {
-                        Text("${changes.pending.size} waiting, ${changes.failed.size} refused, ${changes.outbox.size} in the outbox")
+                        Text(stringResource(R.string.changes_summary, changes.pending.size, changes.failed.size, changes.outbox.size))
                     }
                 }
                 Row(Modifier.padding(horizontal = 16.dp), verticalAlignment = Alignment.CenterVertically) {
-                    Text("Conversations", Modifier.weight(1f))
+                    Text(stringResource(R.string.conversations), Modifier.weight(1f))
                     Switch(list.threaded, { model.act { model.list.setThreaded(it) } })
                 }
                 LazyColumn(Modifier.fillMaxSize()) {

@@ -15,13 +15,15 @@ import androidx.compose.runtime.Composable
 import androidx.compose.runtime.LaunchedEffect
 import androidx.compose.runtime.getValue
 import androidx.compose.ui.Modifier
+import androidx.compose.ui.res.stringResource
 import androidx.compose.ui.unit.dp
 import androidx.compose.ui.viewinterop.AndroidView
 import androidx.lifecycle.compose.collectAsStateWithLifecycle
 import app.brevdue.android.MailViewModel
+import app.brevdue.android.R
 import app.brevdue.android.Screen
 import app.brevdue.core.FlagChange
-import app.brevdue.kit.ComposeMode
+import app.brevdue.core.ComposeMode
 import app.brevdue.kit.ReaderState
 
 /** One message: sanitized HTML in a locked-down WebView, remote images on request. */
@@ -30,33 +32,33 @@ fun ReaderScreen(model: MailViewModel, id: Long, onBack: () -> Unit, navigate: (
     LaunchedEffect(id) { model.reader.open(id) }
     val state by model.reader.state.collectAsStateWithLifecycle()
     Column(Modifier.fillMaxSize()) {
-        BackBar("Message", onBack) {
-            TextButton(onClick = { navigate(Screen.Composer(ComposeMode.Reply(id))) }) { Text("Reply") }
-            TextButton(onClick = { navigate(Screen.Composer(ComposeMode.Reply(id, all = true))) }) { Text("All") }
-            TextButton(onClick = { navigate(Screen.Composer(ComposeMode.Forward(id))) }) { Text("Fwd") }
+        BackBar(stringResource(R.string.message), onBack) {
+            TextButton(onClick = { navigate(Screen.Composer(ComposeMode.Reply(id))) }) { Text(stringResource(R.string.reply)) }
+            TextButton(onClick = { navigate(Screen.Composer(ComposeMode.ReplyAll(id))) }) { Text(stringResource(R.string.reply_all_short)) }
+            TextButton(onClick = { navigate(Screen.Composer(ComposeMode.Forward(id))) }) { Text(stringResource(R.string.forward_short)) }
         }
         when (val s = state) {
             ReaderState.Empty, is ReaderState.Loading -> CircularProgressIndicator(Modifier.padding(16.dp))
-            is ReaderState.Failed -> Text(s.error.hint, Modifier.padding(16.dp), color = MaterialTheme.colorScheme.error)
+            is ReaderState.Failed -> Text(errorText(s.error), Modifier.padding(16.dp), color = MaterialTheme.colorScheme.error)
             is ReaderState.Shown -> {
                 val m = s.message
                 Column(Modifier.padding(16.dp)) {
                     Text(m.summary.subject, style = MaterialTheme.typography.titleLarge)
-                    Text("From: ${m.summary.from.name ?: ""} <${m.summary.from.address}>")
-                    Text("To: " + m.to.joinToString { it.address })
+                    Text(stringResource(R.string.from_line, "${m.summary.from.name ?: ""} <${m.summary.from.address}>"))
+                    Text(stringResource(R.string.to_line, m.to.joinToString { it.address }))
                     Row {
-                        TextButton(onClick = { model.act { model.list.mark(listOf(id), FlagChange.UNREAD) } }) { Text("Unread") }
+                        TextButton(onClick = { model.act { model.list.mark(listOf(id), FlagChange.UNREAD) } }) { Text(stringResource(R.string.mark_unread)) }
                         TextButton(onClick = {
                             val change = if (m.summary.flags.flagged) FlagChange.UNFLAGGED else FlagChange.FLAGGED
                             model.act { model.list.mark(listOf(id), change); model.reader.open(id, markRead = false) }
-                        }) { Text(if (m.summary.flags.flagged) "Unflag" else "Flag") }
-                        TextButton(onClick = { model.act { model.list.archive(listOf(id)) }; onBack() }) { Text("Archive") }
-                        TextButton(onClick = { model.act { model.list.delete(listOf(id)) }; onBack() }) { Text("Delete") }
+                        }) { Text(stringResource(if (m.summary.flags.flagged) R.string.unflag else R.string.flag)) }
+                        TextButton(onClick = { model.act { model.list.archive(listOf(id)) }; onBack() }) { Text(stringResource(R.string.archive)) }
+                        TextButton(onClick = { model.act { model.list.delete(listOf(id)) }; onBack() }) { Text(stringResource(R.string.delete)) }
                     }
-                    m.attachments.forEach { Text("📎 ${it.name} (${it.size} bytes)") }
+                    m.attachments.forEach { Text(stringResource(R.string.attachment_line, it.name, it.size.toLong())) }
                     if (s.blockedImages > 0 || s.remoteImages) {
                         TextButton(onClick = { model.reader.setRemoteImages(!s.remoteImages) }) {
-                            Text(if (s.remoteImages) "Hide remote images" else "Show ${s.blockedImages} remote image(s)")
+                            Text(if (s.remoteImages) stringResource(R.string.hide_remote_images) else stringResource(R.string.show_remote_images, s.blockedImages))
                         }
                     }
                 }
