@@ -32,6 +32,7 @@ let coreLinker: [LinkerSetting] = [
 
 let package = Package(
     name: "BrevdueKit",
+    defaultLocalization: "en",
     platforms: [.iOS(.v17), .macOS(.v14)],
     products: [
         .library(name: "BrevdueKit", targets: ["BrevdueKit"]),
@@ -46,11 +47,13 @@ let package = Package(
             exclude: ["README.md"],
             linkerSettings: coreLinker
         ),
-        // The view models (async/await, no UI framework).
+        // The view models (async/await, no UI framework), and the advice words the core
+        // writes into Resources/{en,nb}.lproj/Advice.strings (`Bundle.module`).
         .target(
             name: "BrevdueKit",
             dependencies: ["BrevdueCore"],
-            path: "Sources/BrevdueKit"
+            path: "Sources/BrevdueKit",
+            resources: [.process("Resources")]
         ),
         .testTarget(
             name: "BrevdueKitTests",

@@ -29,9 +29,9 @@ enum BackgroundRefresh {
     private static func handle(_ task: BGAppRefreshTask) {
         schedule() // keep the chain going
         let work = Task { @MainActor in
-            // Sends the outbox and queued changes, then pulls; onNewMail posts notifications.
-            await AppModel.shared.status.sync()
-            task.setTaskCompleted(success: AppModel.shared.status.state.lastError == nil)
+            // One syncNow (outbox, queued changes, pull); Event.newMail posts notifications.
+            let report = await AppModel.shared.status.sync()
+            task.setTaskCompleted(success: report?.accounts.allSatisfy { $0.pulled != nil } ?? false)
         }
         task.expirationHandler = {
             work.cancel()

@@ -49,9 +49,8 @@ final class AppModel: ObservableObject {
         }
         accounts = AccountsViewModel(session: session)
         status = SyncStatusViewModel(session: session)
-        status.onNewMail = { account, count in
-            Notifications.newMail(account: account, count: count)
-        }
+        // The engine decides what is new mail (Event.newMail); nothing else notifies.
+        status.onNewMail = { notice in Notifications.newMail(notice) }
         accounts.load()
     }
 

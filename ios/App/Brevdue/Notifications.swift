@@ -1,3 +1,4 @@
+import BrevdueKit
 import Foundation
 import UserNotifications
 
@@ -8,14 +9,19 @@ enum Notifications {
             .requestAuthorization(options: [.alert, .badge, .sound])
     }
 
-    static func newMail(account: String, count: UInt32) {
-        let content = UNMutableNotificationContent()
-        content.title = account
-        content.body = count == 1 ? "1 new message" : "\(count) new messages"
-        content.sound = .default
-        content.threadIdentifier = account
-        let request = UNNotificationRequest(
-            identifier: "new-mail-\(account)-\(UUID().uuidString)", content: content, trigger: nil)
-        UNUserNotificationCenter.current().add(request)
+    /// One notification per message the engine announced (newest first, at most 20 in
+    /// the event), grouped per account: the sender as the title, the subject as the body.
+    static func newMail(_ notice: NewMailNotice) {
+        for message in notice.messages {
+            let content = UNMutableNotificationContent()
+            content.title = message.from.name ?? message.from.address
+            content.subtitle = notice.account
+            content.body = message.subject
+            content.sound = .default
+            content.threadIdentifier = notice.account
+            let request = UNNotificationRequest(
+                identifier: "new-mail-\(message.id)", content: content, trigger: nil)
+            UNUserNotificationCenter.current().add(request)
+        }
     }
 }

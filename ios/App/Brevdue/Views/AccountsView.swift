@@ -43,7 +43,7 @@ private struct AccountsList: View {
                             Text(account.name).font(.headline)
                             Text(account.email).font(.subheadline).foregroundStyle(.secondary)
                             if let advice = AccountsViewModel.advice(for: account) {
-                                Label(advice, systemImage: "iphone.and.arrow.forward")
+                                Label(localized(advice), systemImage: "iphone.and.arrow.forward")
                                     .font(.caption).foregroundStyle(.orange)
                             }
                         }
@@ -88,9 +88,11 @@ struct AddAccountView: View {
                         Text("POP3").tag(MailProtocol.pop3)
                     }
                     .pickerStyle(.segmented)
+                    Text(localized(AccountsViewModel.protocolChoiceAdvice)).font(.caption)
+                    Text(localized(AccountsViewModel.advice(for: form.protocolKind)))
+                        .font(.caption)
+                        .foregroundStyle(form.protocolKind == .pop3 ? .orange : .secondary)
                     if form.protocolKind == .pop3 {
-                        Text("POP3 keeps read state, folders and sent mail on this device only. Several devices? Choose IMAP.")
-                            .font(.caption).foregroundStyle(.orange)
                         Picker("Remove from server", selection: $form.pop3Delete) {
                             Text("Never").tag(Pop3DeletePolicy.never)
                             Text("After download").tag(Pop3DeletePolicy.afterDownload)
@@ -98,17 +100,20 @@ struct AddAccountView: View {
                         }
                     }
                     TextField("Host", text: $form.host).textInputAutocapitalization(.never)
-                    TextField("Port (\(form.effectivePort))", text: $port).keyboardType(.numberPad)
+                    // The usual port and security are the core's (resolveAccount).
+                    TextField(form.resolvedPort.map { "Port (\($0))" } ?? "Port", text: $port)
+                        .keyboardType(.numberPad)
                     Picker("Security", selection: $form.security) {
-                        Text("TLS").tag(Security.tls)
-                        Text("STARTTLS").tag(Security.startTls)
-                        Text("None").tag(Security.plain)
+                        Text("Automatic").tag(Security?.none)
+                        Text("TLS").tag(Security?.some(.tls))
+                        Text("STARTTLS").tag(Security?.some(.startTls))
+                        Text("None").tag(Security?.some(.plain))
                     }
                     TextField("User name (default: the address)", text: $form.username)
                         .textInputAutocapitalization(.never)
                 }
                 if let error = accounts.state.error {
-                    Section { Text(error.userMessage).foregroundStyle(.red) }
+                    Section { Text(error.userMessage()).foregroundStyle(.red) }
                 }
             }
             .navigationTitle("Add account")

@@ -13,37 +13,52 @@ struct ComposerView: View {
         _composer = StateObject(wrappedValue: composer)
     }
 
-    private var isReply: Bool {
-        if case .reply = composer.mode { return true }
-        return false
+    private var title: String {
+        switch composer.mode {
+        case .new: return "New message"
+        case .reply: return "Reply"
+        case .replyAll: return "Reply all"
+        case .forward: return "Forward"
+        }
     }
 
     var body: some View {
         NavigationStack {
             Form {
                 Section {
-                    // Replies go to the original's people; the engine works them out.
-                    TextField("To", text: $to).disabled(isReply)
+                    // Filled from the engine's preview; whoever is left here gets the message.
+                    TextField("To", text: $to)
                         .keyboardType(.emailAddress).textInputAutocapitalization(.never)
-                    if !isReply {
-                        TextField("Cc", text: $cc)
-                            .keyboardType(.emailAddress).textInputAutocapitalization(.never)
+                    TextField("Cc", text: $cc)
+                        .keyboardType(.emailAddress).textInputAutocapitalization(.never)
+                    TextField("Subject", text: $subject)
+                    // After a send attempt: each part that is not an address (parseAddressList).
+                    ForEach(composer.state.addressProblems, id: \.self) { problem in
+                        Text(localized(problem)).font(.caption).foregroundStyle(.red)
                     }
-                    TextField("Subject", text: $subject).disabled(isReply)
                 }
                 Section {
                     TextEditor(text: $text).frame(minHeight: 240)
                 }
+                if !composer.state.quoted.isEmpty || !composer.state.forwarded.isEmpty {
+                    // What the engine puts below the text: the quote or the forwarded message.
+                    Section {
+                        ForEach(composer.state.forwarded, id: \.name) { a in
+                            Label(a.name, systemImage: "paperclip").font(.caption)
+                        }
+                        Text(composer.state.quoted).font(.caption).foregroundStyle(.secondary)
+                    }
+                }
                 if let error = composer.state.error {
-                    Section { Text(error.userMessage).foregroundStyle(.red) }
+                    Section { Text(error.userMessage()).foregroundStyle(.red) }
                 }
             }
-            .navigationTitle(isReply ? "Reply" : "New message")
+            .navigationTitle(title)
             .navigationBarTitleDisplayMode(.inline)
             .toolbar {
                 ToolbarItem(placement: .cancellationAction) { Button("Cancel") { dismiss() } }
                 ToolbarItem(placement: .confirmationAction) {
-                    if composer.state.sending {
+                    if composer.state.sending || !composer.state.prepared {
                         ProgressView()
                     } else {
                         Button("Send") {
@@ -53,8 +68,10 @@ struct ComposerView: View {
                     }
                 }
             }
-            .onAppear {
+            .task {
+                await composer.prepare()
                 to = composer.state.to
+                cc = composer.state.cc
                 subject = composer.state.subject
             }
         }

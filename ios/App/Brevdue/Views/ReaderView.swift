@@ -39,13 +39,13 @@ struct ReaderView: View {
                 }
                 .toolbar {
                     ToolbarItemGroup(placement: .bottomBar) {
-                        Button { composing = .reply(original: message.summary, all: false) } label: {
+                        Button { composing = .reply(original: message.summary.id) } label: {
                             Image(systemName: "arrowshape.turn.up.left")
                         }
-                        Button { composing = .reply(original: message.summary, all: true) } label: {
+                        Button { composing = .replyAll(original: message.summary.id) } label: {
                             Image(systemName: "arrowshape.turn.up.left.2")
                         }
-                        Button { composing = .forward(original: message.summary) } label: {
+                        Button { composing = .forward(original: message.summary.id) } label: {
                             Image(systemName: "arrowshape.turn.up.right")
                         }
                         Button { reader.toggleFlagged() } label: {
@@ -68,7 +68,7 @@ struct ReaderView: View {
                     folders = (try? reader.session.engine.folders(account: message.summary.account)) ?? []
                 }
             } else if let error = reader.state.error {
-                Text(error.userMessage).foregroundStyle(.red).padding()
+                Text(error.userMessage()).foregroundStyle(.red).padding()
             } else {
                 ProgressView()
             }

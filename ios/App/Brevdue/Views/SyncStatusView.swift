@@ -8,7 +8,8 @@ struct SyncStatusSection: View {
     var body: some View {
         let state = status.state
         if state.isSyncing || !state.advisories.isEmpty || !state.pending.isEmpty
-            || !state.failed.isEmpty || !state.outbox.isEmpty || state.lastError != nil
+            || !state.failed.isEmpty || !state.outbox.isEmpty || !state.problems.isEmpty
+            || state.lastError != nil
         {
             Section("Status") {
                 ForEach(state.syncing.sorted(), id: \.self) { account in
@@ -20,10 +21,10 @@ struct SyncStatusSection: View {
                         Label("Syncing \(account)…", systemImage: "arrow.triangle.2.circlepath")
                     }
                 }
-                ForEach(state.advisories.sorted(by: { $0.key < $1.key }), id: \.key) { account, message in
+                ForEach(state.advisories.sorted(by: { $0.key < $1.key }), id: \.key) { account, advice in
                     VStack(alignment: .leading) {
                         Label(account, systemImage: "exclamationmark.triangle").foregroundStyle(.orange)
-                        Text(message).font(.caption)
+                        Text(localized(advice)).font(.caption)
                         Button("OK") { status.dismissAdvisory(account) }.font(.caption)
                     }
                 }
@@ -38,11 +39,13 @@ struct SyncStatusSection: View {
                 if !state.outbox.isEmpty {
                     Label("\(state.outbox.count) in the outbox", systemImage: "tray.and.arrow.up")
                 }
-                if let offline = state.offline {
-                    Text(offline).font(.caption).foregroundStyle(.secondary)
+                ForEach(state.problems.sorted(by: { $0.key < $1.key }), id: \.key) { account, problem in
+                    Text("\(account): \(localized(problem.advice, fallback: problem.message))")
+                        .font(.caption)
+                        .foregroundStyle(problem.kind == .network || problem.kind == .timeout ? Color.secondary : Color.red)
                 }
                 if let error = state.lastError {
-                    Text(error.userMessage).font(.caption).foregroundStyle(.red)
+                    Text(error.userMessage()).font(.caption).foregroundStyle(.red)
                 }
             }
         }

@@ -1,6 +1,8 @@
 import Foundation
 
-/// What the "add account" form holds, turned into the engine's `AccountConfig`.
+/// What the "add account" form holds. Blank fields are left to the core: `draft()` is
+/// the core's `AccountDraft`, and `resolveAccount` fills in ports, security, the SMTP
+/// server and the user names.
 public struct AccountForm: Equatable, Sendable {
     public var name = ""
     public var email = ""
@@ -8,7 +10,8 @@ public struct AccountForm: Equatable, Sendable {
     public var protocolKind: MailProtocol = .imap
     public var host = ""
     public var port: UInt16? = nil
-    public var security: Security = .tls
+    /// Nil: from the port, else TLS (the core decides).
+    public var security: Security? = nil
     public var username = ""
     public var password = ""
     public var caFile: String? = nil
@@ -16,46 +19,25 @@ public struct AccountForm: Equatable, Sendable {
     public var smtpHost: String? = nil
     public var smtpPort: UInt16? = nil
     public var smtpSecurity: Security? = nil
+    public var smtpUsername: String? = nil
 
     public init() {}
 
-    /// The usual port for the protocol and security when none is given.
-    public var effectivePort: UInt16 {
-        if let port { return port }
-        switch (protocolKind, security) {
-        case (.imap, .tls): return 993
-        case (.imap, _): return 143
-        case (.pop3, .tls): return 995
-        case (.pop3, _): return 110
-        }
+    public func draft() -> AccountDraft {
+        func text(_ value: String) -> String? { value.isEmpty ? nil : value }
+        return AccountDraft(
+            name: text(name), email: text(email), displayName: text(displayName),
+            protocol: protocolKind, host: text(host), port: port, security: security,
+            username: text(username), caFile: caFile, smtpHost: smtpHost, smtpPort: smtpPort,
+            smtpSecurity: smtpSecurity, smtpUsername: smtpUsername, pop3Delete: pop3Delete)
     }
 
-    public func config() throws -> AccountConfig {
-        func require(_ value: String, _ what: String) throws -> String {
-            let trimmed = value.trimmingCharacters(in: .whitespaces)
-            if trimmed.isEmpty { throw BrevdueError.InvalidInput(reason: "\(what) is missing") }
-            return trimmed
-        }
-        let email = try require(self.email, "the e-mail address")
-        guard email.contains("@") else {
-            throw BrevdueError.InvalidInput(reason: "'\(email)' is not an e-mail address")
-        }
-        let host = try require(self.host, "the server")
-        let user = username.isEmpty ? email : username
-        let server = ServerConfig(
-            host: host, port: effectivePort, security: security, username: user, caFile: caFile)
-        var smtp: ServerConfig? = nil
-        if smtpHost != nil || smtpPort != nil || smtpSecurity != nil {
-            let security = smtpSecurity ?? self.security
-            let port = smtpPort ?? (security == .tls ? 465 : security == .startTls ? 587 : 25)
-            smtp = ServerConfig(
-                host: smtpHost ?? host, port: port, security: security, username: user,
-                caFile: caFile)
-        }
-        return AccountConfig(
-            name: name.isEmpty ? email : name, email: email, protocol: protocolKind,
-            server: server, pop3Delete: pop3Delete, displayName: displayName, smtp: smtp)
-    }
+    /// The complete account, or `InvalidInput` with the core's advice on what is missing.
+    public func config() throws -> AccountConfig { try resolveAccount(draft: draft()) }
+
+    /// The incoming port the core would use as the form stands (for the field's
+    /// placeholder); nil until the address and server are filled in.
+    public var resolvedPort: UInt16? { try? config().server.port }
 }
 
 public struct AccountsState: Sendable {
@@ -122,12 +104,20 @@ public final class AccountsViewModel: ViewModel<AccountsState>, @unchecked Senda
         }
     }
 
-    /// The POP3 advice shown on the account screen: what stays on this device.
-    public static func advice(for account: Account) -> String? {
+    /// The POP3 advice shown on the account screen (`pop3_explained`): what stays on
+    /// this device. Nil for accounts that keep every device in step.
+    public static func advice(for account: Account) -> Advice? {
         let caps = account.capabilities
         guard !caps.syncsReadState || !caps.syncsFolders || !caps.syncsSent else { return nil }
-        return "With POP3 this device downloads the mail: what you read, file or send here "
-            + "stays here and your other devices won't see it. Reading mail on more than one "
-            + "device? IMAP keeps them in step."
+        return Advice(id: "pop3_explained", detail: "")
     }
+
+    /// The "add account" form's help for the protocol chosen (`pop3_explained`,
+    /// `imap_explained`).
+    public static func advice(for protocolKind: MailProtocol) -> Advice {
+        Advice(id: protocolKind == .pop3 ? "pop3_explained" : "imap_explained", detail: "")
+    }
+
+    /// The form's help for choosing between them (`pop_or_imap`).
+    public static let protocolChoiceAdvice = Advice(id: "pop_or_imap", detail: "")
 }

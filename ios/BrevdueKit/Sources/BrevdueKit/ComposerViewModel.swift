@@ -1,11 +1,5 @@
 import Foundation
 
-public enum ComposeMode: Sendable, Equatable {
-    case new
-    case reply(original: MessageSummary, all: Bool)
-    case forward(original: MessageSummary)
-}
-
 public struct ComposerState: Sendable {
     public var from: String? = nil
     public var to = ""
@@ -14,6 +8,14 @@ public struct ComposerState: Sendable {
     public var subject = ""
     public var body = ""
     public var attachments: [AttachmentFile] = []
+    /// The quote (reply) or the forwarded message the engine puts below `body`.
+    public var quoted = ""
+    /// The original's attachments a forward carries along (the engine adds them).
+    public var forwarded: [Attachment] = []
+    /// The engine's preview has filled To, Cc and Subject.
+    public var prepared = false
+    /// Parts of To, Cc or Bcc that are not addresses (`address_invalid`), as typed.
+    public var addressProblems: [Advice] = []
     public var sending = false
     /// The outbox row once queued.
     public var outboxId: Int64? = nil
@@ -23,8 +25,10 @@ public struct ComposerState: Sendable {
     public var done: Bool { outboxId != nil && error == nil }
 }
 
-/// New mail, replies and forwards. The engine adds Message-ID, Date, the threading headers,
-/// the quote and, for replies, the recipients and subject.
+/// New mail, replies and forwards (the core's `ComposeMode`). `prepare()` fills To, Cc
+/// and Subject from the engine's preview; the user edits them, and what is left in To, Cc
+/// and Bcc is exactly who gets the message. The engine adds Message-ID, Date, the
+/// threading headers, the quote and forwarded attachments.
 public final class ComposerViewModel: ViewModel<ComposerState>, @unchecked Sendable {
     public let session: BrevdueSession
     public let account: String
@@ -34,49 +38,42 @@ public final class ComposerViewModel: ViewModel<ComposerState>, @unchecked Senda
         self.session = session
         self.account = account
         self.mode = mode
-        var initial = ComposerState()
-        switch mode {
-        case .new: break
-        case .reply(let original, _):
-            initial.to = original.from.address
-            initial.subject = Self.prefixed("Re:", original.subject)
-        case .forward(let original):
-            initial.subject = Self.prefixed("Fwd:", original.subject)
-        }
-        super.init(state: initial)
+        super.init(state: ComposerState(prepared: mode == .new))
     }
 
-    /// "Re: x" for "x", "Re: x" again for "Re: Re: x" (no stacking).
-    public static func prefixed(_ prefix: String, _ subject: String) -> String {
-        var rest = subject.trimmingCharacters(in: .whitespaces)
-        let known = ["re:", "fwd:", "fw:", "aw:", "sv:"]
-        while let p = known.first(where: { rest.lowercased().hasPrefix($0) }) {
-            rest = String(rest.dropFirst(p.count)).trimmingCharacters(in: .whitespaces)
-        }
-        return "\(prefix) \(rest)"
-    }
-
-    /// "Ann <ann@x>, bob@y" as addresses.
-    public static func parseAddresses(_ text: String) throws -> [Address] {
-        try text.split(whereSeparator: { $0 == "," || $0 == ";" }).compactMap { part in
-            let item = part.trimmingCharacters(in: .whitespaces)
-            if item.isEmpty { return nil }
-            if let open = item.lastIndex(of: "<"), let close = item.lastIndex(of: ">"), open < close {
-                let address = String(item[item.index(after: open)..<close])
-                let name = item[..<open].trimmingCharacters(in: CharacterSet(charactersIn: " \""))
-                guard address.contains("@") else {
-                    throw BrevdueError.InvalidInput(reason: "'\(item)' is not an address")
-                }
-                return Address(name: name.isEmpty ? nil : name, address: address)
+    /// Fills To, Cc, Subject and the quote from `engine.composePreview` (once; later calls
+    /// keep what the user typed). Returns whether the composer is ready.
+    @discardableResult
+    public func prepare() async -> Bool {
+        if state.prepared { return true }
+        do {
+            let preview = try await session.engine.composePreview(mode: mode)
+            update {
+                guard !$0.prepared else { return }
+                $0.to = formatAddressList(addresses: preview.to)
+                $0.cc = formatAddressList(addresses: preview.cc)
+                $0.subject = preview.subject
+                $0.quoted = preview.quoted
+                $0.forwarded = preview.attachments
+                $0.prepared = true
+                $0.error = nil
             }
-            guard item.contains("@"), !item.contains(" ") else {
-                throw BrevdueError.InvalidInput(reason: "'\(item)' is not an address")
-            }
-            return Address(name: nil, address: item)
+            return true
+        } catch {
+            update { $0.error = asBrevdueError(error) }
+            return false
         }
     }
 
     public func edit(_ body: (inout ComposerState) -> Void) { update(body) }
+
+    /// What is wrong with To, Cc and Bcc as typed now (for the view to show while typing).
+    public func checkAddresses() -> [Advice] {
+        let s = state
+        let problems = [s.to, s.cc, s.bcc].flatMap { parseAddressList(text: $0).problems }
+        update { $0.addressProblems = problems }
+        return problems
+    }
 
     /// Writes the message into the durable outbox, then tries to send it. Returns whether
     /// it is on its way (sent, or queued for a retry).
@@ -85,30 +82,18 @@ public final class ComposerViewModel: ViewModel<ComposerState>, @unchecked Senda
         let s = state
         update { $0.sending = true; $0.error = nil }
         do {
-            let to = try Self.parseAddresses(s.to)
-            let draft = Draft(
-                account: account, from: s.from, to: to, cc: try Self.parseAddresses(s.cc),
-                bcc: try Self.parseAddresses(s.bcc), subject: s.subject, body: s.body,
-                attachments: s.attachments)
-            let outboxId: Int64
-            switch mode {
-            case .new:
-                guard !to.isEmpty else {
-                    throw BrevdueError.InvalidInput(reason: "add at least one recipient")
-                }
-                outboxId = try await session.engine.send(draft: draft)
-            case .reply(let original, let all):
-                // The engine answers the original's sender (and, for all, its recipients).
-                var reply = draft
-                reply.to = []
-                reply.subject = ""
-                outboxId = try await session.engine.reply(original: original.id, all: all, draft: reply)
-            case .forward(let original):
-                guard !to.isEmpty else {
-                    throw BrevdueError.InvalidInput(reason: "add at least one recipient")
-                }
-                outboxId = try await session.engine.forward(original: original.id, draft: draft)
+            guard checkAddresses().isEmpty else {
+                let problem = state.addressProblems[0]
+                throw BrevdueError.invalidInput(
+                    problem, "'\(problem.detail)' is not a valid address")
             }
+            let draft = Draft(
+                account: account, from: s.from,
+                to: parseAddressList(text: s.to).addresses,
+                cc: parseAddressList(text: s.cc).addresses,
+                bcc: parseAddressList(text: s.bcc).addresses,
+                subject: s.subject, body: s.body, attachments: s.attachments)
+            let outboxId = try await session.engine.compose(mode: mode, draft: draft)
             update { $0.outboxId = outboxId }
             let report = try await session.engine.sendOutbox(account: account)
             update { $0.report = report; $0.sending = false }

@@ -60,11 +60,20 @@ public final class FoldersViewModel: ViewModel<FoldersState>, @unchecked Sendabl
     public func create(_ name: String, account: String? = nil) -> Bool {
         let name = name.trimmingCharacters(in: .whitespaces)
         guard let target = account ?? self.account else {
-            update { $0.error = .InvalidInput(reason: "choose an account for the folder") }
+            // The engine has no advice of its own for these two yet.
+            update {
+                $0.error = .invalidInput(
+                    Advice(id: "invalid_input", detail: "choose an account for the folder"),
+                    "choose an account for the folder")
+            }
             return false
         }
         guard !name.isEmpty else {
-            update { $0.error = .InvalidInput(reason: "the folder needs a name") }
+            update {
+                $0.error = .invalidInput(
+                    Advice(id: "invalid_input", detail: "the folder needs a name"),
+                    "the folder needs a name")
+            }
             return false
         }
         do {

@@ -22,13 +22,41 @@ public struct SyncStatusState: Sendable {
     public var failed: [PendingChange] = []
     public var failureNotices: [String] = []
     public var outbox: [OutboxMessage] = []
-    /// POP3 advice per account ("read on more than one device").
-    public var advisories: [String: String] = [:]
+    /// POP3 advice per account ("read on more than one device"), as the engine gave it.
+    public var advisories: [String: Advice] = [:]
     public var pushConnected: [String: Bool] = [:]
+    /// What the last "sync now" did, per account.
+    public var lastSyncNow: SyncNowReport? = nil
+    /// Per account, why something is left to do: the last "sync now"'s problem, or the
+    /// engine's latest `Event.error` (its kind, English sentence and advice).
+    public var problems: [String: AccountProblem] = [:]
+    /// The engine's new-mail announcements this session, oldest first.
+    public var newMail: [NewMailNotice] = []
+    /// A call into the engine that failed as a whole (a closed engine, say).
     public var lastError: BrevdueError? = nil
-    /// Why the outbox or the change queue could not reach the server, if so.
-    public var offline: String? = nil
     public var isSyncing: Bool { !syncing.isEmpty }
+}
+
+/// Why something is left to do for an account, as the engine said it (a "sync now"
+/// problem or an `Event.error`): the kind, the English sentence and the advice to show.
+public struct AccountProblem: Sendable, Equatable {
+    public var kind: ErrorKind
+    public var message: String
+    public var advice: Advice
+}
+
+/// New mail as the engine announced it (`Event.newMail`): what a notification shows.
+public struct NewMailNotice: Sendable, Equatable {
+    public var account: String
+    public var folder: String
+    /// How many arrived; `messages` holds the newest (at most 20), newest first.
+    public var total: UInt32
+    public var messages: [MessageSummary]
+}
+
+extension SyncNowReport {
+    /// Messages the pulls brought in, over all accounts.
+    public var newMessages: UInt32 { accounts.compactMap(\.pulled).reduce(0) { $0 + $1.newMessages } }
 }
 
 /// The status bar: sync with progress, pending and failed changes, the outbox, the POP3
@@ -36,8 +64,9 @@ public struct SyncStatusState: Sendable {
 public final class SyncStatusViewModel: ViewModel<SyncStatusState>, @unchecked Sendable {
     public let session: BrevdueSession
     private var token: ObservationToken?
-    /// Called with (account, new messages) after a sync that found new mail (notifications).
-    public var onNewMail: ((String, UInt32) -> Void)?
+    /// Called for every `Event.newMail` (the engine decides what is new; notifications
+    /// come from here only).
+    public var onNewMail: ((NewMailNotice) -> Void)?
 
     public init(session: BrevdueSession) {
         self.session = session
@@ -47,32 +76,30 @@ public final class SyncStatusViewModel: ViewModel<SyncStatusState>, @unchecked S
 
     deinit { token?.cancel() }
 
-    /// One sync pass as the user means it (like `brevdue sync`): sends the outbox and replays
-    /// the queued changes at once, even while they wait out a backoff (the engine's `sync`
-    /// respects it), then pulls from the server. Returns the new messages.
+    /// "Sync now" (pull to refresh, the app coming to the front, background refresh): one
+    /// `engine.syncNow` sends the outbox, replays queued changes and pulls, past any
+    /// backoff. Returns its report (nil if the engine could not be asked at all).
     @discardableResult
-    public func sync(account: String? = nil) async -> UInt32 {
+    public func sync(account: String? = nil) async -> SyncNowReport? {
         do {
-            let sent = try await session.engine.sendOutbox(account: account)
-            let pushed = try await session.engine.pushChanges(account: account)
-            update { $0.offline = sent.offline ?? pushed.offline }
-            let reports = try await session.engine.sync(account: account)
-            var new: UInt32 = 0
+            let report = try await session.engine.syncNow(account: account)
             update {
-                for r in reports { $0.lastReports[r.account] = r.report }
+                $0.lastSyncNow = report
+                for a in report.accounts {
+                    if let pulled = a.pulled { $0.lastReports[a.account] = pulled }
+                    $0.problems[a.account] = a.problem.map {
+                        AccountProblem(kind: $0.kind, message: $0.message, advice: $0.advice)
+                    }
+                }
                 $0.lastSync = Date()
                 $0.lastError = nil
             }
-            for r in reports where r.report.newMessages > 0 {
-                new += r.report.newMessages
-                onNewMail?(r.account, r.report.newMessages)
-            }
             refreshChanges()
-            return new
+            return report
         } catch {
             update { $0.lastError = asBrevdueError(error) }
             refreshChanges()
-            return 0
+            return nil
         }
     }
 
@@ -144,14 +171,19 @@ public final class SyncStatusViewModel: ViewModel<SyncStatusState>, @unchecked S
         case .changeFailed(let account, _, let kind, let message):
             update { $0.failureNotices.append("\(account): \(kind) refused: \(message)") }
             refreshChanges()
-        case .advisory(let account, let message):
-            update { $0.advisories[account] = message }
+        case .advisory(let account, _, let advice):
+            update { $0.advisories[account] = advice }
+        case .newMail(let account, let folder, let total, let messages):
+            let notice = NewMailNotice(
+                account: account, folder: folder, total: total, messages: messages)
+            update { $0.newMail.append(notice) }
+            onNewMail?(notice)
         case .pushState(let account, let connected):
             update { $0.pushConnected[account] = connected }
-        case .error(let account, _, let message):
+        case .error(let account, let kind, let message, let advice):
             update {
                 $0.syncing.remove(account)
-                $0.lastError = .Network(reason: "\(account): \(message)")
+                $0.problems[account] = AccountProblem(kind: kind, message: message, advice: advice)
             }
         default:
             break

@@ -19,6 +19,7 @@ final class ImapTests: XCTestCase {
         XCTAssertEqual(added.smtp.port, Fixture.server.smtps_port)
         XCTAssertEqual(accounts.state.accounts.map(\.name), ["main"])
         XCTAssertNil(AccountsViewModel.advice(for: added), "no POP3 advice for IMAP")
+        XCTAssertEqual(AccountsViewModel.advice(for: .imap).id, "imap_explained")
 
         let recorder = Recorder()
         let subscription = try session.engine.subscribe(listener: recorder)
@@ -27,9 +28,12 @@ final class ImapTests: XCTestCase {
         var syncingSeen = false
         status.onChange { if $0.isSyncing { syncingSeen = true } }
 
-        let new = await status.sync()
-        XCTAssertEqual(new, 3)
+        let report = await status.sync()
+        XCTAssertEqual(report?.newMessages, 3)
+        XCTAssertEqual(report?.accounts.map(\.account), ["main"])
+        XCTAssertNil(report?.accounts.first?.problem)
         XCTAssertNil(status.state.lastError)
+        XCTAssertTrue(status.state.problems.isEmpty, "\(status.state.problems)")
         XCTAssertEqual(status.state.lastReports["main"]?.newMessages, 3)
         XCTAssertNotNil(status.state.lastSync)
         let result4 = await Fixture.waitUntil(5) { recorder.events.contains { if case .syncFinished = $0 { return true } else { return false } } }
@@ -73,7 +77,7 @@ final class ImapTests: XCTestCase {
 
         // A second sync finds nothing new.
         let result6 = await status.sync()
-        XCTAssertEqual(result6, 0)
+        XCTAssertEqual(result6?.newMessages, 0)
     }
 
     func testListPagingReaderMarkMoveCreateFolderAndReply() async throws {
@@ -83,7 +87,7 @@ final class ImapTests: XCTestCase {
         defer { phone.close() }
         let status = SyncStatusViewModel(session: phone)
         let result7 = await status.sync()
-        XCTAssertEqual(result7, 5)
+        XCTAssertEqual(result7?.newMessages, 5)
 
         // Paging: 2 + 2 + 1, newest first, no duplicates.
         let list = MessageListViewModel(session: phone, account: "main", folder: "INBOX", pageSize: 2)
@@ -165,9 +169,13 @@ final class ImapTests: XCTestCase {
         XCTAssertEqual(pushed?.failed, 0)
         XCTAssertTrue(status.state.pending.isEmpty, "\(status.state.pending)")
 
-        // Reply with the composer: Re: once, to the sender; sent and filed in Sent.
-        let composer = ComposerViewModel(session: phone, account: "main", mode: .reply(original: first, all: false))
+        // Reply with the composer: Re: once, to the sender (the engine's preview); sent and
+        // filed in Sent.
+        let composer = ComposerViewModel(session: phone, account: "main", mode: .reply(original: first.id))
+        let prepared = await composer.prepare()
+        XCTAssertTrue(prepared, "\(String(describing: composer.state.error))")
         XCTAssertEqual(composer.state.subject, "Re: \(first.subject)")
+        XCTAssertTrue(composer.state.quoted.contains("> Body text"), composer.state.quoted)
         XCTAssertEqual(composer.state.to, Fixture.email("list2"))
         composer.edit { $0.body = "Thanks, noted." }
         let sent = await composer.send()
@@ -223,10 +231,14 @@ final class ImapTests: XCTestCase {
         let badResult = await bad.send()
         XCTAssertFalse(badResult)
         XCTAssertEqual(bad.state.error?.kind, "InvalidInput")
+        XCTAssertEqual(bad.state.error?.advice, Advice(id: "address_invalid", detail: "not an address"))
+        XCTAssertEqual(bad.state.addressProblems.map(\.id), ["address_invalid"])
+        XCTAssertNil(bad.state.outboxId, "nothing queued")
         let empty = ComposerViewModel(session: alice, account: "main")
         let emptyResult = await empty.send()
         XCTAssertFalse(emptyResult)
         XCTAssertEqual(empty.state.error?.kind, "InvalidInput")
+        XCTAssertEqual(empty.state.error?.advice.id, "no_recipient", "the engine's rule")
 
         let bob = try await Fixture.imapSession("comp2")
         defer { bob.close() }
@@ -238,9 +250,11 @@ final class ImapTests: XCTestCase {
         XCTAssertEqual(full.attachments.map(\.name), ["budget.pdf"])
 
         // Forward: "Fwd:" once, with the attachment.
-        let forward = ComposerViewModel(session: bob, account: "main", mode: .forward(original: got))
+        let forward = ComposerViewModel(session: bob, account: "main", mode: .forward(original: got.id))
+        await forward.prepare()
         XCTAssertEqual(forward.state.subject, "Fwd: Budget")
-        XCTAssertEqual(ComposerViewModel.prefixed("Re:", "Re: RE: Budget"), "Re: Budget")
+        XCTAssertEqual(forward.state.to, "", "a forward starts with no recipient")
+        XCTAssertEqual(forward.state.forwarded.map(\.name), ["budget.pdf"])
         forward.edit { $0.to = Fixture.email("comp3"); $0.body = "FYI" }
         let forwarded = await forward.send()
         XCTAssertTrue(forwarded, "\(String(describing: forward.state.error))")

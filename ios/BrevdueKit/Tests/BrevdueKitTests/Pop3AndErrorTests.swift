@@ -28,13 +28,16 @@ final class Pop3Tests: XCTestCase {
         let caps = account.capabilities
         XCTAssertFalse(caps.syncsReadState || caps.syncsFolders || caps.syncsSent || caps.push)
         let advice = try XCTUnwrap(AccountsViewModel.advice(for: account))
-        XCTAssertTrue(advice.contains("IMAP"), advice)
+        XCTAssertEqual(advice.id, "pop3_explained")
+        XCTAssertEqual(AccountsViewModel.advice(for: .pop3), advice)
+        XCTAssertTrue(localized(advice, language: "en").contains("POP3"), localized(advice, language: "en"))
+        XCTAssertTrue(localized(AccountsViewModel.protocolChoiceAdvice, language: "en").contains("IMAP"))
 
         let pcStatus = SyncStatusViewModel(session: pc)
         let result10 = await pcStatus.sync()
-        XCTAssertEqual(result10, 3)
+        XCTAssertEqual(result10?.newMessages, 3)
         let result11 = await pcStatus.sync()
-        XCTAssertEqual(result11, 0, "downloaded twice")
+        XCTAssertEqual(result11?.newMessages, 0, "downloaded twice")
         let list = MessageListViewModel(session: pc, account: "pop", folder: "INBOX")
         list.loadFirstPage()
         XCTAssertEqual(Set(list.state.messages.map(\.subject)), ["P1", "P2", "P3"])
@@ -59,12 +62,15 @@ final class Pop3Tests: XCTestCase {
             config: Fixture.pop3Config("pop1", delete: .afterDownload), password: Fixture.password)
         let phoneStatus = SyncStatusViewModel(session: phone)
         let result12 = await phoneStatus.sync()
-        XCTAssertEqual(result12, 3)
+        XCTAssertEqual(result12?.newMessages, 3)
         await pcStatus.sync()
         let advised = await Fixture.waitUntil(5) { pcStatus.state.advisories["pop"] != nil }
         XCTAssertTrue(advised, "no advisory after the mail left the server")
-        let message = pcStatus.state.advisories["pop"] ?? ""
-        XCTAssertTrue(message.contains("more than one device"), message)
+        let advisory = try XCTUnwrap(pcStatus.state.advisories["pop"])
+        XCTAssertEqual(advisory, Advice(id: "pop3_read_elsewhere", detail: "3"))
+        let message = localized(advisory, language: "en")
+        XCTAssertTrue(message.hasPrefix("3 message(s)") && message.contains("more than one device"), message)
+        XCTAssertTrue(localized(advisory, language: "nb").contains("mer enn én enhet"))
         print("POP3 advisory: \(message)")
         pcStatus.dismissAdvisory("pop")
         XCTAssertNil(pcStatus.state.advisories["pop"])
@@ -76,6 +82,7 @@ final class Pop3Tests: XCTestCase {
         phoneStatus.reportReadOnAnotherDevice("pop")
         let result13 = await Fixture.waitUntil(5) { phoneStatus.state.advisories["pop"] != nil }
         XCTAssertTrue(result13)
+        XCTAssertEqual(phoneStatus.state.advisories["pop"]?.id, "pop3_several_devices")
 
         // Switching the PC to IMAP keeps what it did here.
         let report = await accounts.switchToImap(
@@ -98,8 +105,9 @@ final class ErrorTests: XCTestCase {
         do {
             _ = try await session.engine.addAccount(config: Fixture.imapConfig("err1"), password: "wrong")
             XCTFail("a wrong password was accepted")
-        } catch BrevdueError.AuthFailed(let message) {
-            XCTAssertFalse(message.isEmpty)
+        } catch BrevdueError.AuthFailed(let reason, let advice) {
+            XCTAssertFalse(reason.isEmpty)
+            XCTAssertEqual(advice.id, "auth_failed")
         } catch {
             XCTFail("expected AuthFailed, got \(error)")
         }
@@ -112,7 +120,14 @@ final class ErrorTests: XCTestCase {
             return XCTFail("expected AuthFailed, got \(String(describing: accounts.state.error))")
         }
         XCTAssertEqual(accounts.state.error?.kind, "AuthFailed")
-        XCTAssertTrue(accounts.state.error?.userMessage.contains("password") == true)
+        XCTAssertEqual(accounts.state.error?.advice.id, "auth_failed")
+        // The words come from the core-written Advice.strings in the package's bundle.
+        let norwegian = accounts.state.error?.userMessage(language: "nb") ?? ""
+        XCTAssertTrue(norwegian.contains("passordet"), norwegian)
+        let english = accounts.state.error?.userMessage(language: "en") ?? ""
+        XCTAssertTrue(english.contains("password"), english)
+        XCTAssertFalse(english.contains("cannot be reached"), english)
+        XCTAssertEqual(accounts.state.error?.userMessage(), english, "LANG=C: the development language")
         XCTAssertFalse(accounts.state.busy)
 
         // POP3, wrong password.
@@ -130,8 +145,9 @@ final class ErrorTests: XCTestCase {
         do {
             _ = try await session.engine.addAccount(config: untrusted, password: Fixture.password)
             XCTFail("an untrusted certificate was accepted")
-        } catch BrevdueError.CertificateNotTrusted(let message) {
-            XCTAssertFalse(message.isEmpty)
+        } catch BrevdueError.CertificateNotTrusted(let reason, let advice) {
+            XCTAssertFalse(reason.isEmpty)
+            XCTAssertEqual(advice.id, "certificate_not_trusted")
         } catch { XCTFail("expected CertificateNotTrusted, got \(error)") }
 
         // Nothing listening: ConnectionRefused.
@@ -140,15 +156,22 @@ final class ErrorTests: XCTestCase {
         do {
             _ = try await session.engine.addAccount(config: refused, password: Fixture.password)
             XCTFail("connected to a closed port")
-        } catch BrevdueError.ConnectionRefused {
+        } catch BrevdueError.ConnectionRefused(_, let advice) {
+            XCTAssertEqual(advice.id, "connection_refused")
         } catch { XCTFail("expected ConnectionRefused, got \(error)") }
 
-        // A form without a server: InvalidInput, before any network.
+        // A form without a server: InvalidInput with the core's advice, before any network.
         var incomplete = Fixture.imapForm("err1")
         incomplete.host = ""
         let result14 = await accounts.add(incomplete)
         XCTAssertNil(result14)
         XCTAssertEqual(accounts.state.error?.kind, "InvalidInput")
+        XCTAssertEqual(accounts.state.error?.advice, Advice(id: "account_needs_server", detail: "example.test"))
+        var noEmail = Fixture.imapForm("err1")
+        noEmail.email = " "
+        let result14b = await accounts.add(noEmail)
+        XCTAssertNil(result14b)
+        XCTAssertEqual(accounts.state.error?.advice.id, "account_needs_email")
 
         // Unknown message: NotFound. A closed engine: Closed.
         do {

@@ -70,7 +70,7 @@ final class TwoDeviceTests: XCTestCase {
         XCTAssertNotNil(result15)
         let status = SyncStatusViewModel(session: phone)
         let result16 = await status.sync()
-        XCTAssertEqual(result16, 3)
+        XCTAssertEqual(result16?.newMessages, 3)
         let inbox = MessageListViewModel(session: phone, account: "phone", folder: "INBOX")
         inbox.loadFirstPage()
         let lunch = try XCTUnwrap(inbox.state.messages.first { $0.subject == "Lunch?" })
@@ -78,14 +78,17 @@ final class TwoDeviceTests: XCTestCase {
         let reader = ReaderViewModel(session: phone, id: lunch.id)
         await reader.open()
         XCTAssertEqual(reader.state.message?.summary.flags.seen, true)
-        let reply = ComposerViewModel(session: phone, account: "phone", mode: .reply(original: lunch, all: false))
+        let reply = ComposerViewModel(session: phone, account: "phone", mode: .reply(original: lunch.id))
+        await reply.prepare()
+        XCTAssertEqual(reply.state.to, Fixture.email("dev2"))
         reply.edit { $0.body = "Yes, at noon." }
         let replied = await reply.send()
         XCTAssertTrue(replied, "\(String(describing: reply.state.error))")
         let folders = FoldersViewModel(session: phone, account: "phone")
         XCTAssertTrue(folders.create("Receipts"))
         inbox.move([invoice.id], to: "Receipts")
-        await status.sync() // sends what is queued first
+        let syncNow = await status.sync() // one syncNow: the outbox, the changes, then the pull
+        XCTAssertNil(syncNow?.accounts.first?.problem, "\(String(describing: syncNow))")
         XCTAssertTrue(status.state.pending.isEmpty, "\(status.state.pending)")
         XCTAssertTrue(status.state.failed.isEmpty, "\(status.state.failed)")
 
@@ -133,7 +136,7 @@ final class ChangeQueueTests: XCTestCase {
         defer { b.close() }
         let status = SyncStatusViewModel(session: a)
         let result17 = await status.sync()
-        XCTAssertEqual(result17, 2)
+        XCTAssertEqual(result17?.newMessages, 2)
         _ = try await b.engine.sync(account: nil)
 
         // Pending until pushed.
