@@ -223,6 +223,29 @@ pub fn compose(outgoing: &Outgoing, message_id: &str) -> Result<Composed> {
             "a message needs at least one recipient",
         ));
     }
+    build(outgoing, message_id)
+}
+
+/// The header that tells a saved draft's mode: `reply <original's Message-ID>`,
+/// `reply-all <…>`, `forward <…>`, or `new`.
+pub const DRAFT_MODE_HEADER: &str = "X-Brevdue-Mode";
+
+/// A draft as saved to Drafts: what the user wrote so far (recipients may be missing),
+/// the Bcc kept, and its mode with the original's Message-ID, so that any device can
+/// reopen it and send it as the reply or forward it began as.
+pub fn compose_draft(outgoing: &Outgoing, message_id: &str, mode: &str) -> Result<Vec<u8>> {
+    let composed = build(outgoing, message_id)?;
+    let mut raw = format!(
+        "{DRAFT_MODE_HEADER}: {}\r\n",
+        mode.replace(['\r', '\n'], " ")
+    )
+    .into_bytes();
+    raw.extend_from_slice(composed.bcc_header.as_bytes());
+    raw.extend_from_slice(&composed.raw);
+    Ok(raw)
+}
+
+fn build(outgoing: &Outgoing, message_id: &str) -> Result<Composed> {
     let mut builder = lettre::Message::builder()
         .from(mailbox(&outgoing.from)?)
         .subject(outgoing.subject.clone())
@@ -247,6 +270,13 @@ pub fn compose(outgoing: &Outgoing, message_id: &str) -> Result<Composed> {
             .map(|r| format!("<{r}>"))
             .collect();
         builder = builder.references(list.join(" "));
+    }
+    if outgoing.to.is_empty() && outgoing.cc.is_empty() && outgoing.bcc.is_empty() {
+        // A draft without recipients yet: lettre wants an envelope recipient.
+        let from = mailbox(&outgoing.from)?.email;
+        let envelope = lettre::address::Envelope::new(Some(from.clone()), vec![from])
+            .map_err(|err| Error::invalid(format!("cannot build the draft: {err}")))?;
+        builder = builder.envelope(envelope);
     }
     let text = SinglePart::plain(outgoing.body.clone());
     let message = if outgoing.attachments.is_empty() {

@@ -12,6 +12,7 @@ use tokio::runtime::Runtime;
 use crate::advice::Advice;
 use crate::compose::{ComposeMode, ComposePreview};
 use crate::credentials::CredentialStore;
+use crate::drafts::{self, SavedDraft};
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::{EventListener, Subscription};
 use crate::live::{self, ListListener, LiveList, MessageQuery};
@@ -372,9 +373,39 @@ impl Engine {
 
     /// Saves a draft (a whole RFC 5322 message) into the account's Drafts folder and
     /// queues its upload; `replaces` is the previous version, removed here and there.
-    pub fn save_draft(&self, account: &str, raw: &[u8], replaces: Option<i64>) -> Result<i64> {
+    pub fn save_raw_draft(&self, account: &str, raw: &[u8], replaces: Option<i64>) -> Result<i64> {
         let account = self.account(account)?;
         self.services.queue.save_draft(&account, raw, replaces)
+    }
+
+    /// Saves what the composer holds to Drafts as `mode` (recipients may be missing);
+    /// `replaces` is the last save of the same draft. Returns the draft's id.
+    pub async fn save_draft(
+        &self,
+        mode: ComposeMode,
+        draft: Draft,
+        replaces: Option<i64>,
+    ) -> Result<i64> {
+        self.run(move |s| async move { drafts::save(&s, mode, draft, replaces).await })
+            .await
+    }
+
+    /// Reopens a draft saved here or on another device, with the mode it began in.
+    pub async fn open_draft(&self, id: i64) -> Result<SavedDraft> {
+        self.run(move |s| async move { drafts::open(&s, id).await })
+            .await
+    }
+
+    /// Sends a draft with what the composer holds now, and takes it out of Drafts.
+    /// Returns the outbox id.
+    pub async fn send_draft(&self, id: i64, mode: ComposeMode, draft: Draft) -> Result<i64> {
+        self.run(move |s| async move { drafts::send(&s, id, mode, draft).await })
+            .await
+    }
+
+    /// Throws a draft away, here and on the server.
+    pub fn discard_draft(&self, id: i64) -> Result<()> {
+        self.services.queue.delete_for_good(&[id])
     }
 
     /// The user says this account is read on another device too. For POP3 accounts the

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::advice::Advice;
 use crate::compose::{AddressList, ComposeMode, ComposePreview};
+use crate::drafts::SavedDraft;
 use crate::error::{Error, ErrorKind};
 use crate::live::{Diff, ListListener, LiveList, MessageQuery};
 use crate::model::{
@@ -485,6 +486,30 @@ impl BrevdueEngine {
     /// Queues what the composer wrote; the recipients are the draft's as they stand.
     pub async fn compose(&self, mode: ComposeMode, draft: Draft) -> FfiResult<i64> {
         Ok(self.engine()?.compose(mode, draft).await?)
+    }
+
+    /// Saves the composer's content to Drafts; `replaces` is the last save of this draft.
+    pub async fn save_draft(
+        &self,
+        mode: ComposeMode,
+        draft: Draft,
+        replaces: Option<i64>,
+    ) -> FfiResult<i64> {
+        Ok(self.engine()?.save_draft(mode, draft, replaces).await?)
+    }
+
+    /// Reopens a draft saved here or on another device.
+    pub async fn open_draft(&self, id: i64) -> FfiResult<SavedDraft> {
+        Ok(self.engine()?.open_draft(id).await?)
+    }
+
+    /// Sends a draft as the composer holds it now, and takes it out of Drafts.
+    pub async fn send_draft(&self, id: i64, mode: ComposeMode, draft: Draft) -> FfiResult<i64> {
+        Ok(self.engine()?.send_draft(id, mode, draft).await?)
+    }
+
+    pub fn discard_draft(&self, id: i64) -> FfiResult<()> {
+        Ok(self.engine()?.discard_draft(id)?)
     }
 
     pub async fn send(&self, draft: Draft) -> FfiResult<i64> {

@@ -194,6 +194,37 @@ pub fn parse_original(raw: &[u8]) -> Original {
     }
 }
 
+/// A saved draft read back: what `compose::compose_draft` wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ParsedDraft {
+    pub to: Vec<Address>,
+    pub cc: Vec<Address>,
+    pub bcc: Vec<Address>,
+    pub subject: String,
+    pub text: String,
+    pub attachments: Vec<crate::model::AttachmentFile>,
+    /// The draft's mode header, if it has one (drafts of other clients do not).
+    pub mode: Option<String>,
+}
+
+pub fn parse_draft(raw: &[u8]) -> ParsedDraft {
+    let original = parse_original(raw);
+    let Some(msg) = MessageParser::default().parse(raw) else {
+        return ParsedDraft::default();
+    };
+    ParsedDraft {
+        to: original.to,
+        cc: original.cc,
+        bcc: addresses(msg.bcc()),
+        subject: original.subject,
+        text: original.text,
+        attachments: original.attachments,
+        mode: msg
+            .header_raw(crate::compose::DRAFT_MODE_HEADER)
+            .map(|v| v.trim().to_owned()),
+    }
+}
+
 /// A whole message: its headers and body parsed, its bytes kept.
 pub fn parse_message(raw: Vec<u8>) -> ParsedMessage {
     ParsedMessage {

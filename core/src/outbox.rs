@@ -63,7 +63,7 @@ impl Writing {
 
 const OUTBOX_LOCK_FILE: &str = "outbox.lock";
 
-fn sender(account: &Account, from: Option<&str>) -> Result<Address> {
+pub(crate) fn sender(account: &Account, from: Option<&str>) -> Result<Address> {
     let identity = match from {
         None => account.identities.first(),
         Some(email) => account
@@ -88,7 +88,7 @@ fn sender(account: &Account, from: Option<&str>) -> Result<Address> {
     }
 }
 
-fn unique_salt() -> u64 {
+pub(crate) fn unique_salt() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u32(std::process::id());
@@ -210,7 +210,7 @@ impl Outbox {
 
     /// A stored message as the original of a reply or forward, downloading its body
     /// first if needed.
-    async fn original(&self, account: &Account, id: i64) -> Result<compose::Original> {
+    pub(crate) async fn original(&self, account: &Account, id: i64) -> Result<compose::Original> {
         let summary = self.store.message_summary(id)?;
         if summary.account != account.name {
             return Err(Error::invalid(format!(

@@ -527,7 +527,7 @@ async fn a_saved_draft_replaces_its_previous_version() {
         "draft-v1@t",
         "first words",
     );
-    let first = phone.engine.save_draft("main", &v1, None).unwrap();
+    let first = phone.engine.save_raw_draft("main", &v1, None).unwrap();
     let local = phone.engine.message(first).unwrap();
     assert_eq!(local.summary.folder, "Drafts");
     assert!(local.summary.flags.draft && local.text.unwrap().contains("first words"));
@@ -544,7 +544,10 @@ async fn a_saved_draft_replaces_its_previous_version() {
         "draft-v2@t",
         "more words",
     );
-    let second = phone.engine.save_draft("main", &v2, Some(first)).unwrap();
+    let second = phone
+        .engine
+        .save_raw_draft("main", &v2, Some(first))
+        .unwrap();
     assert!(
         phone.engine.message(first).is_err(),
         "the old version is still here"

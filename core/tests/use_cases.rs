@@ -599,3 +599,140 @@ async fn lists_and_the_sync_status_arrive_whole_then_as_changes() {
     assert_eq!(first.accounts[0].account, "main");
     other.logout().await;
 }
+
+#[tokio::test]
+async fn a_reply_drafted_on_the_phone_is_finished_and_sent_on_the_pc() {
+    let s = server();
+    let me = s.new_user("drafter");
+    let bob = s.new_user("bob");
+    let carl = s.new_user("carl");
+    let at = |u: &str| format!("{u}@example.test");
+    let original = message(
+        "Lunsj?",
+        &format!("Bob <{}>", at(&bob)),
+        &date(1),
+        "lunch@x",
+        "Fredag?",
+    );
+    let mut other = OtherClient::login(&me).await;
+    other.append("INBOX", &original, None).await;
+    let phone = engine_with_account(&me, &[]).await;
+    let pc = engine_with_account(&me, &[]).await;
+    phone.engine.sync(None).await.unwrap();
+    let on_phone = phone.engine.messages(None, Some("INBOX"), 1, 0).unwrap()[0].id;
+
+    // The phone starts a reply, with a Bcc and a file, and saves it twice.
+    let mut draft = Draft {
+        account: "main".into(),
+        to: to(&at(&bob)),
+        bcc: to(&at(&carl)),
+        subject: "Re: Lunsj?".into(),
+        body: "Gjerne, men".into(),
+        attachments: vec![brevdue_core::AttachmentFile {
+            name: "kart.txt".into(),
+            mime_type: "text/plain".into(),
+            data: b"Storgata 1".to_vec(),
+        }],
+        ..Draft::default()
+    };
+    let mode = ComposeMode::Reply { original: on_phone };
+    let first = phone
+        .engine
+        .save_draft(mode, draft.clone(), None)
+        .await
+        .unwrap();
+    draft.body = "Gjerne, men kl. 12.".into();
+    let saved = phone
+        .engine
+        .save_draft(mode, draft.clone(), Some(first))
+        .await
+        .unwrap();
+    phone.engine.push_changes(None).await.unwrap();
+    assert_eq!(
+        other.message_ids("Drafts").await.len(),
+        1,
+        "replaced, not duplicated"
+    );
+
+    // The PC reopens it with everything it had and as the reply it is.
+    pc.engine.sync(None).await.unwrap();
+    let drafts = pc
+        .engine
+        .messages(Some("main"), Some("Drafts"), 10, 0)
+        .unwrap();
+    assert_eq!(drafts.len(), 1);
+    let reopened = pc.engine.open_draft(drafts[0].id).await.unwrap();
+    let on_pc = pc.engine.messages(None, Some("INBOX"), 1, 0).unwrap()[0].id;
+    assert_eq!(reopened.mode, ComposeMode::Reply { original: on_pc });
+    assert_eq!(addresses(&reopened.draft.to), vec![at(&bob)]);
+    assert_eq!(addresses(&reopened.draft.bcc), vec![at(&carl)]);
+    assert_eq!(reopened.draft.subject, "Re: Lunsj?");
+    assert_eq!(reopened.draft.body.trim(), "Gjerne, men kl. 12.");
+    assert_eq!(reopened.draft.attachments.len(), 1);
+    assert_eq!(reopened.draft.attachments[0].data, b"Storgata 1");
+    assert_ne!(saved, 0);
+
+    // Finished and sent there: threaded, quoted, with the Bcc, and gone from Drafts.
+    let mut finished = reopened.draft.clone();
+    finished.body.push_str(" Ses!");
+    let outbox_id = pc
+        .engine
+        .send_draft(reopened.id, reopened.mode, finished)
+        .await
+        .unwrap();
+    let sent_id = pc
+        .engine
+        .outbox(None)
+        .unwrap()
+        .into_iter()
+        .find(|m| m.id == outbox_id)
+        .unwrap()
+        .message_id;
+    assert_eq!(pc.engine.send_outbox(None).await.unwrap().sent, 1);
+    pc.engine.push_changes(None).await.unwrap();
+    let mut bob_client = OtherClient::login(&bob).await;
+    let got = bob_client.find("INBOX", &sent_id).await;
+    assert_eq!(got.len(), 1);
+    let raw = String::from_utf8_lossy(&got[0].1).into_owned();
+    assert!(raw.contains("In-Reply-To: <lunch@x>"), "{raw}");
+    assert!(raw.contains("Ses!") && raw.contains("> Fredag?"), "{raw}");
+    assert!(
+        !raw.contains("X-Brevdue-Mode") && !raw.contains("Bcc:"),
+        "{raw}"
+    );
+    bob_client.logout().await;
+    let mut carl_client = OtherClient::login(&carl).await;
+    assert_eq!(carl_client.find("INBOX", &sent_id).await.len(), 1);
+    carl_client.logout().await;
+    assert!(
+        other.message_ids("Drafts").await.is_empty(),
+        "no draft left"
+    );
+    phone.engine.sync(None).await.unwrap();
+    assert!(phone
+        .engine
+        .messages(Some("main"), Some("Drafts"), 10, 0)
+        .unwrap()
+        .is_empty());
+
+    // A draft thrown away goes here and there.
+    let doomed = pc
+        .engine
+        .save_draft(
+            ComposeMode::New,
+            Draft {
+                account: "main".into(),
+                body: "Nei.".into(),
+                ..Draft::default()
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    pc.engine.push_changes(None).await.unwrap();
+    assert_eq!(other.message_ids("Drafts").await.len(), 1);
+    pc.engine.discard_draft(doomed).unwrap();
+    pc.engine.push_changes(None).await.unwrap();
+    assert!(other.message_ids("Drafts").await.is_empty());
+    other.logout().await;
+}

@@ -229,6 +229,19 @@ impl ChangeQueue {
         Ok(())
     }
 
+    /// Deletes messages for good, here and then on the server (a draft sent or discarded).
+    pub fn delete_for_good(&self, ids: &[i64]) -> Result<()> {
+        let ((), accounts) = self.write(|rec| {
+            for &id in ids {
+                let (account, op) = Expunge::apply(rec.tx(), id)?;
+                rec.add(account, Operation::Expunge(op))?;
+            }
+            Ok(())
+        })?;
+        self.after_local_change(&accounts, ids, false);
+        Ok(())
+    }
+
     /// Saves a draft into the account's Drafts folder and queues its upload; `replaces`
     /// is the previous version, removed here and there. Returns the new id.
     pub fn save_draft(&self, account: &Account, raw: &[u8], replaces: Option<i64>) -> Result<i64> {

@@ -457,6 +457,23 @@ impl Store {
     }
 
     /// The raw message as downloaded, if its body is here.
+    /// A message of the account with this Message-ID (the first stored), if any.
+    pub fn message_by_message_id(&self, account_id: i64, message_id: &str) -> Result<Option<i64>> {
+        if message_id.is_empty() {
+            return Ok(None);
+        }
+        self.read(|conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT id FROM message WHERE account_id = ?1 AND message_id = ?2
+                     ORDER BY id LIMIT 1",
+                    params![account_id, message_id],
+                    |r| r.get(0),
+                )
+                .optional()?)
+        })
+    }
+
     pub fn raw_message(&self, id: i64) -> Result<Option<Vec<u8>>> {
         Ok(self.blobs.read(id))
     }
