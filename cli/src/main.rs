@@ -17,25 +17,28 @@ macro_rules! errln {
     };
 }
 
+mod accounts;
 mod bench;
+mod changes;
 mod credentials;
 mod demo;
+mod mailbox;
 mod output;
 mod printable;
 mod send;
+mod settings;
+mod sync;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use brevdue_core::reading::ReadingOptions;
-use brevdue_core::setup::AccountDraft;
-use brevdue_core::{
-    Engine, EngineOptions, Error, ErrorKind, Event, EventListener, FlagChange, Protocol, Result,
-    Security, ServerConfig,
-};
+use accounts::AccountCommand;
+use brevdue_core::{Engine, EngineOptions, ErrorKind, Result};
+use changes::{FolderCommand, OpsCommand, PushArgs};
 use clap::{Parser, Subcommand};
 use serde_json::Value;
+use settings::ConfigCommand;
 
 #[derive(Parser)]
 #[command(
@@ -214,115 +217,6 @@ enum Command {
     Bench(bench::BenchCommand),
 }
 
-#[derive(Subcommand)]
-#[allow(clippy::large_enum_variant)] // parsed once per run
-enum AccountCommand {
-    /// Checks the login, then saves the account. A failure saves nothing.
-    Add {
-        name: String,
-        #[arg(long)]
-        email: String,
-        #[arg(long, default_value = "imap")]
-        protocol: String,
-        #[arg(long)]
-        host: String,
-        #[arg(long)]
-        port: Option<u16>,
-        /// tls, starttls, or plain (plain sends the password unencrypted). Default: by
-        /// --port (143 and 110 mean starttls), else tls.
-        #[arg(long)]
-        security: Option<String>,
-        /// Login name (default: --email).
-        #[arg(long)]
-        user: Option<String>,
-        /// Name of the environment variable that holds the password.
-        #[arg(long)]
-        password_env: String,
-        /// Extra trusted CA certificate (PEM), on top of the system's.
-        #[arg(long)]
-        ca_file: Option<PathBuf>,
-        /// POP3 only: delete-after-download, never, after-days:N or when-deleted-here.
-        #[arg(long, default_value = "never")]
-        pop3_delete: String,
-        /// The name shown in From.
-        #[arg(long, default_value = "")]
-        display_name: String,
-        /// SMTP server (default: the mail server's host; port 465 or 587 by security).
-        #[arg(long)]
-        smtp_host: Option<String>,
-        #[arg(long)]
-        smtp_port: Option<u16>,
-        /// tls, starttls or plain (default: by --smtp-port, else as the mail server).
-        #[arg(long)]
-        smtp_security: Option<String>,
-        /// SMTP login (default: --user).
-        #[arg(long)]
-        smtp_user: Option<String>,
-    },
-    /// Move a POP3 account to IMAP on the same server, keeping read state, flags,
-    /// folders and mail the server no longer has.
-    SwitchToImap {
-        name: String,
-        /// IMAP host (default: the POP3 host).
-        #[arg(long)]
-        host: Option<String>,
-        /// IMAP port (default: 993 with tls, else 143).
-        #[arg(long)]
-        port: Option<u16>,
-        /// tls, starttls or plain (default: as the POP3 account).
-        #[arg(long)]
-        security: Option<String>,
-    },
-    /// Add an address the account sends from (or change its display name).
-    Identity {
-        name: String,
-        #[arg(long)]
-        email: String,
-        #[arg(long, default_value = "")]
-        display_name: String,
-    },
-    List {
-        #[arg(long)]
-        json: bool,
-    },
-    Remove {
-        name: String,
-    },
-}
-
-#[derive(clap::Args)]
-pub(crate) struct PushArgs {
-    /// Only queue the change; do not contact the server now.
-    #[arg(long, global = true)]
-    pub(crate) no_push: bool,
-}
-
-#[derive(Subcommand)]
-enum FolderCommand {
-    Create { name: String },
-    Rename { old: String, new: String },
-    Delete { name: String },
-}
-
-#[derive(Subcommand)]
-enum OpsCommand {
-    /// Apply a failed change again and queue it.
-    Retry { id: i64 },
-    /// Forget a failed change (it was already undone here).
-    Discard { id: i64 },
-    /// Undo a change that has not reached the server yet (and those that depend on it).
-    Cancel { id: i64 },
-}
-
-#[derive(Subcommand)]
-enum ConfigCommand {
-    /// Bodies downloaded ahead of time per folder: a number, or "all". Prints it without a value.
-    BodyPrefetch { value: Option<String> },
-    /// The largest message downloaded ahead of time, in bytes, or "none" for any size;
-    /// larger ones are downloaded when opened. Prints it without a value.
-    DownloadLimit { value: Option<String> },
-}
-
 fn default_data_dir() -> PathBuf {
     dirs::data_dir()
         .map(|d| d.join("brevdue"))
@@ -389,254 +283,37 @@ fn run(cli: Cli) -> Result<()> {
         return demo::run(json);
     }
     let engine = open_engine(&cli)?;
+    let engine = &engine;
     match cli.command {
-        Command::Account(AccountCommand::Add {
-            name,
-            email,
-            protocol,
-            host,
-            port,
-            security,
-            user,
-            password_env,
-            ca_file,
-            pop3_delete,
-            display_name,
-            smtp_host,
-            smtp_port,
-            smtp_security,
-            smtp_user,
-        }) => {
-            let password = std::env::var(&password_env).map_err(|_| {
-                Error::invalid(format!("environment variable {password_env} is not set"))
-            })?;
-            let draft = AccountDraft {
-                name: Some(name),
-                email: Some(email),
-                display_name: Some(display_name),
-                protocol: Some(protocol.parse()?),
-                host: Some(host),
-                port,
-                security: security.as_deref().map(str::parse).transpose()?,
-                username: user,
-                ca_file: ca_file.map(|p| p.to_string_lossy().into_owned()),
-                smtp_host,
-                smtp_port,
-                smtp_security: smtp_security.as_deref().map(str::parse).transpose()?,
-                smtp_username: smtp_user,
-                pop3_delete: Some(pop3_delete.parse()?),
-            };
-            let config = draft.resolve()?;
-            let account = engine.block_on(engine.add_account(config, password))??;
-            errln!(
-                "added account '{}' ({} at {}:{})",
-                account.name,
-                account.protocol.as_str(),
-                account.server.host,
-                account.server.port
-            );
-        }
-        Command::Account(AccountCommand::List { json }) => {
-            let accounts = engine.accounts()?;
-            if json {
-                print_json(&Value::Array(
-                    accounts.iter().map(output::account_json).collect(),
-                ));
-            } else {
-                for a in &accounts {
-                    outln!(
-                        "{}\t{}\t{}\t{}:{}\t{}",
-                        printable::field(&a.name),
-                        printable::field(&a.email),
-                        a.protocol.as_str(),
-                        printable::field(&a.server.host),
-                        a.server.port,
-                        a.server.security.as_str()
-                    );
-                }
-            }
-        }
-        Command::Account(AccountCommand::SwitchToImap {
-            name,
-            host,
-            port,
-            security,
-        }) => {
-            let imap = if host.is_some() || port.is_some() || security.is_some() {
-                let account = engine.account(&name)?;
-                let security: Security = match security {
-                    Some(s) => s.parse()?,
-                    None => account.server.security,
-                };
-                Some(ServerConfig {
-                    host: host.unwrap_or(account.server.host.clone()),
-                    port: port
-                        .unwrap_or_else(|| ServerConfig::default_port(Protocol::Imap, security)),
-                    security,
-                    ..account.server
-                })
-            } else {
-                None
-            };
-            let r = engine.block_on(engine.switch_to_imap(&name, imap))??;
-            errln!(
-                "'{name}' now uses IMAP: {} message(s) matched on the server, {} uploaded, \
-                 {} filed into folders, {} with read state or flags set, {} folder(s) created",
-                r.matched,
-                r.uploaded,
-                r.moved,
-                r.flags_set,
-                r.folders_created
-            );
-        }
-        Command::Account(AccountCommand::Identity {
-            name,
-            email,
-            display_name,
-        }) => engine.add_identity(&name, &display_name, &email)?,
-        Command::Account(AccountCommand::Remove { name }) => {
-            engine.block_on(engine.remove_account(name.clone()))??;
-            errln!("removed account '{name}'");
-        }
-        Command::Sync { name } => {
-            let report = engine.block_on(engine.sync_now(name))??;
-            for a in &report.accounts {
-                if a.sent > 0 {
-                    errln!("sent {} message(s) from the outbox", a.sent);
-                }
-                if let Some(problem) = a.problem.as_ref().filter(|_| a.pulled.is_some()) {
-                    errln!("{}: {}", a.account, problem.message);
-                }
-                if let Some(r) = &a.pulled {
-                    errln!(
-                        "{}: {} folders, {} new, {} changed, {} removed, {} bodies",
-                        a.account,
-                        r.folders,
-                        r.new_messages,
-                        r.changed_messages,
-                        r.removed_messages,
-                        r.bodies
-                    );
-                }
-            }
-            if let Some(err) = report.first_pull_error() {
-                return Err(err);
-            }
-        }
-        Command::Folders { account, json } => {
-            let folders = engine.folders(account.as_deref())?;
-            if json {
-                print_json(&Value::Array(
-                    folders.iter().map(output::folder_json).collect(),
-                ));
-            } else {
-                for f in &folders {
-                    outln!(
-                        "{:<12} {:<30} {:<8} {:>6} {:>6}",
-                        printable::field(&f.account),
-                        printable::field(&f.name),
-                        f.role.map(|r| r.as_str()).unwrap_or(""),
-                        f.total,
-                        f.unread
-                    );
-                }
-            }
-        }
+        Command::Account(command) => accounts::run(engine, command)?,
+        Command::Sync { name } => sync::sync(engine, name)?,
+        Command::Folders { account, json } => mailbox::folders(engine, account, json)?,
         Command::List {
             account,
             folder,
             limit,
             offset,
             json,
-        } => {
-            let messages = engine.messages(account.as_deref(), folder.as_deref(), limit, offset)?;
-            print_summaries(&messages, json);
-        }
+        } => mailbox::list(engine, account, folder, limit, offset, json)?,
         Command::Show {
             id,
             json,
             allow_remote,
             raw_html,
-        } => {
-            let options = ReadingOptions {
-                allow_remote_once: allow_remote,
-                mark_read: Some(false),
-            };
-            let reading = engine.block_on(engine.open_for_reading(id, options))??;
-            if let Some(problem) = &reading.problem {
-                errln!(
-                    "warning: the body could not be downloaded: {}",
-                    problem.message
-                );
-            }
-            let mut message = reading.message;
-            if raw_html {
-                message.html = engine.message(id)?.html;
-            }
-            if json {
-                let mut value = output::message_json(&message);
-                value["html_sanitized"] = Value::Bool(!raw_html);
-                value["blocked_remote"] = reading.blocked_remote.into();
-                print_json(&value);
-            } else {
-                outln!("{}", output::message_text(&message));
-            }
-        }
+        } => mailbox::show(engine, id, json, allow_remote, raw_html)?,
         Command::Search {
             query,
             account,
             limit,
             json,
-        } => {
-            let messages = engine.search(&query, account.as_deref(), limit)?;
-            print_summaries(&messages, json);
-        }
+        } => mailbox::search(engine, query, account, limit, json)?,
         Command::Threads {
             account,
             folder,
             limit,
             json,
-        } => {
-            let threads = engine.threads(&account, &folder, limit)?;
-            if json {
-                let list: Vec<Value> = threads
-                    .iter()
-                    .map(|t| {
-                        serde_json::json!({
-                            "thread_id": t.thread_id,
-                            "count": t.count,
-                            "unread": t.unread,
-                            "newest": output::summary_json(&t.newest),
-                        })
-                    })
-                    .collect();
-                print_json(&Value::Array(list));
-            } else {
-                for t in &threads {
-                    outln!("[{:>3}] {}", t.count, output::summary_line(&t.newest));
-                }
-            }
-        }
-        Command::Config(ConfigCommand::BodyPrefetch { value }) => match value.as_deref() {
-            None => match engine.body_prefetch()? {
-                Some(n) => outln!("{n}"),
-                None => outln!("all"),
-            },
-            Some("all") => engine.set_body_prefetch(None)?,
-            Some(n) => engine.set_body_prefetch(Some(n.parse().map_err(|_| {
-                Error::invalid(format!("'{n}' is neither a number nor \"all\""))
-            })?))?,
-        },
-        Command::Config(ConfigCommand::DownloadLimit { value }) => match value.as_deref() {
-            None => match engine.download_limit()? {
-                Some(n) => outln!("{n}"),
-                None => outln!("none"),
-            },
-            Some("none") => engine.set_download_limit(None)?,
-            Some(n) => engine.set_download_limit(Some(n.parse().map_err(|_| {
-                Error::invalid(format!("'{n}' is neither a number of bytes nor \"none\""))
-            })?))?,
-        },
+        } => mailbox::threads(engine, account, folder, limit, json)?,
+        Command::Config(command) => settings::run(engine, command)?,
         Command::Mark {
             ids,
             read,
@@ -644,155 +321,29 @@ fn run(cli: Cli) -> Result<()> {
             flagged,
             unflagged,
             push,
-        } => {
-            let change = match (read, unread, flagged, unflagged) {
-                (true, _, _, _) => FlagChange::Read,
-                (_, true, _, _) => FlagChange::Unread,
-                (_, _, true, _) => FlagChange::Flagged,
-                (_, _, _, true) => FlagChange::Unflagged,
-                _ => {
-                    return Err(Error::invalid(
-                        "say one of --read, --unread, --flagged, --unflagged",
-                    ))
-                }
-            };
-            engine.mark(&ids, change)?;
-            push_now(&engine, push)?;
-        }
-        Command::Move { ids, to, push } => {
-            engine.move_messages(&ids, &to)?;
-            push_now(&engine, push)?;
-        }
-        Command::Archive { ids, push } => {
-            engine.archive(&ids)?;
-            push_now(&engine, push)?;
-        }
-        Command::Delete { ids, push } => {
-            engine.delete(&ids)?;
-            push_now(&engine, push)?;
-        }
+        } => changes::mark(engine, ids, read, unread, flagged, unflagged, push)?,
+        Command::Move { ids, to, push } => changes::move_to(engine, ids, to, push)?,
+        Command::Archive { ids, push } => changes::archive(engine, ids, push)?,
+        Command::Delete { ids, push } => changes::delete(engine, ids, push)?,
         Command::Folder {
             command,
             account,
             push,
-        } => {
-            let account = match account {
-                Some(name) => name,
-                None => only_account(&engine)?,
-            };
-            match command {
-                FolderCommand::Create { name } => engine.create_folder(&account, &name)?,
-                FolderCommand::Rename { old, new } => engine.rename_folder(&account, &old, &new)?,
-                FolderCommand::Delete { name } => engine.delete_folder(&account, &name)?,
-            }
-            push_now(&engine, push)?;
-        }
-        Command::Ops { command, json } => match command {
-            Some(OpsCommand::Retry { id }) => {
-                engine.retry_change(id)?;
-                push_now(&engine, PushArgs { no_push: false })?;
-            }
-            Some(OpsCommand::Discard { id }) => engine.discard_change(id)?,
-            Some(OpsCommand::Cancel { id }) => {
-                let undone = engine.block_on(engine.cancel_change(id))??;
-                errln!("undid {} change(s) here", undone.len());
-            }
-            None => {
-                let changes = engine.changes(None)?;
-                if json {
-                    print_json(&Value::Array(
-                        changes.iter().map(output::change_json).collect(),
-                    ));
-                } else {
-                    for c in &changes {
-                        outln!("{}", output::change_line(c));
-                    }
-                }
-            }
-        },
-        Command::Send(args) => send::send(&engine, args)?,
+        } => changes::folder(engine, command, account, push)?,
+        Command::Ops { command, json } => changes::ops(engine, command, json)?,
+        Command::Send(args) => send::send(engine, args)?,
         Command::Reply {
             id,
             all,
             body,
             push,
-        } => send::reply(&engine, id, all, body, push)?,
-        Command::Forward { id, to, body, push } => send::forward(&engine, id, &to, body, push)?,
-        Command::Outbox { command, json } => send::outbox(&engine, command, json)?,
+        } => send::reply(engine, id, all, body, push)?,
+        Command::Forward { id, to, body, push } => send::forward(engine, id, &to, body, push)?,
+        Command::Outbox { command, json } => send::outbox(engine, command, json)?,
         Command::Demo { .. } => unreachable!("handled before the engine opens"),
-        Command::Watch { name } => watch(&engine, name)?,
-        Command::Bench(command) => bench::run(&engine, command)?,
+        Command::Watch { name } => sync::watch(engine, name)?,
+        Command::Bench(command) => bench::run(engine, command)?,
     }
-    Ok(())
-}
-
-fn print_summaries(messages: &[brevdue_core::MessageSummary], json: bool) {
-    if json {
-        print_json(&Value::Array(
-            messages.iter().map(output::summary_json).collect(),
-        ));
-    } else {
-        for m in messages {
-            outln!("{}", output::summary_line(m));
-        }
-    }
-}
-
-/// The account when there is exactly one.
-fn only_account(engine: &Engine) -> Result<String> {
-    let accounts = engine.accounts()?;
-    match accounts.as_slice() {
-        [one] => Ok(one.name.clone()),
-        [] => Err(Error::not_found("an account (add one first)")),
-        _ => Err(Error::invalid(
-            "there are several accounts: say which with --account",
-        )),
-    }
-}
-
-/// Sends queued changes now. An unreachable server leaves them queued (exit 0); a
-/// refusal was reverted here and is an error.
-pub(crate) fn push_now(engine: &Engine, args: PushArgs) -> Result<()> {
-    if args.no_push {
-        return Ok(());
-    }
-    let report = engine.block_on(engine.push_changes(None))??;
-    if let Some(reason) = report.offline {
-        errln!(
-            "queued: {} change(s) wait for the server ({reason}); they are sent on the next sync",
-            report.pending
-        );
-    }
-    if report.failed > 0 {
-        let refused = engine
-            .changes(None)?
-            .into_iter()
-            .rfind(|c| c.state == brevdue_core::ChangeState::Failed)
-            .map(|c| c.last_error)
-            .unwrap_or_default();
-        return Err(Error::new(
-            ErrorKind::Protocol,
-            format!("the server refused the change, which was undone here: {refused}"),
-        ));
-    }
-    Ok(())
-}
-
-struct JsonLines;
-
-impl EventListener for JsonLines {
-    fn on_event(&self, event: Event) {
-        write_raw_line(&output::event_json(&event).to_string());
-    }
-}
-
-/// Stays connected and prints events until interrupted.
-fn watch(engine: &Engine, account: Option<String>) -> Result<()> {
-    let _subscription = engine.subscribe(Arc::new(JsonLines))?;
-    engine.start_push(account.as_deref())?;
-    engine.block_on(async {
-        let _ = tokio::signal::ctrl_c().await;
-    })?;
     Ok(())
 }
 

@@ -7,7 +7,8 @@ use brevdue_core::compose::{guess_mime_type, parse_addresses};
 use brevdue_core::{Address, AttachmentFile, Draft, Engine, Error, ErrorKind, Result};
 use serde_json::Value;
 
-use crate::{output, print_json, push_now, PushArgs};
+use crate::changes::{push_now, PushArgs};
+use crate::{output, print_json};
 
 #[derive(clap::Args)]
 pub struct Body {

@@ -1,0 +1,200 @@
+//! `brevdue account …`: adding, listing, switching and removing accounts.
+
+use std::path::PathBuf;
+
+use brevdue_core::setup::AccountDraft;
+use brevdue_core::{Engine, Error, Protocol, Result, Security, ServerConfig};
+use clap::Subcommand;
+use serde_json::Value;
+
+use crate::{output, print_json, printable};
+
+#[derive(Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per run
+pub enum AccountCommand {
+    /// Checks the login, then saves the account. A failure saves nothing.
+    Add {
+        name: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "imap")]
+        protocol: String,
+        #[arg(long)]
+        host: String,
+        #[arg(long)]
+        port: Option<u16>,
+        /// tls, starttls, or plain (plain sends the password unencrypted). Default: by
+        /// --port (143 and 110 mean starttls), else tls.
+        #[arg(long)]
+        security: Option<String>,
+        /// Login name (default: --email).
+        #[arg(long)]
+        user: Option<String>,
+        /// Name of the environment variable that holds the password.
+        #[arg(long)]
+        password_env: String,
+        /// Extra trusted CA certificate (PEM), on top of the system's.
+        #[arg(long)]
+        ca_file: Option<PathBuf>,
+        /// POP3 only: delete-after-download, never, after-days:N or when-deleted-here.
+        #[arg(long, default_value = "never")]
+        pop3_delete: String,
+        /// The name shown in From.
+        #[arg(long, default_value = "")]
+        display_name: String,
+        /// SMTP server (default: the mail server's host; port 465 or 587 by security).
+        #[arg(long)]
+        smtp_host: Option<String>,
+        #[arg(long)]
+        smtp_port: Option<u16>,
+        /// tls, starttls or plain (default: by --smtp-port, else as the mail server).
+        #[arg(long)]
+        smtp_security: Option<String>,
+        /// SMTP login (default: --user).
+        #[arg(long)]
+        smtp_user: Option<String>,
+    },
+    /// Move a POP3 account to IMAP on the same server, keeping read state, flags,
+    /// folders and mail the server no longer has.
+    SwitchToImap {
+        name: String,
+        /// IMAP host (default: the POP3 host).
+        #[arg(long)]
+        host: Option<String>,
+        /// IMAP port (default: 993 with tls, else 143).
+        #[arg(long)]
+        port: Option<u16>,
+        /// tls, starttls or plain (default: as the POP3 account).
+        #[arg(long)]
+        security: Option<String>,
+    },
+    /// Add an address the account sends from (or change its display name).
+    Identity {
+        name: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "")]
+        display_name: String,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    Remove {
+        name: String,
+    },
+}
+
+pub fn run(engine: &Engine, command: AccountCommand) -> Result<()> {
+    match command {
+        AccountCommand::Add {
+            name,
+            email,
+            protocol,
+            host,
+            port,
+            security,
+            user,
+            password_env,
+            ca_file,
+            pop3_delete,
+            display_name,
+            smtp_host,
+            smtp_port,
+            smtp_security,
+            smtp_user,
+        } => {
+            let password = std::env::var(&password_env).map_err(|_| {
+                Error::invalid(format!("environment variable {password_env} is not set"))
+            })?;
+            let draft = AccountDraft {
+                name: Some(name),
+                email: Some(email),
+                display_name: Some(display_name),
+                protocol: Some(protocol.parse()?),
+                host: Some(host),
+                port,
+                security: security.as_deref().map(str::parse).transpose()?,
+                username: user,
+                ca_file: ca_file.map(|p| p.to_string_lossy().into_owned()),
+                smtp_host,
+                smtp_port,
+                smtp_security: smtp_security.as_deref().map(str::parse).transpose()?,
+                smtp_username: smtp_user,
+                pop3_delete: Some(pop3_delete.parse()?),
+            };
+            let config = draft.resolve()?;
+            let account = engine.block_on(engine.add_account(config, password))??;
+            errln!(
+                "added account '{}' ({} at {}:{})",
+                account.name,
+                account.protocol.as_str(),
+                account.server.host,
+                account.server.port
+            );
+        }
+        AccountCommand::List { json } => {
+            let accounts = engine.accounts()?;
+            if json {
+                print_json(&Value::Array(
+                    accounts.iter().map(output::account_json).collect(),
+                ));
+            } else {
+                for a in &accounts {
+                    outln!(
+                        "{}\t{}\t{}\t{}:{}\t{}",
+                        printable::field(&a.name),
+                        printable::field(&a.email),
+                        a.protocol.as_str(),
+                        printable::field(&a.server.host),
+                        a.server.port,
+                        a.server.security.as_str()
+                    );
+                }
+            }
+        }
+        AccountCommand::SwitchToImap {
+            name,
+            host,
+            port,
+            security,
+        } => {
+            let imap = if host.is_some() || port.is_some() || security.is_some() {
+                let account = engine.account(&name)?;
+                let security: Security = match security {
+                    Some(s) => s.parse()?,
+                    None => account.server.security,
+                };
+                Some(ServerConfig {
+                    host: host.unwrap_or(account.server.host.clone()),
+                    port: port
+                        .unwrap_or_else(|| ServerConfig::default_port(Protocol::Imap, security)),
+                    security,
+                    ..account.server
+                })
+            } else {
+                None
+            };
+            let r = engine.block_on(engine.switch_to_imap(&name, imap))??;
+            errln!(
+                "'{name}' now uses IMAP: {} message(s) matched on the server, {} uploaded, \
+             {} filed into folders, {} with read state or flags set, {} folder(s) created",
+                r.matched,
+                r.uploaded,
+                r.moved,
+                r.flags_set,
+                r.folders_created
+            );
+        }
+        AccountCommand::Identity {
+            name,
+            email,
+            display_name,
+        } => engine.add_identity(&name, &display_name, &email)?,
+        AccountCommand::Remove { name } => {
+            engine.block_on(engine.remove_account(name.clone()))??;
+            errln!("removed account '{name}'");
+        }
+    }
+    Ok(())
+}
