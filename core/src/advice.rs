@@ -109,6 +109,15 @@ table! {
     "no_one_to_reply_to" =>
         "This message has no address to reply to. Enter a recipient.",
         "Denne meldingen har ingen adresse å svare til. Skriv inn en mottaker.";
+    "folder_needs_name" =>
+        "Give the folder a name.",
+        "Gi mappen et navn.";
+    "folder_level_empty" =>
+        "\u{201c}{detail}\u{201d} has an empty level. Write levels as Parent/Child.",
+        "\u{ab}{detail}\u{bb} har et tomt nivå. Skriv nivåer som Overordnet/Undermappe.";
+    "folder_name_character" =>
+        "Folder names on this server cannot contain \u{201c}{detail}\u{201d}. Choose another name.",
+        "Mappenavn på denne tjeneren kan ikke inneholde \u{ab}{detail}\u{bb}. Velg et annet navn.";
     "account_needs_email" =>
         "Enter your e-mail address.",
         "Skriv inn e-postadressen din.";

@@ -2,7 +2,8 @@
 //! a server's way of naming folders (its personal namespace and separator, RFC 2342) both
 //! ways, so that people see `Work/2026` where a server says `INBOX.Work.2026`.
 
-use crate::error::{Error, Result};
+use crate::advice::Advice;
+use crate::error::{Error, ErrorKind, Result};
 
 /// How a server names folders: the prefix of its personal namespace (`""`, or `INBOX.`
 /// on Courier, Cyrus and many hosting providers) and its hierarchy separator (`""` when
@@ -49,7 +50,11 @@ impl Naming {
     pub fn remote(&self, display: &str) -> Result<String> {
         let display = display.trim();
         if display.is_empty() {
-            return Err(Error::invalid("a folder needs a name"));
+            return Err(Error::advised(
+                ErrorKind::InvalidInput,
+                Advice::new("folder_needs_name", ""),
+                "a folder needs a name",
+            ));
         }
         if display.eq_ignore_ascii_case("INBOX") {
             return Ok("INBOX".to_owned());
@@ -60,15 +65,21 @@ impl Naming {
         let mut parts = Vec::new();
         for part in display.split(SHOWN_SEPARATOR) {
             if part.trim().is_empty() {
-                return Err(Error::invalid(format!(
-                    "'{display}' has an empty level; write levels as Parent/Child"
-                )));
+                return Err(Error::advised(
+                    ErrorKind::InvalidInput,
+                    Advice::new("folder_level_empty", display),
+                    format!("'{display}' has an empty level; write levels as Parent/Child"),
+                ));
             }
             if self.delimiter != SHOWN_SEPARATOR && part.contains(self.delimiter.as_str()) {
-                return Err(Error::invalid(format!(
-                    "folder names on this server cannot contain '{}'; use another name",
-                    self.delimiter
-                )));
+                return Err(Error::advised(
+                    ErrorKind::InvalidInput,
+                    Advice::new("folder_name_character", self.delimiter.clone()),
+                    format!(
+                        "folder names on this server cannot contain '{}'; use another name",
+                        self.delimiter
+                    ),
+                ));
             }
             parts.push(encode(part));
         }
