@@ -17,9 +17,9 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::events::{EventListener, Subscription};
 use crate::live::{self, ListListener, LiveList, MessageQuery};
 use crate::model::{
-    Account, AccountConfig, Draft, Event, FlagChange, Folder, Message, MessageSummary,
-    OutboxMessage, PendingChange, Protocol, PushReport, RemoteContentScope, SendReport,
-    ServerConfig, SyncNowReport, SyncReport, ThreadSummary,
+    Account, AccountConfig, AttachmentFile, Draft, Event, FlagChange, Folder, Message,
+    MessageSummary, OutboxMessage, PendingChange, Protocol, PushReport, RemoteContentScope,
+    SendReport, ServerConfig, SyncNowReport, SyncReport, ThreadSummary,
 };
 pub use crate::options::EngineOptions;
 use crate::outbox::Writing;
@@ -249,6 +249,25 @@ impl Engine {
         let summary = store.message_summary(id)?;
         let account = store.account_by_name(&summary.account)?;
         store.set_remote_content(&summary, account.id, scope, allowed)
+    }
+
+    /// One attachment (by its position), with its bytes.
+    pub async fn attachment(&self, id: i64, index: u32) -> Result<AttachmentFile> {
+        self.run(move |s| async move { reading::attachment(&s, id, index).await })
+            .await
+    }
+
+    /// Writes an attachment to a file the user chose; returns its path.
+    pub async fn save_attachment(&self, id: i64, index: u32, path: PathBuf) -> Result<String> {
+        self.run(move |s| async move { reading::save_attachment(&s, id, index, path).await })
+            .await
+    }
+
+    /// Writes an attachment into the engine's private cache, under its name made safe,
+    /// for the platform's viewer; returns its path.
+    pub async fn open_attachment(&self, id: i64, index: u32) -> Result<String> {
+        self.run(move |s| async move { reading::open_attachment(&s, id, index).await })
+            .await
     }
 
     pub fn mark_read_on_open(&self) -> Result<bool> {

@@ -11,8 +11,9 @@ use crate::drafts::SavedDraft;
 use crate::error::{Error, ErrorKind};
 use crate::live::{Diff, ListListener, LiveList, MessageQuery};
 use crate::model::{
-    Account, AccountConfig, Address, Draft, Event, FlagChange, Folder, Message, MessageSummary,
-    OutboxMessage, PendingChange, PushReport, SendReport, ServerConfig, SyncReport, ThreadSummary,
+    Account, AccountConfig, Address, AttachmentFile, Draft, Event, FlagChange, Folder, Message,
+    MessageSummary, OutboxMessage, PendingChange, PushReport, SendReport, ServerConfig, SyncReport,
+    ThreadSummary,
 };
 use crate::model::{RemoteContentScope, SyncNowReport};
 use crate::reading::{Reading, ReadingOptions};
@@ -384,6 +385,24 @@ impl BrevdueEngine {
         allowed: bool,
     ) -> FfiResult<()> {
         Ok(self.engine()?.allow_remote_content(id, scope, allowed)?)
+    }
+
+    /// One attachment (by its position) with its bytes, for a share sheet or picker.
+    pub async fn attachment(&self, id: i64, index: u32) -> FfiResult<AttachmentFile> {
+        Ok(self.engine()?.attachment(id, index).await?)
+    }
+
+    /// Writes an attachment to the file the user chose; returns its path.
+    pub async fn save_attachment(&self, id: i64, index: u32, path: String) -> FfiResult<String> {
+        Ok(self
+            .engine()?
+            .save_attachment(id, index, path.into())
+            .await?)
+    }
+
+    /// Writes an attachment into the engine's private cache for a viewer; returns its path.
+    pub async fn open_attachment(&self, id: i64, index: u32) -> FfiResult<String> {
+        Ok(self.engine()?.open_attachment(id, index).await?)
     }
 
     pub fn mark_read_on_open(&self) -> FfiResult<bool> {

@@ -88,3 +88,120 @@ pub(crate) async fn open_for_reading(
         problem,
     })
 }
+
+/// Messages up to this size have their attachments taken out whole; a larger one gives a
+/// clear error instead of memory without bound.
+const MAX_ATTACHMENT_SOURCE: u64 = 256 << 20;
+
+/// An attachment's name made safe as a file name: no directories, no control characters,
+/// no leading dots, not empty.
+pub fn safe_file_name(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or("");
+    let cleaned: String = base
+        .chars()
+        .map(|c| {
+            if c.is_control() || ":*?\"<>|".contains(c) {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    let cleaned = cleaned.trim().trim_start_matches('.').trim();
+    let cleaned: String = cleaned.chars().take(120).collect();
+    if cleaned.is_empty() {
+        "attachment".to_owned()
+    } else {
+        cleaned
+    }
+}
+
+/// One attachment of a message, by its position (downloading the message if needed).
+pub(crate) async fn attachment(
+    services: &Services,
+    id: i64,
+    index: u32,
+) -> Result<crate::model::AttachmentFile> {
+    let message = services.sync.open_message(id).await?;
+    if u64::from(message.summary.size) > MAX_ATTACHMENT_SOURCE {
+        return Err(crate::Error::invalid(format!(
+            "message {id} is too large ({} MB) to take attachments out of here",
+            message.summary.size >> 20
+        )));
+    }
+    let store = services.store.clone();
+    let raw = crate::sync::blocking(move || store.raw_message(id))
+        .await?
+        .ok_or_else(|| crate::Error::not_found(format!("the text of message {id}")))?;
+    crate::mime::parse_original(&raw)
+        .attachments
+        .into_iter()
+        .nth(index as usize)
+        .ok_or_else(|| crate::Error::not_found(format!("attachment {index} of message {id}")))
+}
+
+/// Writes an attachment to `path` (a file the user chose, for "save as").
+pub(crate) async fn save_attachment(
+    services: &Services,
+    id: i64,
+    index: u32,
+    path: std::path::PathBuf,
+) -> Result<String> {
+    let file = attachment(services, id, index).await?;
+    crate::sync::blocking(move || {
+        std::fs::write(&path, &file.data).map_err(|err| {
+            crate::Error::new(
+                crate::ErrorKind::Storage,
+                format!("cannot write {}: {err}", path.display()),
+            )
+        })?;
+        Ok(path.to_string_lossy().into_owned())
+    })
+    .await
+}
+
+/// Writes an attachment into the engine's private cache for a viewer to open, under its
+/// own (made safe) name; returns the path. Readable only by this user.
+pub(crate) async fn open_attachment(services: &Services, id: i64, index: u32) -> Result<String> {
+    let file = attachment(services, id, index).await?;
+    let dir = services
+        .data_dir
+        .join("attachments")
+        .join(format!("{id}-{index}"));
+    crate::sync::blocking(move || {
+        let storage = |err: std::io::Error| {
+            crate::Error::new(
+                crate::ErrorKind::Storage,
+                format!("cannot keep the attachment: {err}"),
+            )
+        };
+        crate::store::private::create_dir(&dir).map_err(storage)?;
+        let path = dir.join(safe_file_name(&file.name));
+        std::fs::write(&path, &file.data).map_err(storage)?;
+        crate::store::private::tighten_or_warn(&path, 0o600);
+        Ok(path.to_string_lossy().into_owned())
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_file_name;
+
+    #[test]
+    fn attachment_names_cannot_leave_their_folder() {
+        let cases = [
+            ("plan.pdf", "plan.pdf"),
+            ("../../etc/passwd", "passwd"),
+            ("C:\\Users\\x\\evil.exe", "evil.exe"),
+            ("..", "attachment"),
+            ("", "attachment"),
+            (".bashrc", "bashrc"),
+            ("a\u{0}b\nc.txt", "a_b_c.txt"),
+            ("møte <referat>.docx", "møte _referat_.docx"),
+        ];
+        for (name, safe) in cases {
+            assert_eq!(safe_file_name(name), safe, "{name:?}");
+        }
+    }
+}

@@ -25,6 +25,7 @@ pub(crate) struct Services {
     pub queue: Arc<ChangeQueue>,
     pub sync: Arc<SyncService>,
     pub outbox: Arc<Outbox>,
+    pub data_dir: PathBuf,
     /// Every account's sync status, kept by `status::track`.
     pub status: tokio::sync::watch::Sender<crate::status::SyncStatus>,
 }
@@ -57,7 +58,7 @@ impl Services {
             queue.clone(),
             sync.clone(),
             events.clone(),
-            data_dir,
+            data_dir.clone(),
             &options.connect_policy(),
         ));
         Self {
@@ -68,6 +69,7 @@ impl Services {
             queue,
             sync,
             outbox,
+            data_dir,
             status: tokio::sync::watch::Sender::new(Default::default()),
         }
     }

@@ -736,3 +736,57 @@ async fn a_reply_drafted_on_the_phone_is_finished_and_sent_on_the_pc() {
     assert!(other.message_ids("Drafts").await.is_empty());
     other.logout().await;
 }
+
+#[tokio::test]
+async fn attachments_open_from_the_private_cache_and_save_where_the_user_chose() {
+    let s = server();
+    let user = s.new_user("attach");
+    let raw = format!(
+        "From: a@example.test\r\nTo: b@example.test\r\nSubject: Vedlegg\r\nDate: {}\r\n\
+         Message-ID: <att@x>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+         --b\r\nContent-Type: text/plain\r\n\r\nSe vedlegg.\r\n\
+         --b\r\nContent-Type: text/plain; name=\"../../evil.txt\"\r\n\
+         Content-Disposition: attachment; filename=\"../../evil.txt\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\nSGVpIGhlaQ==\r\n--b--\r\n",
+        date(1)
+    );
+    let mut other = OtherClient::login(&user).await;
+    other.append("INBOX", raw.as_bytes(), None).await;
+    other.logout().await;
+    let t = engine_with_account(&user, &[]).await;
+    t.engine.set_body_prefetch(Some(0)).unwrap();
+    t.engine.sync(None).await.unwrap();
+    let id = t.engine.messages(None, Some("INBOX"), 1, 0).unwrap()[0].id;
+
+    // Not downloaded yet: opening the attachment fetches the message first.
+    let opened = std::path::PathBuf::from(t.engine.open_attachment(id, 0).await.unwrap());
+    assert!(
+        opened.starts_with(t.dir.path().join("attachments")),
+        "{opened:?}"
+    );
+    assert_eq!(opened.file_name().unwrap(), "evil.txt");
+    assert_eq!(std::fs::read(&opened).unwrap(), b"Hei hei");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&opened).unwrap().permissions().mode();
+    assert_eq!(
+        mode & 0o077,
+        0,
+        "only the owner reads cached mail: {mode:o}"
+    );
+
+    let chosen = tempfile::tempdir().unwrap();
+    let target = chosen.path().join("lagret.txt");
+    t.engine
+        .save_attachment(id, 0, target.clone())
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(&target).unwrap(), b"Hei hei");
+    let bytes = t.engine.attachment(id, 0).await.unwrap();
+    assert_eq!(
+        (bytes.name.as_str(), bytes.data.as_slice()),
+        ("../../evil.txt", &b"Hei hei"[..])
+    );
+    let err = t.engine.attachment(id, 1).await.unwrap_err();
+    assert_eq!(err.kind, brevdue_core::ErrorKind::NotFound);
+}
