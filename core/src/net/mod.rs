@@ -256,8 +256,9 @@ pub(crate) fn tls_error(target: &str, err: &rustls::Error) -> Error {
     }
 }
 
-/// TLS settings: the system's trust store plus, optionally, one extra CA file.
-/// Built once per CA file, since reading the system store takes a while.
+/// TLS settings: the platform's own verifier (Android's trust manager, Apple's
+/// Security.framework, Windows' CryptoAPI, the system roots on Linux) plus, optionally,
+/// one extra CA file for a private server. Built once per CA file.
 pub fn tls_config(ca_file: Option<&str>) -> Result<Arc<ClientConfig>> {
     static CACHE: OnceLock<Mutex<HashMap<String, Arc<ClientConfig>>>> = OnceLock::new();
     let key = ca_file.unwrap_or("").to_owned();
@@ -265,9 +266,7 @@ pub fn tls_config(ca_file: Option<&str>) -> Result<Arc<ClientConfig>> {
     if let Some(config) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
         return Ok(config);
     }
-    let mut roots = RootCertStore::empty();
-    let native = rustls_native_certs::load_native_certs();
-    roots.add_parsable_certificates(native.certs);
+    let mut extra_roots = Vec::new();
     if let Some(path) = ca_file {
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
             .and_then(|iter| iter.collect::<std::result::Result<Vec<_>, _>>())
@@ -277,17 +276,29 @@ pub fn tls_config(ca_file: Option<&str>) -> Result<Arc<ClientConfig>> {
                 "CA file {path} holds no certificate"
             )));
         }
-        for cert in certs {
-            roots
-                .add(cert)
+        // Each one must be a certificate rustls can use as a root.
+        let mut check = RootCertStore::empty();
+        for cert in &certs {
+            check
+                .add(cert.clone())
                 .map_err(|err| Error::invalid(format!("bad certificate in {path}: {err}")))?;
         }
+        extra_roots = certs;
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier =
+        rustls_platform_verifier::Verifier::new_with_extra_roots(extra_roots, provider.clone())
+            .map_err(|err| {
+                Error::new(
+                    ErrorKind::Tls,
+                    format!("the platform's certificate verifier cannot start: {err}"),
+                )
+            })?;
     let config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|err| Error::new(ErrorKind::Tls, format!("TLS set-up failed: {err}")))?
-        .with_root_certificates(roots)
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth();
     let config = Arc::new(config);
     if let Ok(mut c) = cache.lock() {
