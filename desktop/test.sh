@@ -45,13 +45,18 @@ install() {
     local need=()
     local pkgs=(libwebkit2gtk-4.1-dev build-essential file librsvg2-dev libdbus-1-dev pkg-config
         webkit2gtk-driver xvfb imagemagick dovecot-imapd dovecot-pop3d dovecot-lmtpd
-        python3-aiosmtpd openssl curl ca-certificates)
+        python3-aiosmtpd openssl curl ca-certificates locales)
     for p in "${pkgs[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
     done
     if [ ${#need[@]} -gt 0 ]; then
         echo "installing: ${need[*]}"
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null || return 1
+    fi
+    # A Norwegian locale for the e2e check of Bokmål advice (WebKit takes
+    # navigator.language from the C locale, so it must exist).
+    if ! locale -a 2>/dev/null | grep -qi '^nb_NO\.utf-\?8$'; then
+        localedef -i nb_NO -f UTF-8 nb_NO.UTF-8 || return 1
     fi
     if ! command -v cargo >/dev/null; then
         bash "$ROOT/tests/install-deps.sh" || return 1

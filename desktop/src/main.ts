@@ -1,6 +1,8 @@
 // Brevdue desktop: plain TypeScript over Tauri commands; the engine does the work.
 import { invoke } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
+// The engine's advice in English and Bokmål, written from the core (core/src/advice.rs).
+import ADVICE from "./advice.json";
 
 // ---------- types ----------
 interface Addr { name: string | null; address: string; display: string }
@@ -16,7 +18,16 @@ interface Opened {
   blockedRemote: number; remoteAllowed: boolean; senderAllowed: boolean;
   attachments: { name: string; mimeType: string; size: number }[]; thread: Row[];
 }
-interface CmdError { kind: string; message: string }
+interface Advice { id: string; detail: string }
+/** A command's error: `message` is English for logs; people read `advice` (and `problems`,
+ * one per address that is not one). */
+interface CmdError { kind: string; message: string; advice?: Advice; problems?: Advice[] }
+interface SyncProblem { kind: string; message: string; advice: Advice }
+interface AccountSyncNow {
+  account: string; sent: number; sendRefused: number; stillInOutbox: number; pushed: number; changesWaiting: number;
+  pulled: { newMessages: number } | null; problem: SyncProblem | null;
+}
+interface Preview { toText: string; ccText: string; subject: string; quoted: string; attachments: { name: string; size: number }[] }
 type Source =
   | { kind: "folder"; account: string | null; folder: string }
   | { kind: "threads"; account: string; folder: string }
@@ -39,7 +50,28 @@ function h(tag: string, attrs: Record<string, unknown> = {}, ...children: (Node 
 function fill(el: HTMLElement, ...children: (Node | string | null | undefined | false)[]) {
   el.replaceChildren(...children.filter((c): c is Node | string => c !== null && c !== undefined && c !== false));
 }
-const errText = (e: unknown) => (e && typeof e === "object" && "message" in e ? (e as CmdError).message : String(e));
+// ---------- advice in the user's language ----------
+type Lang = "en" | "nb";
+/** Bokmål for Norwegian ("nb", "no", "nn"), English otherwise. */
+function langOf(tag: string): Lang {
+  const primary = tag.split(/[-_.]/)[0].toLowerCase();
+  return primary === "nb" || primary === "no" || primary === "nn" ? "nb" : "en";
+}
+const LANG: Lang = langOf(navigator.language || "en");
+const WORDS = ADVICE as unknown as Record<Lang, Record<string, string>>;
+/** The words for `a`; an id this table lacks (from a newer engine) shows its detail. */
+function adviceText(a: Advice): string {
+  const words = WORDS[LANG][a.id] ?? WORDS.en[a.id];
+  return words === undefined ? a.detail : words.split("{detail}").join(a.detail);
+}
+const words = (id: string, detail = "") => adviceText({ id, detail });
+function errText(e: unknown): string {
+  if (!e || typeof e !== "object") return String(e);
+  const err = e as CmdError;
+  if (err.problems?.length) return err.problems.map(adviceText).join(" ");
+  if (err.advice) return adviceText(err.advice);
+  return "message" in err ? err.message : String(e);
+}
 async function call<T>(cmd: string, args: Record<string, unknown> = {}): Promise<T> {
   return invoke<T>(cmd, args);
 }
@@ -79,6 +111,7 @@ const S = {
   opened: null as Opened | null,
   syncing: new Map<string, string>(),
   notifications: [] as { title: string; body: string }[],
+  lastSync: null as { accounts: AccountSyncNow[] } | null,
 };
 (window as unknown as { __brevdue: typeof S }).__brevdue = S;
 
@@ -169,7 +202,7 @@ function renderSidebar() {
         : null));
     if (acc.protocol === "pop3") {
       items.push(h("div", { class: "pop3-notice", id: `pop3-notice-${acc.name}` },
-        "This account uses POP3: it does not sync between devices. What you do here (reading, replying, filing) stays on this PC; your phone will not see it. With several devices, IMAP keeps them in step.",
+        words("pop3_explained"),
         h("br"),
         h("button", { class: "switch-imap", onclick: () => switchToImap(acc.name) }, "Switch to IMAP"), " ",
         h("button", { onclick: () => call("read_on_another_device", { account: acc.name }) }, "I read it on another device too")));
@@ -383,7 +416,7 @@ function renderReader(m: Opened) {
     m.cc.length ? h("div", { class: "meta" }, h("b", {}, "Cc: "), m.cc.map((a) => a.display).join(", ")) : null,
     h("div", { class: "meta" }, h("b", {}, "Date: "), new Date(s.date * 1000).toLocaleString(), " · ", `${s.account} / ${s.folder}`),
     account && account.protocol === "pop3"
-      ? h("div", { class: "banner warn" }, "POP3 account: reading, replying and filing this message stay on this PC.")
+      ? h("div", { class: "banner warn", id: "reader-pop3" }, words("pop3_explained"))
       : null,
   ];
   if (m.html !== null && m.blockedRemote > 0 && !m.remoteAllowed) {
@@ -504,20 +537,22 @@ function setupDrag() {
 }
 
 // ---------- composer ----------
-function openComposer(mode: "new" | "reply" | "replyAll" | "forward") {
+type Mode = "new" | "reply" | "replyAll" | "forward";
+/** Opens the composer with what the engine starts it with: for a reply or forward the
+ * recipients, subject and quote (compose_preview); the user edits the fields and the
+ * engine sends exactly them. */
+async function openComposer(mode: Mode) {
   const m = S.opened;
   if (mode !== "new" && !m) return;
   if (S.accounts.length === 0) { showSetup(true); return; }
   document.querySelector("#composer")?.remove();
   const orig = m?.summary;
-  const me = S.accounts.find((a) => a.name === orig?.account);
-  let info = "";
-  if (mode === "reply" && m) info = `To: ${m.summary.from.display}`;
-  if (mode === "replyAll" && m) {
-    const mine = new Set((me?.identities ?? []).map((i) => i.email.toLowerCase()).concat(me ? [me.email.toLowerCase()] : []));
-    info = "To: " + [m.summary.from, ...m.to, ...m.cc].filter((a) => !mine.has(a.address.toLowerCase())).map((a) => a.display).join(", ");
+  let preview: Preview = { toText: "", ccText: "", subject: "", quoted: "", attachments: [] };
+  if (mode !== "new") {
+    try { preview = await call<Preview>("compose_preview", { mode, original: orig?.id ?? null }); }
+    catch (e) { status(errText(e), "error"); return; }
+    document.querySelector("#composer")?.remove();
   }
-  const subjectHint = !orig ? "" : mode === "forward" ? `Fwd: ${orig.subject.replace(/^(fwd?|fw):\s*/i, "")}` : `Re: ${orig.subject.replace(/^re:\s*/i, "")}`;
   const accountSelect = h("select", { id: "compose-account", disabled: mode !== "new" },
     ...S.accounts.map((a) => h("option", { value: a.name, selected: a.name === (orig?.account ?? S.accounts[0].name) }, `${a.name} <${a.email}>`)));
   const titles = { new: "New message", reply: "Reply", replyAll: "Reply all", forward: "Forward" };
@@ -526,11 +561,15 @@ function openComposer(mode: "new" | "reply" | "replyAll" | "forward") {
       h("h2", {}, titles[mode]),
       h("div", { class: "form" },
         h("label", {}, "From"), accountSelect,
-        info ? h("div", { class: "full meta", id: "compose-info" }, info) : null,
-        h("label", { for: "compose-to" }, mode.startsWith("reply") ? "Also to" : "To"), h("input", { id: "compose-to", placeholder: "name@example.org, …" }),
-        h("label", { for: "compose-cc" }, "Cc"), h("input", { id: "compose-cc" }),
-        h("label", { for: "compose-subject" }, "Subject"), h("input", { id: "compose-subject", placeholder: subjectHint }),
-        h("textarea", { id: "compose-body", class: "full", placeholder: mode === "new" ? "" : "Your text (the original is quoted below it)" })),
+        h("label", { for: "compose-to" }, "To"), h("input", { id: "compose-to", placeholder: "name@example.org, …", value: preview.toText }),
+        h("label", { for: "compose-cc" }, "Cc"), h("input", { id: "compose-cc", value: preview.ccText }),
+        h("label", { for: "compose-bcc" }, "Bcc"), h("input", { id: "compose-bcc" }),
+        h("label", { for: "compose-subject" }, "Subject"), h("input", { id: "compose-subject", value: preview.subject }),
+        h("textarea", { id: "compose-body", class: "full" }),
+        preview.quoted ? h("pre", { id: "compose-quoted", class: "full meta" }, preview.quoted) : null,
+        preview.attachments.length
+          ? h("div", { id: "compose-attachments", class: "full meta" }, ...preview.attachments.map((a) => h("div", {}, `📎 ${a.name} (${Math.ceil(a.size / 1024)} KB)`)))
+          : null),
       h("div", { id: "compose-error" }),
       h("div", { class: "buttons" },
         h("button", { id: "compose-cancel", onclick: () => dlg.remove() }, "Discard"),
@@ -542,7 +581,7 @@ function openComposer(mode: "new" | "reply" | "replyAll" | "forward") {
     try {
       await call("send", { message: {
         mode, account: val("compose-account"), original: orig?.id ?? null,
-        to: val("compose-to"), cc: val("compose-cc"), subject: val("compose-subject"), body: val("compose-body"),
+        to: val("compose-to"), cc: val("compose-cc"), bcc: val("compose-bcc"), subject: val("compose-subject"), body: val("compose-body"),
       } });
       dlg.remove();
       toast("Message queued", "It goes out now; the Changes panel shows it until it has.");
@@ -616,11 +655,18 @@ async function switchToImap(account: string) {
   } catch (e) { status(errText(e), "error"); }
 }
 
+/** One "sync now" in the engine (outbox, queued changes, pull); shows what is left to do. */
 async function syncNow() {
   status("Syncing…");
-  try { await call("sync_now", { account: null }); status(`Up to date · ${new Date().toLocaleTimeString()}`); }
-  catch (e) { status(errText(e), "error"); }
-  loadSidebar(); refreshList();
+  try {
+    const report = await call<{ accounts: AccountSyncNow[] }>("sync_now", { account: null });
+    S.lastSync = report;
+    const problems = report.accounts.filter((a) => a.problem);
+    const sent = report.accounts.reduce((n, a) => n + a.sent, 0);
+    if (problems.length) status(problems.map((a) => `${a.account}: ${adviceText(a.problem!.advice)}`).join(" · "), "error");
+    else status(`Up to date · ${new Date().toLocaleTimeString()}${sent ? ` · ${sent} sent` : ""}`);
+  } catch (e) { status(errText(e), "error"); }
+  loadSidebar(); refreshList(); updateChanges();
 }
 
 // ---------- pending and failed changes ----------
@@ -662,6 +708,10 @@ function showSetup(firstRun: boolean) {
   document.querySelector("#setup")?.remove();
   const field = (id: string, label: string, attrs: Record<string, unknown> = {}) =>
     [h("label", { for: id }, label), h("input", { id, ...attrs })];
+  // "Automatic": the engine picks it (from the port, or its default).
+  const security = (id: string) => h("select", { id },
+    h("option", { value: "" }, "Automatic"), h("option", { value: "tls" }, "TLS"),
+    h("option", { value: "starttls" }, "STARTTLS"), h("option", { value: "plain" }, "None (unsafe)"));
   const dlg = h("div", { class: "overlay", id: "setup" },
     h("div", { class: "dialog" },
       h("h2", {}, firstRun ? "Welcome to Brevdue: add your mail account" : "Add an account"),
@@ -673,17 +723,18 @@ function showSetup(firstRun: boolean) {
         h("label", {}, h("input", { type: "radio", name: "devices", id: "devices-one", value: "one" }), " Only this PC")),
       h("div", { class: "advice", id: "advice" }),
       h("div", { class: "choice" },
-        h("label", {}, h("input", { type: "radio", name: "protocol", id: "protocol-imap", value: "imap", checked: true }), " IMAP — mail stays on the server; every device sees the same"),
-        h("label", {}, h("input", { type: "radio", name: "protocol", id: "protocol-pop3", value: "pop3" }), " POP3 — this PC downloads its own copy")),
+        h("label", {}, h("input", { type: "radio", name: "protocol", id: "protocol-imap", value: "imap", checked: true }), " ", h("b", {}, "IMAP"), " ",
+          h("span", { class: "meta", id: "imap-explained" }, words("imap_explained"))),
+        h("label", {}, h("input", { type: "radio", name: "protocol", id: "protocol-pop3", value: "pop3" }), " ", h("b", {}, "POP3"), " ",
+          h("span", { class: "meta", id: "pop3-explained" }, words("pop3_explained")))),
       h("div", { class: "form" },
         ...field("setup-email", "E-mail", { placeholder: "you@example.org" }),
-        ...field("setup-name", "Account name", { placeholder: "Work, Home…" }),
+        ...field("setup-name", "Account name", { placeholder: "Work, Home… (your e-mail address if empty)" }),
         ...field("setup-display", "Your name"),
         ...field("setup-host", "Server"),
-        h("label", { for: "setup-security" }, "Security"),
-        h("select", { id: "setup-security" }, h("option", { value: "tls" }, "TLS"), h("option", { value: "starttls" }, "STARTTLS"), h("option", { value: "plain" }, "None (unsafe)")),
-        ...field("setup-port", "Port", { type: "number", value: "993" }),
-        ...field("setup-user", "User name"),
+        h("label", { for: "setup-security" }, "Security"), security("setup-security"),
+        ...field("setup-port", "Port", { type: "number", placeholder: "automatic" }),
+        ...field("setup-user", "User name", { placeholder: "your e-mail address if empty" }),
         ...field("setup-password", "Password", { type: "password" }),
         h("label", { for: "setup-pop3-delete", class: "pop3-only" }, "Remove from server"),
         h("select", { id: "setup-pop3-delete", class: "pop3-only" },
@@ -691,8 +742,9 @@ function showSetup(firstRun: boolean) {
           h("option", { value: "delete-after-download" }, "After download"),
           h("option", { value: "after-days:14" }, "After 14 days"),
           h("option", { value: "when-deleted-here" }, "When I delete it here")),
-        ...field("setup-smtp-host", "SMTP server", { placeholder: "same as Server" }),
-        ...field("setup-smtp-port", "SMTP port", { type: "number", placeholder: "465" }),
+        ...field("setup-smtp-host", "SMTP server", { placeholder: "automatic" }),
+        h("label", { for: "setup-smtp-security" }, "SMTP security"), security("setup-smtp-security"),
+        ...field("setup-smtp-port", "SMTP port", { type: "number", placeholder: "automatic" }),
         ...field("setup-ca", "Extra CA file", { placeholder: "only for a private server" })),
       h("div", { id: "setup-error" }),
       h("div", { class: "buttons" },
@@ -704,39 +756,27 @@ function showSetup(firstRun: boolean) {
   const update = () => {
     const several = ($("#devices-several") as HTMLInputElement).checked;
     const pop = proto() === "pop3";
-    $("#advice").textContent = several
-      ? "Several devices: choose IMAP. With IMAP what you do on one device — reading, replying, filing — reaches all the others. With POP3 each device keeps its own copy and none of that travels."
-      : "One device: POP3 can do, and IMAP works too. When in doubt, IMAP: you can add a phone later.";
-    if (several && pop) $("#advice").append(h("b", {}, " You picked POP3 although you read this mail on several devices: they will disagree."));
+    $("#advice").textContent = words("pop_or_imap");
+    if (several && pop) $("#advice").append(" ", h("b", { id: "advice-several" }, words("pop3_several_devices")));
     dlg.querySelectorAll(".pop3-only").forEach((e) => (e as HTMLElement).classList.toggle("hidden", !pop));
-    const sec = val("setup-security");
-    ($("#setup-port") as HTMLInputElement).value = String(pop ? (sec === "tls" ? 995 : 110) : sec === "tls" ? 993 : 143);
   };
-  dlg.querySelectorAll("input[type=radio], #setup-security").forEach((e) => e.addEventListener("change", update));
+  dlg.querySelectorAll("input[type=radio]").forEach((e) => e.addEventListener("change", update));
   $("#devices-several").addEventListener("change", () => { ($("#protocol-imap") as HTMLInputElement).checked = true; update(); });
-  $("#setup-email").addEventListener("input", () => {
-    const email = val("setup-email");
-    const at = email.indexOf("@");
-    if (at > 0) {
-      ($("#setup-user") as HTMLInputElement).value = email;
-      if (!val("setup-name")) ($("#setup-name") as HTMLInputElement).placeholder = email.slice(at + 1);
-    }
-  });
   update();
   const submit = async () => {
     const btn = $<HTMLButtonElement>("#setup-submit");
     btn.disabled = true;
     $("#setup-error").textContent = "";
     status("Checking the login…");
-    const email = val("setup-email");
+    // As typed: blank is "not given", and the engine (AccountDraft::resolve) fills in the rest.
+    const port = (id: string) => (val(id) ? Number(val(id)) : null);
     try {
       await call("add_account", { account: {
-        name: val("setup-name") || email, email, displayName: val("setup-display"),
-        protocol: proto(), host: val("setup-host"), port: Number(val("setup-port")), security: val("setup-security"),
-        username: val("setup-user") || email, password: ($("#setup-password") as HTMLInputElement).value,
-        caFile: val("setup-ca") || null, smtpHost: val("setup-smtp-host") || (val("setup-smtp-port") ? val("setup-host") : null),
-        smtpPort: val("setup-smtp-port") ? Number(val("setup-smtp-port")) : null, smtpSecurity: val("setup-security"),
-        pop3Delete: proto() === "pop3" ? val("setup-pop3-delete") : null,
+        name: val("setup-name"), email: val("setup-email"), displayName: val("setup-display"),
+        protocol: proto(), host: val("setup-host"), port: port("setup-port"), security: val("setup-security"),
+        username: val("setup-user"), password: ($("#setup-password") as HTMLInputElement).value,
+        caFile: val("setup-ca"), smtpHost: val("setup-smtp-host"), smtpPort: port("setup-smtp-port"),
+        smtpSecurity: val("setup-smtp-security"), pop3Delete: proto() === "pop3" ? val("setup-pop3-delete") : null,
       } });
       dlg.remove();
       status("Account added: downloading mail…");
@@ -816,7 +856,7 @@ async function listenEngine() {
         updateChanges(); scheduleRefresh();
         break;
       case "advisory":
-        toast(`About ${e.account}`, e.message, 15000);
+        toast(`About ${e.account}`, adviceText(e.advice), 15000);
         break;
       case "pushState":
         $("#push-state").textContent = e.connected ? `● ${e.account}: live` : `○ ${e.account}: offline`;
@@ -824,7 +864,7 @@ async function listenEngine() {
       case "error":
         S.syncing.delete(e.account);
         if (S.syncing.size === 0) bar.classList.add("hidden");
-        status(`${e.account}: ${e.message}`, "error");
+        status(`${e.account}: ${adviceText(e.advice)}`, "error");
         updateChanges();
         break;
     }

@@ -1,9 +1,11 @@
 //! The engine's records as JSON for the front end (the core's records are uniffi
 //! records without serde).
 
+use brevdue_core::advice::Advice;
+use brevdue_core::compose::{format_address_list, ComposePreview};
 use brevdue_core::{
-    Account, Address, Event, Folder, MessageSummary, OutboxMessage, PendingChange, Protocol,
-    ThreadSummary,
+    Account, AccountSyncNow, Address, Event, Folder, MessageSummary, OutboxMessage, PendingChange,
+    Protocol, SyncNowReport, SyncReport, ThreadSummary,
 };
 use serde_json::{json, Value};
 
@@ -13,6 +15,51 @@ pub fn address(a: &Address) -> Value {
 
 pub fn addresses(list: &[Address]) -> Value {
     Value::Array(list.iter().map(address).collect())
+}
+
+pub fn advice(a: &Advice) -> Value {
+    json!({ "id": a.id, "detail": a.detail })
+}
+
+/// The composer's start (`Engine::compose_preview`), with the recipients also as the
+/// text its fields start with.
+pub fn preview(p: &ComposePreview) -> Value {
+    json!({
+        "to": addresses(&p.to),
+        "cc": addresses(&p.cc),
+        "toText": format_address_list(&p.to),
+        "ccText": format_address_list(&p.cc),
+        "subject": p.subject,
+        "quoted": p.quoted,
+        "attachments": p.attachments.iter().map(|a| json!({"name": a.name, "mimeType": a.mime_type, "size": a.size})).collect::<Vec<_>>(),
+    })
+}
+
+fn pulled(r: &SyncReport) -> Value {
+    json!({
+        "folders": r.folders, "newMessages": r.new_messages, "changedMessages": r.changed_messages,
+        "removedMessages": r.removed_messages, "bodies": r.bodies, "skippedFolders": r.skipped_folders,
+    })
+}
+
+fn account_sync_now(a: &AccountSyncNow) -> Value {
+    json!({
+        "account": a.account,
+        "sent": a.sent,
+        "sendRefused": a.send_refused,
+        "stillInOutbox": a.still_in_outbox,
+        "pushed": a.pushed,
+        "changesWaiting": a.changes_waiting,
+        "pulled": a.pulled.as_ref().map(pulled),
+        "problem": a.problem.as_ref().map(|p| json!({
+            "kind": p.kind, "message": p.message, "advice": advice(&p.advice),
+        })),
+    })
+}
+
+/// "Sync now"'s per-account report.
+pub fn sync_now(r: &SyncNowReport) -> Value {
+    json!({ "accounts": r.accounts.iter().map(account_sync_now).collect::<Vec<_>>() })
 }
 
 pub fn summary(m: &MessageSummary) -> Value {
@@ -67,6 +114,9 @@ pub fn account(a: &Account) -> Value {
         "port": a.server.port,
         "security": a.server.security.as_str(),
         "username": a.server.username,
+        "smtpHost": a.smtp.host,
+        "smtpPort": a.smtp.port,
+        "smtpSecurity": a.smtp.security.as_str(),
         "pop3Delete": a.pop3_delete.to_string(),
         "syncsBetweenDevices": a.protocol == Protocol::Imap,
         "capabilities": {
@@ -144,9 +194,20 @@ pub fn event(e: &Event) -> Value {
         } => json!({"type": "changeFailed", "account": account, "changeId": change_id,
                     "kind": kind.as_str(), "message": message}),
         Event::OutboxChanged { account } => json!({"type": "outboxChanged", "account": account}),
-        Event::Advisory { account, message } => {
-            json!({"type": "advisory", "account": account, "message": message})
+        Event::Advisory {
+            account,
+            message,
+            advice: a,
+        } => {
+            json!({"type": "advisory", "account": account, "message": message, "advice": advice(a)})
         }
+        Event::NewMail {
+            account,
+            folder,
+            total,
+            messages,
+        } => json!({"type": "newMail", "account": account, "folder": folder, "total": total,
+                    "messages": messages.iter().map(summary).collect::<Vec<_>>()}),
         Event::PushState { account, connected } => {
             json!({"type": "pushState", "account": account, "connected": connected})
         }
@@ -155,43 +216,8 @@ pub fn event(e: &Event) -> Value {
             account,
             kind,
             message,
-        } => json!({"type": "error", "account": account, "kind": kind, "message": message}),
-    }
-}
-
-/// "Anna <anna@example.test>, bob@example.test" as addresses.
-pub fn parse_addresses(input: &str) -> Vec<Address> {
-    input
-        .split([',', ';'])
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|part| match (part.rfind('<'), part.rfind('>')) {
-            (Some(open), Some(close)) if open < close => {
-                let name = part[..open].trim().trim_matches('"').trim();
-                Address {
-                    name: (!name.is_empty()).then(|| name.to_owned()),
-                    address: part[open + 1..close].trim().to_owned(),
-                }
-            }
-            _ => Address {
-                name: None,
-                address: part.to_owned(),
-            },
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_address_lists() {
-        let list = parse_addresses("Anna Berg <anna@example.test>, bob@example.test;");
-        assert_eq!(list.len(), 2);
-        assert_eq!(list[0].name.as_deref(), Some("Anna Berg"));
-        assert_eq!(list[0].address, "anna@example.test");
-        assert_eq!(list[1].name, None);
-        assert_eq!(list[1].address, "bob@example.test");
+            advice: a,
+        } => json!({"type": "error", "account": account, "kind": kind, "message": message,
+                    "advice": advice(a)}),
     }
 }

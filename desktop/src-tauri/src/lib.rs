@@ -4,13 +4,16 @@
 mod credentials;
 mod json;
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use brevdue_core::advice::Advice;
+use brevdue_core::compose::{parse_address_list, ComposeMode};
+use brevdue_core::setup::AccountDraft;
 use brevdue_core::{
-    AccountConfig, Draft, Engine, EngineOptions, Error, ErrorKind, Event, EventListener,
-    FlagChange, FolderRole, Pop3DeletePolicy, Protocol, Security, ServerConfig, Subscription,
+    Draft, Engine, EngineOptions, Error, ErrorKind, Event, EventListener, FlagChange, FolderRole,
+    MessageSummary, Subscription,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -18,18 +21,24 @@ use tauri::{AppHandle, Emitter, Manager, State};
 use tauri_plugin_dialog::DialogExt;
 use tauri_plugin_notification::NotificationExt;
 
-/// An engine error as the front end receives it.
+/// An engine error as the front end receives it: `message` is English for logs, the UI
+/// shows `advice` (and `problems`, one per address that is not one) in the user's language.
 #[derive(Debug, Serialize)]
 pub struct CmdError {
     kind: ErrorKind,
     message: String,
+    advice: Advice,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    problems: Vec<Advice>,
 }
 
 impl From<Error> for CmdError {
     fn from(err: Error) -> Self {
         Self {
             kind: err.kind,
+            advice: err.advice(),
             message: err.message,
+            problems: Vec::new(),
         }
     }
 }
@@ -56,59 +65,33 @@ impl AppState {
     }
 }
 
-/// Forwards engine events to the window and raises notifications for new mail.
+/// Forwards engine events to the window and raises a notification for each
+/// `Event::NewMail` (the engine decides what is new).
 struct Forwarder {
     app: AppHandle,
-    engine: std::sync::Weak<Engine>,
-    /// Accounts that finished a first sync in this run: later arrivals are new mail.
-    synced: Mutex<HashSet<String>>,
 }
 
 impl EventListener for Forwarder {
     fn on_event(&self, event: Event) {
         let _ = self.app.emit("engine", json::event(&event));
-        match &event {
-            Event::SyncFinished { account, .. } => {
-                self.synced
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(account.clone());
-            }
-            Event::MessagesChanged { account, added, .. } if !added.is_empty() => {
-                let known = self
-                    .synced
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .contains(account);
-                if known {
-                    self.notify_new(added);
-                }
-            }
-            _ => {}
+        if let Event::NewMail {
+            total, messages, ..
+        } = &event
+        {
+            self.notify_new(*total, messages);
         }
     }
 }
 
 impl Forwarder {
-    fn notify_new(&self, added: &[i64]) {
-        let Some(engine) = self.engine.upgrade() else {
-            return;
-        };
-        let fresh: Vec<_> = added
-            .iter()
-            .filter_map(|id| engine.message(*id).ok())
-            .filter(|m| !m.summary.flags.seen && m.summary.folder.eq_ignore_ascii_case("INBOX"))
-            .collect();
-        let (title, body) = match fresh.as_slice() {
+    fn notify_new(&self, total: u32, messages: &[MessageSummary]) {
+        let (title, body) = match messages {
             [] => return,
-            [one] => (
-                format!("New mail from {}", one.summary.from),
-                one.summary.subject.clone(),
-            ),
+            [one] if total <= 1 => (format!("New mail from {}", one.from), one.subject.clone()),
             many => (
-                format!("{} new messages", many.len()),
+                format!("{total} new messages"),
                 many.iter()
-                    .map(|m| m.summary.subject.as_str())
+                    .map(|m| format!("{}: {}", m.from, m.subject))
                     .collect::<Vec<_>>()
                     .join("\n"),
             ),
@@ -117,7 +100,7 @@ impl Forwarder {
         // daemon runs).
         let _ = self.app.emit(
             "notification",
-            json!({"title": title, "body": body, "ids": fresh.iter().map(|m| m.summary.id).collect::<Vec<_>>()}),
+            json!({"title": title, "body": body, "ids": messages.iter().map(|m| m.id).collect::<Vec<_>>()}),
         );
         if let Err(err) = self
             .app
@@ -161,68 +144,74 @@ async fn accounts(state: State<'_, AppState>) -> CmdResult {
     ))
 }
 
+/// The account form as typed: blank fields are absent, and `AccountDraft::resolve`
+/// fills in every default.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct NewAccount {
-    name: String,
-    email: String,
-    display_name: String,
-    protocol: String,
-    host: String,
-    port: u16,
-    security: String,
-    username: String,
+    name: Option<String>,
+    email: Option<String>,
+    display_name: Option<String>,
+    protocol: Option<String>,
+    host: Option<String>,
+    port: Option<u16>,
+    security: Option<String>,
+    username: Option<String>,
     password: String,
     ca_file: Option<String>,
     smtp_host: Option<String>,
     smtp_port: Option<u16>,
     smtp_security: Option<String>,
+    smtp_username: Option<String>,
     pop3_delete: Option<String>,
+}
+
+/// A choice from the form: blank is no choice.
+fn chosen<T: std::str::FromStr<Err = Error>>(value: Option<String>) -> Result<Option<T>, Error> {
+    match value.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => v.parse().map(Some),
+    }
+}
+
+impl NewAccount {
+    fn draft(self) -> Result<AccountDraft, Error> {
+        Ok(AccountDraft {
+            name: self.name,
+            email: self.email,
+            display_name: self.display_name,
+            protocol: chosen(self.protocol)?,
+            host: self.host,
+            port: self.port,
+            security: chosen(self.security)?,
+            username: self.username,
+            ca_file: self.ca_file,
+            smtp_host: self.smtp_host,
+            smtp_port: self.smtp_port,
+            smtp_security: chosen(self.smtp_security)?,
+            smtp_username: self.smtp_username,
+            pop3_delete: chosen(self.pop3_delete)?,
+        })
+    }
 }
 
 #[tauri::command]
 async fn add_account(state: State<'_, AppState>, account: NewAccount) -> CmdResult {
-    let protocol: Protocol = account.protocol.parse()?;
-    let security: Security = account.security.parse()?;
-    let ca_file = account.ca_file.filter(|s| !s.trim().is_empty());
-    let server = ServerConfig {
-        host: account.host.trim().to_owned(),
-        port: account.port,
-        security,
-        username: account.username.trim().to_owned(),
-        ca_file: ca_file.clone(),
-    };
-    let smtp = match (account.smtp_host, account.smtp_port) {
-        (Some(host), Some(port)) if !host.trim().is_empty() => Some(ServerConfig {
-            host: host.trim().to_owned(),
-            port,
-            security: account.smtp_security.as_deref().unwrap_or("tls").parse()?,
-            username: server.username.clone(),
-            ca_file,
-        }),
-        _ => None,
-    };
-    let pop3_delete: Pop3DeletePolicy = match account.pop3_delete.as_deref() {
-        Some(p) if !p.is_empty() => p.parse()?,
-        _ => Pop3DeletePolicy::Never,
-    };
+    let password = account.password.clone();
+    let config = account.draft()?.resolve()?;
     if state.keychain.is_err() && !state.test_passwords {
         // Say so before the engine logs in: the password could not be kept.
         return Err(CmdError {
             kind: ErrorKind::MissingCredentials,
             message: credentials::NO_KEYCHAIN.to_owned(),
+            advice: Advice {
+                id: "no_keychain".to_owned(),
+                detail: credentials::NO_KEYCHAIN.to_owned(),
+            },
+            problems: Vec::new(),
         });
     }
-    let config = AccountConfig {
-        name: account.name.trim().to_owned(),
-        email: account.email.trim().to_owned(),
-        protocol,
-        server,
-        pop3_delete,
-        display_name: account.display_name,
-        smtp,
-    };
-    let added = state.engine.add_account(config, account.password).await?;
+    let added = state.engine.add_account(config, password).await?;
     background(&state.engine, Some(added.name.clone()));
     Ok(json::account(&added))
 }
@@ -251,12 +240,9 @@ async fn switch_to_imap(state: State<'_, AppState>, account: String) -> CmdResul
 
 #[tauri::command]
 async fn sync_now(state: State<'_, AppState>, account: Option<String>) -> CmdResult {
-    let reports = state.engine.sync(account).await?;
-    let _ = state.engine.push_changes(None).await;
-    Ok(json!(reports
-        .iter()
-        .map(|(name, r)| json!({"account": name, "newMessages": r.new_messages}))
-        .collect::<Vec<_>>()))
+    // The engine sends the outbox, pushes queued changes and pulls, in that order.
+    let report = state.engine.sync_now(account).await?;
+    Ok(json::sync_now(&report))
 }
 
 // ---- folders and lists ----
@@ -513,54 +499,84 @@ async fn discard_change(state: State<'_, AppState>, id: i64) -> CmdResult {
 
 // ---- writing ----
 
+/// What the composer writes, from `mode` (new, reply, replyAll or forward) and the
+/// message it answers or forwards.
+fn compose_mode(mode: &str, original: Option<i64>) -> Result<ComposeMode, CmdError> {
+    let original = || original.ok_or_else(|| invalid("no message to answer"));
+    Ok(match mode {
+        "new" => ComposeMode::New,
+        "reply" => ComposeMode::Reply {
+            original: original()?,
+        },
+        "replyAll" => ComposeMode::ReplyAll {
+            original: original()?,
+        },
+        "forward" => ComposeMode::Forward {
+            original: original()?,
+        },
+        other => return Err(invalid(format!("unknown mode '{other}'"))),
+    })
+}
+
+/// The composer's start: recipients, subject and the quote the engine appends.
+#[tauri::command]
+async fn compose_preview(
+    state: State<'_, AppState>,
+    mode: String,
+    original: Option<i64>,
+) -> CmdResult {
+    let preview = state
+        .engine
+        .compose_preview(compose_mode(&mode, original)?)
+        .await?;
+    Ok(json::preview(&preview))
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Compose {
-    /// new, reply, replyAll or forward
     mode: String,
     account: String,
     original: Option<i64>,
     to: String,
     cc: String,
+    #[serde(default)]
+    bcc: String,
     subject: String,
     body: String,
 }
 
+/// The addresses of the To, Cc and Bcc fields, or an error with one piece of advice per
+/// part that is not an address.
+fn recipients(fields: [&str; 3]) -> Result<[Vec<brevdue_core::Address>; 3], CmdError> {
+    let lists = fields.map(parse_address_list);
+    let problems: Vec<Advice> = lists.iter().flat_map(|l| l.problems.clone()).collect();
+    if let Some(first) = problems.first() {
+        let message = format!("'{}' is not a valid address", first.detail);
+        return Err(CmdError {
+            problems: problems.clone(),
+            ..Error::advised(ErrorKind::InvalidInput, first.clone(), message).into()
+        });
+    }
+    Ok(lists.map(|l| l.addresses))
+}
+
 #[tauri::command]
 async fn send(state: State<'_, AppState>, message: Compose) -> CmdResult {
+    let mode = compose_mode(&message.mode, message.original)?;
+    let [to, cc, bcc] = recipients([&message.to, &message.cc, &message.bcc])?;
     let draft = Draft {
         account: message.account.clone(),
         from: None,
-        to: json::parse_addresses(&message.to),
-        cc: json::parse_addresses(&message.cc),
-        bcc: Vec::new(),
+        to,
+        cc,
+        bcc,
         subject: message.subject,
         body: message.body,
         attachments: Vec::new(),
     };
     let engine = &state.engine;
-    let original = || {
-        message
-            .original
-            .ok_or_else(|| invalid("no message to answer"))
-    };
-    let id = match message.mode.as_str() {
-        "new" => {
-            if draft.to.is_empty() {
-                return Err(invalid("add at least one recipient"));
-            }
-            engine.send(draft).await?
-        }
-        "reply" => engine.reply(original()?, false, draft).await?,
-        "replyAll" => engine.reply(original()?, true, draft).await?,
-        "forward" => {
-            if draft.to.is_empty() {
-                return Err(invalid("add at least one recipient"));
-            }
-            engine.forward(original()?, draft).await?
-        }
-        other => return Err(invalid(format!("unknown mode '{other}'"))),
-    };
+    let id = engine.compose(mode, draft).await?;
     // Push's worker sends at once; this covers a window opened without push.
     let engine = engine.clone();
     let account = message.account;
@@ -595,8 +611,6 @@ fn setup(app: &mut tauri::App) -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_default();
     let subscription = engine.subscribe(Arc::new(Forwarder {
         app: app.handle().clone(),
-        engine: Arc::downgrade(&engine),
-        synced: Mutex::new(HashSet::new()),
     }))?;
     // IDLE per account (and accounts added later), the change worker and the outbox.
     engine.start_push(None)?;
@@ -647,8 +661,53 @@ pub fn run() {
             changes,
             retry_change,
             discard_change,
+            compose_preview,
             send,
         ])
         .run(tauri::generate_context!())
         .expect("error while running Brevdue");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use brevdue_core::{Protocol, Security};
+
+    fn form(fields: Value) -> NewAccount {
+        serde_json::from_value(fields).expect("the form's JSON")
+    }
+
+    #[test]
+    fn the_form_leaves_blank_fields_to_the_engine() {
+        // As main.ts sends it: blanks as "", ports as null.
+        let config = form(json!({
+            "name": "", "email": "ola@eksempel.no", "displayName": "", "protocol": "imap",
+            "host": "imap.eksempel.no", "port": null, "security": "", "username": "",
+            "password": "x", "caFile": "", "smtpHost": "", "smtpPort": 587, "smtpSecurity": "",
+            "pop3Delete": null,
+        }))
+        .draft()
+        .unwrap()
+        .resolve()
+        .unwrap();
+        assert_eq!(config.name, "ola@eksempel.no");
+        assert_eq!(config.protocol, Protocol::Imap);
+        assert_eq!(
+            (config.server.port, config.server.security),
+            (993, Security::Tls)
+        );
+        assert_eq!(config.server.username, "ola@eksempel.no");
+        let smtp = config.smtp.expect("an SMTP port was given");
+        // 993 TLS in, 587 STARTTLS out: not the incoming security.
+        assert_eq!((smtp.port, smtp.security), (587, Security::StartTls));
+    }
+
+    #[test]
+    fn an_unknown_choice_is_an_error_with_advice() {
+        let err =
+            form(json!({"email": "a@b.no", "host": "h", "password": "", "security": "rot13"}))
+                .draft()
+                .expect_err("rot13 is no security");
+        assert_eq!(CmdError::from(err).advice.id, "invalid_input");
+    }
 }
