@@ -14,7 +14,10 @@ import app.brevdue.kit.SearchViewModel
 import app.brevdue.kit.SyncViewModel
 import kotlinx.coroutines.launch
 
-/** The kit's view models (tested on the JVM), living as long as the activity's ViewModel. */
+/**
+ * The kit's view models (tested on the JVM), living as long as the activity's ViewModel;
+ * their live lists end with [viewModelScope].
+ */
 class MailViewModel(app: Application) : AndroidViewModel(app) {
     private val mail = app.mail
     val accounts = AccountsViewModel(mail, viewModelScope)
@@ -32,10 +35,20 @@ class MailViewModel(app: Application) : AndroidViewModel(app) {
         viewModelScope.launch { block() }
     }
 
-    /** Shows an account: its folders, its Inbox, then a sync. */
+    init {
+        act { reader.loadSettings() }
+    }
+
+    /** Shows an account: its folders, its Inbox, then a sync. The lists follow by themselves. */
     fun showAccount(name: String) = act {
         folders.show(name)
         list.show(name, folders.state.value.selected)
         sync.sync(name)
+    }
+
+    /** The Inbox of every account in one list. */
+    fun showUnifiedInbox() = act {
+        folders.select("INBOX")
+        list.showUnifiedInbox()
     }
 }

@@ -22,6 +22,8 @@ data class ChangesState(
     val outbox: List<OutboxMessage> = emptyList(),
     /** The server's reasons, newest last, from ChangeFailed events. */
     val refusals: List<String> = emptyList(),
+    /** The changes the last undo took back (the one asked for and those depending on it). */
+    val undone: List<Long> = emptyList(),
     val error: UiError? = null,
 )
 
@@ -73,6 +75,19 @@ class ChangesViewModel(private val mail: Mail, scope: CoroutineScope) {
         }
         refresh()
         return report
+    }
+
+    /**
+     * Undoes a waiting change that has not reached the server, with the waiting changes
+     * that depend on it (a move into a folder whose creation is undone); the engine puts
+     * things back here. Returns the ids it took back, or null (with [ChangesState.error]).
+     */
+    suspend fun undo(id: Long): List<Long>? {
+        var failure: UiError? = null
+        val undone = catching({ failure = it }) { mail.engine.cancelChange(id) }
+        refresh() // it may have reached the server meanwhile
+        _state.update { it.copy(undone = undone ?: emptyList(), error = failure ?: it.error) }
+        return undone
     }
 
     suspend fun retry(id: Long) {

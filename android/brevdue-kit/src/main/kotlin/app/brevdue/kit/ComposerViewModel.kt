@@ -1,11 +1,11 @@
 package app.brevdue.kit
 
-import app.brevdue.core.Address
 import app.brevdue.core.Advice
 import app.brevdue.core.Attachment
 import app.brevdue.core.ComposeMode
 import app.brevdue.core.Draft
 import app.brevdue.core.SendReport
+import app.brevdue.core.formatAddressList
 import app.brevdue.core.parseAddressList
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
@@ -51,19 +51,6 @@ data class ComposerState(
     val canSend: Boolean get() = !sending && !preparing && account.isNotBlank()
 }
 
-/**
- * Addresses as text the user can edit and [parseAddressList] reads back: a name with
- * anything but letters, digits and spaces is quoted.
- */
-fun formatAddresses(addresses: List<Address>): String = addresses.joinToString(", ") { a ->
-    val name = a.name?.takeIf { it.isNotBlank() }
-    when {
-        name == null -> a.address
-        name.all { it.isLetterOrDigit() || it == ' ' } -> "$name <${a.address}>"
-        else -> "\"${name.replace("\\", "\\\\").replace("\"", "\\\"")}\" <${a.address}>"
-    }
-}
-
 /** The composer: fields as state, then the durable outbox and one sending attempt. */
 class ComposerViewModel(private val mail: Mail) {
     private val _state = MutableStateFlow(ComposerState())
@@ -79,7 +66,7 @@ class ComposerViewModel(private val mail: Mail) {
         _state.update {
             if (it.mode != mode || it.account != account) return@update it // started again meanwhile
             it.copy(
-                to = formatAddresses(preview.to), cc = formatAddresses(preview.cc),
+                to = formatAddressList(preview.to), cc = formatAddressList(preview.cc),
                 subject = preview.subject, quoted = preview.quoted,
                 attachments = preview.attachments, preparing = false,
             )

@@ -1,83 +1,66 @@
 package app.brevdue.kit
 
-import app.brevdue.core.Event
+import app.brevdue.core.BrevdueException
 import app.brevdue.core.Folder
-import app.brevdue.core.FolderRole
+import app.brevdue.core.FolderListDiff
+import app.brevdue.core.FolderListListener
 import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.Job
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
 import kotlinx.coroutines.flow.update
-import kotlinx.coroutines.launch
-import kotlinx.coroutines.sync.Mutex
-import kotlinx.coroutines.sync.withLock
 
 data class FoldersState(
+    /** Null: the folders of every account. */
     val account: String? = null,
+    /** In the engine's order (per account: Inbox, the special folders, then by name). */
     val folders: List<Folder> = emptyList(),
     val selected: String = "INBOX",
     val error: UiError? = null,
 ) {
-    /** Inbox and the special folders first, then the user's own, by name. */
-    val drawer: List<Folder>
-        get() = folders.filter { it.selectable }.sortedWith(
-            compareBy<Folder>({ it.role?.let(ROLE_ORDER::indexOf) ?: ROLE_ORDER.size }, { it.name }),
-        )
-
-    companion object {
-        private val ROLE_ORDER = listOf(
-            FolderRole.INBOX, FolderRole.DRAFTS, FolderRole.SENT, FolderRole.ARCHIVE,
-            FolderRole.JUNK, FolderRole.TRASH, FolderRole.ALL,
-        )
-    }
+    /** What the drawer lists: the folders that hold mail. */
+    val drawer: List<Folder> get() = folders.filter { it.selectable }
 }
 
-/** The folder drawer of one account, with unread counts kept current. */
-class FoldersViewModel(private val mail: Mail, scope: CoroutineScope) {
+/**
+ * The folder drawer with unread counts, as the engine's live folder list: the whole list
+ * first, then only what changed (a count, a new folder); nothing here reloads it.
+ */
+class FoldersViewModel(private val mail: Mail, scope: CoroutineScope) : AutoCloseable {
     private val _state = MutableStateFlow(FoldersState())
     val state: StateFlow<FoldersState> = _state.asStateFlow()
-    /** One reload at a time: one started earlier never overwrites a newer one. */
-    private val loading = Mutex()
+    private val live = LiveSubscription<Folder>()
 
     init {
-        scope.launch {
-            mail.events.collect { e ->
-                val account = _state.value.account
-                val mine = when (e) {
-                    is Event.FoldersChanged -> e.account == account
-                    is Event.MessagesChanged -> e.account == account
-                    is Event.SyncFinished -> e.account == account
-                    else -> false
-                }
-                if (mine) refresh()
-            }
-        }
+        scope.coroutineContext[Job]?.invokeOnCompletion { close() }
     }
 
-    suspend fun show(account: String) {
-        _state.update { it.copy(account = account) }
-        refresh()
+    /** Watches the folders of [account] (null: every account); returns once they are here. */
+    suspend fun show(account: String?) {
+        val before = live.start(
+            onDiffs = { diffs -> _state.update { it.copy(folders = it.folders.applying(diffs), error = null) } },
+            onError = { e -> _state.update { it.copy(error = UiError.of(e)) } },
+            reset = { _state.update { FoldersState(account = account, selected = it.selected) } },
+        ) { l ->
+            mail.engine.watchFolders(account, object : FolderListListener {
+                override fun onDiffs(diffs: List<FolderListDiff>) = l.diffs(diffs.map { it.toRowDiff() })
+                override fun onError(error: BrevdueException) = l.error(error)
+            })
+        }
+        live.awaitDelivery(before)
     }
 
     fun select(folder: String) = _state.update { it.copy(selected = folder) }
 
-    suspend fun refresh() {
-        loading.withLock {
-            val account = _state.value.account ?: return@withLock
-            catching({ e -> _state.update { it.copy(error = e) } }) {
-                val folders = mail.call { it.folders(account) }
-                _state.update { it.copy(folders = folders, error = null) }
-            }
-        }
-    }
-
-    /** Creates it here at once; the server follows through the change queue. */
+    /** Creates it here at once (it arrives in the list); the server follows through the queue. */
     suspend fun create(name: String): Boolean {
         val account = _state.value.account ?: return false
-        val ok = catching({ e -> _state.update { it.copy(error = e) } }) {
+        return catching({ e -> _state.update { it.copy(error = e) } }) {
             mail.call { it.createFolder(account, name) }
         } != null
-        refresh()
-        return ok
     }
+
+    /** Stops the live list (also when the scope ends). */
+    override fun close() = live.cancel()
 }

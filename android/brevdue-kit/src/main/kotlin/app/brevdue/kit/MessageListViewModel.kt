@@ -1,30 +1,33 @@
 package app.brevdue.kit
 
-import app.brevdue.core.Event
 import app.brevdue.core.FlagChange
+import app.brevdue.core.MessageListListener
+import app.brevdue.core.MessageQuery
 import app.brevdue.core.MessageSummary
 import app.brevdue.core.ThreadSummary
 import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.Job
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
 import kotlinx.coroutines.flow.update
-import kotlinx.coroutines.launch
-import kotlinx.coroutines.sync.Mutex
-import kotlinx.coroutines.sync.withLock
 
 data class MessageListState(
+    /** Null with folder "INBOX": the unified inbox of every account. */
     val account: String? = null,
     val folder: String = "INBOX",
     /** Newest first; grows a page at a time with [MessageListViewModel.loadMore]. */
     val messages: List<MessageSummary> = emptyList(),
     val endReached: Boolean = false,
+    /** Waiting for the list, or for the next page. */
     val loading: Boolean = false,
-    /** Conversations instead of messages. */
+    /** Conversations instead of messages (one account's folder only). */
     val threaded: Boolean = false,
     val threads: List<ThreadSummary> = emptyList(),
     val error: UiError? = null,
-)
+) {
+    val unified: Boolean get() = account == null
+}
 
 /** Marks a row shows: unread, flagged, answered, forwarded, attachment. */
 fun MessageSummary.marks(): String = buildString {
@@ -34,91 +37,122 @@ fun MessageSummary.marks(): String = buildString {
     append(if (hasAttachments) '@' else ' ')
 }
 
-/** One folder's messages, paged, with mark and move. */
+/**
+ * One folder's messages (or the unified inbox), paged, with mark and move. The list is
+ * the engine's live query: the whole page first, then only what changed; nothing here
+ * reloads it. Actions change the store and the engine sends the difference.
+ */
 class MessageListViewModel(
     private val mail: Mail,
     scope: CoroutineScope,
     private val pageSize: Int = 50,
-) {
+) : AutoCloseable {
     private val _state = MutableStateFlow(MessageListState())
     val state: StateFlow<MessageListState> = _state.asStateFlow()
-    private val loading = Mutex()
+    private val live = LiveSubscription<MessageSummary>()
+    /**
+     * Every row the engine sent: the [shown] ones, the next page, and one more that says
+     * whether there is a page after that. So "load more" shows its page at once and knows
+     * the end exactly (the engine says nothing when a larger limit adds no rows).
+     */
+    private var rows: List<MessageSummary> = emptyList()
+    private var shown = pageSize
+
+    private fun ahead() = shown + pageSize + 1
 
     init {
-        scope.launch {
-            mail.events.collect { e ->
-                val s = _state.value
-                if (e is Event.MessagesChanged && e.account == s.account) reload()
-            }
-        }
+        scope.coroutineContext[Job]?.invokeOnCompletion { close() }
     }
 
-    suspend fun show(account: String, folder: String = "INBOX", threaded: Boolean = false) {
-        _state.value = MessageListState(account = account, folder = folder, threaded = threaded)
-        loadMore()
-    }
-
-    /** The next page (no-op at the end). */
-    suspend fun loadMore() = loading.withLock {
-        val s = _state.value
-        val account = s.account ?: return@withLock
-        if (s.endReached) return@withLock
-        _state.update { it.copy(loading = true) }
-        catching({ e -> _state.update { it.copy(error = e, loading = false) } }) {
-            val page = mail.call {
-                it.messages(account, s.folder, pageSize.toUInt(), s.messages.size.toUInt())
-            }
-            val threads = if (s.threaded) {
-                mail.call { it.threads(account, s.folder, (s.messages.size + pageSize).toUInt()) }
-            } else {
-                emptyList()
-            }
-            _state.update {
-                it.copy(
-                    messages = it.messages + page, endReached = page.size < pageSize,
-                    threads = threads, loading = false, error = null,
+    /**
+     * Shows a folder of one account, or with [account] null that folder of every account
+     * ("INBOX": the unified inbox); returns once the first page is here.
+     */
+    suspend fun show(account: String?, folder: String = "INBOX", threaded: Boolean = false) {
+        val query = MessageQuery(account, folder, (2 * pageSize + 1).toUInt())
+        val before = live.start(
+            onDiffs = ::applyDiffs,
+            onError = { e -> _state.update { it.copy(error = UiError.of(e), loading = false) } },
+            reset = {
+                rows = emptyList()
+                shown = pageSize
+                _state.value = MessageListState(
+                    account = account, folder = folder,
+                    threaded = threaded && account != null, loading = true,
                 )
+            },
+        ) { l ->
+            mail.engine.watchMessages(query, object : MessageListListener {
+                override fun onDiffs(diffs: List<app.brevdue.core.MessageListDiff>) = l.diffs(diffs.map { it.toRowDiff() })
+                override fun onError(error: app.brevdue.core.BrevdueException) = l.error(error)
+            })
+        }
+        live.awaitDelivery(before)
+    }
+
+    /** Shows the Inbox of every account, newest first. */
+    suspend fun showUnifiedInbox() = show(null, "INBOX")
+
+    /** The next page, at once from the rows already here (no-op at the end). */
+    suspend fun loadMore() {
+        mail.call {
+            live.setLimit {
+                val s = _state.value
+                if (!s.loading && !s.endReached) {
+                    shown += pageSize
+                    publish()
+                }
+                ahead()
             }
         }
     }
 
-    /** Reloads what is shown (as many rows as are loaded now, at least one page). */
-    suspend fun reload() = loading.withLock {
+    /** Runs on the engine's callback thread, one batch at a time. */
+    private fun applyDiffs(diffs: List<RowDiff<MessageSummary>>) {
+        rows = rows.applying(diffs)
+        publish()
+    }
+
+    /** The state from [rows] (under the live list's lock). */
+    private fun publish() {
         val s = _state.value
-        val account = s.account ?: return@withLock
-        val count = maxOf(s.messages.size, pageSize)
-        catching({ e -> _state.update { it.copy(error = e) } }) {
-            val messages = mail.call { it.messages(account, s.folder, count.toUInt(), 0u) }
-            val threads = if (s.threaded) mail.call { it.threads(account, s.folder, count.toUInt()) } else emptyList()
-            _state.update {
-                it.copy(messages = messages, threads = threads, endReached = messages.size < count, error = null)
-            }
+        var error: UiError? = null
+        // Conversations have no live query in the engine yet: read them with each change.
+        val threads = if (s.threaded && s.account != null) {
+            catching({ error = it }) { mail.engine.threads(s.account, s.folder, shown.toUInt()) } ?: s.threads
+        } else {
+            emptyList()
+        }
+        _state.update {
+            it.copy(
+                messages = rows.take(shown), endReached = rows.size <= shown,
+                threads = threads, loading = false, error = error,
+            )
         }
     }
 
     /** Applies at once here; the server follows through the change queue. */
     suspend fun mark(ids: List<Long>, change: FlagChange) {
         catching({ e -> _state.update { it.copy(error = e) } }) { mail.call { it.mark(ids, change) } }
-        reload()
     }
 
     suspend fun move(ids: List<Long>, folder: String) {
         catching({ e -> _state.update { it.copy(error = e) } }) { mail.call { it.moveMessages(ids, folder) } }
-        reload()
     }
 
     suspend fun archive(ids: List<Long>) {
         catching({ e -> _state.update { it.copy(error = e) } }) { mail.call { it.archive(ids) } }
-        reload()
     }
 
     suspend fun delete(ids: List<Long>) {
         catching({ e -> _state.update { it.copy(error = e) } }) { mail.call { it.delete(ids) } }
-        reload()
     }
 
     suspend fun setThreaded(threaded: Boolean) {
         val s = _state.value
-        show(s.account ?: return, s.folder, threaded)
+        show(s.account, s.folder, threaded)
     }
+
+    /** Stops the live list (also when the scope ends). */
+    override fun close() = live.cancel()
 }

@@ -2,8 +2,9 @@ package app.brevdue.kit
 
 import app.brevdue.core.FlagChange
 import app.brevdue.core.Message
-import app.brevdue.core.SafeHtml
-import app.brevdue.core.sanitizeHtml
+import app.brevdue.core.Reading
+import app.brevdue.core.ReadingOptions
+import app.brevdue.core.RemoteContentScope
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
@@ -13,44 +14,103 @@ sealed interface ReaderState {
     data object Empty : ReaderState
     data class Loading(val id: Long) : ReaderState
     data class Shown(
-        val message: Message,
-        /** The HTML part made safe to show, or null for text-only mail. */
-        val html: SafeHtml?,
-        val remoteImages: Boolean,
+        val reading: Reading,
+        /** Remote content is shown this time only ("show images this time"). */
+        val remoteOnce: Boolean = false,
     ) : ReaderState {
-        /** Remote images that were left out; the screen offers "show images". */
-        val blockedImages: Int get() = html?.blockedRemote?.toInt() ?: 0
+        val message: Message get() = reading.message
+
+        /** The engine's sanitized HTML, or null for text-only mail. */
+        val html: String? get() = reading.message.html
+
+        /** Remote images the engine left out; the screen offers to show them. */
+        val blockedImages: Int get() = reading.blockedRemote.toInt()
+
+        val remoteShown: Boolean get() = reading.remoteShown
+
+        /** Remote content is shown because the user allowed it for this message or sender. */
+        val remoteAllowed: Boolean get() = reading.remoteShown && !remoteOnce
+
+        /** Why the body is missing (offline, gone from the server): the headers are shown. */
+        val problem: UiError? get() = reading.problem?.toUiError()
     }
     data class Failed(val id: Long, val error: UiError) : ReaderState
 }
 
-/** One message: fetched on demand, marked read, HTML sanitized, remote images on request. */
+/**
+ * One message as the engine opens it for reading: the body fetched if needed, the HTML
+ * sanitized, remote content as the user allowed it, and marked read if the setting says
+ * so. Nothing of that is decided here.
+ */
 class ReaderViewModel(private val mail: Mail) {
     private val _state = MutableStateFlow<ReaderState>(ReaderState.Empty)
     val state: StateFlow<ReaderState> = _state.asStateFlow()
+    private val _markReadOnOpen = MutableStateFlow(true)
+    /** The setting: opening a message marks it read. */
+    val markReadOnOpen: StateFlow<Boolean> = _markReadOnOpen.asStateFlow()
+    private val _error = MutableStateFlow<UiError?>(null)
+    /** An action on the message shown failed (the message stays shown). */
+    val error: StateFlow<UiError?> = _error.asStateFlow()
 
-    suspend fun open(id: Long, markRead: Boolean = true) {
-        _state.value = ReaderState.Loading(id)
-        val message = catching({ e -> _state.value = ReaderState.Failed(id, e) }) {
-            // Downloads the body if only the headers are here (BODY.PEEK: not marked read).
-            val message = mail.engine.openMessage(id)
-            if (markRead && !message.summary.flags.seen) {
-                mail.call { it.mark(listOf(id), FlagChange.READ) }
-                mail.call { it.message(id) }
-            } else {
-                message
-            }
-        } ?: return
-        _state.value = ReaderState.Shown(message, message.html?.let { sanitizeHtml(it, false) }, false)
+    /** Reads the setting from the engine. */
+    suspend fun loadSettings() {
+        catching({ _error.value = it }) { _markReadOnOpen.value = mail.call { it.markReadOnOpen() } }
     }
 
-    /** Shows (or hides again) remote images of the message on screen. */
-    fun setRemoteImages(allow: Boolean) = _state.update { s ->
-        if (s is ReaderState.Shown) {
-            s.copy(html = s.message.html?.let { sanitizeHtml(it, allow) }, remoteImages = allow)
-        } else {
-            s
+    suspend fun setMarkReadOnOpen(mark: Boolean) {
+        catching({ _error.value = it }) {
+            mail.call { it.setMarkReadOnOpen(mark) }
+            _markReadOnOpen.value = mark
         }
+    }
+
+    /** Opens [id]; [markRead] overrides the setting for this opening only. */
+    suspend fun open(id: Long, markRead: Boolean? = null) = load(id, remoteOnce = false, markRead = markRead)
+
+    /** Shows the remote images of the message on screen, this time only. */
+    suspend fun showImagesOnce() {
+        val s = _state.value as? ReaderState.Shown ?: return
+        load(s.message.summary.id, remoteOnce = true, markRead = false)
+    }
+
+    /** Always shows remote content from this message's sender (stored by the engine). */
+    suspend fun alwaysShowImagesFromSender() = setAllowed(RemoteContentScope.SENDER, true)
+
+    /** Blocks remote content of this message and its sender again. */
+    suspend fun blockImages() {
+        val s = _state.value as? ReaderState.Shown ?: return
+        val id = s.message.summary.id
+        val ok = catching({ _error.value = it }) {
+            mail.call {
+                it.allowRemoteContent(id, RemoteContentScope.MESSAGE, false)
+                it.allowRemoteContent(id, RemoteContentScope.SENDER, false)
+            }
+        }
+        if (ok != null) load(id, remoteOnce = false, markRead = false)
+    }
+
+    private suspend fun setAllowed(scope: RemoteContentScope, allowed: Boolean) {
+        val s = _state.value as? ReaderState.Shown ?: return
+        val id = s.message.summary.id
+        val ok = catching({ _error.value = it }) { mail.call { it.allowRemoteContent(id, scope, allowed) } }
+        if (ok != null) load(id, remoteOnce = false, markRead = false)
+    }
+
+    /** Marks the message on screen (flag, unread) and shows it as it is then. */
+    suspend fun mark(change: FlagChange) {
+        val s = _state.value as? ReaderState.Shown ?: return
+        val id = s.message.summary.id
+        val ok = catching({ _error.value = it }) { mail.call { it.mark(listOf(id), change) } }
+        if (ok != null) load(id, remoteOnce = s.remoteOnce, markRead = false)
+    }
+
+    private suspend fun load(id: Long, remoteOnce: Boolean, markRead: Boolean?) {
+        if ((_state.value as? ReaderState.Shown)?.message?.summary?.id != id) _state.value = ReaderState.Loading(id)
+        _error.value = null
+        val reading = catching({ e -> _state.value = ReaderState.Failed(id, e) }) {
+            mail.engine.openForReading(id, ReadingOptions(allowRemoteOnce = remoteOnce, markRead = markRead))
+        } ?: return
+        _state.update { ReaderState.Shown(reading, remoteOnce = remoteOnce && reading.remoteShown) }
     }
 
     fun closeMessage() {

@@ -1,71 +1,70 @@
 package app.brevdue.kit
 
-import app.brevdue.core.Event
+import app.brevdue.core.AccountStatus
+import app.brevdue.core.Problem
+import app.brevdue.core.StatusSubscription
 import app.brevdue.core.SyncNowReport
-import app.brevdue.core.SyncReport
+import app.brevdue.core.SyncStatus
+import app.brevdue.core.SyncStatusListener
 import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.Job
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
 import kotlinx.coroutines.flow.update
-import kotlinx.coroutines.launch
+import java.util.concurrent.atomic.AtomicBoolean
 
-/** Where a sync stands, for the status bar. */
-data class SyncStatus(
-    val running: Set<String> = emptySet(),
-    val account: String? = null,
-    val folder: String? = null,
-    val done: Int = 0,
-    val total: Int = 0,
-    /** The last finished pass per account. */
-    val reports: Map<String, SyncReport> = emptyMap(),
-    val error: UiError? = null,
+/** A [Problem] as a screen shows it. */
+fun Problem.toUiError() = UiError(kind.name, message, advice)
+
+/** The status bar: every account's sync status as the engine keeps it, and "sync now". */
+data class SyncState(
+    /** The engine's status per account (syncing, progress, push, last problem, what waits). */
+    val accounts: List<AccountStatus> = emptyList(),
     /** The last "sync now" the user asked for: per account what went out and came in. */
     val syncNow: SyncNowReport? = null,
-    /**
-     * Per account, what that "sync now" left to do and why (the engine's advice): a pull
-     * that failed, mail still in the outbox, changes still queued.
-     */
-    val problems: Map<String, UiError> = emptyMap(),
-    /** Whether the push (IDLE) connection is up, per account. */
-    val push: Map<String, Boolean> = emptyMap(),
+    /** "Sync now" itself could not run (or the status cannot be watched). */
+    val error: UiError? = null,
 ) {
-    val syncing: Boolean get() = running.isNotEmpty()
+    val syncing: Boolean get() = accounts.any { it.syncing }
+
+    /** The account being synced now (the first, when several are). */
+    val current: AccountStatus? get() = accounts.firstOrNull { it.syncing }
 
     /** 0..1 within the folder being synced, or null when unknown. */
-    val progress: Float? get() = if (syncing && total > 0) done.toFloat() / total else null
+    val progress: Float? get() = current?.takeIf { it.total > 0u }?.let { it.done.toFloat() / it.total.toFloat() }
+
+    /** Per account, its last failure since its last good sync (the engine's advice). */
+    val problems: Map<String, UiError>
+        get() = accounts.mapNotNull { a -> a.problem?.let { a.account to it.toUiError() } }.toMap()
+
+    /** Per account, what the last "sync now" left to do and why (a pull that failed, mail in the outbox, queued changes). */
+    val syncNowProblems: Map<String, UiError>
+        get() = syncNow?.accounts?.mapNotNull { a -> a.problem?.let { a.account to it.toUiError() } }?.toMap().orEmpty()
+
+    /** Changes waiting for the server, refused by it, and mail in the outbox, over every account. */
+    val waiting: Int get() = accounts.sumOf { it.changesWaiting.toInt() }
+    val refused: Int get() = accounts.sumOf { it.changesFailed.toInt() }
+    val outbox: Int get() = accounts.sumOf { it.outbox.toInt() }
+
+    fun of(account: String): AccountStatus? = accounts.firstOrNull { it.account == account }
 }
 
-/** Sync status with progress, from the engine's events; and the "sync now" action. */
-class SyncViewModel(private val mail: Mail, scope: CoroutineScope) {
-    private val _status = MutableStateFlow(SyncStatus())
-    val status: StateFlow<SyncStatus> = _status.asStateFlow()
+/** The engine's sync status, watched (first as it is, then every change); and "sync now". */
+class SyncViewModel(private val mail: Mail, scope: CoroutineScope) : AutoCloseable {
+    private val _status = MutableStateFlow(SyncState())
+    val status: StateFlow<SyncState> = _status.asStateFlow()
+    private val subscription: StatusSubscription? =
+        catching({ e -> _status.update { it.copy(error = e) } }) {
+            mail.engine.watchStatus(object : SyncStatusListener {
+                override fun onStatus(status: SyncStatus) = _status.update { it.copy(accounts = status.accounts) }
+            })
+        }
+
+    private val closed = AtomicBoolean(false)
 
     init {
-        scope.launch { mail.events.collect(::apply) }
-    }
-
-    private fun apply(event: Event) = _status.update { s ->
-        when (event) {
-            is Event.SyncStarted -> s.copy(
-                running = s.running + event.account, account = event.account,
-                folder = null, done = 0, total = 0, error = null,
-            )
-            is Event.SyncProgress -> s.copy(
-                account = event.account, folder = event.folder,
-                done = event.done.toInt(), total = event.total.toInt(),
-            )
-            is Event.SyncFinished -> s.copy(
-                running = s.running - event.account,
-                reports = s.reports + (event.account to event.report),
-            )
-            is Event.Error -> s.copy(
-                running = s.running - event.account,
-                error = UiError(event.kind.name, event.message, event.advice),
-            )
-            is Event.PushState -> s.copy(push = s.push + (event.account to event.connected))
-            else -> s
-        }
+        scope.coroutineContext[Job]?.invokeOnCompletion { close() }
     }
 
     /**
@@ -74,19 +73,21 @@ class SyncViewModel(private val mail: Mail, scope: CoroutineScope) {
      * every account pulled.
      */
     suspend fun sync(account: String? = null): Boolean {
-        val report = catching({ e -> _status.update { it.copy(error = e, running = emptySet()) } }) {
+        _status.update { it.copy(error = null) }
+        val report = catching({ e -> _status.update { it.copy(error = e) } }) {
             mail.engine.syncNow(account)
         } ?: return false
         _status.update { s ->
+            // Keeps the other accounts' outcomes of an earlier "sync now" of all.
             val done = report.accounts.map { it.account }.toSet()
-            s.copy(
-                syncNow = report,
-                problems = s.problems.filterKeys { it !in done } +
-                    report.accounts.mapNotNull { a ->
-                        a.problem?.let { a.account to UiError(it.kind.name, it.message, it.advice) }
-                    },
-            )
+            val kept = s.syncNow?.accounts?.filter { it.account !in done }.orEmpty()
+            s.copy(syncNow = SyncNowReport(kept + report.accounts))
         }
         return report.accounts.all { it.pulled != null }
+    }
+
+    /** Stops watching (also when the scope ends). */
+    override fun close() {
+        if (closed.compareAndSet(false, true)) subscription?.use { it.cancel() }
     }
 }

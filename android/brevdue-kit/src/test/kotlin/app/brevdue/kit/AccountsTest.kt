@@ -86,8 +86,8 @@ class AccountsTest {
         assertEquals(993, config.server.port.toInt())
         assertEquals(Security.TLS, config.server.security)
         assertEquals("dora@example.test", config.server.username)
-        assertEquals("mail.example.test", config.smtp!!.host)
-        assertEquals("dora@example.test", config.smtp!!.username)
+        // No SMTP field in the form: none stored; sending uses the incoming host and login.
+        assertNull(config.smtp)
 
         // A form without a server: the view model shows the engine's advice, nothing is stored.
         Phone().use { phone ->

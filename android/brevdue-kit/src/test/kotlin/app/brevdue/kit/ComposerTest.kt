@@ -2,6 +2,7 @@ package app.brevdue.kit
 
 import app.brevdue.core.Address
 import app.brevdue.core.ComposeMode
+import app.brevdue.core.formatAddressList
 import app.brevdue.core.parseAddressList
 import kotlinx.coroutines.runBlocking
 import org.junit.jupiter.api.Assertions.assertEquals
@@ -87,12 +88,12 @@ class ComposerTest {
     }
 
     @Test
-    fun `addresses the composer fills in read back as the same addresses`() {
+    fun `addresses the composer fills in (the engine's formatAddressList) read back as the same addresses`() {
         val addresses = listOf(
             Address("Doe, Jane", "jane@example.test"), Address(null, "bob@example.test"),
             Address("Ann Lee", "ann@example.test"), Address("O'Neil \"Jr\"", "jr@example.test"),
         )
-        val text = formatAddresses(addresses)
+        val text = formatAddressList(addresses)
         val parsed = parseAddressList(text)
         assertEquals(emptyList<Any>(), parsed.problems, text)
         assertEquals(addresses, parsed.addresses, text)

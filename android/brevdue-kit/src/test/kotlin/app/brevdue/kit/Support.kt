@@ -62,7 +62,7 @@ class Phone(name: String = "phone") : AutoCloseable {
     /** One sync pass through the view model; fails the test with the engine's error. */
     suspend fun syncOk(account: String) {
         if (!sync.sync(account)) {
-            throw AssertionError("sync $account failed: ${sync.status.value.problems[account] ?: sync.status.value.error}")
+            throw AssertionError("sync $account failed: ${sync.status.value.syncNowProblems[account] ?: sync.status.value.error}")
         }
     }
 

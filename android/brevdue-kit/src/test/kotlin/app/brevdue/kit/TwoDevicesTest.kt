@@ -69,8 +69,7 @@ class TwoDevicesTest {
                 assertTrue(photos.flags.flagged)
                 assertEquals("Archive", phone.find("dinner@example.test").folder)
                 assertTrue(phone.find("dinner@example.test").flags.answered)
-                phone.folders.refresh()
-                assertTrue(phone.folders.state.value.folders.any { it.name == "Trips" })
+                phone.folders.state.await(what = "Trips in the live folder list") { s -> s.folders.any { it.name == "Trips" } }
                 val inbox = phone.list.state.await(what = "INBOX after the PC's changes") { s ->
                     s.messages.map { it.messageId } == listOf("photos@example.test")
                 }

@@ -63,7 +63,7 @@ fun MailboxScreen(
     val list by model.list.state.collectAsStateWithLifecycle()
     val sync by model.sync.status.collectAsStateWithLifecycle()
     val advice by model.advice.advice.collectAsStateWithLifecycle()
-    val changes by model.changes.state.collectAsStateWithLifecycle()
+    val markReadOnOpen by model.reader.markReadOnOpen.collectAsStateWithLifecycle()
     val drawer = rememberDrawerState(androidx.compose.material3.DrawerValue.Closed)
     val scope = rememberCoroutineScope()
 
@@ -83,11 +83,22 @@ fun MailboxScreen(
                 }
             }
             HorizontalDivider()
+            if (accounts.accounts.size > 1) {
+                NavigationDrawerItem(
+                    label = { Text(stringResource(R.string.all_inboxes)) },
+                    selected = list.unified,
+                    onClick = {
+                        model.showUnifiedInbox()
+                        scope.launch { drawer.close() }
+                    },
+                )
+            }
+            // The engine's live folder list: counts change as mail comes and goes.
             folders.drawer.forEach { f ->
                 NavigationDrawerItem(
                     label = { Text(f.name) },
                     badge = { if (f.unread > 0u) Badge { Text("${f.unread}") } },
-                    selected = f.name == list.folder,
+                    selected = !list.unified && f.name == list.folder && f.account == list.account,
                     onClick = {
                         model.folders.select(f.name)
                         model.act { model.list.show(f.account, f.name, list.threaded) }
@@ -96,6 +107,10 @@ fun MailboxScreen(
                 )
             }
             HorizontalDivider()
+            Row(Modifier.padding(horizontal = 16.dp), verticalAlignment = Alignment.CenterVertically) {
+                Text(stringResource(R.string.mark_read_on_open), Modifier.weight(1f))
+                Switch(markReadOnOpen, { model.act { model.reader.setMarkReadOnOpen(it) } })
+            }
             NavigationDrawerItem(label = { Text(stringResource(R.string.add_account)) }, selected = false,
                 onClick = { navigate(Screen.Setup) })
         }
@@ -103,7 +118,7 @@ fun MailboxScreen(
         Scaffold(
             topBar = {
                 TopAppBar(
-                    title = { Text(list.folder) },
+                    title = { Text(if (list.unified) stringResource(R.string.all_inboxes) else list.folder) },
                     navigationIcon = {
                         IconButton(onClick = { scope.launch { drawer.open() } }) { Icon(Icons.Filled.Menu, stringResource(R.string.folders)) }
                     },
@@ -122,22 +137,22 @@ fun MailboxScreen(
             },
         ) { padding ->
             Column(Modifier.padding(padding).fillMaxSize()) {
-                // Sync status with progress.
-                if (sync.syncing) {
+                // Sync status with progress, as the engine keeps it.
+                sync.current?.let { current ->
                     val progress = sync.progress
                     if (progress != null) LinearProgressIndicator(progress = { progress }, modifier = Modifier.fillMaxWidth())
                     else LinearProgressIndicator(Modifier.fillMaxWidth())
-                    Text(stringResource(R.string.syncing, sync.folder ?: "", if (sync.total > 0) "${sync.done}/${sync.total}" else ""),
+                    Text(stringResource(R.string.syncing, current.folder ?: "", if (current.total > 0u) "${current.done}/${current.total}" else ""),
                         Modifier.padding(horizontal = 16.dp), style = MaterialTheme.typography.bodySmall)
                 }
                 sync.error?.let { Text(errorText(it), Modifier.padding(16.dp), color = MaterialTheme.colorScheme.error) }
-                // What the last "sync now" left to do, per account (the engine's advice).
-                sync.problems.forEach { (name, problem) ->
-                    if (sync.error?.advice != problem.advice) {
-                        Text("$name: ${errorText(problem)}", Modifier.padding(horizontal = 16.dp),
-                            color = MaterialTheme.colorScheme.error, style = MaterialTheme.typography.bodySmall)
-                    }
+                // Each account's last failure, then what the last "sync now" left to do (the engine's advice).
+                val problems = sync.problems
+                (problems + sync.syncNowProblems.filterKeys { it !in problems }).forEach { (name, problem) ->
+                    Text("$name: ${errorText(problem)}", Modifier.padding(horizontal = 16.dp),
+                        color = MaterialTheme.colorScheme.error, style = MaterialTheme.typography.bodySmall)
                 }
+                list.error?.let { Text(errorText(it), Modifier.padding(horizontal = 16.dp), color = MaterialTheme.colorScheme.error) }
                 // The POP3 advisory.
                 advice.forEach { a ->
                     Card(Modifier.padding(8.dp).fillMaxWidth()) {
@@ -147,15 +162,17 @@ fun MailboxScreen(
                         }
                     }
                 }
-                // Pending and failed changes.
-                if (changes.pending.isNotEmpty() || changes.failed.isNotEmpty() || changes.outbox.isNotEmpty()) {
+                // Pending and failed changes and the outbox (the engine's counts).
+                if (sync.waiting > 0 || sync.refused > 0 || sync.outbox > 0) {
                     TextButton(onClick = { navigate(Screen.Changes) }) {
-                        Text(stringResource(R.string.changes_summary, changes.pending.size, changes.failed.size, changes.outbox.size))
+                        Text(stringResource(R.string.changes_summary, sync.waiting, sync.refused, sync.outbox))
                     }
                 }
-                Row(Modifier.padding(horizontal = 16.dp), verticalAlignment = Alignment.CenterVertically) {
-                    Text(stringResource(R.string.conversations), Modifier.weight(1f))
-                    Switch(list.threaded, { model.act { model.list.setThreaded(it) } })
+                if (!list.unified) {
+                    Row(Modifier.padding(horizontal = 16.dp), verticalAlignment = Alignment.CenterVertically) {
+                        Text(stringResource(R.string.conversations), Modifier.weight(1f))
+                        Switch(list.threaded, { model.act { model.list.setThreaded(it) } })
+                    }
                 }
                 LazyColumn(Modifier.fillMaxSize()) {
                     if (list.threaded) {
@@ -166,8 +183,9 @@ fun MailboxScreen(
                         items(list.messages, key = { it.id }) { m ->
                             MessageRow(m) { navigate(Screen.Reader(m.id)) }
                         }
+                        // "Load more" near the end: the live list grows by a page (its limit).
                         item {
-                            if (!list.endReached) LaunchedEffect(list.messages.size) { model.list.loadMore() }
+                            if (!list.endReached && !list.loading) LaunchedEffect(list.messages.size) { model.list.loadMore() }
                         }
                     }
                 }

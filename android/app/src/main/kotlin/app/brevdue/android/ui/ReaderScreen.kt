@@ -26,11 +26,15 @@ import app.brevdue.core.FlagChange
 import app.brevdue.core.ComposeMode
 import app.brevdue.kit.ReaderState
 
-/** One message: sanitized HTML in a locked-down WebView, remote images on request. */
+/**
+ * One message as the engine opens it (body fetched, HTML sanitized, remote content as the
+ * user allowed it, marked read if the setting says so) in a locked-down WebView.
+ */
 @Composable
 fun ReaderScreen(model: MailViewModel, id: Long, onBack: () -> Unit, navigate: (Screen) -> Unit) {
     LaunchedEffect(id) { model.reader.open(id) }
     val state by model.reader.state.collectAsStateWithLifecycle()
+    val actionError by model.reader.error.collectAsStateWithLifecycle()
     Column(Modifier.fillMaxSize()) {
         BackBar(stringResource(R.string.message), onBack) {
             TextButton(onClick = { navigate(Screen.Composer(ComposeMode.Reply(id))) }) { Text(stringResource(R.string.reply)) }
@@ -47,18 +51,32 @@ fun ReaderScreen(model: MailViewModel, id: Long, onBack: () -> Unit, navigate: (
                     Text(stringResource(R.string.from_line, "${m.summary.from.name ?: ""} <${m.summary.from.address}>"))
                     Text(stringResource(R.string.to_line, m.to.joinToString { it.address }))
                     Row {
-                        TextButton(onClick = { model.act { model.list.mark(listOf(id), FlagChange.UNREAD) } }) { Text(stringResource(R.string.mark_unread)) }
+                        TextButton(onClick = { model.act { model.reader.mark(FlagChange.UNREAD) } }) { Text(stringResource(R.string.mark_unread)) }
                         TextButton(onClick = {
                             val change = if (m.summary.flags.flagged) FlagChange.UNFLAGGED else FlagChange.FLAGGED
-                            model.act { model.list.mark(listOf(id), change); model.reader.open(id, markRead = false) }
+                            model.act { model.reader.mark(change) }
                         }) { Text(stringResource(if (m.summary.flags.flagged) R.string.unflag else R.string.flag)) }
                         TextButton(onClick = { model.act { model.list.archive(listOf(id)) }; onBack() }) { Text(stringResource(R.string.archive)) }
                         TextButton(onClick = { model.act { model.list.delete(listOf(id)) }; onBack() }) { Text(stringResource(R.string.delete)) }
                     }
+                    actionError?.let { Text(errorText(it), color = MaterialTheme.colorScheme.error) }
+                    // The body could not be fetched (offline, gone from the server): the headers, and why.
+                    s.problem?.let {
+                        Text(stringResource(R.string.body_missing, errorText(it)), color = MaterialTheme.colorScheme.error)
+                    }
                     m.attachments.forEach { Text(stringResource(R.string.attachment_line, it.name, it.size.toLong())) }
-                    if (s.blockedImages > 0 || s.remoteImages) {
-                        TextButton(onClick = { model.reader.setRemoteImages(!s.remoteImages) }) {
-                            Text(if (s.remoteImages) stringResource(R.string.hide_remote_images) else stringResource(R.string.show_remote_images, s.blockedImages))
+                    if (s.blockedImages > 0) {
+                        Row {
+                            TextButton(onClick = { model.act { model.reader.showImagesOnce() } }) {
+                                Text(stringResource(R.string.show_remote_images_once, s.blockedImages))
+                            }
+                            TextButton(onClick = { model.act { model.reader.alwaysShowImagesFromSender() } }) {
+                                Text(stringResource(R.string.show_remote_images_sender, m.summary.from.address))
+                            }
+                        }
+                    } else if (s.remoteShown) {
+                        TextButton(onClick = { model.act { model.reader.blockImages() } }) {
+                            Text(stringResource(R.string.hide_remote_images))
                         }
                     }
                 }
@@ -74,8 +92,9 @@ fun ReaderScreen(model: MailViewModel, id: Long, onBack: () -> Unit, navigate: (
                             }
                         },
                         update = { web ->
-                            web.settings.blockNetworkImage = !s.remoteImages
-                            web.loadDataWithBaseURL(null, html.html, "text/html", "utf-8", null)
+                            // The engine already left remote content out unless allowed; this is a second lock.
+                            web.settings.blockNetworkImage = !s.remoteShown
+                            web.loadDataWithBaseURL(null, html, "text/html", "utf-8", null)
                         },
                         modifier = Modifier.fillMaxSize(),
                     )
