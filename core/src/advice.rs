@@ -124,6 +124,15 @@ table! {
     "account_needs_server" =>
         "Enter the incoming mail server (your provider lists it, often as imap.{detail}).",
         "Skriv inn tjeneren for innkommende e-post (leverandøren oppgir den, ofte som imap.{detail}).";
+    "no_keychain" =>
+        "This computer has no keychain Brevdue can keep your password in. Start the desktop's keyring (for example GNOME Keyring or KWallet), then try again.",
+        "Denne datamaskinen har ingen nøkkelring Brevdue kan lagre passordet ditt i. Start skrivebordets nøkkelring (for eksempel GNOME Keyring eller KWallet), og prøv igjen.";
+    "new_mail_from" =>
+        "New mail from {detail}",
+        "Ny e-post fra {detail}";
+    "new_mail_count" =>
+        "{detail} new messages",
+        "{detail} nye meldinger";
     "outbox_waiting" =>
         "Not sent yet: the mail server cannot be reached. It goes out by itself when it can.",
         "Ikke sendt ennå: e-posttjeneren kan ikke nås. Den sendes av seg selv når det går.";
