@@ -125,7 +125,7 @@ cmp -s "$GEN_DIR/brevdue_core.swift" "$PKG/Sources/BrevdueCore/brevdue_core.swif
 say "starting the private mail server"
 USERS=""
 for u in acct1 acct2 sync1 sync2 list1 list2 pop1 pop2 pop3x err1 ev1 ev2 dev1 dev2 chg1 chg2 mem1 comp1 comp2 comp3 \
-  rep1 rep2 rep3 fwd1 fwd2 fwd3 new1 new2 err2; do
+  rep1 rep2 rep3 fwd1 fwd2 fwd3 new1 new2 err2 live1 live2 read1 read2 undo1 draft1 draft2; do
   USERS+="${USERS:+,}$u:secret"
 done
 SERVER_OUT=$(mktemp)

@@ -6,14 +6,16 @@ struct ComposerView: View {
     @Environment(\.dismiss) private var dismiss
     @State private var to = ""
     @State private var cc = ""
+    @State private var bcc = ""
     @State private var subject = ""
     @State private var text = ""
+    @State private var confirmDiscard = false
 
     init(composer: ComposerViewModel) {
         _composer = StateObject(wrappedValue: composer)
     }
 
-    private var title: String {
+    private var title: LocalizedStringKey {
         switch composer.mode {
         case .new: return "New message"
         case .reply: return "Reply"
@@ -22,17 +24,27 @@ struct ComposerView: View {
         }
     }
 
+    /// What the fields hold now, into the model (before saving or sending).
+    private func commit() {
+        composer.edit {
+            $0.to = to; $0.cc = cc; $0.bcc = bcc; $0.subject = subject; $0.body = text
+        }
+    }
+
     var body: some View {
         NavigationStack {
             Form {
                 Section {
-                    // Filled from the engine's preview; whoever is left here gets the message.
+                    // Filled from the engine's preview (or the saved draft); whoever is left
+                    // here gets the message.
                     TextField("To", text: $to)
                         .keyboardType(.emailAddress).textInputAutocapitalization(.never)
                     TextField("Cc", text: $cc)
                         .keyboardType(.emailAddress).textInputAutocapitalization(.never)
+                    TextField("Bcc", text: $bcc)
+                        .keyboardType(.emailAddress).textInputAutocapitalization(.never)
                     TextField("Subject", text: $subject)
-                    // After a send attempt: each part that is not an address (parseAddressList).
+                    // After a send or save: each part that is not an address (parseAddressList).
                     ForEach(composer.state.addressProblems, id: \.self) { problem in
                         Text(localized(problem)).font(.caption).foregroundStyle(.red)
                     }
@@ -49,6 +61,9 @@ struct ComposerView: View {
                         Text(composer.state.quoted).font(.caption).foregroundStyle(.secondary)
                     }
                 }
+                if composer.state.draftId != nil && !composer.state.savingDraft {
+                    Section { Label("Saved in Drafts", systemImage: "doc").font(.caption) }
+                }
                 if let error = composer.state.error {
                     Section { Text(error.userMessage()).foregroundStyle(.red) }
                 }
@@ -62,17 +77,34 @@ struct ComposerView: View {
                         ProgressView()
                     } else {
                         Button("Send") {
-                            composer.edit { $0.to = to; $0.cc = cc; $0.subject = subject; $0.body = text }
+                            commit()
                             Task { if await composer.send() { dismiss() } }
                         }
                     }
                 }
+                ToolbarItemGroup(placement: .bottomBar) {
+                    Button("Save draft") {
+                        commit()
+                        Task { await composer.saveDraft() }
+                    }
+                    .disabled(composer.state.savingDraft || !composer.state.prepared)
+                    Spacer()
+                    Button("Discard draft", role: .destructive) { confirmDiscard = true }
+                }
+            }
+            .confirmationDialog("Discard this draft?", isPresented: $confirmDiscard) {
+                Button("Discard draft", role: .destructive) {
+                    if composer.discardDraft() { dismiss() }
+                }
             }
             .task {
                 await composer.prepare()
-                to = composer.state.to
-                cc = composer.state.cc
-                subject = composer.state.subject
+                let s = composer.state
+                to = s.to
+                cc = s.cc
+                bcc = s.bcc
+                subject = s.subject
+                text = s.body
             }
         }
     }

@@ -13,18 +13,25 @@ struct FoldersView: View {
     var body: some View {
         List(folders.state.folders, id: \.id) { folder in
             NavigationLink {
-                MessageListView(list: MessageListViewModel(
-                    session: folders.session, account: folder.account, folder: folder.name))
+                // The Drafts folder is the drafts list: a row reopens the draft.
+                MessageListView(
+                    list: MessageListViewModel(
+                        session: folders.session, account: folder.account, folder: folder.name),
+                    drafts: folder.role == .drafts)
             } label: {
                 HStack {
                     Label(folder.name, systemImage: icon(folder.role))
                     Spacer()
-                    if folder.unread > 0 { Text("\(folder.unread)").foregroundStyle(.secondary) }
+                    if folder.role == .drafts {
+                        if folder.total > 0 { Text("\(folder.total)").foregroundStyle(.secondary) }
+                    } else if folder.unread > 0 {
+                        Text("\(folder.unread)").foregroundStyle(.secondary)
+                    }
                 }
             }
             .disabled(!folder.selectable)
         }
-        .navigationTitle(folders.account ?? "Folders")
+        .navigationTitle(folders.account ?? String(localized: "Folders"))
         .toolbar {
             Button { creating = true } label: { Image(systemName: "folder.badge.plus") }
         }
@@ -33,7 +40,7 @@ struct FoldersView: View {
             Button("Create") { folders.create(newName); newName = "" }
             Button("Cancel", role: .cancel) { newName = "" }
         }
-        .onAppear { folders.load() }
+        .onAppear { folders.start() }
     }
 
     private func icon(_ role: FolderRole?) -> String {

@@ -19,18 +19,36 @@ struct ReaderView: View {
                         Text(message.summary.subject).font(.title3).bold()
                         Text(message.summary.from.name.map { "\($0) <\(message.summary.from.address)>" } ?? message.summary.from.address)
                             .font(.subheadline)
-                        Text("To: " + message.to.map(\.address).joined(separator: ", "))
+                        Text("To: \(formatAddressList(addresses: message.to))")
                             .font(.caption).foregroundStyle(.secondary)
                         ForEach(message.attachments, id: \.name) { a in
                             Label("\(a.name) (\(a.size / 1024) KB)", systemImage: "paperclip").font(.caption)
                         }
                         Divider()
+                        if let problem = reader.state.problem {
+                            // The body could not be downloaded: the engine's advice.
+                            Label(localized(problem.advice, fallback: problem.message),
+                                  systemImage: "exclamationmark.triangle")
+                                .font(.caption).foregroundStyle(.orange)
+                        }
                         if let html = reader.state.html {
-                            if html.blockedRemote > 0 && !reader.state.remoteContentAllowed {
-                                Button("Show \(html.blockedRemote) remote image(s)") { reader.allowRemoteContent() }
-                                    .font(.caption)
+                            // Already sanitized by the engine, remote images as allowed.
+                            if reader.state.blockedRemote > 0 {
+                                VStack(alignment: .leading, spacing: 4) {
+                                    Text("\(Int(reader.state.blockedRemote)) remote image(s) blocked")
+                                    HStack {
+                                        Button("Show images this time") {
+                                            Task { await reader.showRemoteOnce() }
+                                        }
+                                        Button("Always for this sender") {
+                                            Task { await reader.allowRemoteFromSender() }
+                                        }
+                                    }
+                                    .buttonStyle(.bordered)
+                                }
+                                .font(.caption)
                             }
-                            HTMLView(html: html.html).frame(minHeight: 400)
+                            HTMLView(html: html).frame(minHeight: 400)
                         } else {
                             Text(message.text ?? "").textSelection(.enabled)
                         }
@@ -74,6 +92,7 @@ struct ReaderView: View {
             }
         }
         .navigationBarTitleDisplayMode(.inline)
+        // The engine marks it read on open (its setting) and blocks remote images.
         .task { await reader.open() }
     }
 

@@ -1,15 +1,19 @@
 import BrevdueKit
 import SwiftUI
 
-/// Sync progress, the POP3 advisory, pending and failed changes, the outbox, errors.
+/// The engine's sync status (progress, problems, what waits to go out), the POP3
+/// advisory, errors.
 struct SyncStatusSection: View {
     @ObservedObject var status: SyncStatusViewModel
 
     var body: some View {
         let state = status.state
-        if state.isSyncing || !state.advisories.isEmpty || !state.pending.isEmpty
-            || !state.failed.isEmpty || !state.outbox.isEmpty || !state.problems.isEmpty
-            || state.lastError != nil
+        let accounts = state.status.accounts
+        let waiting = Int(accounts.reduce(0) { $0 + $1.changesWaiting })
+        let refused = Int(accounts.reduce(0) { $0 + $1.changesFailed })
+        let outbox = Int(accounts.reduce(0) { $0 + $1.outbox })
+        if state.isSyncing || !state.advisories.isEmpty || waiting > 0 || refused > 0
+            || outbox > 0 || !state.problems.isEmpty || state.lastError != nil
         {
             Section("Status") {
                 ForEach(state.syncing.sorted(), id: \.self) { account in
@@ -28,16 +32,16 @@ struct SyncStatusSection: View {
                         Button("OK") { status.dismissAdvisory(account) }.font(.caption)
                     }
                 }
-                if !state.pending.isEmpty || !state.failed.isEmpty {
+                if waiting > 0 || refused > 0 {
                     NavigationLink {
                         ChangesView(status: status)
                     } label: {
-                        Label("\(state.pending.count) waiting for the server, \(state.failed.count) refused",
-                              systemImage: state.failed.isEmpty ? "clock" : "xmark.octagon")
+                        Label("\(waiting) waiting for the server, \(refused) refused",
+                              systemImage: refused == 0 ? "clock" : "xmark.octagon")
                     }
                 }
-                if !state.outbox.isEmpty {
-                    Label("\(state.outbox.count) in the outbox", systemImage: "tray.and.arrow.up")
+                if outbox > 0 {
+                    Label("\(outbox) in the outbox", systemImage: "tray.and.arrow.up")
                 }
                 ForEach(state.problems.sorted(by: { $0.key < $1.key }), id: \.key) { account, problem in
                     Text("\(account): \(localized(problem.advice, fallback: problem.message))")
@@ -52,7 +56,8 @@ struct SyncStatusSection: View {
     }
 }
 
-/// Changes made here that the server has not confirmed, and those it refused.
+/// Changes made here that the server has not confirmed (they can be undone, with the
+/// changes that depend on them), and those it refused.
 struct ChangesView: View {
     @ObservedObject var status: SyncStatusViewModel
 
@@ -65,6 +70,9 @@ struct ChangesView: View {
                         if change.attempts > 0 {
                             Text("\(change.attempts) attempt(s): \(change.lastError)").font(.caption).foregroundStyle(.secondary)
                         }
+                    }
+                    .swipeActions {
+                        Button("Undo") { Task { await status.undo(change.id) } }.tint(.orange)
                     }
                 }
             }

@@ -56,13 +56,11 @@ public final class AccountsViewModel: ViewModel<AccountsState>, @unchecked Senda
     }
 
     public func load() {
-        serially {
-            do {
-                let accounts = try session.engine.accounts()
-                update { $0.accounts = accounts; $0.error = nil }
-            } catch {
-                update { $0.error = asBrevdueError(error) }
-            }
+        do {
+            let accounts = try session.engine.accounts()
+            update { $0.accounts = accounts; $0.error = nil }
+        } catch {
+            update { $0.error = asBrevdueError(error) }
         }
     }
 

@@ -2,57 +2,70 @@ import Foundation
 
 public struct FoldersState: Sendable {
     public var folders: [Folder] = []
+    /// The live list sent its first rows.
+    public var loaded = false
     public var error: BrevdueError? = nil
     public var unread: UInt32 { folders.reduce(0) { $0 + $1.unread } }
 }
 
-/// The folder list of one account (or of all): Inbox first, then the special folders,
-/// then the user's own by name.
+/// The folder list of one account (or of all) with its counts, in the engine's order
+/// (Inbox first, then the special folders, then the user's own), kept only from
+/// `engine.watchFolders`.
 public final class FoldersViewModel: ViewModel<FoldersState>, @unchecked Sendable {
     public let session: BrevdueSession
     public let account: String?
-    private var token: ObservationToken?
+    /// Called after every batch of changes is applied (for animations and tests).
+    public var onDiffs: (([ListChange<Folder>]) -> Void)?
+    private let feedLock = NSRecursiveLock()
+    private var feed: FolderFeed?
+    private var subscription: ListSubscription?
 
     public init(session: BrevdueSession, account: String?) {
         self.session = session
         self.account = account
         super.init(state: FoldersState())
-        token = session.observe { [weak self] event in self?.handle(event) }
     }
 
-    deinit { token?.cancel() }
+    deinit { subscription?.cancel() }
 
-    static func rank(_ role: FolderRole?) -> Int {
-        switch role {
-        case .inbox: return 0
-        case .drafts: return 1
-        case .sent: return 2
-        case .archive: return 3
-        case .all: return 4
-        case .junk: return 5
-        case .trash: return 6
-        case nil: return 7
-        }
+    /// Starts the live folder list (idempotent).
+    public func start() {
+        feedLock.lock()
+        defer { feedLock.unlock() }
+        guard subscription == nil else { return }
+        let feed = FolderFeed(self)
+        do {
+            subscription = try session.engine.watchFolders(account: account, listener: feed)
+            self.feed = feed
+        } catch { update { $0.error = asBrevdueError(error) } }
     }
 
-    public static func ordered(_ folders: [Folder]) -> [Folder] {
-        folders.sorted {
-            let (a, b) = (rank($0.role), rank($1.role))
-            if $0.account != $1.account { return $0.account < $1.account }
-            if a != b { return a < b }
-            return $0.name.localizedStandardCompare($1.name) == .orderedAscending
-        }
+    public func stop() {
+        feedLock.lock()
+        defer { feedLock.unlock() }
+        subscription?.cancel()
+        subscription = nil
+        feed = nil
     }
 
-    public func load() {
-        serially {
-            do {
-                let folders = Self.ordered(try session.engine.folders(account: account))
-                update { $0.folders = folders; $0.error = nil }
-            } catch {
-                update { $0.error = asBrevdueError(error) }
-            }
-        }
+    func receive(_ changes: [ListChange<Folder>], from source: FolderFeed) {
+        feedLock.lock()
+        defer { feedLock.unlock() }
+        guard source === feed else { return }
+        update { apply(changes, to: &$0.folders); $0.loaded = true; $0.error = nil }
+        onDiffs?(changes)
+    }
+
+    func failed(_ error: BrevdueError, from source: FolderFeed) {
+        feedLock.lock()
+        defer { feedLock.unlock() }
+        guard source === feed else { return }
+        update { $0.error = error }
+    }
+
+    /// The account's Drafts folder, once the list has it.
+    public func drafts(of account: String) -> Folder? {
+        state.folders.first { $0.account == account && $0.role == .drafts }
     }
 
     /// Creates a folder here at once; the server follows through the change queue.
@@ -78,7 +91,6 @@ public final class FoldersViewModel: ViewModel<FoldersState>, @unchecked Sendabl
         }
         do {
             try session.engine.createFolder(account: target, name: name)
-            load()
             return true
         } catch {
             update { $0.error = asBrevdueError(error) }
@@ -90,7 +102,6 @@ public final class FoldersViewModel: ViewModel<FoldersState>, @unchecked Sendabl
         guard let target = account ?? self.account else { return }
         do {
             try session.engine.renameFolder(account: target, old: old, new: new)
-            load()
         } catch { update { $0.error = asBrevdueError(error) } }
     }
 
@@ -98,15 +109,6 @@ public final class FoldersViewModel: ViewModel<FoldersState>, @unchecked Sendabl
         guard let target = account ?? self.account else { return }
         do {
             try session.engine.deleteFolder(account: target, name: name)
-            load()
         } catch { update { $0.error = asBrevdueError(error) } }
-    }
-
-    func handle(_ event: Event) {
-        switch event {
-        case .foldersChanged(let a), .messagesChanged(let a, _, _, _, _), .syncFinished(let a, _):
-            if account == nil || account == a { load() }
-        default: break
-        }
     }
 }

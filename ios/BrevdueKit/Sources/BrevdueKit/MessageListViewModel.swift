@@ -1,22 +1,32 @@
 import Foundation
 
 public struct MessageListState: Sendable {
+    /// The rows as the engine's live list left them (or the search hits).
     public var messages: [MessageSummary] = []
-    /// Whether another page may follow.
-    public var hasMore = true
-    /// The search in effect, if any.
+    /// How many of the newest the live list shows (grows with `loadMore`).
+    public var limit: UInt32 = 0
+    /// The live list sent its first rows.
+    public var loaded = false
+    /// The search in effect, if any (its hits are a snapshot, not a live list).
     public var query: String? = nil
     public var error: BrevdueError? = nil
+    /// Another page may follow: the list filled what was asked for.
+    public var hasMore: Bool { loaded && query == nil && messages.count >= Int(limit) }
 }
 
-/// A folder's messages, newest first, a page at a time; marking, filing and deleting.
-/// Local changes show at once; the engine queues them for the server.
+/// A folder's messages (or the unified inbox: account nil, folder "INBOX"), newest
+/// first, kept only from `engine.watchMessages`: the whole list, then the engine's inserts,
+/// updates and removals. Marking, filing and deleting go to the engine; the list follows.
 public final class MessageListViewModel: ViewModel<MessageListState>, @unchecked Sendable {
     public let session: BrevdueSession
     public let account: String?
     public let folder: String
     public let pageSize: UInt32
-    private var token: ObservationToken?
+    /// Called after every batch of changes is applied (for animations and tests).
+    public var onDiffs: (([ListChange<MessageSummary>]) -> Void)?
+    private let feedLock = NSRecursiveLock()
+    private var feed: MessageFeed?
+    private var subscription: ListSubscription?
 
     public init(session: BrevdueSession, account: String?, folder: String, pageSize: UInt32 = 50) {
         self.session = session
@@ -24,74 +34,90 @@ public final class MessageListViewModel: ViewModel<MessageListState>, @unchecked
         self.folder = folder
         self.pageSize = max(pageSize, 1)
         super.init(state: MessageListState())
-        token = session.observe { [weak self] event in self?.handle(event) }
     }
 
-    deinit { token?.cancel() }
+    deinit { subscription?.cancel() }
 
-    private func page(offset: UInt32, limit: UInt32) throws -> [MessageSummary] {
-        try session.engine.messages(account: account, folder: folder, limit: limit, offset: offset)
-    }
-
-    /// The newest `limit` messages, replacing what is shown (and any search).
-    private func showNewest(_ limit: UInt32) {
+    /// Starts the live list (when the screen appears); again after `stop` or a search.
+    public func start() {
+        feedLock.lock()
+        defer { feedLock.unlock() }
+        guard subscription == nil else { return }
+        let limit = max(state.limit, pageSize)
+        let feed = MessageFeed(self)
         do {
-            let rows = try page(offset: 0, limit: limit)
-            update {
-                $0.messages = rows
-                $0.hasMore = rows.count == Int(limit)
-                $0.query = nil
-                $0.error = nil
-            }
+            let query = MessageQuery(account: account, folder: folder, limit: limit)
+            subscription = try session.engine.watchMessages(query: query, listener: feed)
+            self.feed = feed
+            update { $0.limit = limit; $0.query = nil; $0.error = nil }
         } catch { update { $0.error = asBrevdueError(error) } }
     }
 
-    /// The newest page.
-    public func loadFirstPage() {
-        serially { showNewest(pageSize) }
+    /// Stops the live list (the query changes, or the screen goes).
+    public func stop() {
+        feedLock.lock()
+        defer { feedLock.unlock() }
+        subscription?.cancel()
+        subscription = nil
+        feed = nil
+        update { $0.loaded = false }
     }
 
-    /// The next page, appended (when the list is scrolled to its end).
+    func receive(_ changes: [ListChange<MessageSummary>], from source: MessageFeed) {
+        feedLock.lock()
+        defer { feedLock.unlock() }
+        guard source === feed else { return }
+        update {
+            apply(changes, to: &$0.messages)
+            $0.loaded = true
+            $0.error = nil
+        }
+        onDiffs?(changes)
+    }
+
+    func failed(_ error: BrevdueError, from source: MessageFeed) {
+        feedLock.lock()
+        defer { feedLock.unlock() }
+        guard source === feed else { return }
+        update { $0.error = error }
+    }
+
+    /// The next page (when the list is scrolled to its end): the live list grows.
     public func loadMore() {
-        serially {
-            let current = state
-            guard current.hasMore, current.query == nil else { return }
-            do {
-                let next = try page(offset: UInt32(current.messages.count), limit: pageSize)
-                update {
-                    let known = Set($0.messages.map(\.id))
-                    $0.messages += next.filter { !known.contains($0.id) }
-                    $0.hasMore = next.count == Int(pageSize)
-                }
-            } catch { update { $0.error = asBrevdueError(error) } }
-        }
+        feedLock.lock()
+        defer { feedLock.unlock() }
+        guard state.hasMore, let subscription else { return }
+        let limit = state.limit + pageSize
+        update { $0.limit = limit }
+        subscription.setLimit(limit: limit)
     }
 
-    /// Reloads as many rows as are shown (after a change or a sync).
-    public func refresh() {
-        serially {
-            let current = state
-            if let query = current.query { return search(query) }
-            showNewest(max(UInt32(current.messages.count), pageSize))
-        }
-    }
-
-    /// Full-text search over the account (an empty query goes back to the folder).
+    /// Full-text search over the account; an empty query goes back to the live list.
     public func search(_ query: String) {
-        serially {
-            let query = query.trimmingCharacters(in: .whitespaces)
-            guard !query.isEmpty else { return loadFirstPage() }
-            do {
-                let hits = try session.engine.search(query: query, account: account, limit: 200)
-                update { $0.messages = hits; $0.hasMore = false; $0.query = query; $0.error = nil }
-            } catch { update { $0.error = asBrevdueError(error) } }
-        }
+        let query = query.trimmingCharacters(in: .whitespaces)
+        guard !query.isEmpty else { return clearSearch() }
+        stop()
+        runSearch(query)
+    }
+
+    public func clearSearch() {
+        guard state.query != nil || subscription == nil else { return }
+        update { $0.query = nil; $0.messages = [] }
+        start()
+    }
+
+    private func runSearch(_ query: String) {
+        do {
+            let hits = try session.engine.search(query: query, account: account, limit: 200)
+            update { $0.messages = hits; $0.query = query; $0.loaded = true; $0.error = nil }
+        } catch { update { $0.error = asBrevdueError(error) } }
     }
 
     private func perform(_ body: () throws -> Void) {
         do {
             try body()
-            refresh()
+            // Search hits are a snapshot: read them again. The live list follows by itself.
+            if let query = state.query { runSearch(query) }
         } catch { update { $0.error = asBrevdueError(error) } }
     }
 
@@ -107,14 +133,8 @@ public final class MessageListViewModel: ViewModel<MessageListState>, @unchecked
 
     public func delete(_ ids: [Int64]) { perform { try session.engine.delete(ids: ids) } }
 
-    public var unreadCount: Int { state.messages.filter { !$0.flags.seen }.count }
+    /// Drafts: throws the draft away (here and on the server).
+    public func discardDraft(_ id: Int64) { perform { try session.engine.discardDraft(id: id) } }
 
-    func handle(_ event: Event) {
-        // Local changes (mark, move, delete) come with an empty folder: any list may show them.
-        if case .messagesChanged(let a, let f, _, _, _) = event,
-            account == nil || account == a, f == folder || f.isEmpty
-        {
-            refresh()
-        }
-    }
+    public var unreadCount: Int { state.messages.filter { !$0.flags.seen }.count }
 }

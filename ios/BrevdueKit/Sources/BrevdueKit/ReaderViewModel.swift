@@ -1,15 +1,25 @@
 import Foundation
 
 public struct ReaderState: Sendable {
+    /// The message as the engine opened it; its `html` is already sanitized.
     public var message: Message? = nil
-    /// The HTML part made safe to show (remote images blocked unless allowed).
-    public var html: SafeHtml? = nil
-    public var remoteContentAllowed = false
+    /// Remote images the engine held back (0 when they are shown).
+    public var blockedRemote: UInt32 = 0
+    /// Remote content is shown (allowed for this message, its sender, or this once).
+    public var remoteShown = false
+    /// This opening marked the message read (by the engine's setting).
+    public var markedRead = false
+    /// Why the body is missing (offline, say): the cached headers are shown with this advice.
+    public var problem: Problem? = nil
     public var loading = false
     public var error: BrevdueError? = nil
+    /// The sanitized HTML to draw, if the message has HTML.
+    public var html: String? { message?.html }
 }
 
-/// One message: its body downloaded on demand, marked read when opened.
+/// One message, opened by `engine.openForReading`: the body downloaded if needed, the
+/// HTML sanitized with remote content as the user allowed it, the read mark as the
+/// engine's setting says. Nothing of that is decided here.
 public final class ReaderViewModel: ViewModel<ReaderState>, @unchecked Sendable {
     public let session: BrevdueSession
     public let id: Int64
@@ -20,42 +30,55 @@ public final class ReaderViewModel: ViewModel<ReaderState>, @unchecked Sendable 
         super.init(state: ReaderState())
     }
 
-    /// Fetches the body if needed (without marking it read on the server), then marks the
-    /// message read here (queued for the server).
-    public func open(markRead: Bool = true) async {
+    /// Opens the message. `markRead` overrides the engine's "mark read on open" setting.
+    public func open(markRead: Bool? = nil) async {
+        await read(ReadingOptions(allowRemoteOnce: false, markRead: markRead))
+    }
+
+    /// "Show images this time": the same message again with remote content, once.
+    public func showRemoteOnce() async {
+        await read(ReadingOptions(allowRemoteOnce: true, markRead: false))
+    }
+
+    /// "Always for this sender": the engine remembers it; this message shows them now.
+    public func allowRemoteFromSender() async {
+        do {
+            try session.engine.allowRemoteContent(id: id, scope: .sender, allowed: true)
+        } catch {
+            update { $0.error = asBrevdueError(error) }
+            return
+        }
+        await read(ReadingOptions(allowRemoteOnce: false, markRead: false))
+    }
+
+    private func read(_ options: ReadingOptions) async {
         update { $0.loading = true; $0.error = nil }
         do {
-            var message = try await session.engine.openMessage(id: id)
-            if markRead && !message.summary.flags.seen {
-                try session.engine.mark(ids: [id], change: .read)
-                message.summary.flags.seen = true
+            let reading = try await session.engine.openForReading(id: id, options: options)
+            update {
+                $0.message = reading.message
+                $0.blockedRemote = reading.blockedRemote
+                $0.remoteShown = reading.remoteShown
+                $0.markedRead = $0.markedRead || reading.markedRead
+                $0.problem = reading.problem
+                $0.loading = false
             }
-            let allow = state.remoteContentAllowed
-            let html = message.html.map { sanitizeHtml(html: $0, allowRemote: allow) }
-            update { $0.message = message; $0.html = html; $0.loading = false }
         } catch {
             update { $0.loading = false; $0.error = asBrevdueError(error) }
         }
     }
 
-    /// Shows remote images of this message (after the user asked).
-    public func allowRemoteContent() {
-        let html = state.message?.html.map { sanitizeHtml(html: $0, allowRemote: true) }
-        update { $0.remoteContentAllowed = true; $0.html = html }
-    }
-
-    private func reload() {
-        serially {
-            if let fresh = try? session.engine.message(id: id) {
-                update { $0.message = fresh }
-            }
+    /// The flags as stored after a change made here.
+    private func rereadSummary() {
+        if let fresh = try? session.engine.message(id: id).summary {
+            update { $0.message?.summary = fresh }
         }
     }
 
     public func setFlag(_ change: FlagChange) {
         do {
             try session.engine.mark(ids: [id], change: change)
-            reload()
+            rereadSummary()
         } catch { update { $0.error = asBrevdueError(error) } }
     }
 
@@ -64,7 +87,7 @@ public final class ReaderViewModel: ViewModel<ReaderState>, @unchecked Sendable 
     }
 
     public func move(to folder: String) {
-        do { try session.engine.moveMessages(ids: [id], folder: folder); reload() } catch {
+        do { try session.engine.moveMessages(ids: [id], folder: folder); rereadSummary() } catch {
             update { $0.error = asBrevdueError(error) }
         }
     }

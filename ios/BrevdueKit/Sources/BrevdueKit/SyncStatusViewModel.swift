@@ -8,15 +8,17 @@ public struct SyncProgress: Sendable, Equatable {
 }
 
 public struct SyncStatusState: Sendable {
-    /// Accounts syncing right now.
-    public var syncing: Set<String> = []
-    /// The latest progress per account (while it syncs).
-    public var progress: [String: SyncProgress] = [:]
-    /// Every progress step seen, in order (what the progress bar went through).
+    /// Every account's status as the engine keeps it (`engine.watchStatus`): syncing and
+    /// how far, push, the last problem, what waits in the outbox and the change queue.
+    public var status = SyncStatus(accounts: [])
+    /// Every progress the status showed, in order (what the progress bar went through).
     public var progressSteps: [SyncProgress] = []
+    /// The pulls of the last "sync now", per account.
     public var lastReports: [String: SyncReport] = [:]
-    public var lastSync: Date? = nil
-    /// Changes made here and not yet confirmed by the server.
+    /// What the last "sync now" did, per account.
+    public var lastSyncNow: SyncNowReport? = nil
+    /// The change queue in detail (the Changes screen: undo, retry, discard), read when
+    /// the status's counts change. Changes made here and not yet on the server:
     public var pending: [PendingChange] = []
     /// Changes the server refused; reverted here, can be retried or discarded.
     public var failed: [PendingChange] = []
@@ -24,25 +26,38 @@ public struct SyncStatusState: Sendable {
     public var outbox: [OutboxMessage] = []
     /// POP3 advice per account ("read on more than one device"), as the engine gave it.
     public var advisories: [String: Advice] = [:]
-    public var pushConnected: [String: Bool] = [:]
-    /// What the last "sync now" did, per account.
-    public var lastSyncNow: SyncNowReport? = nil
-    /// Per account, why something is left to do: the last "sync now"'s problem, or the
-    /// engine's latest `Event.error` (its kind, English sentence and advice).
-    public var problems: [String: AccountProblem] = [:]
     /// The engine's new-mail announcements this session, oldest first.
     public var newMail: [NewMailNotice] = []
     /// A call into the engine that failed as a whole (a closed engine, say).
     public var lastError: BrevdueError? = nil
-    public var isSyncing: Bool { !syncing.isEmpty }
-}
 
-/// Why something is left to do for an account, as the engine said it (a "sync now"
-/// problem or an `Event.error`): the kind, the English sentence and the advice to show.
-public struct AccountProblem: Sendable, Equatable {
-    public var kind: ErrorKind
-    public var message: String
-    public var advice: Advice
+    public func account(_ name: String) -> AccountStatus? {
+        status.accounts.first { $0.account == name }
+    }
+    public var isSyncing: Bool { status.accounts.contains { $0.syncing } }
+    /// Accounts syncing right now.
+    public var syncing: Set<String> { Set(status.accounts.filter(\.syncing).map(\.account)) }
+    /// The progress per account while it syncs a folder.
+    public var progress: [String: SyncProgress] {
+        var out: [String: SyncProgress] = [:]
+        for a in status.accounts where a.syncing {
+            if let folder = a.folder {
+                out[a.account] = SyncProgress(folder: folder, done: a.done, total: a.total)
+            }
+        }
+        return out
+    }
+    /// Per account, the engine's last problem since a good sync (kind, sentence, advice).
+    public var problems: [String: Problem] {
+        var out: [String: Problem] = [:]
+        for a in status.accounts { if let p = a.problem { out[a.account] = p } }
+        return out
+    }
+    /// When a sync last finished (any account).
+    public var lastSync: Date? {
+        status.accounts.compactMap(\.lastSynced).max()
+            .map { Date(timeIntervalSince1970: TimeInterval($0)) }
+    }
 }
 
 /// New mail as the engine announced it (`Event.newMail`): what a notification shows.
@@ -59,11 +74,14 @@ extension SyncNowReport {
     public var newMessages: UInt32 { accounts.compactMap(\.pulled).reduce(0) { $0 + $1.newMessages } }
 }
 
-/// The status bar: sync with progress, pending and failed changes, the outbox, the POP3
-/// advisory and errors, kept current from the engine's events.
+/// The status bar: the engine's sync status (watched, never rebuilt here from events),
+/// the change queue with undo, retry and discard, the outbox, the POP3 advisory, new mail.
 public final class SyncStatusViewModel: ViewModel<SyncStatusState>, @unchecked Sendable {
     public let session: BrevdueSession
     private var token: ObservationToken?
+    private var subscription: StatusSubscription?
+    /// Held while the queue's detail is read and stored, so two reads never cross.
+    private let changesLock = NSLock()
     /// Called for every `Event.newMail` (the engine decides what is new; notifications
     /// come from here only).
     public var onNewMail: ((NewMailNotice) -> Void)?
@@ -72,9 +90,33 @@ public final class SyncStatusViewModel: ViewModel<SyncStatusState>, @unchecked S
         self.session = session
         super.init(state: SyncStatusState())
         token = session.observe { [weak self] event in self?.handle(event) }
+        do {
+            subscription = try session.engine.watchStatus(listener: StatusFeed(self))
+        } catch { update { $0.lastError = asBrevdueError(error) } }
     }
 
-    deinit { token?.cancel() }
+    deinit {
+        token?.cancel()
+        subscription?.cancel()
+    }
+
+    /// A status from the engine (the first one as it is, then every change).
+    func receive(_ status: SyncStatus) {
+        let counts = { (s: SyncStatus) in
+            s.accounts.map { [$0.account, "\($0.outbox)", "\($0.changesWaiting)", "\($0.changesFailed)"] }
+        }
+        var recount = false
+        update {
+            recount = counts($0.status) != counts(status)
+            $0.status = status
+            for a in status.accounts where a.syncing {
+                guard let folder = a.folder else { continue }
+                let step = SyncProgress(folder: folder, done: a.done, total: a.total)
+                if $0.progressSteps.last != step { $0.progressSteps.append(step) }
+            }
+        }
+        if recount { refreshChanges() }
+    }
 
     /// "Sync now" (pull to refresh, the app coming to the front, background refresh): one
     /// `engine.syncNow` sends the outbox, replays queued changes and pulls, past any
@@ -87,18 +129,13 @@ public final class SyncStatusViewModel: ViewModel<SyncStatusState>, @unchecked S
                 $0.lastSyncNow = report
                 for a in report.accounts {
                     if let pulled = a.pulled { $0.lastReports[a.account] = pulled }
-                    $0.problems[a.account] = a.problem.map {
-                        AccountProblem(kind: $0.kind, message: $0.message, advice: $0.advice)
-                    }
                 }
-                $0.lastSync = Date()
                 $0.lastError = nil
             }
             refreshChanges()
             return report
         } catch {
             update { $0.lastError = asBrevdueError(error) }
-            refreshChanges()
             return nil
         }
     }
@@ -116,17 +153,32 @@ public final class SyncStatusViewModel: ViewModel<SyncStatusState>, @unchecked S
         }
     }
 
+    /// Reads the change queue and the outbox in detail (the status has their counts).
     public func refreshChanges() {
-        serially {
-            do {
-                let changes = try session.engine.changes(account: nil)
-                let outbox = try session.engine.outbox(account: nil)
-                update {
-                    $0.pending = changes.filter { $0.state == .pending }
-                    $0.failed = changes.filter { $0.state == .failed }
-                    $0.outbox = outbox
-                }
-            } catch { update { $0.lastError = asBrevdueError(error) } }
+        changesLock.lock()
+        defer { changesLock.unlock() }
+        do {
+            let changes = try session.engine.changes(account: nil)
+            let outbox = try session.engine.outbox(account: nil)
+            update {
+                $0.pending = changes.filter { $0.state == .pending }
+                $0.failed = changes.filter { $0.state == .failed }
+                $0.outbox = outbox
+            }
+        } catch { update { $0.lastError = asBrevdueError(error) } }
+    }
+
+    /// Undoes a change that has not reached the server, with the waiting changes that
+    /// depend on it (a move into a folder being created goes with the folder). Returns
+    /// the ids of the changes undone.
+    @discardableResult
+    public func undo(_ change: Int64) async -> [Int64]? {
+        defer { refreshChanges() }
+        do {
+            return try await session.engine.cancelChange(id: change)
+        } catch {
+            update { $0.lastError = asBrevdueError(error) }
+            return nil
         }
     }
 
@@ -153,24 +205,11 @@ public final class SyncStatusViewModel: ViewModel<SyncStatusState>, @unchecked S
 
     public func dismissAdvisory(_ account: String) { update { $0.advisories[account] = nil } }
 
+    /// Events that are announcements rather than status: advice, new mail, refusals.
     func handle(_ event: Event) {
         switch event {
-        case .syncStarted(let account):
-            update { $0.syncing.insert(account) }
-        case .syncProgress(let account, let folder, let done, let total):
-            let step = SyncProgress(folder: folder, done: done, total: total)
-            update { $0.progress[account] = step; $0.progressSteps.append(step) }
-        case .syncFinished(let account, let report):
-            update {
-                $0.syncing.remove(account)
-                $0.progress[account] = nil
-                $0.lastReports[account] = report
-            }
-        case .changesApplied, .outboxChanged:
-            refreshChanges()
         case .changeFailed(let account, _, let kind, let message):
             update { $0.failureNotices.append("\(account): \(kind) refused: \(message)") }
-            refreshChanges()
         case .advisory(let account, _, let advice):
             update { $0.advisories[account] = advice }
         case .newMail(let account, let folder, let total, let messages):
@@ -178,13 +217,6 @@ public final class SyncStatusViewModel: ViewModel<SyncStatusState>, @unchecked S
                 account: account, folder: folder, total: total, messages: messages)
             update { $0.newMail.append(notice) }
             onNewMail?(notice)
-        case .pushState(let account, let connected):
-            update { $0.pushConnected[account] = connected }
-        case .error(let account, let kind, let message, let advice):
-            update {
-                $0.syncing.remove(account)
-                $0.problems[account] = AccountProblem(kind: kind, message: message, advice: advice)
-            }
         default:
             break
         }

@@ -11,7 +11,6 @@ open class ViewModel<State>: @unchecked Sendable {
     private var current: State
     private let changeLock = NSLock()
     private var changeHandlers: [(State) -> Void] = []
-    private let loadLock = NSRecursiveLock()
 
     public init(state: State) { current = state }
 
@@ -27,14 +26,6 @@ open class ViewModel<State>: @unchecked Sendable {
         changeLock.lock()
         changeHandlers.append(handler)
         changeLock.unlock()
-    }
-
-    /// Runs a read of the engine and the update it leads to as one step, so a reload started
-    /// earlier (say by an event on the listener's thread) never overwrites a newer one.
-    public func serially<T>(_ body: () throws -> T) rethrows -> T {
-        loadLock.lock()
-        defer { loadLock.unlock() }
-        return try body()
     }
 
     /// Changes the state in one step and tells observers.

@@ -147,3 +147,84 @@ final class Recorder: EngineListener, @unchecked Sendable {
         return received
     }
 }
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+extension Fixture {
+    /// Hands `message` (a whole RFC 5322 message, lines ending in CRLF) from `user` to
+    /// `to` through the test server's plain SMTP port (AUTH PLAIN): for mail the engine's
+    /// composer does not write, such as HTML with remote images.
+    static func deliverRaw(from user: String, to: String, message: String) throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw SmtpError.failed("socket") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(server.smtp_port).bigEndian
+        inet_pton(AF_INET, server.host, &address.sin_addr)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard connected == 0 else { throw SmtpError.failed("connect to \(server.smtp_port)") }
+        var buffer = [UInt8]()
+        func reply() throws -> Int {
+            // Lines until the last one ("250 ...", not "250-...").
+            while true {
+                if let end = buffer.firstIndex(of: 10) {
+                    let line = String(decoding: buffer[..<end], as: UTF8.self)
+                    buffer.removeSubrange(...end)
+                    let chars = Array(line)
+                    if chars.count >= 4, chars[3] == "-" { continue }
+                    return Int(String(line.prefix(3))) ?? 0
+                }
+                var chunk = [UInt8](repeating: 0, count: 4096)
+                let n = recv(fd, &chunk, chunk.count, 0)
+                guard n > 0 else { throw SmtpError.failed("the server closed the connection") }
+                buffer += chunk[..<n]
+            }
+        }
+        func say(_ line: String, expect: Int) throws {
+            let bytes = Array((line + "\r\n").utf8)
+            _ = bytes.withUnsafeBufferPointer { send(fd, $0.baseAddress, $0.count, 0) }
+            let code = try reply()
+            guard code == expect else { throw SmtpError.failed("\(line.prefix(20)): \(code)") }
+        }
+        guard try reply() == 220 else { throw SmtpError.failed("greeting") }
+        try say("EHLO test", expect: 250)
+        let plain = Data("\0\(user)\0\(password)".utf8).base64EncodedString()
+        try say("AUTH PLAIN \(plain)", expect: 235)
+        try say("MAIL FROM:<\(email(user))>", expect: 250)
+        try say("RCPT TO:<\(email(to))>", expect: 250)
+        try say("DATA", expect: 354)
+        try say(message + "\r\n.", expect: 250)
+        try say("QUIT", expect: 221)
+    }
+
+    enum SmtpError: Error { case failed(String) }
+
+    /// An HTML message with a remote image, as a newsletter sends it.
+    static func htmlMessage(from user: String, to: String, subject: String) -> String {
+        [
+            "From: Shop <\(email(user))>", "To: <\(email(to))>", "Subject: \(subject)",
+            "Date: \(Self.rfc2822(Date()))",
+            "Message-ID: <\(UUID().uuidString)@example.test>", "MIME-Version: 1.0",
+            "Content-Type: text/html; charset=utf-8", "",
+            "<p onclick=\"steal()\">Offer: \(subject)</p><script>alert(1)</script>",
+            "<img src=\"https://track.example/pixel.gif\" alt=\"\">",
+        ].joined(separator: "\r\n")
+    }
+
+    static func rfc2822(_ date: Date) -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "EEE, dd MMM yyyy HH:mm:ss Z"
+        return f.string(from: date)
+    }
+}

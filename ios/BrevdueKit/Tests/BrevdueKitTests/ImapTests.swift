@@ -25,8 +25,6 @@ final class ImapTests: XCTestCase {
         let subscription = try session.engine.subscribe(listener: recorder)
         defer { subscription.cancel() }
         let status = SyncStatusViewModel(session: session)
-        var syncingSeen = false
-        status.onChange { if $0.isSyncing { syncingSeen = true } }
 
         let report = await status.sync()
         XCTAssertEqual(report?.newMessages, 3)
@@ -35,7 +33,10 @@ final class ImapTests: XCTestCase {
         XCTAssertNil(status.state.lastError)
         XCTAssertTrue(status.state.problems.isEmpty, "\(status.state.problems)")
         XCTAssertEqual(status.state.lastReports["main"]?.newMessages, 3)
-        XCTAssertNotNil(status.state.lastSync)
+        // The engine's status (watched) says when it last synced.
+        let synced = await Fixture.waitUntil(5) { status.state.lastSync != nil && !status.state.isSyncing }
+        XCTAssertTrue(synced, "\(status.state.status)")
+        XCTAssertEqual(status.state.status.accounts.map(\.account), ["main"])
         let result4 = await Fixture.waitUntil(5) { recorder.events.contains { if case .syncFinished = $0 { return true } else { return false } } }
         XCTAssertTrue(result4)
 
@@ -56,16 +57,17 @@ final class ImapTests: XCTestCase {
             return nil
         }
         XCTAssertEqual(finished.last?.newMessages, 3)
-        // The view model went through the same: syncing, then the bar full, then idle.
-        let result5 = await Fixture.waitUntil(5) { !status.state.isSyncing && !status.state.progressSteps.isEmpty }
-        XCTAssertTrue(result5)
-        XCTAssertTrue(syncingSeen, "the status never showed a sync")
-        XCTAssertEqual(status.state.progressSteps.last(where: { $0.folder == "INBOX" })?.fraction, 1)
+        // The view model shows the engine's status: idle again, no problem (the steps it
+        // saw depend on timing: a status listener skips to the newest).
+        XCTAssertFalse(status.state.isSyncing)
+        XCTAssertNil(status.state.account("main")?.problem)
         print("sync progress steps: \(status.state.progressSteps.map { "\($0.folder) \($0.done)/\($0.total)" })")
 
         // Folders: Inbox first, the special folders, their counts.
         let folders = FoldersViewModel(session: session, account: "main")
-        folders.load()
+        folders.start()
+        let listed = await Fixture.waitUntil(5) { folders.state.loaded }
+        XCTAssertTrue(listed, "no folder list")
         let names = folders.state.folders.map(\.name)
         XCTAssertEqual(names.first, "INBOX", "\(names)")
         for role in [FolderRole.sent, .drafts, .trash] {
@@ -89,18 +91,23 @@ final class ImapTests: XCTestCase {
         let result7 = await status.sync()
         XCTAssertEqual(result7?.newMessages, 5)
 
-        // Paging: 2 + 2 + 1, newest first, no duplicates.
+        // Paging (the live list's limit): 2 + 2 + 1, newest first, no duplicates.
         let list = MessageListViewModel(session: phone, account: "main", folder: "INBOX", pageSize: 2)
-        list.loadFirstPage()
-        XCTAssertEqual(list.state.messages.count, 2)
+        list.start()
+        var shown = await Fixture.waitUntil(5) { list.state.messages.count == 2 }
+        XCTAssertTrue(shown, "\(list.state.messages.count) rows")
         XCTAssertTrue(list.state.hasMore)
         list.loadMore()
-        XCTAssertEqual(list.state.messages.count, 4)
+        list.loadMore() // the page asked for has not come yet: no second page
+        shown = await Fixture.waitUntil(5) { list.state.messages.count == 4 }
+        XCTAssertTrue(shown, "\(list.state.messages.count) rows")
+        XCTAssertEqual(list.state.limit, 4)
         list.loadMore()
-        XCTAssertEqual(list.state.messages.count, 5)
+        shown = await Fixture.waitUntil(5) { list.state.messages.count == 5 }
+        XCTAssertTrue(shown, "\(list.state.messages.count) rows")
         XCTAssertFalse(list.state.hasMore)
         list.loadMore()
-        XCTAssertEqual(list.state.messages.count, 5)
+        XCTAssertEqual(list.state.limit, 6, "no page after the last")
         XCTAssertEqual(Set(list.state.messages.map(\.subject)), Set(subjects))
         let dates = list.state.messages.map(\.date)
         XCTAssertEqual(dates, dates.sorted(by: >), "newest first")
@@ -110,14 +117,13 @@ final class ImapTests: XCTestCase {
         list.search("Note")
         XCTAssertEqual(list.state.messages.count, 5)
         XCTAssertEqual(list.state.query, "Note")
-        list.loadFirstPage()
+        list.search("")
         XCTAssertNil(list.state.query)
-        XCTAssertEqual(list.state.messages.count, 2)
-        list.loadMore()
-        list.loadMore()
-        XCTAssertEqual(list.state.messages.count, 5)
+        shown = await Fixture.waitUntil(5) { list.state.messages.count == 5 }
+        XCTAssertTrue(shown, "back to the live list (as far as it was paged)")
 
-        // The reader: the body comes on demand and opening marks it read (locally, queued).
+        // The reader: the body comes on demand and opening marks it read (the engine's
+        // setting; locally, queued).
         let first = list.state.messages[0]
         let reader = ReaderViewModel(session: phone, id: first.id)
         await reader.open()
@@ -126,6 +132,8 @@ final class ImapTests: XCTestCase {
         XCTAssertEqual(message.text?.trimmingCharacters(in: .whitespacesAndNewlines), "Body text: \(first.subject)")
         XCTAssertEqual(message.to.map(\.address), [Fixture.email("list1")])
         XCTAssertTrue(message.summary.flags.seen)
+        XCTAssertTrue(reader.state.markedRead)
+        XCTAssertNil(reader.state.problem)
         let result8 = await Fixture.waitUntil(5) { list.state.messages.first { $0.id == first.id }?.flags.seen == true }
         XCTAssertTrue(result8,
                       "the list did not follow the read mark")
@@ -135,33 +143,30 @@ final class ImapTests: XCTestCase {
         reader.toggleFlagged()
         XCTAssertEqual(reader.state.message?.summary.flags.flagged, true)
 
-        // HTML is sanitized; remote images only when allowed.
-        let html = sanitizeHtml(
-            html: "<p onclick=\"x()\">Hi</p><script>alert(1)</script><img src=\"https://track.example/p.gif\">",
-            allowRemote: false)
-        XCTAssertEqual(html.blockedRemote, 1)
-        XCTAssertFalse(html.html.contains("<script"))
-        XCTAssertFalse(html.html.contains("onclick"))
-        XCTAssertFalse(html.html.contains("track.example"))
-        XCTAssertTrue(html.html.contains("Hi"))
-
         // List actions: mark unread, create a folder, move there.
         let second = list.state.messages[1]
         list.mark([second.id], .read)
+        var followed = await Fixture.waitUntil(5) { list.state.messages.first { $0.id == second.id }?.flags.seen == true }
+        XCTAssertTrue(followed)
         list.mark([second.id], .unread)
-        XCTAssertEqual(list.state.messages.first { $0.id == second.id }?.flags.seen, false)
+        followed = await Fixture.waitUntil(5) { list.state.messages.first { $0.id == second.id }?.flags.seen == false }
+        XCTAssertTrue(followed)
         let folders = FoldersViewModel(session: phone, account: "main")
+        folders.start()
         XCTAssertFalse(folders.create("  "), "an empty name is refused")
         XCTAssertEqual(folders.state.error?.kind, "InvalidInput")
         XCTAssertTrue(folders.create("Receipts"))
-        XCTAssertTrue(folders.state.folders.contains { $0.name == "Receipts" })
+        followed = await Fixture.waitUntil(5) { folders.state.folders.contains { $0.name == "Receipts" } }
+        XCTAssertTrue(followed, "the folder list did not follow")
         let third = list.state.messages[2]
         list.move([third.id], to: "Receipts")
-        XCTAssertEqual(list.state.messages.count, 4)
+        followed = await Fixture.waitUntil(5) { list.state.messages.count == 4 }
+        XCTAssertTrue(followed)
         XCTAssertFalse(list.state.messages.contains { $0.messageId == third.messageId })
         let receipts = MessageListViewModel(session: phone, account: "main", folder: "Receipts")
-        receipts.loadFirstPage()
-        XCTAssertEqual(receipts.state.messages.map(\.messageId), [third.messageId])
+        receipts.start()
+        followed = await Fixture.waitUntil(5) { receipts.state.messages.map(\.messageId) == [third.messageId] }
+        XCTAssertTrue(followed, "\(receipts.state.messages.map(\.subject))")
 
         // Everything reaches the server.
         let pushed = await status.pushChanges()

@@ -39,7 +39,9 @@ final class Pop3Tests: XCTestCase {
         let result11 = await pcStatus.sync()
         XCTAssertEqual(result11?.newMessages, 0, "downloaded twice")
         let list = MessageListViewModel(session: pc, account: "pop", folder: "INBOX")
-        list.loadFirstPage()
+        list.start()
+        let listed = await Fixture.waitUntil(5) { list.state.messages.count == 3 }
+        XCTAssertTrue(listed)
         XCTAssertEqual(Set(list.state.messages.map(\.subject)), ["P1", "P2", "P3"])
         XCTAssertTrue(list.state.messages.allSatisfy { $0.hasBody && $0.uid == nil })
         let reader = ReaderViewModel(session: pc, id: list.state.messages[0].id)
@@ -49,8 +51,9 @@ final class Pop3Tests: XCTestCase {
         // What happens here stays here: nothing is queued for the server.
         let folders = FoldersViewModel(session: pc, account: "pop")
         XCTAssertTrue(folders.create("Kept"))
-        list.move([list.state.messages[1].id], to: "Kept")
-        list.mark([list.state.messages[0].id], .flagged)
+        let (kept, flagged) = (list.state.messages[1].id, list.state.messages[0].id)
+        list.move([kept], to: "Kept")
+        list.mark([flagged], .flagged)
         pcStatus.refreshChanges()
         XCTAssertTrue(pcStatus.state.pending.isEmpty, "a POP3 account queued \(pcStatus.state.pending)")
         XCTAssertTrue(pcStatus.state.advisories.isEmpty)

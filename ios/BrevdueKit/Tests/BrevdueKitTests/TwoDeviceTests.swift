@@ -72,7 +72,9 @@ final class TwoDeviceTests: XCTestCase {
         let result16 = await status.sync()
         XCTAssertEqual(result16?.newMessages, 3)
         let inbox = MessageListViewModel(session: phone, account: "phone", folder: "INBOX")
-        inbox.loadFirstPage()
+        inbox.start()
+        let listed = await Fixture.waitUntil(5) { inbox.state.messages.count == 3 }
+        XCTAssertTrue(listed, "\(inbox.state.messages.map(\.subject))")
         let lunch = try XCTUnwrap(inbox.state.messages.first { $0.subject == "Lunch?" })
         let invoice = try XCTUnwrap(inbox.state.messages.first { $0.subject == "Invoice 42" })
         let reader = ReaderViewModel(session: phone, id: lunch.id)
@@ -85,6 +87,7 @@ final class TwoDeviceTests: XCTestCase {
         let replied = await reply.send()
         XCTAssertTrue(replied, "\(String(describing: reply.state.error))")
         let folders = FoldersViewModel(session: phone, account: "phone")
+        folders.start()
         XCTAssertTrue(folders.create("Receipts"))
         inbox.move([invoice.id], to: "Receipts")
         let syncNow = await status.sync() // one syncNow: the outbox, the changes, then the pull
@@ -114,14 +117,19 @@ final class TwoDeviceTests: XCTestCase {
         await status.sync()
         XCTAssertNil(status.state.lastError)
         let receiptsList = MessageListViewModel(session: phone, account: "phone", folder: "Receipts")
-        receiptsList.loadFirstPage()
-        let moved = try XCTUnwrap(receiptsList.state.messages.first { $0.subject == "Newsletter" }, "\(receiptsList.state.messages.map(\.subject))")
+        receiptsList.start()
+        let arrived = await Fixture.waitUntil(5) { receiptsList.state.messages.contains { $0.subject == "Newsletter" } }
+        XCTAssertTrue(arrived, "\(receiptsList.state.messages.map(\.subject))")
+        let moved = try XCTUnwrap(receiptsList.state.messages.first { $0.subject == "Newsletter" })
         XCTAssertTrue(moved.flags.seen)
-        inbox.loadFirstPage()
-        XCTAssertEqual(inbox.state.messages.map(\.subject), ["Lunch?"])
-        folders.load()
-        XCTAssertEqual(folders.state.folders.first { $0.name == "Receipts" }?.total, 2)
-        XCTAssertEqual(folders.state.folders.first { $0.name == "INBOX" }?.unread, 0)
+        // The lists already open followed by themselves.
+        let inboxFollowed = await Fixture.waitUntil(5) { inbox.state.messages.map(\.subject) == ["Lunch?"] }
+        XCTAssertTrue(inboxFollowed, "\(inbox.state.messages.map(\.subject))")
+        let countsFollowed = await Fixture.waitUntil(5) {
+            folders.state.folders.first { $0.name == "Receipts" }?.total == 2
+                && folders.state.folders.first { $0.name == "INBOX" }?.unread == 0
+        }
+        XCTAssertTrue(countsFollowed, "\(folders.state.folders.map { "\($0.name) \($0.total)/\($0.unread)" })")
     }
 }
 
@@ -141,7 +149,9 @@ final class ChangeQueueTests: XCTestCase {
 
         // Pending until pushed.
         let list = MessageListViewModel(session: a, account: "main", folder: "INBOX")
-        list.loadFirstPage()
+        list.start()
+        let listed = await Fixture.waitUntil(5) { list.state.messages.count == 2 }
+        XCTAssertTrue(listed)
         let c1 = try XCTUnwrap(list.state.messages.first { $0.subject == "C1" })
         list.mark([c1.id], .flagged)
         XCTAssertTrue(FoldersViewModel(session: a, account: "main").create("Projects"))
@@ -160,7 +170,8 @@ final class ChangeQueueTests: XCTestCase {
 
         let c2 = try XCTUnwrap(list.state.messages.first { $0.subject == "C2" })
         list.move([c2.id], to: "Projects")
-        XCTAssertFalse(list.state.messages.contains { $0.id == c2.id }, "the move shows at once")
+        let gone = await Fixture.waitUntil(5) { !list.state.messages.contains { $0.id == c2.id } }
+        XCTAssertTrue(gone, "the move shows at once")
         status.refreshChanges()
         XCTAssertEqual(status.state.pending.map(\.kind), [.move])
         let report = await status.pushChanges()
@@ -174,7 +185,7 @@ final class ChangeQueueTests: XCTestCase {
         XCTAssertFalse(failed.lastError.isEmpty)
         print("failed change: \(failed.target): \(failed.lastError)")
         // Reverted here: C2 is back in the Inbox.
-        let result20 = await Fixture.waitUntil(5) { list.refresh(); return list.state.messages.contains { $0.subject == "C2" } }
+        let result20 = await Fixture.waitUntil(5) { list.state.messages.contains { $0.subject == "C2" } }
         XCTAssertTrue(result20)
 
         status.discard(failed.id)
