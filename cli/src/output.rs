@@ -280,9 +280,10 @@ pub fn event_json(event: &Event) -> Value {
             change_id,
             kind,
             message,
+            advice,
         } => json!({
             "event": "change_failed", "account": account, "id": change_id,
-            "kind": kind.as_str(), "message": message,
+            "kind": kind.as_str(), "message": message, "advice": advice,
         }),
         Event::OutboxChanged { account } => {
             json!({"event": "outbox_changed", "account": account})

@@ -643,6 +643,7 @@ pub enum Event {
         change_id: i64,
         kind: ChangeKind,
         message: String,
+        advice: Advice,
     },
     /// The outbox changed: a message was queued, sent, or refused for good.
     OutboxChanged {

@@ -445,6 +445,7 @@ impl ChangeQueue {
                             change_id: id,
                             kind: change.op.kind(),
                             message: err.message.clone(),
+                            advice: err.advice(),
                         });
                     }
                     let messages: Vec<i64> = change.op.message().into_iter().collect();

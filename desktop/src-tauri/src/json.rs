@@ -191,8 +191,9 @@ pub fn event(e: &Event) -> Value {
             change_id,
             kind,
             message,
+            advice: a,
         } => json!({"type": "changeFailed", "account": account, "changeId": change_id,
-                    "kind": kind.as_str(), "message": message}),
+                    "kind": kind.as_str(), "message": message, "advice": advice(a)}),
         Event::OutboxChanged { account } => json!({"type": "outboxChanged", "account": account}),
         Event::Advisory {
             account,

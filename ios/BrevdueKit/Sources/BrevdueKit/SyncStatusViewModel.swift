@@ -208,7 +208,7 @@ public final class SyncStatusViewModel: ViewModel<SyncStatusState>, @unchecked S
     /// Events that are announcements rather than status: advice, new mail, refusals.
     func handle(_ event: Event) {
         switch event {
-        case .changeFailed(let account, _, let kind, let message):
+        case .changeFailed(let account, _, let kind, let message, _):
             update { $0.failureNotices.append("\(account): \(kind) refused: \(message)") }
         case .advisory(let account, _, let advice):
             update { $0.advisories[account] = advice }
