@@ -256,9 +256,10 @@ pub(crate) fn tls_error(target: &str, err: &rustls::Error) -> Error {
     }
 }
 
-/// TLS settings: the platform's own verifier (Android's trust manager, Apple's
-/// Security.framework, Windows' CryptoAPI, the system roots on Linux) plus, optionally,
-/// one extra CA file for a private server. Built once per CA file.
+/// TLS settings: the platform's own verifier (Apple's Security.framework, Windows'
+/// CryptoAPI, the system roots on Linux; on Android, until the app initialises the
+/// verifier through JNI, the system roots) plus, optionally, one extra CA file for a
+/// private server. Built once per CA file.
 pub fn tls_config(ca_file: Option<&str>) -> Result<Arc<ClientConfig>> {
     static CACHE: OnceLock<Mutex<HashMap<String, Arc<ClientConfig>>>> = OnceLock::new();
     let key = ca_file.unwrap_or("").to_owned();
@@ -286,20 +287,32 @@ pub fn tls_config(ca_file: Option<&str>) -> Result<Arc<ClientConfig>> {
         extra_roots = certs;
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier =
-        rustls_platform_verifier::Verifier::new_with_extra_roots(extra_roots, provider.clone())
-            .map_err(|err| {
-                Error::new(
-                    ErrorKind::Tls,
-                    format!("the platform's certificate verifier cannot start: {err}"),
-                )
-            })?;
-    let config = ClientConfig::builder_with_provider(provider)
+    let config = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|err| Error::new(ErrorKind::Tls, format!("TLS set-up failed: {err}")))?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
-        .with_no_client_auth();
+        .map_err(|err| Error::new(ErrorKind::Tls, format!("TLS set-up failed: {err}")))?;
+    #[cfg(not(target_os = "android"))]
+    let config = {
+        let verifier =
+            rustls_platform_verifier::Verifier::new_with_extra_roots(extra_roots, provider)
+                .map_err(|err| {
+                    Error::new(
+                        ErrorKind::Tls,
+                        format!("the platform's certificate verifier cannot start: {err}"),
+                    )
+                })?;
+        config
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
+            .with_no_client_auth()
+    };
+    #[cfg(target_os = "android")]
+    let config = {
+        let _ = provider;
+        let mut roots = RootCertStore::empty();
+        roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+        roots.add_parsable_certificates(extra_roots);
+        config.with_root_certificates(roots).with_no_client_auth()
+    };
     let config = Arc::new(config);
     if let Ok(mut c) = cache.lock() {
         c.insert(key, config.clone());
