@@ -22,6 +22,7 @@ mod bench;
 mod changes;
 mod credentials;
 mod demo;
+mod drafts;
 mod mailbox;
 mod output;
 mod printable;
@@ -194,6 +195,17 @@ enum Command {
         #[command(flatten)]
         push: PushArgs,
     },
+    /// Drafts in the account's Drafts folder: save, show, send, discard.
+    #[command(subcommand)]
+    Draft(drafts::DraftCommand),
+    /// Write one attachment (by its position, from 0) to a file and print its path: where
+    /// --save says, else into the engine's private cache for a viewer.
+    Attachment {
+        id: i64,
+        index: u32,
+        #[arg(long)]
+        save: Option<PathBuf>,
+    },
     /// Messages waiting to be sent, and those the server refused.
     Outbox {
         #[command(subcommand)]
@@ -340,6 +352,8 @@ fn run(cli: Cli) -> Result<()> {
         } => send::reply(engine, id, all, body, push)?,
         Command::Forward { id, to, body, push } => send::forward(engine, id, &to, body, push)?,
         Command::Outbox { command, json } => send::outbox(engine, command, json)?,
+        Command::Draft(command) => drafts::run(engine, command)?,
+        Command::Attachment { id, index, save } => drafts::attachment(engine, id, index, save)?,
         Command::Demo { .. } => unreachable!("handled before the engine opens"),
         Command::Watch { name } => sync::watch(engine, name)?,
         Command::Bench(command) => bench::run(engine, command)?,

@@ -14,7 +14,7 @@ pub fn rfc3339(seconds: i64) -> String {
         .unwrap_or_default()
 }
 
-fn address(a: &Address) -> Value {
+pub fn address(a: &Address) -> Value {
     json!({ "name": a.name, "address": a.address })
 }
 

@@ -53,14 +53,14 @@ pub enum OutboxCommand {
     Remove { id: i64 },
 }
 
-fn addresses(list: Option<&str>) -> Result<Vec<Address>> {
+pub(crate) fn addresses(list: Option<&str>) -> Result<Vec<Address>> {
     match list {
         Some(list) if !list.trim().is_empty() => parse_addresses(list),
         _ => Ok(Vec::new()),
     }
 }
 
-fn read_body(body: &Body) -> Result<(String, Vec<AttachmentFile>)> {
+pub(crate) fn read_body(body: &Body) -> Result<(String, Vec<AttachmentFile>)> {
     let text = match (&body.body, &body.body_file) {
         (Some(text), _) => text.clone(),
         (None, Some(path)) if path.as_os_str() == "-" => std::io::read_to_string(std::io::stdin())
@@ -139,7 +139,7 @@ pub fn forward(engine: &Engine, original: i64, to: &str, body: Body, push: PushA
 
 /// Sends the outbox now and says what became of message `id`: sent (its Message-ID on
 /// stdout), still queued (stderr, exit 0), or refused (an error; kept as a draft).
-fn deliver(engine: &Engine, account: &str, id: i64, push: PushArgs) -> Result<()> {
+pub(crate) fn deliver(engine: &Engine, account: &str, id: i64, push: PushArgs) -> Result<()> {
     let queued = engine
         .outbox(Some(account))?
         .into_iter()

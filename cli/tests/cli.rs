@@ -667,3 +667,106 @@ fn the_demo_tells_imap_from_pop3() {
     // The demo wrote nothing into the data directory it was given.
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
+
+#[tokio::test]
+async fn a_draft_begun_on_one_device_is_sent_from_another() {
+    let s = server();
+    let user = s.new_user("clidraft");
+    let bob = s.new_user("bob");
+    let carl = s.new_user("carl");
+    let mut other = OtherClient::login(&user).await;
+    let original = message(
+        "Planer",
+        &format!("Bob <{bob}@example.test>"),
+        &date(1),
+        "plan@t",
+        "Fredag?",
+    );
+    other.append("INBOX", &original, None).await;
+    let port = s.imaps_port.to_string();
+    let smtp = s.smtps_port.to_string();
+    let (phone_dir, pc_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (phone, pc) = (phone_dir.path(), pc_dir.path());
+    for d in [phone, pc] {
+        let mut add = add_args(&user, &port, &s.ca_file, "TEST_PASSWORD");
+        add.extend(["--smtp-port", &smtp, "--smtp-security", "tls"]);
+        ok(d, &add);
+        ok(d, &["sync"]);
+    }
+    let id = |d: &Path, folder: &str| -> Vec<String> {
+        json(d, &["list", "--folder", folder, "--json"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].to_string())
+            .collect()
+    };
+    let original_id = id(phone, "INBOX")[0].clone();
+    let bcc = format!("{carl}@example.test");
+    let first = ok(
+        phone,
+        &[
+            "draft",
+            "save",
+            "--account",
+            "main",
+            "--reply",
+            &original_id,
+            "--bcc",
+            &bcc,
+            "--body",
+            "Kanskje",
+        ],
+    );
+    let second = ok(
+        phone,
+        &[
+            "draft",
+            "save",
+            "--account",
+            "main",
+            "--reply",
+            &original_id,
+            "--bcc",
+            &bcc,
+            "--body",
+            "Gjerne!",
+            "--replaces",
+            first.trim(),
+        ],
+    );
+    assert_ne!(first.trim(), second.trim());
+    assert_eq!(other.message_ids("Drafts").await.len(), 1);
+
+    ok(pc, &["sync"]);
+    let drafts = id(pc, "Drafts");
+    assert_eq!(drafts.len(), 1);
+    let shown = json(pc, &["draft", "show", &drafts[0], "--json"]);
+    assert_eq!(shown["compose"]["mode"], "reply");
+    assert_eq!(shown["compose"]["original"].to_string(), id(pc, "INBOX")[0]);
+    assert_eq!(shown["bcc"][0]["address"], bcc.as_str());
+    assert_eq!(shown["body"].as_str().unwrap().trim(), "Gjerne!");
+    // Saved without --to, as a composer starts: the original's sender, "Re:".
+    assert_eq!(shown["to"][0]["address"], format!("{bob}@example.test"));
+    assert_eq!(shown["subject"], "Re: Planer");
+    let sent = ok(pc, &["draft", "send", &drafts[0]]);
+    let mut bob_client = OtherClient::login(&bob).await;
+    let got = bob_client.find("INBOX", sent.trim()).await;
+    assert_eq!(got.len(), 1, "Bob got the reply");
+    assert!(String::from_utf8_lossy(&got[0].1).contains("In-Reply-To: <plan@t>"));
+    bob_client.logout().await;
+    let mut carl_client = OtherClient::login(&carl).await;
+    assert_eq!(
+        carl_client.find("INBOX", sent.trim()).await.len(),
+        1,
+        "the Bcc"
+    );
+    carl_client.logout().await;
+    assert!(
+        other.message_ids("Drafts").await.is_empty(),
+        "no draft left"
+    );
+    ok(phone, &["sync"]);
+    assert!(id(phone, "Drafts").is_empty());
+    other.logout().await;
+}
