@@ -1,8 +1,12 @@
 package app.brevdue.android
 
 import android.app.Application
+import androidx.compose.runtime.getValue
+import androidx.compose.runtime.mutableStateOf
+import androidx.compose.runtime.setValue
 import androidx.lifecycle.AndroidViewModel
 import androidx.lifecycle.viewModelScope
+import app.brevdue.core.ComposeMode
 import app.brevdue.kit.AccountsViewModel
 import app.brevdue.kit.AdviceViewModel
 import app.brevdue.kit.ChangesViewModel
@@ -29,6 +33,24 @@ class MailViewModel(app: Application) : AndroidViewModel(app) {
     val search = SearchViewModel(mail)
     val changes = ChangesViewModel(mail, viewModelScope)
     val advice = AdviceViewModel(mail, viewModelScope)
+
+    /**
+     * The screen shown. Kept here, not in the activity, so a rotation (a new activity)
+     * stays on it; the composer's text is the composer view model's and survives too.
+     */
+    var screen: Screen by mutableStateOf(Screen.Mailbox)
+
+    /** Opens the composer for [mode] on [account] (a reply's account is its original's). */
+    fun compose(account: String, mode: ComposeMode) {
+        screen = Screen.Composer
+        act { composer.start(account, mode) }
+    }
+
+    /** Reopens a draft in the composer (saved here or on another device). */
+    fun openDraft(id: Long) {
+        screen = Screen.Composer
+        act { composer.openDraft(id) }
+    }
 
     /** Runs a view-model action in this ViewModel's scope (the screens call this). */
     fun act(block: suspend () -> Unit) {

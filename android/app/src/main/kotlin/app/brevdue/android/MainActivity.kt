@@ -12,7 +12,6 @@ import androidx.compose.material3.MaterialTheme
 import androidx.compose.runtime.LaunchedEffect
 import androidx.compose.runtime.getValue
 import androidx.compose.runtime.mutableStateOf
-import androidx.compose.runtime.remember
 import androidx.compose.runtime.saveable.rememberSaveable
 import androidx.compose.runtime.setValue
 import androidx.lifecycle.compose.collectAsStateWithLifecycle
@@ -22,14 +21,14 @@ import app.brevdue.android.ui.ComposerScreen
 import app.brevdue.android.ui.MailboxScreen
 import app.brevdue.android.ui.ReaderScreen
 import app.brevdue.android.ui.SearchScreen
-import app.brevdue.core.ComposeMode
 
 /** The screens the app moves between. */
 sealed interface Screen {
     data object Setup : Screen
     data object Mailbox : Screen
     data class Reader(val id: Long) : Screen
-    data class Composer(val mode: ComposeMode) : Screen
+    /** What it shows is the composer view model's (a new message, reply, forward or draft). */
+    data object Composer : Screen
     data object Search : Screen
     data object Changes : Screen
 }
@@ -43,19 +42,21 @@ class MainActivity : ComponentActivity() {
             registerForActivityResult(ActivityResultContracts.RequestPermission()) {}
                 .launch(Manifest.permission.POST_NOTIFICATIONS)
         }
-        val fromNotification = intent.getLongExtra(EXTRA_MESSAGE, -1L).takeIf { it >= 0 }
+        val files = AndroidFiles(this) // registers its pickers: before the activity starts
+        if (savedInstanceState == null) {
+            intent.getLongExtra(EXTRA_MESSAGE, -1L).takeIf { it >= 0 }?.let { model.screen = Screen.Reader(it) }
+        }
         setContent {
             MaterialTheme {
                 val accounts by model.accounts.state.collectAsStateWithLifecycle()
-                var screen: Screen by remember {
-                    mutableStateOf(fromNotification?.let { Screen.Reader(it) } ?: Screen.Mailbox)
-                }
+                val screen = model.screen
                 var account by rememberSaveable { mutableStateOf<String?>(null) }
                 LaunchedEffect(accounts.accounts) {
                     if (account == null) account = accounts.accounts.firstOrNull()?.name
                     account?.let { model.showAccount(it) }
                 }
-                val back = { screen = Screen.Mailbox }
+                val back = { model.screen = Screen.Mailbox }
+                val navigate = { to: Screen -> model.screen = to }
                 BackHandler(enabled = screen != Screen.Mailbox) { back() }
                 when (val s = if (accounts.accounts.isEmpty() && screen == Screen.Mailbox) Screen.Setup else screen) {
                     Screen.Setup -> AccountSetupScreen(model, onDone = back)
@@ -63,11 +64,11 @@ class MainActivity : ComponentActivity() {
                         model,
                         account = account,
                         onAccount = { account = it; model.showAccount(it) },
-                        navigate = { screen = it },
+                        navigate = navigate,
                     )
-                    is Screen.Reader -> ReaderScreen(model, s.id, onBack = back, navigate = { screen = it })
-                    is Screen.Composer -> ComposerScreen(model, account ?: "", s.mode, onDone = back)
-                    Screen.Search -> SearchScreen(model, onBack = back, open = { screen = Screen.Reader(it) })
+                    is Screen.Reader -> ReaderScreen(model, s.id, files, onBack = back)
+                    Screen.Composer -> ComposerScreen(model, files, onDone = back)
+                    Screen.Search -> SearchScreen(model, onBack = back, open = { model.screen = Screen.Reader(it) })
                     Screen.Changes -> ChangesScreen(model, onBack = back)
                 }
             }

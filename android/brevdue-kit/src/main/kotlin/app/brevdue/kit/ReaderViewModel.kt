@@ -104,6 +104,36 @@ class ReaderViewModel(private val mail: Mail) {
         if (ok != null) load(id, remoteOnce = s.remoteOnce, markRead = false)
     }
 
+    /**
+     * Opens attachment [index] of the message shown: the engine writes it into its
+     * private cache and [viewer] shows it. Returns the file's path, or null (see [error]).
+     */
+    suspend fun openAttachment(index: Int, viewer: FileViewer): String? {
+        val s = _state.value as? ReaderState.Shown ?: return null
+        val attachment = s.message.attachments.getOrNull(index) ?: return null
+        _error.value = null
+        return catching({ _error.value = it }) {
+            mail.engine.openAttachment(s.message.summary.id, index.toUInt()).also {
+                viewer.view(it, attachment.name, attachment.mimeType)
+            }
+        }
+    }
+
+    /**
+     * "Save as": the user picks a place through [picker] and the engine writes attachment
+     * [index] there. Returns the path written, or null (cancelled, or see [error]).
+     */
+    suspend fun saveAttachment(index: Int, picker: FilePicker): String? {
+        val s = _state.value as? ReaderState.Shown ?: return null
+        val attachment = s.message.attachments.getOrNull(index) ?: return null
+        _error.value = null
+        return catching({ _error.value = it }) {
+            picker.saveAs(attachment.name, attachment.mimeType) { path ->
+                mail.engine.saveAttachment(s.message.summary.id, index.toUInt(), path)
+            }
+        }
+    }
+
     private suspend fun load(id: Long, remoteOnce: Boolean, markRead: Boolean?) {
         if ((_state.value as? ReaderState.Shown)?.message?.summary?.id != id) _state.value = ReaderState.Loading(id)
         _error.value = null

@@ -82,6 +82,22 @@ m.logout()
         check(p.waitFor() == 0) { "IMAP append failed: $out" }
     }
 
+    /** The subjects in a user's folder as the server has them (another mail client looking). */
+    fun subjects(user: String, folder: String): List<String> {
+        val code = """
+import imaplib, sys, email, email.header
+m = imaplib.IMAP4("$host", $imapPort)
+m.login(sys.argv[1], sys.argv[2])
+m.select(sys.argv[3], readonly=True)
+for num in m.search(None, "UNDELETED")[1][0].split():
+    raw = m.fetch(num, "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")[1][0][1]
+    subject = email.message_from_bytes(raw)["Subject"] or ""
+    print(str(email.header.make_header(email.header.decode_header(subject))))
+m.logout()
+"""
+        return run("/usr/bin/python3", "-c", code, user, PASSWORD, folder).lines().filter { it.isNotEmpty() }
+    }
+
     fun run(vararg command: String): String {
         val p = ProcessBuilder(*command).redirectErrorStream(true).start()
         val out = p.inputStream.bufferedReader().readText()
@@ -102,6 +118,8 @@ data class TestMessage(
     val messageId: String = "${subject.replace(Regex("[^A-Za-z0-9]"), "-")}-$minute@example.test",
     val flags: String = "",
     val html: String? = null,
+    /** One attached file: name, MIME type, bytes. */
+    val attachment: Triple<String, String, ByteArray>? = null,
 ) {
     fun raw(): String {
         val date = java.time.ZonedDateTime.of(2026, 1, 1, 0, 0, 0, 0, java.time.ZoneOffset.UTC)
@@ -109,6 +127,15 @@ data class TestMessage(
             .format(java.time.format.DateTimeFormatter.RFC_1123_DATE_TIME)
         val head = "From: $from\r\nTo: $to\r\nSubject: $subject\r\nDate: $date\r\n" +
             "Message-ID: <$messageId>\r\nMIME-Version: 1.0\r\n"
+        if (attachment != null) {
+            val (name, type, data) = attachment
+            val base64 = java.util.Base64.getMimeEncoder(76, "\r\n".toByteArray()).encodeToString(data)
+            return head + "Content-Type: multipart/mixed; boundary=\"m1\"\r\n\r\n" +
+                "--m1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n$body\r\n" +
+                "--m1\r\nContent-Type: $type; name=\"$name\"\r\n" +
+                "Content-Disposition: attachment; filename=\"$name\"\r\n" +
+                "Content-Transfer-Encoding: base64\r\n\r\n$base64\r\n--m1--\r\n"
+        }
         return if (html == null) {
             head + "Content-Type: text/plain; charset=utf-8\r\n\r\n$body\r\n"
         } else {

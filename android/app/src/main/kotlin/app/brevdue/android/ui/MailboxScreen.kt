@@ -47,6 +47,7 @@ import app.brevdue.android.Screen
 import app.brevdue.core.MessageSummary
 import app.brevdue.kit.AdviceViewModel
 import app.brevdue.core.ComposeMode
+import app.brevdue.core.FolderRole
 import kotlinx.coroutines.launch
 
 /** Folder drawer, sync status, advice, and the message list (or its conversations). */
@@ -131,7 +132,7 @@ fun MailboxScreen(
                 )
             },
             floatingActionButton = {
-                FloatingActionButton(onClick = { navigate(Screen.Composer(ComposeMode.New)) }) {
+                FloatingActionButton(onClick = { model.compose(account ?: "", ComposeMode.New) }) {
                     Icon(Icons.Filled.Create, stringResource(R.string.write))
                 }
             },
@@ -174,14 +175,19 @@ fun MailboxScreen(
                         Switch(list.threaded, { model.act { model.list.setThreaded(it) } })
                     }
                 }
+                // In a Drafts folder a message opens in the composer, to go on writing it.
+                val inDrafts = !list.unified && folders.folders.any {
+                    it.account == list.account && it.name == list.folder && it.role == FolderRole.DRAFTS
+                }
+                val open = { id: Long -> if (inDrafts) model.openDraft(id) else navigate(Screen.Reader(id)) }
                 LazyColumn(Modifier.fillMaxSize()) {
                     if (list.threaded) {
                         items(list.threads, key = { it.threadId }) { t ->
-                            MessageRow(t.newest, count = t.count.toInt()) { navigate(Screen.Reader(t.newest.id)) }
+                            MessageRow(t.newest, count = t.count.toInt()) { open(t.newest.id) }
                         }
                     } else {
                         items(list.messages, key = { it.id }) { m ->
-                            MessageRow(m) { navigate(Screen.Reader(m.id)) }
+                            MessageRow(m) { open(m.id) }
                         }
                         // "Load more" near the end: the live list grows by a page (its limit).
                         item {

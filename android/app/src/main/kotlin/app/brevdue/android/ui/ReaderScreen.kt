@@ -14,6 +14,7 @@ import androidx.compose.material3.TextButton
 import androidx.compose.runtime.Composable
 import androidx.compose.runtime.LaunchedEffect
 import androidx.compose.runtime.getValue
+import androidx.compose.ui.Alignment
 import androidx.compose.ui.Modifier
 import androidx.compose.ui.res.stringResource
 import androidx.compose.ui.unit.dp
@@ -21,7 +22,7 @@ import androidx.compose.ui.viewinterop.AndroidView
 import androidx.lifecycle.compose.collectAsStateWithLifecycle
 import app.brevdue.android.MailViewModel
 import app.brevdue.android.R
-import app.brevdue.android.Screen
+import app.brevdue.android.AndroidFiles
 import app.brevdue.core.FlagChange
 import app.brevdue.core.ComposeMode
 import app.brevdue.kit.ReaderState
@@ -31,15 +32,19 @@ import app.brevdue.kit.ReaderState
  * user allowed it, marked read if the setting says so) in a locked-down WebView.
  */
 @Composable
-fun ReaderScreen(model: MailViewModel, id: Long, onBack: () -> Unit, navigate: (Screen) -> Unit) {
+fun ReaderScreen(model: MailViewModel, id: Long, files: AndroidFiles, onBack: () -> Unit) {
     LaunchedEffect(id) { model.reader.open(id) }
     val state by model.reader.state.collectAsStateWithLifecycle()
     val actionError by model.reader.error.collectAsStateWithLifecycle()
+    // A reply goes out from the account the message is in (also in the unified inbox).
+    val account = (state as? ReaderState.Shown)?.message?.summary?.account
     Column(Modifier.fillMaxSize()) {
         BackBar(stringResource(R.string.message), onBack) {
-            TextButton(onClick = { navigate(Screen.Composer(ComposeMode.Reply(id))) }) { Text(stringResource(R.string.reply)) }
-            TextButton(onClick = { navigate(Screen.Composer(ComposeMode.ReplyAll(id))) }) { Text(stringResource(R.string.reply_all_short)) }
-            TextButton(onClick = { navigate(Screen.Composer(ComposeMode.Forward(id))) }) { Text(stringResource(R.string.forward_short)) }
+            if (account != null) {
+                TextButton(onClick = { model.compose(account, ComposeMode.Reply(id)) }) { Text(stringResource(R.string.reply)) }
+                TextButton(onClick = { model.compose(account, ComposeMode.ReplyAll(id)) }) { Text(stringResource(R.string.reply_all_short)) }
+                TextButton(onClick = { model.compose(account, ComposeMode.Forward(id)) }) { Text(stringResource(R.string.forward_short)) }
+            }
         }
         when (val s = state) {
             ReaderState.Empty, is ReaderState.Loading -> CircularProgressIndicator(Modifier.padding(16.dp))
@@ -64,7 +69,18 @@ fun ReaderScreen(model: MailViewModel, id: Long, onBack: () -> Unit, navigate: (
                     s.problem?.let {
                         Text(stringResource(R.string.body_missing, errorText(it)), color = MaterialTheme.colorScheme.error)
                     }
-                    m.attachments.forEach { Text(stringResource(R.string.attachment_line, it.name, it.size.toLong())) }
+                    // Opened from the engine's cache in the user's viewer, or saved where they choose.
+                    m.attachments.forEachIndexed { index, a ->
+                        Row(verticalAlignment = Alignment.CenterVertically) {
+                            Text(stringResource(R.string.attachment_line, a.name, a.size.toLong()), Modifier.weight(1f))
+                            TextButton(onClick = { model.act { model.reader.openAttachment(index, files) } }) {
+                                Text(stringResource(R.string.attachment_open))
+                            }
+                            TextButton(onClick = { model.act { model.reader.saveAttachment(index, files) } }) {
+                                Text(stringResource(R.string.attachment_save))
+                            }
+                        }
+                    }
                     if (s.blockedImages > 0) {
                         Row {
                             TextButton(onClick = { model.act { model.reader.showImagesOnce() } }) {
