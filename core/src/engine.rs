@@ -101,6 +101,23 @@ impl Engine {
         handle.await?
     }
 
+    /// Runs `work` on the runtime's blocking threads; the handle comes back with the
+    /// result (see `ffi`: the last handle must not be dropped on a runtime thread).
+    #[allow(clippy::type_complexity)]
+    pub fn spawn_blocking<T, F>(
+        self: &Arc<Self>,
+        work: F,
+    ) -> Result<tokio::task::JoinHandle<(Result<T>, Arc<Self>)>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Self) -> Result<T> + Send + 'static,
+    {
+        let engine = self.clone();
+        Ok(self
+            .runtime()?
+            .spawn_blocking(move || (work(&engine), engine)))
+    }
+
     /// Blocks the calling (non-async) thread until `fut` is done.
     pub fn block_on<T>(&self, fut: impl Future<Output = T>) -> Result<T> {
         Ok(self.runtime()?.block_on(fut))

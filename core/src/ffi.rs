@@ -253,6 +253,20 @@ pub struct BrevdueEngine {
 }
 
 impl BrevdueEngine {
+    /// Runs store work on the engine's blocking threads, off the caller's thread. The
+    /// engine handle comes back with the result, so that the last one (after `shutdown`)
+    /// is dropped on the caller's side, never on a thread of the engine's own runtime.
+    async fn blocking<T, F>(&self, work: F) -> FfiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&crate::Engine) -> crate::Result<T> + Send + 'static,
+    {
+        let engine = self.engine()?;
+        let task = engine.spawn_blocking(move |e| work(e))?;
+        let (result, _engine) = task.await.map_err(Error::from)?;
+        Ok(result?)
+    }
+
     fn engine(&self) -> FfiResult<Arc<crate::Engine>> {
         self.engine
             .lock()
@@ -341,32 +355,37 @@ impl BrevdueEngine {
         Ok(self.engine()?.remove_account(name).await?)
     }
 
-    pub fn accounts(&self) -> FfiResult<Vec<Account>> {
-        Ok(self.engine()?.accounts()?)
+    pub async fn accounts(&self) -> FfiResult<Vec<Account>> {
+        self.blocking(move |e| e.accounts()).await
     }
 
-    pub fn add_identity(&self, account: String, name: String, email: String) -> FfiResult<()> {
-        Ok(self.engine()?.add_identity(&account, &name, &email)?)
+    pub async fn add_identity(
+        &self,
+        account: String,
+        name: String,
+        email: String,
+    ) -> FfiResult<()> {
+        self.blocking(move |e| e.add_identity(&account, &name, &email))
+            .await
     }
 
-    pub fn folders(&self, account: Option<String>) -> FfiResult<Vec<Folder>> {
-        Ok(self.engine()?.folders(account.as_deref())?)
+    pub async fn folders(&self, account: Option<String>) -> FfiResult<Vec<Folder>> {
+        self.blocking(move |e| e.folders(account.as_deref())).await
     }
 
-    pub fn messages(
+    pub async fn messages(
         &self,
         account: Option<String>,
         folder: Option<String>,
         limit: u32,
         offset: u32,
     ) -> FfiResult<Vec<MessageSummary>> {
-        Ok(self
-            .engine()?
-            .messages(account.as_deref(), folder.as_deref(), limit, offset)?)
+        self.blocking(move |e| e.messages(account.as_deref(), folder.as_deref(), limit, offset))
+            .await
     }
 
-    pub fn message(&self, id: i64) -> FfiResult<Message> {
-        Ok(self.engine()?.message(id)?)
+    pub async fn message(&self, id: i64) -> FfiResult<Message> {
+        self.blocking(move |e| e.message(id)).await
     }
 
     pub async fn open_message(&self, id: i64) -> FfiResult<Message> {
@@ -378,13 +397,14 @@ impl BrevdueEngine {
         Ok(self.engine()?.open_for_reading(id, options).await?)
     }
 
-    pub fn allow_remote_content(
+    pub async fn allow_remote_content(
         &self,
         id: i64,
         scope: RemoteContentScope,
         allowed: bool,
     ) -> FfiResult<()> {
-        Ok(self.engine()?.allow_remote_content(id, scope, allowed)?)
+        self.blocking(move |e| e.allow_remote_content(id, scope, allowed))
+            .await
     }
 
     /// One attachment (by its position) with its bytes, for a share sheet or picker.
@@ -405,34 +425,36 @@ impl BrevdueEngine {
         Ok(self.engine()?.open_attachment(id, index).await?)
     }
 
-    pub fn mark_read_on_open(&self) -> FfiResult<bool> {
-        Ok(self.engine()?.mark_read_on_open()?)
+    pub async fn mark_read_on_open(&self) -> FfiResult<bool> {
+        self.blocking(move |e| e.mark_read_on_open()).await
     }
 
-    pub fn set_mark_read_on_open(&self, mark: bool) -> FfiResult<()> {
-        Ok(self.engine()?.set_mark_read_on_open(mark)?)
+    pub async fn set_mark_read_on_open(&self, mark: bool) -> FfiResult<()> {
+        self.blocking(move |e| e.set_mark_read_on_open(mark)).await
     }
 
-    pub fn search(
+    pub async fn search(
         &self,
         query: String,
         account: Option<String>,
         limit: u32,
     ) -> FfiResult<Vec<MessageSummary>> {
-        Ok(self.engine()?.search(&query, account.as_deref(), limit)?)
+        self.blocking(move |e| e.search(&query, account.as_deref(), limit))
+            .await
     }
 
-    pub fn threads(
+    pub async fn threads(
         &self,
         account: String,
         folder: String,
         limit: u32,
     ) -> FfiResult<Vec<ThreadSummary>> {
-        Ok(self.engine()?.threads(&account, &folder, limit)?)
+        self.blocking(move |e| e.threads(&account, &folder, limit))
+            .await
     }
 
-    pub fn thread_messages(&self, thread_id: i64) -> FfiResult<Vec<MessageSummary>> {
-        Ok(self.engine()?.thread_messages(thread_id)?)
+    pub async fn thread_messages(&self, thread_id: i64) -> FfiResult<Vec<MessageSummary>> {
+        self.blocking(move |e| e.thread_messages(thread_id)).await
     }
 
     /// "Sync now": outbox, queued changes and pull, past any backoff; one account or all.
@@ -448,40 +470,43 @@ impl BrevdueEngine {
             .collect())
     }
 
-    pub fn mark(&self, ids: Vec<i64>, change: FlagChange) -> FfiResult<()> {
-        Ok(self.engine()?.mark(&ids, change)?)
+    pub async fn mark(&self, ids: Vec<i64>, change: FlagChange) -> FfiResult<()> {
+        self.blocking(move |e| e.mark(&ids, change)).await
     }
 
-    pub fn move_messages(&self, ids: Vec<i64>, folder: String) -> FfiResult<()> {
-        Ok(self.engine()?.move_messages(&ids, &folder)?)
+    pub async fn move_messages(&self, ids: Vec<i64>, folder: String) -> FfiResult<()> {
+        self.blocking(move |e| e.move_messages(&ids, &folder)).await
     }
 
-    pub fn archive(&self, ids: Vec<i64>) -> FfiResult<()> {
-        Ok(self.engine()?.archive(&ids)?)
+    pub async fn archive(&self, ids: Vec<i64>) -> FfiResult<()> {
+        self.blocking(move |e| e.archive(&ids)).await
     }
 
-    pub fn delete(&self, ids: Vec<i64>) -> FfiResult<()> {
-        Ok(self.engine()?.delete(&ids)?)
+    pub async fn delete(&self, ids: Vec<i64>) -> FfiResult<()> {
+        self.blocking(move |e| e.delete(&ids)).await
     }
 
-    pub fn create_folder(&self, account: String, name: String) -> FfiResult<()> {
-        Ok(self.engine()?.create_folder(&account, &name)?)
+    pub async fn create_folder(&self, account: String, name: String) -> FfiResult<()> {
+        self.blocking(move |e| e.create_folder(&account, &name))
+            .await
     }
 
-    pub fn rename_folder(&self, account: String, old: String, new: String) -> FfiResult<()> {
-        Ok(self.engine()?.rename_folder(&account, &old, &new)?)
+    pub async fn rename_folder(&self, account: String, old: String, new: String) -> FfiResult<()> {
+        self.blocking(move |e| e.rename_folder(&account, &old, &new))
+            .await
     }
 
-    pub fn delete_folder(&self, account: String, name: String) -> FfiResult<()> {
-        Ok(self.engine()?.delete_folder(&account, &name)?)
+    pub async fn delete_folder(&self, account: String, name: String) -> FfiResult<()> {
+        self.blocking(move |e| e.delete_folder(&account, &name))
+            .await
     }
 
-    pub fn changes(&self, account: Option<String>) -> FfiResult<Vec<PendingChange>> {
-        Ok(self.engine()?.changes(account.as_deref())?)
+    pub async fn changes(&self, account: Option<String>) -> FfiResult<Vec<PendingChange>> {
+        self.blocking(move |e| e.changes(account.as_deref())).await
     }
 
-    pub fn retry_change(&self, id: i64) -> FfiResult<()> {
-        Ok(self.engine()?.retry_change(id)?)
+    pub async fn retry_change(&self, id: i64) -> FfiResult<()> {
+        self.blocking(move |e| e.retry_change(id)).await
     }
 
     /// Undoes a change that has not reached the server yet (and those that depend on it).
@@ -489,8 +514,8 @@ impl BrevdueEngine {
         Ok(self.engine()?.cancel_change(id).await?)
     }
 
-    pub fn discard_change(&self, id: i64) -> FfiResult<()> {
-        Ok(self.engine()?.discard_change(id)?)
+    pub async fn discard_change(&self, id: i64) -> FfiResult<()> {
+        self.blocking(move |e| e.discard_change(id)).await
     }
 
     pub async fn push_changes(&self, account: Option<String>) -> FfiResult<PushReport> {
@@ -527,8 +552,8 @@ impl BrevdueEngine {
         Ok(self.engine()?.send_draft(id, mode, draft).await?)
     }
 
-    pub fn discard_draft(&self, id: i64) -> FfiResult<()> {
-        Ok(self.engine()?.discard_draft(id)?)
+    pub async fn discard_draft(&self, id: i64) -> FfiResult<()> {
+        self.blocking(move |e| e.discard_draft(id)).await
     }
 
     pub async fn send(&self, draft: Draft) -> FfiResult<i64> {
@@ -543,12 +568,12 @@ impl BrevdueEngine {
         Ok(self.engine()?.forward(original, draft).await?)
     }
 
-    pub fn outbox(&self, account: Option<String>) -> FfiResult<Vec<OutboxMessage>> {
-        Ok(self.engine()?.outbox(account.as_deref())?)
+    pub async fn outbox(&self, account: Option<String>) -> FfiResult<Vec<OutboxMessage>> {
+        self.blocking(move |e| e.outbox(account.as_deref())).await
     }
 
-    pub fn remove_from_outbox(&self, id: i64) -> FfiResult<()> {
-        Ok(self.engine()?.remove_from_outbox(id)?)
+    pub async fn remove_from_outbox(&self, id: i64) -> FfiResult<()> {
+        self.blocking(move |e| e.remove_from_outbox(id)).await
     }
 
     pub async fn send_outbox(&self, account: Option<String>) -> FfiResult<SendReport> {
@@ -563,8 +588,9 @@ impl BrevdueEngine {
         Ok(self.engine()?.switch_to_imap(&account, imap).await?)
     }
 
-    pub fn read_on_another_device(&self, account: String) -> FfiResult<()> {
-        Ok(self.engine()?.read_on_another_device(&account)?)
+    pub async fn read_on_another_device(&self, account: String) -> FfiResult<()> {
+        self.blocking(move |e| e.read_on_another_device(&account))
+            .await
     }
 
     pub fn start_push(&self, account: Option<String>) -> FfiResult<()> {
@@ -576,13 +602,13 @@ impl BrevdueEngine {
         Ok(())
     }
 
-    pub fn set_body_prefetch(&self, newest: Option<u32>) -> FfiResult<()> {
-        Ok(self.engine()?.set_body_prefetch(newest)?)
+    pub async fn set_body_prefetch(&self, newest: Option<u32>) -> FfiResult<()> {
+        self.blocking(move |e| e.set_body_prefetch(newest)).await
     }
 
     /// The largest message downloaded ahead of time (`None`: any size).
-    pub fn set_download_limit(&self, bytes: Option<u64>) -> FfiResult<()> {
-        Ok(self.engine()?.set_download_limit(bytes)?)
+    pub async fn set_download_limit(&self, bytes: Option<u64>) -> FfiResult<()> {
+        self.blocking(move |e| e.set_download_limit(bytes)).await
     }
 }
 
