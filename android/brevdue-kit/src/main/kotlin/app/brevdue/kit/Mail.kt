@@ -5,26 +5,21 @@ import app.brevdue.core.EngineListener
 import app.brevdue.core.Event
 import app.brevdue.core.EventSubscription
 import app.brevdue.core.PasswordStore
-import kotlinx.coroutines.CoroutineDispatcher
-import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.channels.BufferOverflow
 import kotlinx.coroutines.flow.Flow
 import kotlinx.coroutines.flow.MutableSharedFlow
 import kotlinx.coroutines.flow.SharedFlow
 import kotlinx.coroutines.flow.asSharedFlow
 import kotlinx.coroutines.flow.filterIsInstance
-import kotlinx.coroutines.withContext
 
 /**
  * One engine on one data directory, shared by every view model of the app.
  *
- * The engine's synchronous calls read SQLite, so they run on [io]; its async calls already
- * run on the engine's own runtime. Engine events are re-published as a [SharedFlow].
+ * Every engine call that reads or writes the store is a suspend function that runs on the
+ * engine's own threads and never blocks the caller, so no call here needs a dispatcher.
+ * Engine events are re-published as a [SharedFlow].
  */
-class Mail(
-    val engine: BrevdueEngine,
-    private val io: CoroutineDispatcher = Dispatchers.IO,
-) : AutoCloseable {
+class Mail(val engine: BrevdueEngine) : AutoCloseable {
     private val _events = MutableSharedFlow<Event>(
         extraBufferCapacity = 1024,
         onBufferOverflow = BufferOverflow.DROP_OLDEST,
@@ -46,8 +41,8 @@ class Mail(
         }
     })
 
-    /** Runs a blocking engine call off the caller's thread. */
-    suspend fun <T> call(block: (BrevdueEngine) -> T): T = withContext(io) { block(engine) }
+    /** Runs engine calls (suspending; the engine does the work on its own threads). */
+    suspend fun <T> call(block: suspend (BrevdueEngine) -> T): T = block(engine)
 
     /** Stops events and background work, then frees the engine. */
     override fun close() {

@@ -6,11 +6,14 @@ import app.brevdue.core.MessageQuery
 import app.brevdue.core.MessageSummary
 import app.brevdue.core.ThreadSummary
 import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.Job
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
 import kotlinx.coroutines.flow.update
+import kotlinx.coroutines.runBlocking
+import kotlinx.coroutines.withContext
 
 data class MessageListState(
     /** Null with folder "INBOX": the unified inbox of every account. */
@@ -95,7 +98,9 @@ class MessageListViewModel(
 
     /** The next page, at once from the rows already here (no-op at the end). */
     suspend fun loadMore() {
-        mail.call {
+        // Not a store call: it waits for the list's lock, which a callback may hold while it
+        // reads the conversations, and reads them itself (see [publish]); off the caller's thread.
+        withContext(Dispatchers.IO) {
             live.setLimit {
                 val s = _state.value
                 if (!s.loading && !s.endReached) {
@@ -117,9 +122,13 @@ class MessageListViewModel(
     private fun publish() {
         val s = _state.value
         var error: UiError? = null
-        // Conversations have no live query in the engine yet: read them with each change.
+        // Conversations have no live query in the engine yet: read them with each change, in
+        // the same update as the rows. This runs on the engine's callback thread or on
+        // [loadMore]'s, never the caller's, so it waits here for the engine's suspend call.
         val threads = if (s.threaded && s.account != null) {
-            catching({ error = it }) { mail.engine.threads(s.account, s.folder, shown.toUInt()) } ?: s.threads
+            catching({ error = it }) {
+                runBlocking { mail.call { it.threads(s.account, s.folder, shown.toUInt()) } }
+            } ?: s.threads
         } else {
             emptyList()
         }

@@ -26,7 +26,7 @@ class MemoryTest {
         val passwords = MemoryPasswordStore()
         fun cycle() {
             val mail = Mail.open(dir.path, passwords) // engine, runtime, store, subscription
-            mail.engine.accounts()
+            kotlinx.coroutines.runBlocking { mail.engine.accounts() }
             mail.close()
         }
         try {

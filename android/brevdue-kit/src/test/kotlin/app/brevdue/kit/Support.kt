@@ -66,10 +66,10 @@ class Phone(name: String = "phone") : AutoCloseable {
         }
     }
 
-    fun messages(folder: String? = null): List<MessageSummary> =
+    suspend fun messages(folder: String? = null): List<MessageSummary> =
         mail.engine.messages(null, folder, 10_000u, 0u)
 
-    fun find(messageId: String): MessageSummary =
+    suspend fun find(messageId: String): MessageSummary =
         messages().firstOrNull { it.messageId == messageId } ?: error("$messageId not on this device")
 
     override fun close() {

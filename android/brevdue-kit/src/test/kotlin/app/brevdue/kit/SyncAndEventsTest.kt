@@ -133,7 +133,7 @@ class SyncAndEventsTest {
         val phone = Phone()
         phone.mail.engine.shutdown()
         val e = org.junit.jupiter.api.assertThrows<app.brevdue.core.BrevdueException.Closed> {
-            phone.mail.engine.accounts()
+            kotlinx.coroutines.runBlocking { phone.mail.engine.accounts() }
         }
         assertFalse(e.reason.isEmpty())
         phone.close()
