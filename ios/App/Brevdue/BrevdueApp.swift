@@ -51,7 +51,7 @@ final class AppModel: ObservableObject {
         status = SyncStatusViewModel(session: session)
         // The engine decides what is new mail (Event.newMail); nothing else notifies.
         status.onNewMail = { notice in Notifications.newMail(notice) }
-        accounts.load()
+        Task { [accounts] in await accounts.load() }
     }
 
     /// Foreground: sync now and keep IMAP accounts pushed (IDLE) while the app is open.

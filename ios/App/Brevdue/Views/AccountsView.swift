@@ -61,7 +61,7 @@ private struct AccountsList: View {
                 }
             }
         }
-        .onAppear { accounts.load(); status.refreshChanges() }
+        .onAppear { Task { await accounts.load(); await status.refreshChanges() } }
     }
 }
 

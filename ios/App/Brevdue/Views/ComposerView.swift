@@ -94,7 +94,7 @@ struct ComposerView: View {
             }
             .confirmationDialog("Discard this draft?", isPresented: $confirmDiscard) {
                 Button("Discard draft", role: .destructive) {
-                    if composer.discardDraft() { dismiss() }
+                    Task { if await composer.discardDraft() { dismiss() } }
                 }
             }
             .task {

@@ -37,7 +37,11 @@ struct FoldersView: View {
         }
         .alert("New folder", isPresented: $creating) {
             TextField("Name", text: $newName)
-            Button("Create") { folders.create(newName); newName = "" }
+            Button("Create") {
+                let name = newName
+                Task { await folders.create(name) }
+                newName = ""
+            }
             Button("Cancel", role: .cancel) { newName = "" }
         }
         .onAppear { folders.start() }

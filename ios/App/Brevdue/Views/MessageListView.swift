@@ -36,16 +36,16 @@ struct MessageListView: View {
                 .swipeActions(edge: .leading) {
                     if !drafts {
                         Button(message.flags.seen ? "Unread" : "Read") {
-                            list.mark([message.id], message.flags.seen ? .unread : .read)
+                            Task { await list.mark([message.id], message.flags.seen ? .unread : .read) }
                         }.tint(.blue)
                     }
                 }
                 .swipeActions(edge: .trailing) {
                     if drafts {
-                        Button("Discard draft", role: .destructive) { list.discardDraft(message.id) }
+                        Button("Discard draft", role: .destructive) { Task { await list.discardDraft(message.id) } }
                     } else {
-                        Button("Delete", role: .destructive) { list.delete([message.id]) }
-                        Button("Archive") { list.archive([message.id]) }.tint(.green)
+                        Button("Delete", role: .destructive) { Task { await list.delete([message.id]) } }
+                        Button("Archive") { Task { await list.archive([message.id]) } }.tint(.green)
                     }
                 }
             }
@@ -56,7 +56,7 @@ struct MessageListView: View {
         .listStyle(.plain)
         .navigationTitle(drafts ? String(localized: "Drafts") : list.folder)
         .searchable(text: $query)
-        .onSubmit(of: .search) { list.search(query) }
+        .onSubmit(of: .search) { Task { await list.search(query) } }
         .onChange(of: query) { _, q in if q.isEmpty { list.clearSearch() } }
         // The list follows by itself; pulling asks the servers now.
         .refreshable { await model.status.sync(account: list.account) }

@@ -66,16 +66,16 @@ struct ReaderView: View {
                         Button { composing = .forward(original: message.summary.id) } label: {
                             Image(systemName: "arrowshape.turn.up.right")
                         }
-                        Button { reader.toggleFlagged() } label: {
+                        Button { Task { await reader.toggleFlagged() } } label: {
                             Image(systemName: message.summary.flags.flagged ? "flag.slash" : "flag")
                         }
                         Menu {
                             ForEach(folders, id: \.id) { f in
-                                Button(f.name) { reader.move(to: f.name) }
+                                Button(f.name) { Task { await reader.move(to: f.name) } }
                             }
                         } label: { Image(systemName: "folder") }
-                        Button { reader.archive() } label: { Image(systemName: "archivebox") }
-                        Button(role: .destructive) { reader.delete() } label: { Image(systemName: "trash") }
+                        Button { Task { await reader.archive() } } label: { Image(systemName: "archivebox") }
+                        Button(role: .destructive) { Task { await reader.delete() } } label: { Image(systemName: "trash") }
                     }
                 }
                 .sheet(item: Binding(get: { composing.map(Sheet.init) }, set: { composing = $0?.mode })) { sheet in
@@ -83,7 +83,9 @@ struct ReaderView: View {
                         session: reader.session, account: message.summary.account, mode: sheet.mode))
                 }
                 .onAppear {
-                    folders = (try? reader.session.engine.folders(account: message.summary.account)) ?? []
+                    Task {
+                        folders = (try? await reader.session.engine.folders(account: message.summary.account)) ?? []
+                    }
                 }
             } else if let error = reader.state.error {
                 Text(error.userMessage()).foregroundStyle(.red).padding()

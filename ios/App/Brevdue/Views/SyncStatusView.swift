@@ -83,14 +83,14 @@ struct ChangesView: View {
                         Text(change.lastError).font(.caption).foregroundStyle(.red)
                     }
                     .swipeActions {
-                        Button("Discard", role: .destructive) { status.discard(change.id) }
-                        Button("Retry") { status.retry(change.id) }.tint(.blue)
+                        Button("Discard", role: .destructive) { Task { await status.discard(change.id) } }
+                        Button("Retry") { Task { await status.retry(change.id) } }.tint(.blue)
                     }
                 }
             }
         }
         .navigationTitle("Changes")
         .refreshable { await status.pushChanges() }
-        .onAppear { status.refreshChanges() }
+        .onAppear { Task { await status.refreshChanges() } }
     }
 }

@@ -55,9 +55,9 @@ public final class AccountsViewModel: ViewModel<AccountsState>, @unchecked Senda
         super.init(state: AccountsState())
     }
 
-    public func load() {
+    public func load() async {
         do {
-            let accounts = try session.engine.accounts()
+            let accounts = try await session.engine.accounts()
             update { $0.accounts = accounts; $0.error = nil }
         } catch {
             update { $0.error = asBrevdueError(error) }
@@ -71,7 +71,7 @@ public final class AccountsViewModel: ViewModel<AccountsState>, @unchecked Senda
         do {
             let config = try form.config()
             let account = try await session.engine.addAccount(config: config, password: form.password)
-            load()
+            await load()
             update { $0.busy = false }
             return account
         } catch {
@@ -83,7 +83,7 @@ public final class AccountsViewModel: ViewModel<AccountsState>, @unchecked Senda
     public func remove(_ name: String) async {
         do {
             try await session.engine.removeAccount(name: name)
-            load()
+            await load()
         } catch {
             update { $0.error = asBrevdueError(error) }
         }
@@ -94,7 +94,7 @@ public final class AccountsViewModel: ViewModel<AccountsState>, @unchecked Senda
     public func switchToImap(_ name: String, server: ServerConfig? = nil) async -> SwitchReport? {
         do {
             let report = try await session.engine.switchToImap(account: name, imap: server)
-            load()
+            await load()
             return report
         } catch {
             update { $0.error = asBrevdueError(error) }

@@ -138,13 +138,13 @@ public final class ComposerViewModel: ViewModel<ComposerState>, @unchecked Senda
 
     /// Throws the saved draft away (here and, through the queue, on the server).
     @discardableResult
-    public func discardDraft() -> Bool {
+    public func discardDraft() async -> Bool {
         guard let id = state.draftId else {
             update { $0.discarded = true }
             return true
         }
         do {
-            try session.engine.discardDraft(id: id)
+            try await session.engine.discardDraft(id: id)
             update { $0.draftId = nil; $0.discarded = true }
             return true
         } catch {

@@ -70,7 +70,7 @@ public final class FoldersViewModel: ViewModel<FoldersState>, @unchecked Sendabl
 
     /// Creates a folder here at once; the server follows through the change queue.
     @discardableResult
-    public func create(_ name: String, account: String? = nil) -> Bool {
+    public func create(_ name: String, account: String? = nil) async -> Bool {
         let name = name.trimmingCharacters(in: .whitespaces)
         guard let target = account ?? self.account else {
             // The engine has no advice of its own for these two yet.
@@ -90,7 +90,7 @@ public final class FoldersViewModel: ViewModel<FoldersState>, @unchecked Sendabl
             return false
         }
         do {
-            try session.engine.createFolder(account: target, name: name)
+            try await session.engine.createFolder(account: target, name: name)
             return true
         } catch {
             update { $0.error = asBrevdueError(error) }
@@ -98,17 +98,17 @@ public final class FoldersViewModel: ViewModel<FoldersState>, @unchecked Sendabl
         }
     }
 
-    public func rename(_ old: String, to new: String, account: String? = nil) {
+    public func rename(_ old: String, to new: String, account: String? = nil) async {
         guard let target = account ?? self.account else { return }
         do {
-            try session.engine.renameFolder(account: target, old: old, new: new)
+            try await session.engine.renameFolder(account: target, old: old, new: new)
         } catch { update { $0.error = asBrevdueError(error) } }
     }
 
-    public func delete(_ name: String, account: String? = nil) {
+    public func delete(_ name: String, account: String? = nil) async {
         guard let target = account ?? self.account else { return }
         do {
-            try session.engine.deleteFolder(account: target, name: name)
+            try await session.engine.deleteFolder(account: target, name: name)
         } catch { update { $0.error = asBrevdueError(error) } }
     }
 }

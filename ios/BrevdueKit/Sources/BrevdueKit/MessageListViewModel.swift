@@ -93,11 +93,11 @@ public final class MessageListViewModel: ViewModel<MessageListState>, @unchecked
     }
 
     /// Full-text search over the account; an empty query goes back to the live list.
-    public func search(_ query: String) {
+    public func search(_ query: String) async {
         let query = query.trimmingCharacters(in: .whitespaces)
         guard !query.isEmpty else { return clearSearch() }
         stop()
-        runSearch(query)
+        await runSearch(query)
     }
 
     public func clearSearch() {
@@ -106,35 +106,41 @@ public final class MessageListViewModel: ViewModel<MessageListState>, @unchecked
         start()
     }
 
-    private func runSearch(_ query: String) {
+    private func runSearch(_ query: String) async {
         do {
-            let hits = try session.engine.search(query: query, account: account, limit: 200)
+            let hits = try await session.engine.search(query: query, account: account, limit: 200)
             update { $0.messages = hits; $0.query = query; $0.loaded = true; $0.error = nil }
         } catch { update { $0.error = asBrevdueError(error) } }
     }
 
-    private func perform(_ body: () throws -> Void) {
+    private func perform(_ body: () async throws -> Void) async {
         do {
-            try body()
+            try await body()
             // Search hits are a snapshot: read them again. The live list follows by itself.
-            if let query = state.query { runSearch(query) }
+            if let query = state.query { await runSearch(query) }
         } catch { update { $0.error = asBrevdueError(error) } }
     }
 
-    public func mark(_ ids: [Int64], _ change: FlagChange) {
-        perform { try session.engine.mark(ids: ids, change: change) }
+    public func mark(_ ids: [Int64], _ change: FlagChange) async {
+        await perform { try await session.engine.mark(ids: ids, change: change) }
     }
 
-    public func move(_ ids: [Int64], to folder: String) {
-        perform { try session.engine.moveMessages(ids: ids, folder: folder) }
+    public func move(_ ids: [Int64], to folder: String) async {
+        await perform { try await session.engine.moveMessages(ids: ids, folder: folder) }
     }
 
-    public func archive(_ ids: [Int64]) { perform { try session.engine.archive(ids: ids) } }
+    public func archive(_ ids: [Int64]) async {
+        await perform { try await session.engine.archive(ids: ids) }
+    }
 
-    public func delete(_ ids: [Int64]) { perform { try session.engine.delete(ids: ids) } }
+    public func delete(_ ids: [Int64]) async {
+        await perform { try await session.engine.delete(ids: ids) }
+    }
 
     /// Drafts: throws the draft away (here and on the server).
-    public func discardDraft(_ id: Int64) { perform { try session.engine.discardDraft(id: id) } }
+    public func discardDraft(_ id: Int64) async {
+        await perform { try await session.engine.discardDraft(id: id) }
+    }
 
     public var unreadCount: Int { state.messages.filter { !$0.flags.seen }.count }
 }

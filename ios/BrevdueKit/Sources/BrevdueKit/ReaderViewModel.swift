@@ -43,7 +43,7 @@ public final class ReaderViewModel: ViewModel<ReaderState>, @unchecked Sendable 
     /// "Always for this sender": the engine remembers it; this message shows them now.
     public func allowRemoteFromSender() async {
         do {
-            try session.engine.allowRemoteContent(id: id, scope: .sender, allowed: true)
+            try await session.engine.allowRemoteContent(id: id, scope: .sender, allowed: true)
         } catch {
             update { $0.error = asBrevdueError(error) }
             return
@@ -69,34 +69,41 @@ public final class ReaderViewModel: ViewModel<ReaderState>, @unchecked Sendable 
     }
 
     /// The flags as stored after a change made here.
-    private func rereadSummary() {
-        if let fresh = try? session.engine.message(id: id).summary {
+    private func rereadSummary() async {
+        if let fresh = try? await session.engine.message(id: id).summary {
             update { $0.message?.summary = fresh }
         }
     }
 
-    public func setFlag(_ change: FlagChange) {
+    public func setFlag(_ change: FlagChange) async {
         do {
-            try session.engine.mark(ids: [id], change: change)
-            rereadSummary()
+            try await session.engine.mark(ids: [id], change: change)
+            await rereadSummary()
         } catch { update { $0.error = asBrevdueError(error) } }
     }
 
-    public func toggleFlagged() {
-        setFlag(state.message?.summary.flags.flagged == true ? .unflagged : .flagged)
+    public func toggleFlagged() async {
+        await setFlag(state.message?.summary.flags.flagged == true ? .unflagged : .flagged)
     }
 
-    public func move(to folder: String) {
-        do { try session.engine.moveMessages(ids: [id], folder: folder); rereadSummary() } catch {
+    public func move(to folder: String) async {
+        do {
+            try await session.engine.moveMessages(ids: [id], folder: folder)
+            await rereadSummary()
+        } catch {
             update { $0.error = asBrevdueError(error) }
         }
     }
 
-    public func archive() {
-        do { try session.engine.archive(ids: [id]) } catch { update { $0.error = asBrevdueError(error) } }
+    public func archive() async {
+        do { try await session.engine.archive(ids: [id]) } catch {
+            update { $0.error = asBrevdueError(error) }
+        }
     }
 
-    public func delete() {
-        do { try session.engine.delete(ids: [id]) } catch { update { $0.error = asBrevdueError(error) } }
+    public func delete() async {
+        do { try await session.engine.delete(ids: [id]) } catch {
+            update { $0.error = asBrevdueError(error) }
+        }
     }
 }

@@ -80,8 +80,11 @@ public final class SyncStatusViewModel: ViewModel<SyncStatusState>, @unchecked S
     public let session: BrevdueSession
     private var token: ObservationToken?
     private var subscription: StatusSubscription?
-    /// Held while the queue's detail is read and stored, so two reads never cross.
+    /// Numbers the reads of the queue's detail, so an older read never replaces what a
+    /// newer one stored (reads may overlap now that they are awaited).
     private let changesLock = NSLock()
+    private var changesReads: UInt64 = 0
+    private var changesStored: UInt64 = 0
     /// Called for every `Event.newMail` (the engine decides what is new; notifications
     /// come from here only).
     public var onNewMail: ((NewMailNotice) -> Void)?
@@ -115,7 +118,7 @@ public final class SyncStatusViewModel: ViewModel<SyncStatusState>, @unchecked S
                 if $0.progressSteps.last != step { $0.progressSteps.append(step) }
             }
         }
-        if recount { refreshChanges() }
+        if recount { Task { [weak self] in await self?.refreshChanges() } }
     }
 
     /// "Sync now" (pull to refresh, the app coming to the front, background refresh): one
@@ -132,7 +135,7 @@ public final class SyncStatusViewModel: ViewModel<SyncStatusState>, @unchecked S
                 }
                 $0.lastError = nil
             }
-            refreshChanges()
+            await refreshChanges()
             return report
         } catch {
             update { $0.lastError = asBrevdueError(error) }
@@ -145,7 +148,7 @@ public final class SyncStatusViewModel: ViewModel<SyncStatusState>, @unchecked S
     public func pushChanges(account: String? = nil) async -> PushReport? {
         do {
             let report = try await session.engine.pushChanges(account: account)
-            refreshChanges()
+            await refreshChanges()
             return report
         } catch {
             update { $0.lastError = asBrevdueError(error) }
@@ -154,13 +157,12 @@ public final class SyncStatusViewModel: ViewModel<SyncStatusState>, @unchecked S
     }
 
     /// Reads the change queue and the outbox in detail (the status has their counts).
-    public func refreshChanges() {
-        changesLock.lock()
-        defer { changesLock.unlock() }
+    public func refreshChanges() async {
+        let read = beginChangesRead()
         do {
-            let changes = try session.engine.changes(account: nil)
-            let outbox = try session.engine.outbox(account: nil)
-            update {
+            let changes = try await session.engine.changes(account: nil)
+            let outbox = try await session.engine.outbox(account: nil)
+            storeChanges(read) {
                 $0.pending = changes.filter { $0.state == .pending }
                 $0.failed = changes.filter { $0.state == .failed }
                 $0.outbox = outbox
@@ -168,37 +170,55 @@ public final class SyncStatusViewModel: ViewModel<SyncStatusState>, @unchecked S
         } catch { update { $0.lastError = asBrevdueError(error) } }
     }
 
+    private func beginChangesRead() -> UInt64 {
+        changesLock.lock()
+        defer { changesLock.unlock() }
+        changesReads += 1
+        return changesReads
+    }
+
+    /// Stores read number `read` unless a newer read has already been stored.
+    private func storeChanges(_ read: UInt64, _ body: (inout SyncStatusState) -> Void) {
+        changesLock.lock()
+        defer { changesLock.unlock() }
+        guard read > changesStored else { return }
+        changesStored = read
+        update(body)
+    }
+
     /// Undoes a change that has not reached the server, with the waiting changes that
     /// depend on it (a move into a folder being created goes with the folder). Returns
     /// the ids of the changes undone.
     @discardableResult
     public func undo(_ change: Int64) async -> [Int64]? {
-        defer { refreshChanges() }
+        let undone: [Int64]?
         do {
-            return try await session.engine.cancelChange(id: change)
+            undone = try await session.engine.cancelChange(id: change)
         } catch {
             update { $0.lastError = asBrevdueError(error) }
-            return nil
+            undone = nil
         }
+        await refreshChanges()
+        return undone
     }
 
-    public func retry(_ change: Int64) {
-        do { try session.engine.retryChange(id: change) } catch {
+    public func retry(_ change: Int64) async {
+        do { try await session.engine.retryChange(id: change) } catch {
             update { $0.lastError = asBrevdueError(error) }
         }
-        refreshChanges()
+        await refreshChanges()
     }
 
-    public func discard(_ change: Int64) {
-        do { try session.engine.discardChange(id: change) } catch {
+    public func discard(_ change: Int64) async {
+        do { try await session.engine.discardChange(id: change) } catch {
             update { $0.lastError = asBrevdueError(error) }
         }
-        refreshChanges()
+        await refreshChanges()
     }
 
     /// The user says another device reads this POP3 account.
-    public func reportReadOnAnotherDevice(_ account: String) {
-        do { try session.engine.readOnAnotherDevice(account: account) } catch {
+    public func reportReadOnAnotherDevice(_ account: String) async {
+        do { try await session.engine.readOnAnotherDevice(account: account) } catch {
             update { $0.lastError = asBrevdueError(error) }
         }
     }

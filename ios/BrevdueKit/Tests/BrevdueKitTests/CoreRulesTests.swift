@@ -12,7 +12,8 @@ final class CoreComposeTests: XCTestCase {
         let phone = try await Fixture.imapSession("rep1")
         defer { phone.close() }
         _ = try await phone.engine.syncNow(account: nil)
-        let original = try XCTUnwrap(Fixture.find(phone, folder: "INBOX", subject: "Question"))
+        let question = try await Fixture.find(phone, folder: "INBOX", subject: "Question")
+        let original = try XCTUnwrap(question)
 
         let composer = ComposerViewModel(session: phone, account: "main", mode: .reply(original: original.id))
         let prepared = await composer.prepare()
@@ -27,7 +28,8 @@ final class CoreComposeTests: XCTestCase {
         let third = try await Fixture.imapSession("rep3")
         defer { third.close() }
         _ = try await third.engine.syncNow(account: nil)
-        let got = try XCTUnwrap(Fixture.find(third, folder: "INBOX", subject: "Re: Question"),
+        let toThird = try await Fixture.find(third, folder: "INBOX", subject: "Re: Question")
+        let got = try XCTUnwrap(toThird,
                                 "the typed address got nothing")
         let opened = try await third.engine.openMessage(id: got.id)
         XCTAssertEqual(opened.to.map(\.address), [Fixture.email("rep3")])
@@ -37,7 +39,8 @@ final class CoreComposeTests: XCTestCase {
         let sender = try await Fixture.imapSession("rep2")
         defer { sender.close() }
         _ = try await sender.engine.syncNow(account: nil)
-        XCTAssertNil(try Fixture.find(sender, folder: "INBOX", subject: "Re: Question"),
+        let toSender = try await Fixture.find(sender, folder: "INBOX", subject: "Re: Question")
+        XCTAssertNil(toSender,
                      "the original sender was removed from To but got the reply")
     }
 
@@ -51,7 +54,8 @@ final class CoreComposeTests: XCTestCase {
         _ = try await phone.engine.syncNow(account: nil)
 
         for (subject, expected) in originals {
-            let original = try XCTUnwrap(Fixture.find(phone, folder: "INBOX", subject: subject))
+            let found = try await Fixture.find(phone, folder: "INBOX", subject: subject)
+            let original = try XCTUnwrap(found)
             let preview = try await phone.engine.composePreview(mode: .forward(original: original.id))
             XCTAssertEqual(preview.subject, expected, "the core's rule changed?")
             let composer = ComposerViewModel(session: phone, account: "main", mode: .forward(original: original.id))
@@ -67,7 +71,7 @@ final class CoreComposeTests: XCTestCase {
         let carol = try await Fixture.imapSession("fwd3")
         defer { carol.close() }
         _ = try await carol.engine.syncNow(account: nil)
-        let inbox = try carol.engine.messages(account: nil, folder: "INBOX", limit: 10, offset: 0)
+        let inbox = try await carol.engine.messages(account: nil, folder: "INBOX", limit: 10, offset: 0)
         XCTAssertEqual(Set(inbox.map(\.subject)), Set(originals.values), "\(inbox.map(\.subject))")
         for message in inbox {
             let opened = try await carol.engine.openMessage(id: message.id)

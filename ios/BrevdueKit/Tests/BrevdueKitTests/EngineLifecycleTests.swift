@@ -31,9 +31,9 @@ final class EventTests: XCTestCase {
         // More work: new mail, a sync, local changes, a folder.
         try await Fixture.deliver(from: "ev2", to: "ev1", subjects: ["E3"])
         _ = try await session.engine.sync(account: nil)
-        let ids = try session.engine.messages(account: "main", folder: "INBOX", limit: 10, offset: 0).map(\.id)
-        try session.engine.mark(ids: ids, change: .read)
-        try session.engine.createFolder(account: "main", name: "After")
+        let ids = try await session.engine.messages(account: "main", folder: "INBOX", limit: 10, offset: 0).map(\.id)
+        try await session.engine.mark(ids: ids, change: .read)
+        try await session.engine.createFolder(account: "main", name: "After")
         _ = try await session.engine.pushChanges(account: nil)
         let result2 = await Fixture.waitUntil(5) { has(Array(control.events.dropFirst(controlBefore)), isFinished) }
         XCTAssertTrue(result2,
@@ -82,21 +82,21 @@ final class MemoryTests: XCTestCase {
             _ = try await first.engine.sync(account: nil)
             first.close()
         }
-        func cycle() throws {
+        func cycle() async throws {
             let session = try BrevdueSession(dataDir: dir, passwords: passwords)
             let recorder = Recorder()
             let subscription = try session.engine.subscribe(listener: recorder)
-            let accounts = try session.engine.accounts()
+            let accounts = try await session.engine.accounts()
             XCTAssertEqual(accounts.count, 1)
-            _ = try session.engine.folders(account: nil)
+            _ = try await session.engine.folders(account: nil)
             subscription.cancel()
             session.close()
         }
-        for _ in 0..<50 { try autoreleasepool { try cycle() } }
+        for _ in 0..<50 { try await cycle() }
         let warm = Self.rssKB()
         let started = Date()
         for i in 0..<1000 {
-            try autoreleasepool { try cycle() }
+            try await cycle()
             if i == 499 { print("memory: VmRSS after 500 cycles: \(Self.rssKB() / 1024) MB") }
         }
         let end = Self.rssKB()
@@ -109,7 +109,3 @@ final class MemoryTests: XCTestCase {
     }
 }
 
-#if !canImport(ObjectiveC)
-/// Linux has no autorelease pools; keep the call sites the same.
-func autoreleasepool<T>(invoking body: () throws -> T) rethrows -> T { try body() }
-#endif

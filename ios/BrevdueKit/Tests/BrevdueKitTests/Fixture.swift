@@ -104,7 +104,7 @@ enum Fixture {
                     account: "sender", from: nil, to: [Address(name: nil, address: email(to))],
                     cc: [], bcc: [], subject: subject, body: "\(body): \(subject)",
                     attachments: []))
-            let queued = try sender.engine.outbox(account: "sender").first { $0.id == outboxId }
+            let queued = try await sender.engine.outbox(account: "sender").first { $0.id == outboxId }
             ids.append(try XCTUnwrap(queued).messageId)
             let report = try await sender.engine.sendOutbox(account: "sender")
             XCTAssertEqual(report.sent, 1, "sending \(subject): \(report)")
@@ -122,10 +122,10 @@ enum Fixture {
         return check()
     }
 
-    static func find(_ session: BrevdueSession, folder: String, subject: String) throws
+    static func find(_ session: BrevdueSession, folder: String, subject: String) async throws
         -> MessageSummary?
     {
-        try session.engine.messages(account: nil, folder: folder, limit: 1000, offset: 0)
+        try await session.engine.messages(account: nil, folder: folder, limit: 1000, offset: 0)
             .first { $0.subject == subject }
     }
 }

@@ -114,10 +114,10 @@ final class ImapTests: XCTestCase {
         XCTAssertEqual(list.unreadCount, 5)
 
         // Search.
-        list.search("Note")
+        await list.search("Note")
         XCTAssertEqual(list.state.messages.count, 5)
         XCTAssertEqual(list.state.query, "Note")
-        list.search("")
+        await list.search("")
         XCTAssertNil(list.state.query)
         shown = await Fixture.waitUntil(5) { list.state.messages.count == 5 }
         XCTAssertTrue(shown, "back to the live list (as far as it was paged)")
@@ -137,29 +137,31 @@ final class ImapTests: XCTestCase {
         let result8 = await Fixture.waitUntil(5) { list.state.messages.first { $0.id == first.id }?.flags.seen == true }
         XCTAssertTrue(result8,
                       "the list did not follow the read mark")
-        status.refreshChanges()
+        await status.refreshChanges()
         XCTAssertTrue(status.state.pending.contains { $0.kind == .flags && $0.messageId == first.id },
                       "\(status.state.pending)")
-        reader.toggleFlagged()
+        await reader.toggleFlagged()
         XCTAssertEqual(reader.state.message?.summary.flags.flagged, true)
 
         // List actions: mark unread, create a folder, move there.
         let second = list.state.messages[1]
-        list.mark([second.id], .read)
+        await list.mark([second.id], .read)
         var followed = await Fixture.waitUntil(5) { list.state.messages.first { $0.id == second.id }?.flags.seen == true }
         XCTAssertTrue(followed)
-        list.mark([second.id], .unread)
+        await list.mark([second.id], .unread)
         followed = await Fixture.waitUntil(5) { list.state.messages.first { $0.id == second.id }?.flags.seen == false }
         XCTAssertTrue(followed)
         let folders = FoldersViewModel(session: phone, account: "main")
         folders.start()
-        XCTAssertFalse(folders.create("  "), "an empty name is refused")
+        let emptyName = await folders.create("  ")
+        XCTAssertFalse(emptyName, "an empty name is refused")
         XCTAssertEqual(folders.state.error?.kind, "InvalidInput")
-        XCTAssertTrue(folders.create("Receipts"))
+        let created = await folders.create("Receipts")
+        XCTAssertTrue(created)
         followed = await Fixture.waitUntil(5) { folders.state.folders.contains { $0.name == "Receipts" } }
         XCTAssertTrue(followed, "the folder list did not follow")
         let third = list.state.messages[2]
-        list.move([third.id], to: "Receipts")
+        await list.move([third.id], to: "Receipts")
         followed = await Fixture.waitUntil(5) { list.state.messages.count == 4 }
         XCTAssertTrue(followed)
         XCTAssertFalse(list.state.messages.contains { $0.messageId == third.messageId })
@@ -189,26 +191,33 @@ final class ImapTests: XCTestCase {
         XCTAssertEqual(composer.state.report?.sent, 1)
         let result9 = await status.pushChanges()?.pending
         XCTAssertEqual(result9, 0)
-        XCTAssertEqual(try phone.engine.message(id: first.id).summary.flags.answered, true)
+        let replied = try await phone.engine.message(id: first.id)
+        XCTAssertEqual(replied.summary.flags.answered, true)
 
         // Another device (a second engine on the same mailbox) sees all of it.
         let other = try await Fixture.imapSession("list1")
         defer { other.close() }
         _ = try await other.engine.sync(account: nil)
-        let seen = try XCTUnwrap(Fixture.find(other, folder: "INBOX", subject: first.subject))
+        let otherFirst = try await Fixture.find(other, folder: "INBOX", subject: first.subject)
+        let seen = try XCTUnwrap(otherFirst)
         XCTAssertTrue(seen.flags.seen)
         XCTAssertTrue(seen.flags.flagged)
         XCTAssertTrue(seen.flags.answered)
-        XCTAssertEqual(try Fixture.find(other, folder: "INBOX", subject: second.subject)?.flags.seen, false)
-        XCTAssertNotNil(try Fixture.find(other, folder: "Receipts", subject: third.subject))
-        XCTAssertNil(try Fixture.find(other, folder: "INBOX", subject: third.subject))
-        XCTAssertNotNil(try Fixture.find(other, folder: "Sent", subject: "Re: \(first.subject)"))
+        let otherSecond = try await Fixture.find(other, folder: "INBOX", subject: second.subject)
+        XCTAssertEqual(otherSecond?.flags.seen, false)
+        let inReceipts = try await Fixture.find(other, folder: "Receipts", subject: third.subject)
+        XCTAssertNotNil(inReceipts)
+        let stillInInbox = try await Fixture.find(other, folder: "INBOX", subject: third.subject)
+        XCTAssertNil(stillInInbox)
+        let inSent = try await Fixture.find(other, folder: "Sent", subject: "Re: \(first.subject)")
+        XCTAssertNotNil(inSent)
 
         // And the sender got the reply, threaded under the original.
         let sender = try await Fixture.imapSession("list2")
         defer { sender.close() }
         _ = try await sender.engine.sync(account: nil)
-        let reply = try XCTUnwrap(Fixture.find(sender, folder: "INBOX", subject: "Re: \(first.subject)"))
+        let sentReply = try await Fixture.find(sender, folder: "INBOX", subject: "Re: \(first.subject)")
+        let reply = try XCTUnwrap(sentReply)
         let opened = try await sender.engine.openMessage(id: reply.id)
         XCTAssertEqual(opened.inReplyTo, first.messageId)
         XCTAssertTrue(opened.text?.contains("Thanks, noted.") == true)
@@ -248,7 +257,8 @@ final class ImapTests: XCTestCase {
         let bob = try await Fixture.imapSession("comp2")
         defer { bob.close() }
         _ = try await bob.engine.sync(account: nil)
-        let got = try XCTUnwrap(Fixture.find(bob, folder: "INBOX", subject: "Budget"))
+        let budget = try await Fixture.find(bob, folder: "INBOX", subject: "Budget")
+        let got = try XCTUnwrap(budget)
         XCTAssertTrue(got.hasAttachments)
         let full = try await bob.engine.openMessage(id: got.id)
         XCTAssertEqual(full.cc.map(\.address), [Fixture.email("comp3")])
@@ -266,8 +276,10 @@ final class ImapTests: XCTestCase {
         let carol = try await Fixture.imapSession("comp3")
         defer { carol.close() }
         _ = try await carol.engine.sync(account: nil)
-        let fwd = try XCTUnwrap(Fixture.find(carol, folder: "INBOX", subject: "Fwd: Budget"))
+        let forwardedCopy = try await Fixture.find(carol, folder: "INBOX", subject: "Fwd: Budget")
+        let fwd = try XCTUnwrap(forwardedCopy)
         XCTAssertTrue(fwd.hasAttachments)
-        XCTAssertNotNil(try Fixture.find(carol, folder: "INBOX", subject: "Budget"), "Carol was in Cc")
+        let ccCopy = try await Fixture.find(carol, folder: "INBOX", subject: "Budget")
+        XCTAssertNotNil(ccCopy, "Carol was in Cc")
     }
 }

@@ -56,7 +56,7 @@ final class LiveListTests: XCTestCase {
         // A read mark: a Set of that row.
         let second = list.state.messages[0]
         let before = batches.changes.count
-        list.mark([second.id], .read)
+        await list.mark([second.id], .read)
         ok = await Fixture.waitUntil(5) { list.state.messages.first?.flags.seen == true }
         XCTAssertTrue(ok)
         let after = Array(batches.changes.dropFirst(before))
@@ -79,7 +79,7 @@ final class LiveListTests: XCTestCase {
         // Stopped: nothing more arrives.
         list.stop()
         let count = batches.all.count
-        list.mark([second.id], .unread)
+        await list.mark([second.id], .unread)
         try await Task.sleep(nanoseconds: 400_000_000)
         XCTAssertEqual(batches.all.count, count, "a cancelled list still got \(batches.all.dropFirst(count))")
         XCTAssertTrue(status.state.status.accounts.allSatisfy { $0.problem == nil }, "\(status.state.status)")
@@ -94,7 +94,8 @@ final class ReaderRulesTests: XCTestCase {
         let phone = try await Fixture.imapSession("read1")
         defer { phone.close() }
         _ = try await phone.engine.syncNow(account: nil)
-        let first = try XCTUnwrap(Fixture.find(phone, folder: "INBOX", subject: "Offer 1"))
+        let offer1 = try await Fixture.find(phone, folder: "INBOX", subject: "Offer 1")
+        let first = try XCTUnwrap(offer1)
 
         let reader = ReaderViewModel(session: phone, id: first.id)
         await reader.open()
@@ -107,7 +108,8 @@ final class ReaderRulesTests: XCTestCase {
         XCTAssertEqual(reader.state.blockedRemote, 1)
         XCTAssertFalse(reader.state.remoteShown)
         XCTAssertTrue(reader.state.markedRead, "marked read by the default setting")
-        XCTAssertEqual(try phone.engine.message(id: first.id).summary.flags.seen, true)
+        let opened1 = try await phone.engine.message(id: first.id)
+        XCTAssertEqual(opened1.summary.flags.seen, true)
 
         // This time only.
         await reader.showRemoteOnce()
@@ -121,10 +123,11 @@ final class ReaderRulesTests: XCTestCase {
         // Always for this sender: a second message from them shows its images.
         await again.allowRemoteFromSender()
         XCTAssertTrue(again.state.remoteShown)
-        try phone.engine.setMarkReadOnOpen(mark: false)
+        try await phone.engine.setMarkReadOnOpen(mark: false)
         try Fixture.deliverRaw(from: "read2", to: "read1", message: Fixture.htmlMessage(from: "read2", to: "read1", subject: "Offer 2"))
         _ = try await phone.engine.syncNow(account: nil)
-        let second = try XCTUnwrap(Fixture.find(phone, folder: "INBOX", subject: "Offer 2"))
+        let offer2 = try await Fixture.find(phone, folder: "INBOX", subject: "Offer 2")
+        let second = try XCTUnwrap(offer2)
         let next = ReaderViewModel(session: phone, id: second.id)
         await next.open()
         XCTAssertTrue(next.state.remoteShown, "the sender's choice was not kept")
@@ -132,7 +135,8 @@ final class ReaderRulesTests: XCTestCase {
         XCTAssertTrue(next.state.html?.contains("track.example") == true)
         XCTAssertFalse(next.state.html?.contains("<script") == true)
         XCTAssertFalse(next.state.markedRead, "mark-read-on-open is off")
-        XCTAssertEqual(try phone.engine.message(id: second.id).summary.flags.seen, false)
+        let opened2 = try await phone.engine.message(id: second.id)
+        XCTAssertEqual(opened2.summary.flags.seen, false)
     }
 
     /// A body that cannot be downloaded: the cached headers with the engine's advice.
@@ -141,17 +145,19 @@ final class ReaderRulesTests: XCTestCase {
         let phone = try Fixture.session("read1-phone")
         defer { phone.close() }
         _ = try await phone.engine.addAccount(config: Fixture.imapConfig("read1"), password: Fixture.password)
-        try phone.engine.setBodyPrefetch(newest: 0) // headers only
+        try await phone.engine.setBodyPrefetch(newest: 0) // headers only
         _ = try await phone.engine.syncNow(account: nil)
-        let message = try XCTUnwrap(Fixture.find(phone, folder: "INBOX", subject: "Gone soon"))
+        let gone = try await Fixture.find(phone, folder: "INBOX", subject: "Gone soon")
+        let message = try XCTUnwrap(gone)
         XCTAssertFalse(message.hasBody)
 
         // Another device removes it from the server first.
         let pc = try await Fixture.imapSession("read1")
         defer { pc.close() }
         _ = try await pc.engine.syncNow(account: nil)
-        let there = try XCTUnwrap(Fixture.find(pc, folder: "INBOX", subject: "Gone soon"))
-        try pc.engine.moveMessages(ids: [there.id], folder: "Trash")
+        let pcGone = try await Fixture.find(pc, folder: "INBOX", subject: "Gone soon")
+        let there = try XCTUnwrap(pcGone)
+        try await pc.engine.moveMessages(ids: [there.id], folder: "Trash")
         _ = try await pc.engine.syncNow(account: nil)
 
         let reader = ReaderViewModel(session: phone, id: message.id)
@@ -181,15 +187,16 @@ final class UndoTests: XCTestCase {
         XCTAssertTrue(ok)
         let message = list.state.messages[0]
 
-        XCTAssertTrue(folders.create("Later"))
-        list.move([message.id], to: "Later")
+        let created = await folders.create("Later")
+        XCTAssertTrue(created)
+        await list.move([message.id], to: "Later")
         ok = await Fixture.waitUntil(5) {
             list.state.messages.isEmpty && folders.state.folders.contains { $0.name == "Later" }
         }
         XCTAssertTrue(ok, "the folder and the move show at once")
         ok = await Fixture.waitUntil(5) { status.state.account("main")?.changesWaiting == 2 }
         XCTAssertTrue(ok, "the status counts two waiting changes: \(status.state.status)")
-        status.refreshChanges()
+        await status.refreshChanges()
         XCTAssertEqual(status.state.pending.map(\.kind), [.createFolder, .move], "\(status.state.pending)")
         let create = try XCTUnwrap(status.state.pending.first { $0.kind == .createFolder })
 
@@ -209,8 +216,10 @@ final class UndoTests: XCTestCase {
         let other = try await Fixture.imapSession("undo1")
         defer { other.close() }
         _ = try await other.engine.syncNow(account: nil)
-        XCTAssertFalse(try other.engine.folders(account: nil).contains { $0.name == "Later" })
-        XCTAssertNotNil(try Fixture.find(other, folder: "INBOX", subject: "Keep me"))
+        let otherFolders = try await other.engine.folders(account: nil)
+        XCTAssertFalse(otherFolders.contains { $0.name == "Later" })
+        let kept = try await Fixture.find(other, folder: "INBOX", subject: "Keep me")
+        XCTAssertNotNil(kept)
     }
 }
 
@@ -223,7 +232,8 @@ final class DraftTests: XCTestCase {
         defer { phone.close() }
         let status = SyncStatusViewModel(session: phone)
         await status.sync()
-        let original = try XCTUnwrap(Fixture.find(phone, folder: "INBOX", subject: "Plans"))
+        let plans = try await Fixture.find(phone, folder: "INBOX", subject: "Plans")
+        let original = try XCTUnwrap(plans)
         let folders = FoldersViewModel(session: phone, account: "main")
         folders.start()
         var ok = await Fixture.waitUntil(5) { folders.drafts(of: "main") != nil }
@@ -263,8 +273,9 @@ final class DraftTests: XCTestCase {
         let pc = try await Fixture.imapSession("draft1")
         defer { pc.close() }
         _ = try await pc.engine.syncNow(account: nil)
-        let pcOriginal = try XCTUnwrap(Fixture.find(pc, folder: "INBOX", subject: "Plans"))
-        let pcDrafts = try pc.engine.messages(account: "main", folder: draftsFolder, limit: 10, offset: 0)
+        let pcPlans = try await Fixture.find(pc, folder: "INBOX", subject: "Plans")
+        let pcOriginal = try XCTUnwrap(pcPlans)
+        let pcDrafts = try await pc.engine.messages(account: "main", folder: draftsFolder, limit: 10, offset: 0)
         XCTAssertEqual(pcDrafts.map(\.subject), ["Re: Plans"], "one draft on the server")
         let reopened = try await ComposerViewModel.open(draft: pcDrafts[0].id, session: pc)
         XCTAssertEqual(reopened.mode, .reply(original: pcOriginal.id))
@@ -281,7 +292,8 @@ final class DraftTests: XCTestCase {
         XCTAssertEqual(reopened.state.report?.sent, 1)
         XCTAssertNil(reopened.state.draftId)
         _ = try await pc.engine.syncNow(account: nil)
-        XCTAssertTrue(try pc.engine.messages(account: "main", folder: draftsFolder, limit: 10, offset: 0).isEmpty)
+        let pcDraftsAfter = try await pc.engine.messages(account: "main", folder: draftsFolder, limit: 10, offset: 0)
+        XCTAssertTrue(pcDraftsAfter.isEmpty)
         await status.sync()
         ok = await Fixture.waitUntil(5) { drafts.state.messages.isEmpty }
         XCTAssertTrue(ok, "the phone's Drafts still has \(drafts.state.messages.map(\.subject))")
@@ -290,7 +302,8 @@ final class DraftTests: XCTestCase {
         let sender = try await Fixture.imapSession("draft2")
         defer { sender.close() }
         _ = try await sender.engine.syncNow(account: nil)
-        let reply = try XCTUnwrap(Fixture.find(sender, folder: "INBOX", subject: "Re: Plans"))
+        let sentReply = try await Fixture.find(sender, folder: "INBOX", subject: "Re: Plans")
+        let reply = try XCTUnwrap(sentReply)
         let opened = try await sender.engine.openMessage(id: reply.id)
         XCTAssertEqual(opened.inReplyTo, original.messageId)
         XCTAssertTrue(opened.text?.contains("Final answer.") == true, opened.text ?? "")
@@ -303,7 +316,8 @@ final class DraftTests: XCTestCase {
         XCTAssertTrue(saved, "\(String(describing: note.state.error))")
         ok = await Fixture.waitUntil(5) { drafts.state.messages.map(\.subject) == ["Scratch"] }
         XCTAssertTrue(ok)
-        XCTAssertTrue(note.discardDraft())
+        let discarded = await note.discardDraft()
+        XCTAssertTrue(discarded)
         ok = await Fixture.waitUntil(5) { drafts.state.messages.isEmpty }
         XCTAssertTrue(ok, "\(drafts.state.messages.map(\.subject))")
     }

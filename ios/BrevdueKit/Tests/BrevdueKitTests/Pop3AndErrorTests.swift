@@ -50,11 +50,12 @@ final class Pop3Tests: XCTestCase {
 
         // What happens here stays here: nothing is queued for the server.
         let folders = FoldersViewModel(session: pc, account: "pop")
-        XCTAssertTrue(folders.create("Kept"))
+        let created = await folders.create("Kept")
+        XCTAssertTrue(created)
         let (kept, flagged) = (list.state.messages[1].id, list.state.messages[0].id)
-        list.move([kept], to: "Kept")
-        list.mark([flagged], .flagged)
-        pcStatus.refreshChanges()
+        await list.move([kept], to: "Kept")
+        await list.mark([flagged], .flagged)
+        await pcStatus.refreshChanges()
         XCTAssertTrue(pcStatus.state.pending.isEmpty, "a POP3 account queued \(pcStatus.state.pending)")
         XCTAssertTrue(pcStatus.state.advisories.isEmpty)
 
@@ -82,7 +83,7 @@ final class Pop3Tests: XCTestCase {
         await phoneStatus.sync()
         try? await Task.sleep(nanoseconds: 300_000_000)
         XCTAssertTrue(phoneStatus.state.advisories.isEmpty, "\(phoneStatus.state.advisories)")
-        phoneStatus.reportReadOnAnotherDevice("pop")
+        await phoneStatus.reportReadOnAnotherDevice("pop")
         let result13 = await Fixture.waitUntil(5) { phoneStatus.state.advisories["pop"] != nil }
         XCTAssertTrue(result13)
         XCTAssertEqual(phoneStatus.state.advisories["pop"]?.id, "pop3_several_devices")
@@ -178,14 +179,15 @@ final class ErrorTests: XCTestCase {
 
         // Unknown message: NotFound. A closed engine: Closed.
         do {
-            _ = try session.engine.message(id: 987_654)
+            _ = try await session.engine.message(id: 987_654)
             XCTFail("found a message that does not exist")
         } catch BrevdueError.NotFound {
         } catch { XCTFail("expected NotFound, got \(error)") }
-        XCTAssertTrue(try session.engine.accounts().isEmpty, "failed logins must not store accounts")
+        let stored = try await session.engine.accounts()
+        XCTAssertTrue(stored.isEmpty, "failed logins must not store accounts")
         session.close()
         do {
-            _ = try session.engine.accounts()
+            _ = try await session.engine.accounts()
             XCTFail("a closed engine answered")
         } catch BrevdueError.Closed {
         } catch { XCTFail("expected Closed, got \(error)") }

@@ -88,8 +88,9 @@ final class TwoDeviceTests: XCTestCase {
         XCTAssertTrue(replied, "\(String(describing: reply.state.error))")
         let folders = FoldersViewModel(session: phone, account: "phone")
         folders.start()
-        XCTAssertTrue(folders.create("Receipts"))
-        inbox.move([invoice.id], to: "Receipts")
+        let created = await folders.create("Receipts")
+        XCTAssertTrue(created)
+        await inbox.move([invoice.id], to: "Receipts")
         let syncNow = await status.sync() // one syncNow: the outbox, the changes, then the pull
         XCTAssertNil(syncNow?.accounts.first?.problem, "\(String(describing: syncNow))")
         XCTAssertTrue(status.state.pending.isEmpty, "\(status.state.pending)")
@@ -153,9 +154,10 @@ final class ChangeQueueTests: XCTestCase {
         let listed = await Fixture.waitUntil(5) { list.state.messages.count == 2 }
         XCTAssertTrue(listed)
         let c1 = try XCTUnwrap(list.state.messages.first { $0.subject == "C1" })
-        list.mark([c1.id], .flagged)
-        XCTAssertTrue(FoldersViewModel(session: a, account: "main").create("Projects"))
-        status.refreshChanges()
+        await list.mark([c1.id], .flagged)
+        let created = await FoldersViewModel(session: a, account: "main").create("Projects")
+        XCTAssertTrue(created)
+        await status.refreshChanges()
         XCTAssertEqual(Set(status.state.pending.map(\.kind)), [.flags, .createFolder], "\(status.state.pending)")
         XCTAssertTrue(status.state.pending.allSatisfy { !$0.target.isEmpty && $0.account == "main" })
         let pushed = await status.pushChanges()
@@ -164,21 +166,21 @@ final class ChangeQueueTests: XCTestCase {
 
         // Device B removes the folder; device A, not yet told, files a message there.
         _ = try await b.engine.sync(account: nil)
-        try b.engine.deleteFolder(account: "main", name: "Projects")
+        try await b.engine.deleteFolder(account: "main", name: "Projects")
         let result18 = try await b.engine.pushChanges(account: nil).pending
         XCTAssertEqual(result18, 0)
 
         let c2 = try XCTUnwrap(list.state.messages.first { $0.subject == "C2" })
-        list.move([c2.id], to: "Projects")
+        await list.move([c2.id], to: "Projects")
         let gone = await Fixture.waitUntil(5) { !list.state.messages.contains { $0.id == c2.id } }
         XCTAssertTrue(gone, "the move shows at once")
-        status.refreshChanges()
+        await status.refreshChanges()
         XCTAssertEqual(status.state.pending.map(\.kind), [.move])
         let report = await status.pushChanges()
         XCTAssertEqual(report?.failed, 1, "\(String(describing: report))")
         let result19 = await Fixture.waitUntil(5) { !status.state.failureNotices.isEmpty }
         XCTAssertTrue(result19, "no ChangeFailed event")
-        status.refreshChanges()
+        await status.refreshChanges()
         let failed = try XCTUnwrap(status.state.failed.first, "\(status.state)")
         XCTAssertEqual(failed.kind, .move)
         XCTAssertEqual(failed.state, .failed)
@@ -188,7 +190,7 @@ final class ChangeQueueTests: XCTestCase {
         let result20 = await Fixture.waitUntil(5) { list.state.messages.contains { $0.subject == "C2" } }
         XCTAssertTrue(result20)
 
-        status.discard(failed.id)
+        await status.discard(failed.id)
         XCTAssertTrue(status.state.failed.isEmpty)
         XCTAssertTrue(status.state.pending.isEmpty)
     }
