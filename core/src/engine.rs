@@ -26,7 +26,7 @@ use crate::outbox::Writing;
 use crate::push::Push;
 use crate::reading::{self, Reading, ReadingOptions};
 use crate::services::Services;
-use crate::status::{self, StatusListener, StatusWatch, SyncStatus};
+use crate::status::{self, StatusBoard, StatusListener, StatusWatch, SyncStatus};
 use crate::store::Store;
 use crate::switch::{Switch, SwitchReport};
 use crate::sync::BodyPrefetch;
@@ -35,7 +35,7 @@ const DATABASE_FILE: &str = "brevdue.sqlite3";
 
 pub struct Engine {
     services: Arc<Services>,
-    status: tokio::task::JoinHandle<()>,
+    status: StatusBoard,
     push: Push,
     data_dir: PathBuf,
     runtime: Option<Runtime>,
@@ -65,9 +65,8 @@ impl Engine {
                 Error::new(ErrorKind::Storage, format!("cannot start runtime: {err}"))
             })?;
         let services = Arc::new(Services::new(store, credentials, options, data_dir.clone()));
-        status::refresh_now(&services)?;
         Ok(Self {
-            status: status::track(runtime.handle(), &services),
+            status: StatusBoard::start(runtime.handle(), &services)?,
             services,
             push: Push::default(),
             data_dir,
@@ -142,7 +141,7 @@ impl Engine {
         let account = self
             .run(move |s| async move { s.sessions.add_account(config, password).await })
             .await?;
-        status::refresh_now(&self.services)?;
+        self.status.refresh(&self.services)?;
         // Push already running for all accounts: this one joins in.
         if self.push.runs_for_all() {
             self.push
@@ -160,7 +159,7 @@ impl Engine {
             crate::sync::blocking(move || s.sessions.remove_account(&account)).await
         })
         .await?;
-        status::refresh_now(&self.services)
+        self.status.refresh(&self.services)
     }
 
     pub fn accounts(&self) -> Result<Vec<Account>> {
@@ -206,7 +205,7 @@ impl Engine {
 
     /// Every account's sync status now.
     pub fn sync_status(&self) -> SyncStatus {
-        self.services.status.borrow().clone()
+        self.status.current()
     }
 
     /// The sync status, first as it is, then at every change.
@@ -214,7 +213,7 @@ impl Engine {
         let runtime = self.runtime()?.handle();
         Ok(status::watch_status(
             runtime,
-            self.services.status.subscribe(),
+            self.status.subscribe(),
             listener,
         ))
     }
@@ -636,7 +635,7 @@ impl Engine {
     /// Stops background work and frees the runtime. Dropping the engine does the same.
     pub fn close(&mut self) {
         self.push.stop();
-        self.status.abort();
+        self.status.stop();
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
         }

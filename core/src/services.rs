@@ -26,8 +26,6 @@ pub(crate) struct Services {
     pub sync: Arc<SyncService>,
     pub outbox: Arc<Outbox>,
     pub data_dir: PathBuf,
-    /// Every account's sync status, kept by `status::track`.
-    pub status: tokio::sync::watch::Sender<crate::status::SyncStatus>,
 }
 
 impl Services {
@@ -70,7 +68,6 @@ impl Services {
             sync,
             outbox,
             data_dir,
-            status: tokio::sync::watch::Sender::new(Default::default()),
         }
     }
 

@@ -130,11 +130,45 @@ fn refresh(services: &Services, old: &SyncStatus) -> Result<SyncStatus> {
     Ok(SyncStatus { accounts })
 }
 
-/// Reads the accounts and their counts again now (at start, and when accounts come or go).
-pub(crate) fn refresh_now(services: &Services) -> Result<()> {
-    let current = services.status.borrow().clone();
+/// Every account's status, as the engine keeps it: the current value for subscribers,
+/// kept up to date from the event bus by a task of its own.
+pub(crate) struct StatusBoard {
+    status: Arc<watch::Sender<SyncStatus>>,
+    task: JoinHandle<()>,
+}
+
+impl StatusBoard {
+    /// Reads the accounts once, then follows the events until the services go.
+    pub fn start(runtime: &tokio::runtime::Handle, services: &Arc<Services>) -> Result<Self> {
+        let status = Arc::new(watch::Sender::new(SyncStatus::default()));
+        refresh_now(services, &status)?;
+        let events = services.events.receiver();
+        let task = runtime.spawn(keep(Arc::downgrade(services), status.clone(), events));
+        Ok(Self { status, task })
+    }
+
+    /// Reads the accounts and their counts again (accounts came or went).
+    pub fn refresh(&self, services: &Services) -> Result<()> {
+        refresh_now(services, &self.status)
+    }
+
+    pub fn current(&self) -> SyncStatus {
+        self.status.borrow().clone()
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<SyncStatus> {
+        self.status.subscribe()
+    }
+
+    pub fn stop(&self) {
+        self.task.abort();
+    }
+}
+
+fn refresh_now(services: &Services, status: &watch::Sender<SyncStatus>) -> Result<()> {
+    let current = status.borrow().clone();
     let fresh = refresh(services, &current)?;
-    services.status.send_if_modified(|old| {
+    status.send_if_modified(|old| {
         let merged = merge_counts(old, &fresh);
         let changed = *old != merged;
         *old = merged;
@@ -143,21 +177,19 @@ pub(crate) fn refresh_now(services: &Services) -> Result<()> {
     Ok(())
 }
 
-/// Keeps `services.status` up to date from the event bus, until the services go.
-pub(crate) fn track(runtime: &tokio::runtime::Handle, services: &Arc<Services>) -> JoinHandle<()> {
-    let events = services.events.receiver();
-    let weak = Arc::downgrade(services);
-    runtime.spawn(keep(weak, events))
-}
-
-async fn keep(services: Weak<Services>, mut events: broadcast::Receiver<Event>) {
-    let mut recount = true;
+async fn keep(
+    services: Weak<Services>,
+    status: Arc<watch::Sender<SyncStatus>>,
+    mut events: broadcast::Receiver<Event>,
+) {
+    let mut recount = false;
     loop {
         if recount {
             let Some(strong) = services.upgrade() else {
                 return;
             };
-            match tokio::task::spawn_blocking(move || refresh_now(&strong)).await {
+            let sender = status.clone();
+            match tokio::task::spawn_blocking(move || refresh_now(&strong, &sender)).await {
                 Ok(Ok(())) => {}
                 Ok(Err(err)) => tracing::info!(%err, "sync status: the store could not be read"),
                 Err(_) => return,
@@ -172,12 +204,12 @@ async fn keep(services: Weak<Services>, mut events: broadcast::Receiver<Event>) 
             }
             Err(broadcast::error::RecvError::Closed) => return,
         };
-        let Some(strong) = services.upgrade() else {
+        if services.strong_count() == 0 {
             return;
-        };
+        }
         let now = chrono::Utc::now().timestamp();
         let name = event_account(&event);
-        strong.status.send_if_modified(|status| {
+        status.send_if_modified(|status| {
             match status.accounts.iter_mut().find(|s| s.account == name) {
                 Some(account) => {
                     let before = account.clone();
