@@ -334,6 +334,24 @@ def reply_to_mail():
     return msg
 
 
+# An attachment whose name tries to leave the folder it is saved in.
+ATTACHMENT = bytes(range(256)) * 40
+
+
+def attachment_mail():
+    msg = email.message.EmailMessage()
+    msg["From"] = "Bob <bob@example.test>"
+    msg["To"] = "alice@example.test"
+    msg["Subject"] = "Invoice attached"
+    # An hour old: below the mail of this run and above the demo mail, so that t_keys'
+    # "j" from "Lunch tomorrow?" never opens (and marks read) t_cross_device's message.
+    msg["Date"] = email.utils.formatdate(time.time() - 3600, localtime=True)
+    msg["Message-ID"] = "<invoice@example.test>"
+    msg.set_content("The invoice is attached.")
+    msg.add_attachment(ATTACHMENT, maintype="application", subtype="octet-stream", filename="../../invoice.bin")
+    return msg
+
+
 def lang_of(wd):
     """The language the app shows advice in: Bokmål for nb/no/nn, English otherwise."""
     tag = wd.js("return navigator.language") or "en"
@@ -646,6 +664,62 @@ def t_hostile(env, wd):
     assert wd.js("return window.__pwned === undefined")
 
 
+@check("remote images allowed for a message stay allowed: the engine keeps the choice")
+def t_remote_kept(env, wd):
+    wd.click(ROW_SEL.format("Lunch tomorrow?"))
+    wd.wait("return document.querySelector('#reader-subject')?.textContent === 'Lunch tomorrow?'", what="another message")
+    wd.click(ROW_SEL.format("Hostile HTML test"))
+    wd.wait("return (document.querySelector('#body-frame')?.contentDocument?.body?.textContent || '').includes('Please review')", what="the mail again")
+    assert wd.js("return document.querySelector('#remote-banner') === null"), "asked again"
+    assert wd.js("return document.querySelector('#body-frame').srcdoc.includes('img-src data: cid: http:')"), "remote images not shown"
+    assert wd.js("return window.__pwned === undefined")
+
+
+@check("an attachment is saved by the engine, under a name that stays in the chosen folder")
+def t_attachment(env, wd):
+    wd.click('#unified-inbox')
+    wd.wait(ROW_WITH, "Invoice attached", timeout=30, what="the mail with an attachment")
+    wd.click(ROW_SEL.format("Invoice attached"))
+    wd.wait("return document.querySelector('#attachments .save-attachment') !== null", what="the attachment")
+    wd.click("#attachments .save-attachment")
+    path = os.path.join(env.save_dir, "invoice.bin")
+    end = time.time() + 20
+    while time.time() < end and not os.path.exists(path):
+        time.sleep(0.2)
+    time.sleep(0.3)
+    with open(path, "rb") as f:
+        assert f.read() == ATTACHMENT, "the saved bytes differ"
+    assert os.listdir(env.save_dir) == ["invoice.bin"], os.listdir(env.save_dir)
+    assert not os.path.exists(os.path.join(env.save_dir, "..", "..", "invoice.bin"))
+
+
+@check("a long folder pages from the live list: 100 rows first, the next ones on scrolling")
+def t_paging(env, wd):
+    m = imap_login(env, "alice")
+    try:
+        m.create("Bulk")
+        for i in range(130):
+            msg = email.message.EmailMessage()
+            msg["From"] = "Bob <bob@example.test>"
+            msg["To"] = "alice@example.test"
+            msg["Subject"] = f"Bulk {i:03}"
+            msg["Date"] = email.utils.formatdate(time.time() - i * 60, localtime=True)
+            msg.set_content(f"Message {i}.")
+            m.append("Bulk", "(\\Seen)", imaplib.Time2Internaldate(time.time()), msg.as_bytes())
+    finally:
+        m.logout()
+    wd.click("#sync-btn")
+    wd.wait("return document.querySelector('.folder[data-account=\"alice\"][data-folder=\"Bulk\"]') !== null",
+            timeout=40, what="the new folder")
+    wd.click('.folder[data-account="alice"][data-folder="Bulk"]')
+    wd.wait("return window.__brevdue.rows.length === 100", timeout=20, what="the first page")
+    wd.js("const l = document.querySelector('#list'); l.scrollTop = l.scrollHeight;")
+    wd.wait("return window.__brevdue.rows.length === 130", timeout=20, what="the next page")
+    subjects = [r["subject"] for r in wd.js("return window.__brevdue.rows")]
+    assert subjects == [f"Bulk {i:03}" for i in range(130)], subjects[:5]
+    wd.click('#unified-inbox')
+
+
 @check("cross-device: the phone (CLI) marks one message read and files another; the window shows both without a click")
 def t_cross_device(env, wd):
     wd.click('#unified-inbox')
@@ -812,6 +886,7 @@ def main():
         smtp_send(env, "bob", "alice", "Lunch tomorrow?", "Shall we try the new place at 12:30?")
         append(env, "alice", hostile_mail(leak_port))
         append(env, "alice", reply_to_mail())
+        append(env, "alice", attachment_mail())
         # A real X display.
         env.display = ":%d" % (90 + os.getpid() % 9)
         xvfb = subprocess.Popen(["Xvfb", env.display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
@@ -843,12 +918,15 @@ def main():
 
         # 2. Everything else, with passwords in memory (test-only opt-in).
         data2 = os.path.join(work, "data")
+        env.save_dir = os.path.join(work, "saved", "here")
+        os.makedirs(env.save_dir)
         driver, wd = open_app(env, {"BREVDUE_DATA_DIR": data2, "BREVDUE_INSECURE_TEST_PASSWORDS": "1",
+                                    "BREVDUE_TEST_SAVE_DIR": env.save_dir,
                                     "DBUS_SESSION_BUS_ADDRESS": "unix:path=/nonexistent"})
         procs.append(driver)
         # A failing login comes last: Dovecot slows later logins from the same address.
         for test in (t_add_account, t_inbox, t_open, t_reply, t_keys, t_reply_to, t_bad_addresses, t_sync_now,
-                     t_create_folder, t_drag, t_rename_delete, t_search, t_hostile, t_cross_device, t_notification,
+                     t_create_folder, t_drag, t_rename_delete, t_search, t_hostile, t_remote_kept, t_attachment, t_paging, t_cross_device, t_notification,
                      t_changes, t_pop3, t_wrong_password):
             test(env, wd)
         wd.quit()

@@ -15,7 +15,7 @@ interface Folder { id: number; account: string; name: string; role: string | nul
 interface Account { name: string; email: string; protocol: string; syncsBetweenDevices: boolean; identities: { name: string; email: string }[] }
 interface Opened {
   summary: Row; to: Addr[]; cc: Addr[]; text: string | null; html: string | null;
-  blockedRemote: number; remoteAllowed: boolean; senderAllowed: boolean;
+  blockedRemote: number; remoteShown: boolean; markedRead: boolean; problem: SyncProblem | null;
   attachments: { name: string; mimeType: string; size: number }[]; thread: Row[];
 }
 interface Advice { id: string; detail: string }
@@ -28,6 +28,19 @@ interface AccountSyncNow {
   pulled: { newMessages: number } | null; problem: SyncProblem | null;
 }
 interface Preview { toText: string; ccText: string; subject: string; quoted: string; attachments: { name: string; size: number }[] }
+/** One change to a live list (the engine's `Diff`): apply them in order. */
+type Diff<T> =
+  | { op: "reset"; rows: T[] }
+  | { op: "insert"; index: number; row: T }
+  | { op: "set"; index: number; row: T }
+  | { op: "remove"; index: number };
+/** A live list's event: diffs, or why it cannot be read now. */
+interface ListEvent<T> { list: number; diffs?: Diff<T>[]; error?: CmdError }
+interface AccountStatus {
+  account: string; syncing: boolean; folder: string | null; done: number; total: number; lastSynced: number | null;
+  pushConnected: boolean; pushSilent: boolean; problem: SyncProblem | null; outbox: number; changesWaiting: number; changesFailed: number;
+}
+interface SyncStatus { accounts: AccountStatus[] }
 type Source =
   | { kind: "folder"; account: string | null; folder: string }
   | { kind: "threads"; account: string; folder: string }
@@ -75,15 +88,14 @@ function errText(e: unknown): string {
 async function call<T>(cmd: string, args: Record<string, unknown> = {}): Promise<T> {
   return invoke<T>(cmd, args);
 }
-/** Wraps a reload so that only the newest call's answer is shown: engine events can start
- * reloads faster than answers come back, and an older answer must not replace a newer one. */
-function newestOnly<T>(load: () => Promise<T>, show: (value: T) => void): () => Promise<void> {
-  let latest = 0;
-  return async () => {
-    const mine = ++latest;
-    const value = await load();
-    if (mine === latest) show(value);
-  };
+function applyDiffs<T>(rows: T[], diffs: Diff<T>[]): T[] {
+  for (const d of diffs) {
+    if (d.op === "reset") rows = d.rows;
+    else if (d.op === "insert") rows.splice(d.index, 0, d.row);
+    else if (d.op === "set") rows[d.index] = d.row;
+    else rows.splice(d.index, 1);
+  }
+  return rows;
 }
 function fmtDate(secs: number): string {
   const d = new Date(secs * 1000);
@@ -102,14 +114,17 @@ const S = {
   folders: [] as Folder[],
   source: { kind: "folder", account: null, folder: "INBOX" } as Source,
   threadsMode: false,
-  total: 0,
-  pages: new Map<number, Row[]>(),
-  loading: new Set<number>(),
-  generation: 0,
+  /** The list shown, kept from the live list's diffs (or a search's or threads' answer). */
+  rows: [] as Row[],
+  loaded: false,
+  /** The live list the diffs must belong to, and how many rows it holds. */
+  listId: 0,
+  limit: PAGE,
+  foldersId: 0,
+  status: { accounts: [] } as SyncStatus,
   selected: null as Row | null,
   selectedIndex: -1,
   opened: null as Opened | null,
-  syncing: new Map<string, string>(),
   notifications: [] as { title: string; body: string }[],
   lastSync: null as { accounts: AccountSyncNow[] } | null,
 };
@@ -168,14 +183,18 @@ function toast(title: string, body = "", ms = 6000) {
 }
 
 // ---------- sidebar ----------
-const loadSidebar = newestOnly(
-  () => Promise.all([call<Account[]>("accounts"), call<Folder[]>("folders", { account: null })]),
-  ([accounts, folders]) => {
-    S.accounts = accounts;
-    S.folders = folders;
-    renderSidebar();
-  },
-);
+// The folders (with counts) come from the engine's live folder list; accounts are read
+// when they come or go.
+async function loadAccounts() {
+  S.accounts = await call<Account[]>("accounts");
+  renderSidebar();
+}
+
+let listCounter = 0;
+function watchFolders() {
+  S.foldersId = ++listCounter;
+  return call("watch_folders", { list: S.foldersId });
+}
 
 const roleOrder = ["inbox", "drafts", "sent", "archive", "junk", "trash"];
 function folderLabel(f: Folder) {
@@ -230,78 +249,88 @@ function selectSource(src: Source) {
   if (src.kind !== "search") $<HTMLInputElement>("#search").value = "";
   $("#list").scrollTop = 0;
   S.selectedIndex = -1;
-  resetList();
+  S.rows = [];
+  S.loaded = false;
+  S.listId = ++listCounter;
+  S.limit = PAGE;
+  if (src.kind === "folder") {
+    call("watch_messages", { list: S.listId, account: src.account, folder: src.folder, limit: S.limit })
+      .catch((e) => status(errText(e), "error"));
+  } else {
+    call("stop_messages").then(() => loadOnce(src));
+  }
+  renderRows();
   renderSidebar();
 }
 
-function resetList() {
-  S.generation++;
-  S.pages.clear();
-  S.loading.clear();
-  S.total = 0;
-  loadPage(0).then(() => renderRows());
+/** A live list's diffs (or error) for the shown list. */
+function onMessages(e: ListEvent<Row>) {
+  if (e.list !== S.listId) return; // a list already replaced
+  if (e.error) {
+    // A folder that does not exist (yet): nothing to show.
+    if (e.error.kind !== "not_found") status(errText(e.error), "error");
+    S.rows = [];
+  } else {
+    S.rows = applyDiffs(S.rows, e.diffs ?? []);
+  }
+  S.loaded = true;
+  followSelection();
+  renderRows();
+  renderListHead();
 }
 
-/** Refreshes the loaded pages in place (after events), keeping the scroll position. */
-function refreshList() {
-  const pages = [...S.pages.keys()];
-  S.generation++;
-  S.loading.clear();
-  if (pages.length === 0) pages.push(0);
-  Promise.all(pages.map((p) => loadPage(p, true))).then(() => renderRows());
+/** Keeps the selection on the same message as rows come and go, and its marks current. */
+function followSelection() {
+  const sel = S.selected;
+  if (!sel) return;
+  const i = S.rows.findIndex((r) => r.id === sel.id);
+  S.selectedIndex = i;
+  if (i < 0) return;
+  S.selected = S.rows[i];
+  const opened = S.opened?.summary;
+  if (opened && opened.id === sel.id && opened.flagged !== S.selected.flagged) {
+    opened.flagged = S.selected.flagged;
+    const btn = document.querySelector("#flag-btn");
+    if (btn) btn.textContent = opened.flagged ? "Unflag" : "Flag";
+  }
 }
 
-async function loadPage(page: number, replace = false) {
-  if (S.loading.has(page) || (!replace && S.pages.has(page))) return;
-  const gen = S.generation;
-  S.loading.add(page);
-  const src = S.source;
+/** Conversations and search results are read once (the engine has no live form of them). */
+async function loadOnce(src: Source) {
   try {
-    let rows: Row[];
-    let total: number;
-    if (src.kind === "folder") {
-      const r = await call<{ total: number; rows: Row[] }>("messages", { account: src.account, folder: src.folder, limit: PAGE, offset: page * PAGE });
-      rows = r.rows; total = r.total;
-      // Counts can lag a page being fetched; never show fewer rows than we hold.
-      total = Math.max(total, page * PAGE + rows.length);
-      if (rows.length < PAGE) total = page * PAGE + rows.length;
-    } else if (src.kind === "threads") {
-      const limit = (page + 1) * PAGE;
-      const all = await call<Row[]>("threads", { account: src.account, folder: src.folder, limit });
-      rows = all.slice(page * PAGE);
-      total = all.length === limit ? limit + 1 : all.length;
-    } else {
-      rows = page === 0 ? await call<Row[]>("search", { query: src.query, account: null }) : [];
-      total = rows.length;
-    }
-    if (gen !== S.generation) return;
-    S.pages.set(page, rows);
-    S.total = total;
+    const rows = src.kind === "threads"
+      ? await call<Row[]>("threads", { account: src.account, folder: src.folder, limit: S.limit })
+      : src.kind === "search" ? await call<Row[]>("search", { query: src.query, account: null }) : [];
+    if (S.source !== src) return; // the user went elsewhere meanwhile
+    S.rows = rows;
+    S.loaded = true;
+    followSelection();
+    renderRows();
+    renderListHead();
   } catch (e) {
     status(errText(e), "error");
-  } finally {
-    if (gen === S.generation) S.loading.delete(page);
   }
 }
 
 function rowAt(i: number): Row | undefined {
-  return S.pages.get(Math.floor(i / PAGE))?.[i % PAGE];
+  return S.rows[i];
 }
 
 function renderRows() {
   const list = $("#list");
   const spacer = list.querySelector(".spacer") as HTMLElement;
-  spacer.style.height = `${S.total * ROW_H}px`;
+  const n = S.rows.length;
+  spacer.style.height = `${n * ROW_H}px`;
   const first = Math.max(0, Math.floor(list.scrollTop / ROW_H) - 5);
-  const last = Math.min(S.total, Math.ceil((list.scrollTop + list.clientHeight) / ROW_H) + 5);
+  const last = Math.min(n, Math.ceil((list.scrollTop + list.clientHeight) / ROW_H) + 5);
+  // Near the end of a full list: the live list shows the next page.
+  if (S.source.kind === "folder" && n >= S.limit && last >= n - 5) {
+    S.limit += PAGE;
+    call("set_list_limit", { limit: S.limit }).catch((e) => status(errText(e), "error"));
+  }
   const els: HTMLElement[] = [];
   for (let i = first; i < last; i++) {
-    const r = rowAt(i);
-    if (!r) {
-      loadPage(Math.floor(i / PAGE)).then(() => renderRows());
-      els.push(h("div", { class: "row placeholder", style: `top:${i * ROW_H}px` }, "…"));
-      continue;
-    }
+    const r = S.rows[i];
     const selected = S.selected?.id === r.id;
     els.push(h("div", {
       class: "row" + (r.seen ? "" : " unread") + (selected ? " selected" : ""),
@@ -320,10 +349,20 @@ function renderRows() {
       h("div", { class: "subject" }, r.subject || "(no subject)")));
   }
   spacer.replaceChildren(...els);
-  const empty = S.total === 0 && S.pages.has(0);
+  const empty = n === 0 && S.loaded;
   list.querySelector("#empty")?.remove();
   if (empty) list.append(h("div", { id: "empty" }, S.source.kind === "search" ? "No messages match." : "No messages here."));
   renderListHead();
+}
+
+/** How many messages the shown folder holds (from the live folder counts). */
+function listCount(): number {
+  const src = S.source;
+  if (src.kind !== "folder") return S.rows.length;
+  const inFolder = S.folders.filter((f) => src.account === null
+    ? (src.folder === "INBOX" ? f.role === "inbox" || f.name.toUpperCase() === "INBOX" : f.name === src.folder)
+    : f.account === src.account && f.name === src.folder);
+  return Math.max(S.rows.length, inFolder.reduce((n, f) => n + f.total, 0));
 }
 
 function renderListHead() {
@@ -333,7 +372,7 @@ function renderListHead() {
   const folder = src.kind !== "search" && src.account !== null ? S.folders.find((f) => f.account === src.account && f.name === src.folder) : undefined;
   fill(head,
     h("span", { class: "title", id: "list-title" }, title),
-    h("span", { class: "date", id: "list-count" }, `${S.total}${src.kind === "threads" && S.total > 0 ? " conversations" : ""}`),
+    h("span", { class: "date", id: "list-count" }, `${listCount()}${src.kind === "threads" && S.rows.length > 0 ? " conversations" : ""}`),
     src.kind !== "search" && src.account !== null
       ? h("label", { title: "Group by conversation" }, h("input", {
           id: "threads-toggle", type: "checkbox", checked: src.kind === "threads",
@@ -361,7 +400,7 @@ function runSearch(q: string) {
 
 // ---------- selecting, opening, the reader ----------
 function selectIndex(i: number) {
-  if (i < 0 || i >= S.total) return;
+  if (i < 0 || i >= S.rows.length) return;
   const r = rowAt(i);
   if (!r) return;
   S.selectedIndex = i;
@@ -380,11 +419,6 @@ async function openMessage(r: Row, allowRemote = false) {
     if (S.selected?.id !== r.id) return;
     S.opened = m;
     renderReader(m);
-    if (!m.summary.seen) {
-      await call("mark", { ids: [r.id], change: "read" });
-      r.seen = true;
-      renderRows();
-    }
   } catch (e) {
     reader.replaceChildren(h("div", { class: "banner error", id: "reader-error" }, errText(e)));
   }
@@ -419,16 +453,23 @@ function renderReader(m: Opened) {
       ? h("div", { class: "banner warn", id: "reader-pop3" }, words("pop3_explained"))
       : null,
   ];
-  if (m.html !== null && m.blockedRemote > 0 && !m.remoteAllowed) {
+  if (m.problem) {
+    parts.push(h("div", { class: "banner warn", id: "reader-problem" }, adviceText(m.problem.advice)));
+  }
+  if (m.html !== null && m.blockedRemote > 0 && !m.remoteShown) {
+    // The engine keeps what the user allowed (this message, or its sender).
+    const allow = async (scope: "message" | "sender") => {
+      try { await call("allow_remote", { id: s.id, scope }); openMessage(s); }
+      catch (e) { status(errText(e), "error"); }
+    };
     parts.push(h("div", { class: "banner", id: "remote-banner" },
       `${m.blockedRemote} remote image${m.blockedRemote > 1 ? "s" : ""} blocked to protect your privacy.`,
-      h("button", { id: "allow-remote", onclick: () => openMessage(s, true) }, "Show images"),
-      h("button", { id: "allow-sender", onclick: async () => { await call("allow_sender", { sender: s.from.address }); openMessage(s, true); } },
-        `Always show from ${s.from.address}`)));
+      h("button", { id: "allow-remote", onclick: () => allow("message") }, "Show images"),
+      h("button", { id: "allow-sender", onclick: () => allow("sender") }, `Always show from ${s.from.address}`)));
   }
   if (m.html !== null) {
     const frame = h("iframe", { id: "body-frame", sandbox: "allow-same-origin", referrerpolicy: "no-referrer" }) as HTMLIFrameElement;
-    frame.srcdoc = srcdoc(m.html, m.remoteAllowed);
+    frame.srcdoc = srcdoc(m.html, m.remoteShown);
     frame.addEventListener("load", () => {
       const doc = frame.contentDocument;
       if (doc?.body) frame.style.height = `${doc.documentElement.scrollHeight + 20}px`;
@@ -463,27 +504,20 @@ async function act(kind: "archive" | "delete") {
     await call(kind, { ids: [r.id] });
     S.selected = null;
     $("#reader").replaceChildren(h("div", { class: "placeholder" }, kind === "archive" ? "Archived" : "Deleted"));
-    refreshList();
-    loadSidebar();
   } catch (e) { status(errText(e), "error"); }
 }
 
 async function toggleFlag() {
   const r = S.selected;
   if (!r) return;
+  // The live list brings the new mark (and followSelection the reader's button).
   await call("mark", { ids: [r.id], change: r.flagged ? "unflagged" : "flagged" }).catch((e) => status(errText(e), "error"));
-  r.flagged = !r.flagged;
-  if (S.opened) { S.opened.summary.flagged = r.flagged; renderReader(S.opened); }
-  refreshList();
 }
 
 async function markUnread() {
   const r = S.selected;
   if (!r) return;
   await call("mark", { ids: [r.id], change: "unread" }).catch((e) => status(errText(e), "error"));
-  r.seen = false;
-  refreshList();
-  loadSidebar();
 }
 
 // ---------- drag a message onto a folder (pointer events: works with mouse and WebDriver) ----------
@@ -530,8 +564,6 @@ function setupDrag() {
       await call("move_messages", { ids: [s.row.id], folder });
       status(`Moved “${s.row.subject}” to ${folder}`);
       if (S.selected?.id === s.row.id) S.selected = null;
-      refreshList();
-      loadSidebar();
     } catch (err) { status(errText(err), "error"); }
   });
 }
@@ -622,7 +654,7 @@ function ask(title: string, label: string, initial: string, ok: string): Promise
 async function newFolder(account: string) {
   const name = await ask(`New folder in ${account}`, "Name", "", "Create");
   if (!name?.trim()) return;
-  try { await call("create_folder", { account, name }); status(`Folder “${name}” created`); await loadSidebar(); }
+  try { await call("create_folder", { account, name }); status(`Folder “${name}” created`); }
   catch (e) { status(errText(e), "error"); }
 }
 
@@ -631,7 +663,6 @@ async function renameFolder(f: Folder) {
   if (!name?.trim() || name === f.name) return;
   try {
     await call("rename_folder", { account: f.account, old: f.name, new: name });
-    await loadSidebar();
     selectSource({ kind: "folder", account: f.account, folder: name.trim() });
   } catch (e) { status(errText(e), "error"); }
 }
@@ -640,7 +671,6 @@ async function deleteFolder(f: Folder) {
   if ((await ask(`Delete “${f.name}” and the ${f.total} messages in it?`, "", "", "Delete")) === null) return;
   try {
     await call("delete_folder", { account: f.account, name: f.name });
-    await loadSidebar();
     selectSource({ kind: "folder", account: null, folder: "INBOX" });
   } catch (e) { status(errText(e), "error"); }
 }
@@ -651,7 +681,7 @@ async function switchToImap(account: string) {
   try {
     const r = await call<{ matched: number; uploaded: number }>("switch_to_imap", { account });
     toast("Switched to IMAP", `${r.matched} messages matched, ${r.uploaded} uploaded. This account now syncs between devices.`);
-    await loadSidebar();
+    await loadAccounts();
   } catch (e) { status(errText(e), "error"); }
 }
 
@@ -666,18 +696,39 @@ async function syncNow() {
     if (problems.length) status(problems.map((a) => `${a.account}: ${adviceText(a.problem!.advice)}`).join(" · "), "error");
     else status(`Up to date · ${new Date().toLocaleTimeString()}${sent ? ` · ${sent} sent` : ""}`);
   } catch (e) { status(errText(e), "error"); }
-  loadSidebar(); refreshList(); updateChanges();
 }
 
 // ---------- pending and failed changes ----------
 interface Change { id: number; account: string; kind: string; target: string; state: string; attempts: number; lastError: string }
 interface Outgoing { id: number; account: string; subject: string; recipients: string[]; state: string; lastError: string }
-const updateChanges = newestOnly(() => call<{ changes: Change[]; outbox: Outgoing[] }>("changes"), showChanges);
+/** Reads the open panel's changes; a call while one is under way reads once more after it
+ * (the status's counts say when something changed). */
+let changesBusy = false;
+let changesAgain = false;
+async function updateChanges() {
+  if (!document.querySelector("#changes-panel")) return;
+  if (changesBusy) { changesAgain = true; return; }
+  changesBusy = true;
+  try {
+    do {
+      changesAgain = false;
+      showChanges(await call<{ changes: Change[]; outbox: Outgoing[] }>("changes"));
+    } while (changesAgain);
+  } catch (e) {
+    status(errText(e), "error");
+  } finally {
+    changesBusy = false;
+  }
+}
+/** Undoes a change that has not reached the server (and the waiting ones that depend on it). */
+async function undoChange(c: Change) {
+  try {
+    const undone = await call<number[]>("cancel_change", { id: c.id });
+    toast("Undone", undone.length > 1 ? `${undone.length} changes taken back` : `${c.kind}: ${c.target}`);
+  } catch (e) { status(errText(e), "error"); }
+  updateChanges();
+}
 function showChanges({ changes, outbox }: { changes: Change[]; outbox: Outgoing[] }) {
-  const badge = $("#changes-badge");
-  const n = changes.length + outbox.length;
-  badge.textContent = String(n);
-  badge.classList.toggle("hidden", n === 0);
   const panel = document.querySelector("#changes-panel");
   if (!panel) return;
   fill(panel as HTMLElement,
@@ -689,7 +740,8 @@ function showChanges({ changes, outbox }: { changes: Change[]; outbox: Outgoing[
       c.lastError ? h("div", { class: "err" }, c.lastError) : null,
       c.state === "failed" ? h("div", {},
         h("button", { onclick: async () => { await call("retry_change", { id: c.id }); updateChanges(); } }, "Retry"), " ",
-        h("button", { onclick: async () => { await call("discard_change", { id: c.id }); updateChanges(); } }, "Discard")) : null)),
+        h("button", { onclick: async () => { await call("discard_change", { id: c.id }); updateChanges(); } }, "Discard"))
+        : h("div", {}, h("button", { class: "undo-change", onclick: () => undoChange(c) }, "Undo")))),
     h("h3", {}, "Outbox"),
     outbox.length === 0 ? h("div", { class: "meta" }, "Nothing to send.") : null,
     ...outbox.map((o) => h("div", { class: "change " + (o.state === "failed" ? "failed" : "") },
@@ -780,7 +832,7 @@ function showSetup(firstRun: boolean) {
       } });
       dlg.remove();
       status("Account added: downloading mail…");
-      await loadSidebar();
+      await loadAccounts();
       selectSource({ kind: "folder", account: null, folder: "INBOX" });
     } catch (e) {
       $("#setup-error").textContent = errText(e);
@@ -817,57 +869,52 @@ function setupKeys() {
   });
 }
 
-// ---------- engine events ----------
-let refreshTimer = 0;
-function scheduleRefresh() {
-  clearTimeout(refreshTimer);
-  refreshTimer = window.setTimeout(() => { refreshList(); loadSidebar(); }, 120);
+// ---------- the status bar (the engine's sync status) ----------
+function onStatus(st: SyncStatus) {
+  const before = S.status;
+  S.status = st;
+  const bar = $<HTMLProgressElement>("#sync-progress");
+  const syncing = st.accounts.find((a) => a.syncing);
+  if (syncing) {
+    bar.classList.remove("hidden");
+    if (syncing.total > 0) {
+      bar.max = syncing.total; bar.value = syncing.done;
+      status(`Syncing ${syncing.account}: ${syncing.folder ?? ""} ${syncing.done}/${syncing.total}`);
+    } else {
+      bar.removeAttribute("value");
+      status(`Syncing ${syncing.account}…`);
+    }
+  } else {
+    bar.classList.add("hidden");
+    const problems = st.accounts.filter((a) => a.problem);
+    if (problems.length) status(problems.map((a) => `${a.account}: ${adviceText(a.problem!.advice)}`).join(" · "), "error");
+    else if (before.accounts.some((a) => a.syncing)) status(`Up to date · ${new Date().toLocaleTimeString()}`);
+  }
+  $("#push-state").textContent = st.accounts
+    .map((a) => `${a.pushConnected ? "●" : "○"} ${a.account}: ${a.pushConnected ? "live" : "offline"}`).join("  ");
+  const waiting = (x: SyncStatus) => x.accounts.map((a) => `${a.outbox}/${a.changesWaiting}/${a.changesFailed}`).join();
+  const n = st.accounts.reduce((n, a) => n + a.outbox + a.changesWaiting + a.changesFailed, 0);
+  const badge = $("#changes-badge");
+  badge.textContent = String(n);
+  badge.classList.toggle("hidden", n === 0);
+  if (waiting(before) !== waiting(st)) updateChanges();
 }
 
+// ---------- engine events: lists, status, and what is said once ----------
 async function listenEngine() {
+  await listen<ListEvent<Row>>("messages", ({ payload }) => onMessages(payload));
+  await listen<ListEvent<Folder>>("folders", ({ payload }) => {
+    if (payload.list !== S.foldersId) return;
+    if (payload.error) { status(errText(payload.error), "error"); return; }
+    S.folders = applyDiffs(S.folders, payload.diffs ?? []);
+    // Folders of an account this window has not read yet: it was just added.
+    if (S.folders.some((f) => !S.accounts.some((a) => a.name === f.account))) loadAccounts();
+    renderSidebar();
+  });
+  await listen<SyncStatus>("status", ({ payload }) => onStatus(payload));
   await listen<Record<string, any>>("engine", ({ payload: e }) => {
-    const bar = $<HTMLProgressElement>("#sync-progress");
-    switch (e.type) {
-      case "syncStarted":
-        S.syncing.set(e.account, "");
-        status(`Syncing ${e.account}…`);
-        bar.classList.remove("hidden"); bar.removeAttribute("value");
-        break;
-      case "syncProgress":
-        bar.classList.remove("hidden");
-        bar.max = Math.max(1, e.total); bar.value = e.done;
-        status(`Syncing ${e.account}: ${e.folder} ${e.done}/${e.total}`);
-        break;
-      case "syncFinished":
-        S.syncing.delete(e.account);
-        if (S.syncing.size === 0) { bar.classList.add("hidden"); status(`Up to date · ${new Date().toLocaleTimeString()}`); }
-        scheduleRefresh();
-        break;
-      case "messagesChanged":
-      case "foldersChanged":
-        scheduleRefresh();
-        break;
-      case "changesApplied": case "outboxChanged":
-        updateChanges();
-        if (e.type === "outboxChanged") scheduleRefresh();
-        break;
-      case "changeFailed":
-        toast("The server refused a change", e.message, 10000);
-        updateChanges(); scheduleRefresh();
-        break;
-      case "advisory":
-        toast(`About ${e.account}`, adviceText(e.advice), 15000);
-        break;
-      case "pushState":
-        $("#push-state").textContent = e.connected ? `● ${e.account}: live` : `○ ${e.account}: offline`;
-        break;
-      case "error":
-        S.syncing.delete(e.account);
-        if (S.syncing.size === 0) bar.classList.add("hidden");
-        status(`${e.account}: ${adviceText(e.advice)}`, "error");
-        updateChanges();
-        break;
-    }
+    if (e.type === "changeFailed") toast("The server refused a change", adviceText(e.advice), 10000);
+    if (e.type === "advisory") toast(`About ${e.account}`, adviceText(e.advice), 15000);
   });
   await listen<{ title: string; body: string }>("notification", ({ payload }) => {
     S.notifications.push(payload);
@@ -882,9 +929,9 @@ async function main() {
   setupKeys();
   await listenEngine();
   S.info = await call("app_info");
-  await loadSidebar();
+  await loadAccounts();
+  await Promise.all([watchFolders(), call("watch_status")]);
   selectSource({ kind: "folder", account: null, folder: "INBOX" });
-  updateChanges();
   if (S.accounts.length === 0) showSetup(true);
   document.body.dataset.ready = "1";
 }

@@ -3,11 +3,47 @@
 
 use brevdue_core::advice::Advice;
 use brevdue_core::compose::{format_address_list, ComposePreview};
+use brevdue_core::live::Diff;
+use brevdue_core::status::{AccountStatus, SyncStatus};
 use brevdue_core::{
     Account, AccountSyncNow, Address, Event, Folder, MessageSummary, OutboxMessage, PendingChange,
-    Protocol, SyncNowReport, SyncReport, ThreadSummary,
+    Problem, Protocol, SyncNowReport, SyncReport, ThreadSummary,
 };
 use serde_json::{json, Value};
+
+/// One change to a live list, with its rows as `row` writes them.
+pub fn diff<T>(d: &Diff<T>, row: fn(&T) -> Value) -> Value {
+    match d {
+        Diff::Reset(rows) => {
+            json!({"op": "reset", "rows": rows.iter().map(row).collect::<Vec<_>>()})
+        }
+        Diff::Insert(index, r) => json!({"op": "insert", "index": index, "row": row(r)}),
+        Diff::Set(index, r) => json!({"op": "set", "index": index, "row": row(r)}),
+        Diff::Remove(index) => json!({"op": "remove", "index": index}),
+    }
+}
+
+fn account_status(a: &AccountStatus) -> Value {
+    json!({
+        "account": a.account,
+        "syncing": a.syncing,
+        "folder": a.folder,
+        "done": a.done,
+        "total": a.total,
+        "lastSynced": a.last_synced,
+        "pushConnected": a.push_connected,
+        "pushSilent": a.push_silent,
+        "problem": a.problem.as_ref().map(problem),
+        "outbox": a.outbox,
+        "changesWaiting": a.changes_waiting,
+        "changesFailed": a.changes_failed,
+    })
+}
+
+/// Every account's sync status (the status bar).
+pub fn status(s: &SyncStatus) -> Value {
+    json!({ "accounts": s.accounts.iter().map(account_status).collect::<Vec<_>>() })
+}
 
 pub fn address(a: &Address) -> Value {
     json!({ "name": a.name, "address": a.address, "display": a.to_string() })
@@ -35,6 +71,11 @@ pub fn preview(p: &ComposePreview) -> Value {
     })
 }
 
+/// Why something could not be done (a sync, a body download).
+pub fn problem(p: &Problem) -> Value {
+    json!({ "kind": p.kind, "message": p.message, "advice": advice(&p.advice) })
+}
+
 fn pulled(r: &SyncReport) -> Value {
     json!({
         "folders": r.folders, "newMessages": r.new_messages, "changedMessages": r.changed_messages,
@@ -51,9 +92,7 @@ fn account_sync_now(a: &AccountSyncNow) -> Value {
         "pushed": a.pushed,
         "changesWaiting": a.changes_waiting,
         "pulled": a.pulled.as_ref().map(pulled),
-        "problem": a.problem.as_ref().map(|p| json!({
-            "kind": p.kind, "message": p.message, "advice": advice(&p.advice),
-        })),
+        "problem": a.problem.as_ref().map(problem),
     })
 }
 

@@ -4,16 +4,18 @@
 mod credentials;
 mod json;
 
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use brevdue_core::advice::Advice;
 use brevdue_core::compose::{parse_address_list, ComposeMode};
+use brevdue_core::live::{Diff, ListListener, LiveList, MessageQuery};
+use brevdue_core::reading::{safe_file_name, ReadingOptions};
 use brevdue_core::setup::AccountDraft;
+use brevdue_core::status::{StatusListener, StatusWatch, SyncStatus};
 use brevdue_core::{
-    Draft, Engine, EngineOptions, Error, ErrorKind, Event, EventListener, FlagChange, FolderRole,
-    MessageSummary, Subscription,
+    Draft, Engine, EngineOptions, Error, ErrorKind, Event, EventListener, FlagChange,
+    MessageSummary, RemoteContentScope, Subscription,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -54,14 +56,57 @@ pub struct AppState {
     test_passwords: bool,
     keychain: Result<(), String>,
     data_dir: PathBuf,
-    /// Senders whose remote images are shown without asking.
-    allowed_senders: Mutex<BTreeSet<String>>,
+    /// The window's live lists and status; replacing one stops the old one.
+    live: Mutex<Live>,
     _subscription: Subscription,
 }
 
+#[derive(Default)]
+struct Live {
+    messages: Option<LiveList>,
+    folders: Option<LiveList>,
+    status: Option<StatusWatch>,
+}
+
 impl AppState {
-    fn allow_file(&self) -> PathBuf {
-        self.data_dir.join("remote-images-allowed.json")
+    fn live(&self) -> std::sync::MutexGuard<'_, Live> {
+        self.live.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Forwards a live list's diffs to the window as the Tauri event `event`, tagged with the
+/// list's number (chosen by the window, so it knows the diffs before the command returns).
+struct ListForwarder<T> {
+    app: AppHandle,
+    event: &'static str,
+    list: u64,
+    row: fn(&T) -> Value,
+}
+
+impl<T> ListListener<T> for ListForwarder<T> {
+    fn on_diffs(&self, diffs: Vec<Diff<T>>) {
+        let diffs: Vec<Value> = diffs.iter().map(|d| json::diff(d, self.row)).collect();
+        let _ = self
+            .app
+            .emit(self.event, json!({"list": self.list, "diffs": diffs}));
+    }
+
+    fn on_error(&self, error: Error) {
+        let _ = self.app.emit(
+            self.event,
+            json!({"list": self.list, "error": CmdError::from(error)}),
+        );
+    }
+}
+
+/// Forwards the sync status to the window as the Tauri event `status`.
+struct StatusForwarder {
+    app: AppHandle,
+}
+
+impl StatusListener for StatusForwarder {
+    fn on_status(&self, status: SyncStatus) {
+        let _ = self.app.emit("status", json::status(&status));
     }
 }
 
@@ -245,54 +290,77 @@ async fn sync_now(state: State<'_, AppState>, account: Option<String>) -> CmdRes
     Ok(json::sync_now(&report))
 }
 
-// ---- folders and lists ----
+// ---- live lists and the status ----
 
+/// Starts the window's message list (replacing the one before): `folder` of `account`, or
+/// of every account ("INBOX" alone is the unified inbox), the newest `limit` first. The
+/// diffs arrive as `messages` events tagged `list`.
 #[tauri::command]
-async fn folders(state: State<'_, AppState>, account: Option<String>) -> CmdResult {
-    Ok(Value::Array(
-        state
-            .engine
-            .folders(account.as_deref())?
-            .iter()
-            .map(json::folder)
-            .collect(),
-    ))
-}
-
-/// A page of a folder, newest first, with the folder's size (for the scroll height).
-/// No account: the folder in every account (the unified inbox is `INBOX`).
-#[tauri::command]
-async fn messages(
+async fn watch_messages(
+    app: AppHandle,
     state: State<'_, AppState>,
+    list: u64,
     account: Option<String>,
     folder: String,
     limit: u32,
-    offset: u32,
 ) -> CmdResult {
-    let engine = &state.engine;
-    let total: u32 = engine
-        .folders(account.as_deref())?
-        .iter()
-        .filter(|f| {
-            if folder.eq_ignore_ascii_case("INBOX") && account.is_none() {
-                f.role == Some(FolderRole::Inbox) || f.name.eq_ignore_ascii_case("INBOX")
-            } else {
-                f.name == folder
-            }
-        })
-        .map(|f| f.total)
-        .sum();
-    let rows = match engine.messages(account.as_deref(), Some(folder.as_str()), limit, offset) {
-        Ok(rows) => rows,
-        Err(err) if err.kind == ErrorKind::NotFound => Vec::new(),
-        Err(err) => return Err(err.into()),
+    let query = MessageQuery {
+        account,
+        folder: Some(folder),
+        limit,
     };
-    Ok(json!({
-        "total": total,
-        "offset": offset,
-        "rows": rows.iter().map(json::summary).collect::<Vec<_>>(),
-    }))
+    let forwarder = ListForwarder {
+        app,
+        event: "messages",
+        list,
+        row: json::summary,
+    };
+    let live = state.engine.watch_messages(query, Arc::new(forwarder))?;
+    state.live().messages = Some(live);
+    Ok(Value::Null)
 }
+
+/// Shows more (or fewer) rows of the message list.
+#[tauri::command]
+async fn set_list_limit(state: State<'_, AppState>, limit: u32) -> CmdResult {
+    if let Some(list) = &state.live().messages {
+        list.set_limit(limit);
+    }
+    Ok(Value::Null)
+}
+
+/// Stops the message list (while a search or conversations are shown).
+#[tauri::command]
+async fn stop_messages(state: State<'_, AppState>) -> CmdResult {
+    state.live().messages = None;
+    Ok(Value::Null)
+}
+
+/// Starts the folder list of every account with its counts (`folders` events).
+#[tauri::command]
+async fn watch_folders(app: AppHandle, state: State<'_, AppState>, list: u64) -> CmdResult {
+    let forwarder = ListForwarder {
+        app,
+        event: "folders",
+        list,
+        row: json::folder,
+    };
+    let live = state.engine.watch_folders(None, Arc::new(forwarder))?;
+    state.live().folders = Some(live);
+    Ok(Value::Null)
+}
+
+/// Starts the sync status (`status` events): first as it is, then at every change.
+#[tauri::command]
+async fn watch_status(app: AppHandle, state: State<'_, AppState>) -> CmdResult {
+    let watch = state
+        .engine
+        .watch_status(Arc::new(StatusForwarder { app }))?;
+    state.live().status = Some(watch);
+    Ok(Value::Null)
+}
+
+// ---- folders and lists ----
 
 /// Conversations of one account's folder, newest first.
 #[tauri::command]
@@ -331,18 +399,14 @@ async fn search(state: State<'_, AppState>, query: String, account: Option<Strin
 
 #[tauri::command]
 async fn open_message(state: State<'_, AppState>, id: i64, allow_remote: bool) -> CmdResult {
-    let message = state.engine.open_message(id).await?;
-    let sender = message.summary.from.address.to_ascii_lowercase();
-    let sender_allowed = state
-        .allowed_senders
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .contains(&sender);
-    let remote = allow_remote || sender_allowed;
-    let safe = message
-        .html
-        .as_deref()
-        .map(|html| brevdue_core::html::sanitize(html, remote));
+    // The engine downloads the body if needed, sanitizes the HTML with remote content as
+    // allowed (stored per message or sender) and marks read per its setting.
+    let options = ReadingOptions {
+        allow_remote_once: allow_remote,
+        mark_read: None,
+    };
+    let reading = state.engine.open_for_reading(id, options).await?;
+    let message = &reading.message;
     let thread = state
         .engine
         .thread_messages(message.summary.thread_id)
@@ -352,28 +416,26 @@ async fn open_message(state: State<'_, AppState>, id: i64, allow_remote: bool) -
         "to": json::addresses(&message.to),
         "cc": json::addresses(&message.cc),
         "text": message.text,
-        "html": safe.as_ref().map(|s| s.html.clone()),
-        "blockedRemote": safe.as_ref().map_or(0, |s| s.blocked_remote),
-        "remoteAllowed": remote,
-        "senderAllowed": sender_allowed,
+        "html": message.html,
+        "blockedRemote": reading.blocked_remote,
+        "remoteShown": reading.remote_shown,
+        "markedRead": reading.marked_read,
+        "problem": reading.problem.as_ref().map(json::problem),
         "attachments": message.attachments.iter().map(|a| json!({"name": a.name, "mimeType": a.mime_type, "size": a.size})).collect::<Vec<_>>(),
         "thread": thread.iter().map(json::summary).collect::<Vec<_>>(),
     }))
 }
 
+/// Shows remote content of this message (`scope` "message") or of everything from its
+/// sender ("sender") from now on; the engine keeps the list.
 #[tauri::command]
-async fn allow_sender(state: State<'_, AppState>, sender: String) -> CmdResult {
-    let list = {
-        let mut allowed = state
-            .allowed_senders
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        allowed.insert(sender.to_ascii_lowercase());
-        allowed.clone()
+async fn allow_remote(state: State<'_, AppState>, id: i64, scope: String) -> CmdResult {
+    let scope = match scope.as_str() {
+        "message" => RemoteContentScope::Message,
+        "sender" => RemoteContentScope::Sender,
+        other => return Err(invalid(format!("unknown scope '{other}'"))),
     };
-    let text = serde_json::to_string_pretty(&list).unwrap_or_default();
-    std::fs::write(state.allow_file(), text)
-        .map_err(|err| Error::new(ErrorKind::Storage, err.to_string()))?;
+    state.engine.allow_remote_content(id, scope, true)?;
     Ok(Value::Null)
 }
 
@@ -384,39 +446,29 @@ async fn save_attachment(
     app: AppHandle,
     state: State<'_, AppState>,
     id: i64,
-    index: usize,
+    index: u32,
 ) -> CmdResult {
-    let raw = state
+    let name = state
         .engine
-        .store()
-        .raw_message(id)?
-        .ok_or_else(|| Error::not_found("the message's body"))?;
-    let original = brevdue_core::mime::parse_original(&raw);
-    let attachment = original
+        .message(id)?
         .attachments
-        .into_iter()
-        .nth(index)
+        .get(index as usize)
+        .map(|a| safe_file_name(&a.name))
         .ok_or_else(|| Error::not_found("attachment"))?;
     let target = match std::env::var_os("BREVDUE_TEST_SAVE_DIR") {
         // Tests cannot click a native dialog: they name the folder.
-        Some(dir) => Some(PathBuf::from(dir).join(&attachment.name)),
+        Some(dir) => Some(PathBuf::from(dir).join(&name)),
         None => app
             .dialog()
             .file()
-            .set_file_name(&attachment.name)
+            .set_file_name(&name)
             .blocking_save_file()
             .and_then(|p| p.into_path().ok()),
     };
     let Some(path) = target else {
         return Ok(Value::Null);
     };
-    std::fs::write(&path, &attachment.data).map_err(|err| {
-        Error::new(
-            ErrorKind::Storage,
-            format!("cannot write {}: {err}", path.display()),
-        )
-    })?;
-    Ok(json!(path))
+    Ok(json!(state.engine.save_attachment(id, index, path).await?))
 }
 
 // ---- changes ----
@@ -489,6 +541,13 @@ async fn changes(state: State<'_, AppState>) -> CmdResult {
 async fn retry_change(state: State<'_, AppState>, id: i64) -> CmdResult {
     state.engine.retry_change(id)?;
     Ok(Value::Null)
+}
+
+/// Undoes a change that has not reached the server, with the waiting changes that depend
+/// on it; returns their ids.
+#[tauri::command]
+async fn cancel_change(state: State<'_, AppState>, id: i64) -> CmdResult {
+    Ok(json!(state.engine.cancel_change(id).await?))
 }
 
 #[tauri::command]
@@ -605,10 +664,6 @@ fn setup(app: &mut tauri::App) -> Result<(), Box<dyn std::error::Error>> {
         credentials::probe_keychain()
     };
     let engine = Arc::new(Engine::open(&dir, store, EngineOptions::default())?);
-    let allowed: BTreeSet<String> = std::fs::read(dir.join("remote-images-allowed.json"))
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .unwrap_or_default();
     let subscription = engine.subscribe(Arc::new(Forwarder {
         app: app.handle().clone(),
     }))?;
@@ -620,7 +675,7 @@ fn setup(app: &mut tauri::App) -> Result<(), Box<dyn std::error::Error>> {
         test_passwords,
         keychain,
         data_dir: dir,
-        allowed_senders: Mutex::new(allowed),
+        live: Mutex::new(Live::default()),
         _subscription: subscription,
     });
     Ok(())
@@ -644,12 +699,15 @@ pub fn run() {
             read_on_another_device,
             switch_to_imap,
             sync_now,
-            folders,
-            messages,
+            watch_messages,
+            set_list_limit,
+            stop_messages,
+            watch_folders,
+            watch_status,
             threads,
             search,
             open_message,
-            allow_sender,
+            allow_remote,
             save_attachment,
             mark,
             move_messages,
@@ -660,6 +718,7 @@ pub fn run() {
             delete_folder,
             changes,
             retry_change,
+            cancel_change,
             discard_change,
             compose_preview,
             send,
