@@ -3,7 +3,7 @@
 //! Bcc, attachments and the reply or forward they began as, and gone from Drafts once
 //! sent or discarded.
 
-use crate::compose::{self, ComposeMode, Outgoing};
+use crate::compose::{self, ComposeMode};
 use crate::error::{Error, Result};
 use crate::model::{Draft, FolderRole};
 use crate::outbox::{self, Writing};
@@ -62,17 +62,7 @@ pub(crate) async fn save(
     replaces: Option<i64>,
 ) -> Result<i64> {
     let account = services.store.account_by_name(&draft.account)?;
-    let mut outgoing = Outgoing {
-        from: outbox::sender(&account, draft.from.as_deref())?,
-        to: draft.to,
-        cc: draft.cc,
-        bcc: draft.bcc,
-        subject: draft.subject,
-        body: draft.body,
-        attachments: draft.attachments,
-        in_reply_to: None,
-        references: Vec::new(),
-    };
+    let mut outgoing = outbox::outgoing(&account, draft)?;
     if let ComposeMode::Reply { original } | ComposeMode::ReplyAll { original } = mode {
         let source = services.outbox.original(&account, original).await?;
         (outgoing.in_reply_to, outgoing.references) = compose::reply_threading(&source);

@@ -63,7 +63,7 @@ impl Writing {
 
 const OUTBOX_LOCK_FILE: &str = "outbox.lock";
 
-pub(crate) fn sender(account: &Account, from: Option<&str>) -> Result<Address> {
+fn sender(account: &Account, from: Option<&str>) -> Result<Address> {
     let identity = match from {
         None => account.identities.first(),
         Some(email) => account
@@ -86,6 +86,21 @@ pub(crate) fn sender(account: &Account, from: Option<&str>) -> Result<Address> {
             from.unwrap_or_default()
         ))),
     }
+}
+
+/// What the user wrote, from the identity it is sent as; threading comes later.
+pub(crate) fn outgoing(account: &Account, draft: Draft) -> Result<Outgoing> {
+    Ok(Outgoing {
+        from: sender(account, draft.from.as_deref())?,
+        to: draft.to,
+        cc: draft.cc,
+        bcc: draft.bcc,
+        subject: draft.subject,
+        body: draft.body,
+        attachments: draft.attachments,
+        in_reply_to: None,
+        references: Vec::new(),
+    })
 }
 
 pub(crate) fn unique_salt() -> u64 {
@@ -133,18 +148,7 @@ impl Outbox {
     /// Composes a message and puts it into the outbox. Returns its outbox id.
     pub async fn queue_message(&self, draft: Draft, writing: Writing) -> Result<i64> {
         let account = self.store.account_by_name(&draft.account)?;
-        let from = sender(&account, draft.from.as_deref())?;
-        let mut outgoing = Outgoing {
-            from,
-            to: draft.to,
-            cc: draft.cc,
-            bcc: draft.bcc,
-            subject: draft.subject,
-            body: draft.body,
-            attachments: draft.attachments,
-            in_reply_to: None,
-            references: Vec::new(),
-        };
+        let mut outgoing = outgoing(&account, draft)?;
         let origin = match writing {
             Writing::New => None,
             Writing::Reply {
