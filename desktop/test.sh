@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The desktop's test command (Debian 12, as root): installs what is missing, checks the
-# Rust shell (fmt, clippy, unit tests), builds the front end, the app and the brevdue CLI,
-# runs the end-to-end tests in a real window (Xvfb + tauri-driver + WebKitWebDriver) and
-# builds the .deb. Last line: `desktop: N passed, M failed`; non-zero exit on failure.
+# The desktop's test command (Debian 12, as root): installs what is missing, checks that
+# src/bindings/ matches the core's records and the Rust shell (fmt, clippy, unit tests),
+# builds the front end, the app and the brevdue CLI, runs the end-to-end tests in a real
+# window (Xvfb + tauri-driver + WebKitWebDriver) and builds the .deb. Last line:
+# `desktop: N passed, M failed`; non-zero exit on failure.
 set -uo pipefail
 cd "$(dirname "$0")"
 DESKTOP=$(pwd)
@@ -76,6 +77,27 @@ step "install dependencies" install || finish
 [ "$failed" -eq 0 ] || finish
 
 # ---- the Rust shell ----
+# The TypeScript types of the engine's records (src/bindings/) are generated from the core
+# by ts-rs (feature `ts`): written afresh into a scratch folder and compared byte for
+# byte with the checked-in ones. On drift they are rewritten in place and the step fails.
+bindings() {
+    local fresh status
+    fresh=$(mktemp -d)
+    (cd "$ROOT" && env -u CARGO_TARGET_DIR TS_RS_EXPORT_DIR="$fresh" \
+        cargo test -q -p brevdue-core --features ts --lib export_bindings) || { rm -rf "$fresh"; return 1; }
+    if diff -ru "$DESKTOP/src/bindings" "$fresh"; then
+        status=0
+    else
+        rm -rf "$DESKTOP/src/bindings"
+        cp -r "$fresh" "$DESKTOP/src/bindings"
+        echo "desktop/src/bindings is out of date with the core's records (diff above):" \
+            "regenerated it; review and commit desktop/src/bindings"
+        status=1
+    fi
+    rm -rf "$fresh"
+    return "$status"
+}
+step "TypeScript bindings of the core's records (ts-rs)" bindings
 frontend() { npm run build; }
 step "front end (tsc + vite)" frontend
 cd src-tauri

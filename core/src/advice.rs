@@ -8,6 +8,7 @@
 /// `advice_`), `detail` fills their one `{detail}` slot (a server's words, an address, a
 /// count), which may be empty.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, uniffi::Record)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 pub struct Advice {
     pub id: String,
     pub detail: String,

@@ -151,6 +151,12 @@ impl ComposeMode {
 /// What the composer starts with: the recipients (editable), the subject, and the text
 /// the engine puts below what the user writes (the quote, or the forwarded message).
 #[derive(Debug, Clone, PartialEq, Eq, Default, uniffi::Record)]
+#[cfg_attr(
+    feature = "ts",
+    derive(serde::Serialize, ts_rs::TS),
+    serde(rename_all = "camelCase"),
+    ts(export)
+)]
 pub struct ComposePreview {
     pub to: Vec<Address>,
     pub cc: Vec<Address>,

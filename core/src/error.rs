@@ -8,6 +8,7 @@ use crate::advice::Advice;
 
 /// What went wrong, in terms a front end can act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, uniffi::Enum)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     /// Nothing listens on the server's port.

@@ -8,6 +8,12 @@ use crate::error::{Error, Result};
 
 /// How the connection to a server is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+#[cfg_attr(
+    feature = "ts",
+    derive(serde::Serialize, ts_rs::TS),
+    serde(rename_all = "lowercase"),
+    ts(export)
+)]
 pub enum Security {
     /// TLS from the first byte (IMAPS 993, POP3S 995, SMTPS 465).
     Tls,
@@ -43,6 +49,12 @@ impl FromStr for Security {
 
 /// The protocol used to read mail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+#[cfg_attr(
+    feature = "ts",
+    derive(serde::Serialize, ts_rs::TS),
+    serde(rename_all = "lowercase"),
+    ts(export)
+)]
 pub enum Protocol {
     Imap,
     Pop3,
@@ -72,6 +84,12 @@ impl FromStr for Protocol {
 
 /// Where and how to reach a mail server for one account.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[cfg_attr(
+    feature = "ts",
+    derive(serde::Serialize, ts_rs::TS),
+    serde(rename_all = "camelCase"),
+    ts(export)
+)]
 pub struct ServerConfig {
     pub host: String,
     pub port: u16,
@@ -113,6 +131,12 @@ impl ServerConfig {
 
 /// When a POP3 account removes downloaded mail from the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, uniffi::Enum)]
+#[cfg_attr(
+    feature = "ts",
+    derive(serde::Serialize, ts_rs::TS),
+    serde(tag = "policy", rename_all = "camelCase"),
+    ts(export)
+)]
 pub enum Pop3DeletePolicy {
     /// Leave everything on the server (the default: no mail is lost with a device).
     #[default]
@@ -172,6 +196,12 @@ pub struct AccountConfig {
 
 /// An address the account sends from, with its display name.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[cfg_attr(
+    feature = "ts",
+    derive(serde::Serialize, ts_rs::TS),
+    serde(rename_all = "camelCase"),
+    ts(export)
+)]
 pub struct Identity {
     pub name: String,
     pub email: String,
@@ -179,6 +209,12 @@ pub struct Identity {
 
 /// What an account's protocol keeps in step between devices, so front ends can say so.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
+#[cfg_attr(
+    feature = "ts",
+    derive(serde::Serialize, ts_rs::TS),
+    serde(rename_all = "camelCase"),
+    ts(export)
+)]
 pub struct AccountCapabilities {
     pub syncs_read_state: bool,
     pub syncs_folders: bool,
@@ -200,7 +236,14 @@ impl AccountCapabilities {
 
 /// A stored account.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[cfg_attr(
+    feature = "ts",
+    derive(serde::Serialize, ts_rs::TS),
+    serde(rename_all = "camelCase"),
+    ts(export)
+)]
 pub struct Account {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub id: i64,
     pub name: String,
     pub email: String,
@@ -219,6 +262,12 @@ pub struct Account {
 
 /// Special-use role of a folder (RFC 6154), plus the Inbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
+#[cfg_attr(
+    feature = "ts",
+    derive(serde::Serialize, ts_rs::TS),
+    serde(rename_all = "lowercase"),
+    ts(export)
+)]
 pub enum FolderRole {
     Inbox,
     Sent,
@@ -264,8 +313,16 @@ impl fmt::Display for FolderRole {
 
 /// A folder with its counts.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[cfg_attr(
+    feature = "ts",
+    derive(serde::Serialize, ts_rs::TS),
+    serde(rename_all = "camelCase"),
+    ts(export)
+)]
 pub struct Folder {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub id: i64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub account_id: i64,
     pub account: String,
     /// Full decoded path, for example `Work/Receipts`.
@@ -281,6 +338,12 @@ pub struct Folder {
 
 /// A mailbox address with an optional display name.
 #[derive(Debug, Clone, PartialEq, Eq, Default, uniffi::Record)]
+#[cfg_attr(
+    feature = "ts",
+    derive(serde::Serialize, ts_rs::TS),
+    serde(rename_all = "camelCase"),
+    ts(export)
+)]
 pub struct Address {
     pub name: Option<String>,
     pub address: String,
@@ -297,6 +360,12 @@ impl fmt::Display for Address {
 
 /// Flags of a message as this device knows them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, uniffi::Record)]
+#[cfg_attr(
+    feature = "ts",
+    derive(serde::Serialize, ts_rs::TS),
+    serde(rename_all = "camelCase"),
+    ts(export)
+)]
 pub struct Flags {
     pub seen: bool,
     pub flagged: bool,
@@ -308,34 +377,57 @@ pub struct Flags {
 
 /// One row of a message list.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[cfg_attr(
+    feature = "ts",
+    derive(serde::Serialize, ts_rs::TS),
+    serde(rename_all = "camelCase"),
+    ts(export)
+)]
 pub struct MessageSummary {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub id: i64,
     pub account: String,
     pub folder: String,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub folder_id: i64,
     pub uid: Option<u32>,
     pub message_id: String,
     pub from: Address,
     pub subject: String,
     /// Seconds since the Unix epoch (the Date header, else the server's arrival time).
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub date: i64,
     pub flags: Flags,
     pub has_attachments: bool,
     pub size: u32,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub thread_id: i64,
     pub has_body: bool,
 }
 
 /// An attachment's description (the bytes stay in the stored message).
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[cfg_attr(
+    feature = "ts",
+    derive(serde::Serialize, ts_rs::TS),
+    serde(rename_all = "camelCase"),
+    ts(export)
+)]
 pub struct Attachment {
     pub name: String,
     pub mime_type: String,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub size: u64,
 }
 
 /// A whole message, with its body when it has been downloaded.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[cfg_attr(
+    feature = "ts",
+    derive(serde::Serialize, ts_rs::TS),
+    serde(rename_all = "camelCase"),
+    ts(export)
+)]
 pub struct Message {
     pub summary: MessageSummary,
     pub to: Vec<Address>,
@@ -365,7 +457,14 @@ impl RemoteContentScope {
 
 /// A conversation, summarised by its newest message.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[cfg_attr(
+    feature = "ts",
+    derive(serde::Serialize, ts_rs::TS),
+    serde(rename_all = "camelCase"),
+    ts(export)
+)]
 pub struct ThreadSummary {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub thread_id: i64,
     pub newest: MessageSummary,
     pub count: u32,
@@ -374,6 +473,12 @@ pub struct ThreadSummary {
 
 /// What a sync pass did to one account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, uniffi::Record)]
+#[cfg_attr(
+    feature = "ts",
+    derive(serde::Serialize, ts_rs::TS),
+    serde(rename_all = "camelCase"),
+    ts(export)
+)]
 pub struct SyncReport {
     pub folders: u32,
     pub new_messages: u32,
@@ -387,6 +492,12 @@ pub struct SyncReport {
 /// Why something did not happen (part of "sync now", a body download), for the user and
 /// for scripts.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[cfg_attr(
+    feature = "ts",
+    derive(serde::Serialize, ts_rs::TS),
+    serde(rename_all = "camelCase"),
+    ts(export)
+)]
 pub struct Problem {
     pub kind: crate::error::ErrorKind,
     /// The engine's sentence, in English.
@@ -407,6 +518,12 @@ impl Problem {
 
 /// What "sync now" did to one account: the outbox, the queued changes and the pull.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[cfg_attr(
+    feature = "ts",
+    derive(serde::Serialize, ts_rs::TS),
+    serde(rename_all = "camelCase"),
+    ts(export)
+)]
 pub struct AccountSyncNow {
     pub account: String,
     /// Messages handed to the SMTP server.
@@ -426,6 +543,12 @@ pub struct AccountSyncNow {
 
 /// "Sync now" over one account or all of them.
 #[derive(Debug, Clone, PartialEq, Eq, Default, uniffi::Record)]
+#[cfg_attr(
+    feature = "ts",
+    derive(serde::Serialize, ts_rs::TS),
+    serde(rename_all = "camelCase"),
+    ts(export)
+)]
 pub struct SyncNowReport {
     pub accounts: Vec<AccountSyncNow>,
 }
@@ -454,6 +577,12 @@ pub enum FlagChange {
 
 /// What a queued change does on the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
+#[cfg_attr(
+    feature = "ts",
+    derive(serde::Serialize, ts_rs::TS),
+    serde(rename_all = "snake_case"),
+    ts(export)
+)]
 pub enum ChangeKind {
     Flags,
     Move,
@@ -492,6 +621,12 @@ impl ChangeKind {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+#[cfg_attr(
+    feature = "ts",
+    derive(serde::Serialize, ts_rs::TS),
+    serde(rename_all = "lowercase"),
+    ts(export)
+)]
 pub enum ChangeState {
     /// Applied here, on its way to the server.
     Pending,
@@ -501,10 +636,18 @@ pub enum ChangeState {
 
 /// A local change the server has not confirmed yet, as the user sees it.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[cfg_attr(
+    feature = "ts",
+    derive(serde::Serialize, ts_rs::TS),
+    serde(rename_all = "camelCase"),
+    ts(export)
+)]
 pub struct PendingChange {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub id: i64,
     pub account: String,
     pub kind: ChangeKind,
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub message_id: Option<i64>,
     /// What the change is about, for people: "flags +seen on 12", "move 12 to Receipts".
     pub target: String,
@@ -526,6 +669,12 @@ pub struct PushReport {
 
 /// Where a message on its way out stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+#[cfg_attr(
+    feature = "ts",
+    derive(serde::Serialize, ts_rs::TS),
+    serde(rename_all = "lowercase"),
+    ts(export)
+)]
 pub enum OutboxState {
     /// Waiting for (another) attempt.
     Queued,
@@ -556,7 +705,14 @@ impl OutboxState {
 
 /// A message in the outbox.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[cfg_attr(
+    feature = "ts",
+    derive(serde::Serialize, ts_rs::TS),
+    serde(rename_all = "camelCase"),
+    ts(export)
+)]
 pub struct OutboxMessage {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub id: i64,
     pub account: String,
     pub message_id: String,
@@ -566,7 +722,9 @@ pub struct OutboxMessage {
     pub attempts: u32,
     pub last_error: String,
     /// The draft a refused message was kept as.
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub draft_id: Option<i64>,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub created: i64,
 }
 
@@ -606,6 +764,16 @@ pub struct AttachmentFile {
 
 /// Something the engine wants front ends to know.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+#[cfg_attr(
+    feature = "ts",
+    derive(serde::Serialize, ts_rs::TS),
+    serde(
+        tag = "type",
+        rename_all = "camelCase",
+        rename_all_fields = "camelCase"
+    ),
+    ts(export)
+)]
 pub enum Event {
     SyncStarted {
         account: String,
@@ -625,7 +793,9 @@ pub enum Event {
         account: String,
         /// The folder synced, or "" for a local action that may span folders.
         folder: String,
+        #[cfg_attr(feature = "ts", ts(type = "Array<number>"))]
         added: Vec<i64>,
+        #[cfg_attr(feature = "ts", ts(type = "Array<number>"))]
         changed: Vec<i64>,
         removed: u32,
     },
@@ -640,6 +810,7 @@ pub enum Event {
     /// The server refused a change for good; it was reverted here.
     ChangeFailed {
         account: String,
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
         change_id: i64,
         kind: ChangeKind,
         message: String,

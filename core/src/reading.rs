@@ -20,6 +20,12 @@ pub struct ReadingOptions {
 
 /// A message as a reader shows it.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[cfg_attr(
+    feature = "ts",
+    derive(serde::Serialize, ts_rs::TS),
+    serde(rename_all = "camelCase"),
+    ts(export)
+)]
 pub struct Reading {
     /// The message; its `html` is the sanitized HTML (never the raw one).
     pub message: Message,

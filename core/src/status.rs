@@ -14,6 +14,12 @@ use crate::services::Services;
 
 /// One account's status.
 #[derive(Debug, Clone, PartialEq, Eq, Default, uniffi::Record)]
+#[cfg_attr(
+    feature = "ts",
+    derive(serde::Serialize, ts_rs::TS),
+    serde(rename_all = "camelCase"),
+    ts(export)
+)]
 pub struct AccountStatus {
     pub account: String,
     pub syncing: bool,
@@ -22,6 +28,7 @@ pub struct AccountStatus {
     pub done: u32,
     pub total: u32,
     /// When a sync last finished in this process (seconds since the epoch).
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub last_synced: Option<i64>,
     pub push_connected: bool,
     /// The server's IDLE stays silent: new mail is found by polling.
@@ -36,6 +43,12 @@ pub struct AccountStatus {
 
 /// Every account's status, in the order of the accounts.
 #[derive(Debug, Clone, PartialEq, Eq, Default, uniffi::Record)]
+#[cfg_attr(
+    feature = "ts",
+    derive(serde::Serialize, ts_rs::TS),
+    serde(rename_all = "camelCase"),
+    ts(export)
+)]
 pub struct SyncStatus {
     pub accounts: Vec<AccountStatus>,
 }

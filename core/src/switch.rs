@@ -126,6 +126,12 @@ pub fn plan(local: &[LocalCopy], server: &HashMap<String, Vec<ServerCopy>>) -> V
 
 /// What a switch did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, uniffi::Record)]
+#[cfg_attr(
+    feature = "ts",
+    derive(serde::Serialize, ts_rs::TS),
+    serde(rename_all = "camelCase"),
+    ts(export)
+)]
 pub struct SwitchReport {
     pub matched: u32,
     pub uploaded: u32,

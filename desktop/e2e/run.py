@@ -423,7 +423,7 @@ def t_add_account(env, wd):
     wd.click("#setup-submit")
     wd.wait("return document.querySelector('#setup') === null", timeout=30, what="the account to be added")
     acc = wd.wait("return window.__brevdue.accounts.find(a => a.name === 'alice')", what="the account")
-    assert (acc["security"], acc["smtpSecurity"], acc["smtpPort"]) == ("tls", "starttls", srv["smtp_port"]), acc
+    assert (acc["server"]["security"], acc["smtp"]["security"], acc["smtp"]["port"]) == ("tls", "starttls", srv["smtp_port"]), acc
 
 
 @check("the unified inbox shows the mailbox with unread / flagged marks")

@@ -5,29 +5,33 @@ import { listen } from "@tauri-apps/api/event";
 import ADVICE from "./advice.json";
 
 // ---------- types ----------
-interface Addr { name: string | null; address: string; display: string }
-interface Row {
-  id: number; account: string; folder: string; from: Addr; subject: string; date: number;
-  seen: boolean; flagged: boolean; answered: boolean; forwarded: boolean; hasAttachments: boolean;
-  threadId: number; threadCount?: number; threadUnread?: number;
-}
-interface Folder { id: number; account: string; name: string; role: string | null; selectable: boolean; total: number; unread: number }
-interface Account { name: string; email: string; protocol: string; syncsBetweenDevices: boolean; identities: { name: string; email: string }[] }
-interface Opened {
-  summary: Row; to: Addr[]; cc: Addr[]; text: string | null; html: string | null;
-  blockedRemote: number; remoteShown: boolean; markedRead: boolean; problem: SyncProblem | null;
-  attachments: { name: string; mimeType: string; size: number }[]; thread: Row[];
-}
-interface Advice { id: string; detail: string }
+// The engine's records, generated from the core (`desktop/src/bindings/`, ts-rs; `test.sh`
+// fails when they drift); the shell adds only what is below.
+import type { Account } from "./bindings/Account";
+import type { Address } from "./bindings/Address";
+import type { Advice } from "./bindings/Advice";
+import type { AccountSyncNow } from "./bindings/AccountSyncNow";
+import type { ComposePreview } from "./bindings/ComposePreview";
+import type { Event as EngineEvent } from "./bindings/Event";
+import type { Folder } from "./bindings/Folder";
+import type { MessageSummary } from "./bindings/MessageSummary";
+import type { OutboxMessage } from "./bindings/OutboxMessage";
+import type { PendingChange } from "./bindings/PendingChange";
+import type { Reading } from "./bindings/Reading";
+import type { SwitchReport } from "./bindings/SwitchReport";
+import type { SyncNowReport } from "./bindings/SyncNowReport";
+import type { SyncStatus } from "./bindings/SyncStatus";
+import type { ThreadSummary } from "./bindings/ThreadSummary";
+
+/** A list row: a message, or a conversation by its newest message. */
+type Row = MessageSummary & { threadCount?: number; threadUnread?: number };
+/** `open_message`: the reading with the conversation it belongs to. */
+type Opened = Reading & { thread: MessageSummary[] };
 /** A command's error: `message` is English for logs; people read `advice` (and `problems`,
  * one per address that is not one). */
 interface CmdError { kind: string; message: string; advice?: Advice; problems?: Advice[] }
-interface SyncProblem { kind: string; message: string; advice: Advice }
-interface AccountSyncNow {
-  account: string; sent: number; sendRefused: number; stillInOutbox: number; pushed: number; changesWaiting: number;
-  pulled: { newMessages: number } | null; problem: SyncProblem | null;
-}
-interface Preview { toText: string; ccText: string; subject: string; quoted: string; attachments: { name: string; size: number }[] }
+/** `compose_preview`: with the recipients as the text the fields start with. */
+type Preview = ComposePreview & { toText: string; ccText: string };
 /** One change to a live list (the engine's `Diff`): apply them in order. */
 type Diff<T> =
   | { op: "reset"; rows: T[] }
@@ -36,11 +40,10 @@ type Diff<T> =
   | { op: "remove"; index: number };
 /** A live list's event: diffs, or why it cannot be read now. */
 interface ListEvent<T> { list: number; diffs?: Diff<T>[]; error?: CmdError }
-interface AccountStatus {
-  account: string; syncing: boolean; folder: string | null; done: number; total: number; lastSynced: number | null;
-  pushConnected: boolean; pushSilent: boolean; problem: SyncProblem | null; outbox: number; changesWaiting: number; changesFailed: number;
+/** An address as people read it (the engine's `Display` of `Address`). */
+function addrText(a: Address): string {
+  return a.name ? `${a.name} <${a.address}>` : a.address;
 }
-interface SyncStatus { accounts: AccountStatus[] }
 type Source =
   | { kind: "folder"; account: string | null; folder: string }
   | { kind: "threads"; account: string; folder: string }
@@ -287,11 +290,11 @@ function followSelection() {
   S.selectedIndex = i;
   if (i < 0) return;
   S.selected = S.rows[i];
-  const opened = S.opened?.summary;
-  if (opened && opened.id === sel.id && opened.flagged !== S.selected.flagged) {
-    opened.flagged = S.selected.flagged;
+  const opened = S.opened?.message.summary;
+  if (opened && opened.id === sel.id && opened.flags.flagged !== S.selected.flags.flagged) {
+    opened.flags.flagged = S.selected.flags.flagged;
     const btn = document.querySelector("#flag-btn");
-    if (btn) btn.textContent = opened.flagged ? "Unflag" : "Flag";
+    if (btn) btn.textContent = opened.flags.flagged ? "Unflag" : "Flag";
   }
 }
 
@@ -299,7 +302,8 @@ function followSelection() {
 async function loadOnce(src: Source) {
   try {
     const rows = src.kind === "threads"
-      ? await call<Row[]>("threads", { account: src.account, folder: src.folder, limit: S.limit })
+      ? (await call<ThreadSummary[]>("threads", { account: src.account, folder: src.folder, limit: S.limit }))
+        .map((t): Row => ({ ...t.newest, threadCount: t.count, threadUnread: t.unread }))
       : src.kind === "search" ? await call<Row[]>("search", { query: src.query, account: null }) : [];
     if (S.source !== src) return; // the user went elsewhere meanwhile
     S.rows = rows;
@@ -333,18 +337,18 @@ function renderRows() {
     const r = S.rows[i];
     const selected = S.selected?.id === r.id;
     els.push(h("div", {
-      class: "row" + (r.seen ? "" : " unread") + (selected ? " selected" : ""),
+      class: "row" + (r.flags.seen ? "" : " unread") + (selected ? " selected" : ""),
       style: `top:${i * ROW_H}px`, "data-id": r.id, "data-index": i, "data-subject": r.subject, "data-account": r.account,
     },
-      r.seen ? null : h("span", { class: "mark-unread", title: "Unread" }, "●"),
+      r.flags.seen ? null : h("span", { class: "mark-unread", title: "Unread" }, "●"),
       h("div", { class: "line" },
         h("span", { class: "from" }, r.from.name || r.from.address),
         h("span", { class: "marks" },
           r.threadCount && r.threadCount > 1 ? h("span", { class: "count", title: "Messages in this conversation" }, `(${r.threadCount})`) : null,
           r.hasAttachments ? h("span", { class: "mark-attach", title: "Attachment" }, "📎") : null,
-          r.answered ? h("span", { class: "mark-answered", title: "Answered" }, "↩") : null,
-          r.forwarded ? h("span", { class: "mark-forwarded", title: "Forwarded" }, "→") : null,
-          r.flagged ? h("span", { class: "mark-flagged", title: "Flagged" }, "★") : null),
+          r.flags.answered ? h("span", { class: "mark-answered", title: "Answered" }, "↩") : null,
+          r.flags.forwarded ? h("span", { class: "mark-forwarded", title: "Forwarded" }, "→") : null,
+          r.flags.flagged ? h("span", { class: "mark-flagged", title: "Flagged" }, "★") : null),
         h("span", { class: "date" }, fmtDate(r.date))),
       h("div", { class: "subject" }, r.subject || "(no subject)")));
   }
@@ -432,7 +436,7 @@ function srcdoc(html: string, remote: boolean): string {
 }
 
 function renderReader(m: Opened) {
-  const s = m.summary;
+  const s = m.message.summary;
   const account = S.accounts.find((a) => a.name === s.account);
   const reader = $("#reader");
   const parts: (HTMLElement | null)[] = [
@@ -442,12 +446,12 @@ function renderReader(m: Opened) {
       h("button", { id: "forward-btn", title: "Forward (f)", onclick: () => openComposer("forward") }, "Forward"),
       h("button", { id: "archive-btn", title: "Archive (e)", onclick: () => act("archive") }, "Archive"),
       h("button", { id: "delete-btn", title: "Delete (#)", onclick: () => act("delete") }, "Delete"),
-      h("button", { id: "flag-btn", title: "Flag (s)", onclick: () => toggleFlag() }, s.flagged ? "Unflag" : "Flag"),
+      h("button", { id: "flag-btn", title: "Flag (s)", onclick: () => toggleFlag() }, s.flags.flagged ? "Unflag" : "Flag"),
       h("button", { id: "unread-btn", title: "Mark unread (u)", onclick: () => markUnread() }, "Mark unread")),
     h("h1", { id: "reader-subject" }, s.subject || "(no subject)"),
-    h("div", { class: "meta" }, h("b", {}, "From: "), s.from.display),
-    m.to.length ? h("div", { class: "meta" }, h("b", {}, "To: "), m.to.map((a) => a.display).join(", ")) : null,
-    m.cc.length ? h("div", { class: "meta" }, h("b", {}, "Cc: "), m.cc.map((a) => a.display).join(", ")) : null,
+    h("div", { class: "meta" }, h("b", {}, "From: "), addrText(s.from)),
+    m.message.to.length ? h("div", { class: "meta" }, h("b", {}, "To: "), m.message.to.map(addrText).join(", ")) : null,
+    m.message.cc.length ? h("div", { class: "meta" }, h("b", {}, "Cc: "), m.message.cc.map(addrText).join(", ")) : null,
     h("div", { class: "meta" }, h("b", {}, "Date: "), new Date(s.date * 1000).toLocaleString(), " · ", `${s.account} / ${s.folder}`),
     account && account.protocol === "pop3"
       ? h("div", { class: "banner warn", id: "reader-pop3" }, words("pop3_explained"))
@@ -456,7 +460,7 @@ function renderReader(m: Opened) {
   if (m.problem) {
     parts.push(h("div", { class: "banner warn", id: "reader-problem" }, adviceText(m.problem.advice)));
   }
-  if (m.html !== null && m.blockedRemote > 0 && !m.remoteShown) {
+  if (m.message.html !== null && m.blockedRemote > 0 && !m.remoteShown) {
     // The engine keeps what the user allowed (this message, or its sender).
     const allow = async (scope: "message" | "sender") => {
       try { await call("allow_remote", { id: s.id, scope }); openMessage(s); }
@@ -467,19 +471,19 @@ function renderReader(m: Opened) {
       h("button", { id: "allow-remote", onclick: () => allow("message") }, "Show images"),
       h("button", { id: "allow-sender", onclick: () => allow("sender") }, `Always show from ${s.from.address}`)));
   }
-  if (m.html !== null) {
+  if (m.message.html !== null) {
     const frame = h("iframe", { id: "body-frame", sandbox: "allow-same-origin", referrerpolicy: "no-referrer" }) as HTMLIFrameElement;
-    frame.srcdoc = srcdoc(m.html, m.remoteShown);
+    frame.srcdoc = srcdoc(m.message.html, m.remoteShown);
     frame.addEventListener("load", () => {
       const doc = frame.contentDocument;
       if (doc?.body) frame.style.height = `${doc.documentElement.scrollHeight + 20}px`;
     });
     parts.push(frame);
   } else {
-    parts.push(h("div", { id: "body-text" }, m.text ?? "(This message has no text.)"));
+    parts.push(h("div", { id: "body-text" }, m.message.text ?? "(This message has no text.)"));
   }
-  if (m.attachments.length) {
-    parts.push(h("div", { class: "attachments", id: "attachments" }, ...m.attachments.map((a, i) =>
+  if (m.message.attachments.length) {
+    parts.push(h("div", { class: "attachments", id: "attachments" }, ...m.message.attachments.map((a, i) =>
       h("div", { class: "attachment" }, `📎 ${a.name} (${Math.ceil(a.size / 1024)} KB)`,
         h("button", { class: "save-attachment", onclick: async () => {
           try {
@@ -511,7 +515,7 @@ async function toggleFlag() {
   const r = S.selected;
   if (!r) return;
   // The live list brings the new mark (and followSelection the reader's button).
-  await call("mark", { ids: [r.id], change: r.flagged ? "unflagged" : "flagged" }).catch((e) => status(errText(e), "error"));
+  await call("mark", { ids: [r.id], change: r.flags.flagged ? "unflagged" : "flagged" }).catch((e) => status(errText(e), "error"));
 }
 
 async function markUnread() {
@@ -578,8 +582,8 @@ async function openComposer(mode: Mode) {
   if (mode !== "new" && !m) return;
   if (S.accounts.length === 0) { showSetup(true); return; }
   document.querySelector("#composer")?.remove();
-  const orig = m?.summary;
-  let preview: Preview = { toText: "", ccText: "", subject: "", quoted: "", attachments: [] };
+  const orig = m?.message.summary;
+  let preview: Preview = { to: [], cc: [], toText: "", ccText: "", subject: "", quoted: "", attachments: [] };
   if (mode !== "new") {
     try { preview = await call<Preview>("compose_preview", { mode, original: orig?.id ?? null }); }
     catch (e) { status(errText(e), "error"); return; }
@@ -679,7 +683,7 @@ async function switchToImap(account: string) {
   if ((await ask(`Switch ${account} to IMAP?`, "", "", "Switch")) === null) return;
   status(`Switching ${account} to IMAP…`);
   try {
-    const r = await call<{ matched: number; uploaded: number }>("switch_to_imap", { account });
+    const r = await call<SwitchReport>("switch_to_imap", { account });
     toast("Switched to IMAP", `${r.matched} messages matched, ${r.uploaded} uploaded. This account now syncs between devices.`);
     await loadAccounts();
   } catch (e) { status(errText(e), "error"); }
@@ -689,7 +693,7 @@ async function switchToImap(account: string) {
 async function syncNow() {
   status("Syncing…");
   try {
-    const report = await call<{ accounts: AccountSyncNow[] }>("sync_now", { account: null });
+    const report = await call<SyncNowReport>("sync_now", { account: null });
     S.lastSync = report;
     const problems = report.accounts.filter((a) => a.problem);
     const sent = report.accounts.reduce((n, a) => n + a.sent, 0);
@@ -699,8 +703,8 @@ async function syncNow() {
 }
 
 // ---------- pending and failed changes ----------
-interface Change { id: number; account: string; kind: string; target: string; state: string; attempts: number; lastError: string }
-interface Outgoing { id: number; account: string; subject: string; recipients: string[]; state: string; lastError: string }
+type Change = PendingChange;
+type Outgoing = OutboxMessage;
 /** Reads the open panel's changes; a call while one is under way reads once more after it
  * (the status's counts say when something changed). */
 let changesBusy = false;
@@ -912,7 +916,7 @@ async function listenEngine() {
     renderSidebar();
   });
   await listen<SyncStatus>("status", ({ payload }) => onStatus(payload));
-  await listen<Record<string, any>>("engine", ({ payload: e }) => {
+  await listen<EngineEvent>("engine", ({ payload: e }) => {
     if (e.type === "changeFailed") toast("The server refused a change", adviceText(e.advice), 10000);
     if (e.type === "advisory") toast(`About ${e.account}`, adviceText(e.advice), 15000);
   });

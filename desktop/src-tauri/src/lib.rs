@@ -80,12 +80,12 @@ struct ListForwarder<T> {
     app: AppHandle,
     event: &'static str,
     list: u64,
-    row: fn(&T) -> Value,
+    _rows: std::marker::PhantomData<fn(&T)>,
 }
 
-impl<T> ListListener<T> for ListForwarder<T> {
+impl<T: Serialize> ListListener<T> for ListForwarder<T> {
     fn on_diffs(&self, diffs: Vec<Diff<T>>) {
-        let diffs: Vec<Value> = diffs.iter().map(|d| json::diff(d, self.row)).collect();
+        let diffs: Vec<Value> = diffs.iter().map(json::diff).collect();
         let _ = self
             .app
             .emit(self.event, json!({"list": self.list, "diffs": diffs}));
@@ -106,7 +106,7 @@ struct StatusForwarder {
 
 impl StatusListener for StatusForwarder {
     fn on_status(&self, status: SyncStatus) {
-        let _ = self.app.emit("status", json::status(&status));
+        let _ = self.app.emit("status", &status);
     }
 }
 
@@ -118,7 +118,7 @@ struct Forwarder {
 
 impl EventListener for Forwarder {
     fn on_event(&self, event: Event) {
-        let _ = self.app.emit("engine", json::event(&event));
+        let _ = self.app.emit("engine", &event);
         if let Event::NewMail {
             total, messages, ..
         } = &event
@@ -184,9 +184,7 @@ async fn app_info(state: State<'_, AppState>) -> CmdResult {
 
 #[tauri::command]
 async fn accounts(state: State<'_, AppState>) -> CmdResult {
-    Ok(Value::Array(
-        state.engine.accounts()?.iter().map(json::account).collect(),
-    ))
+    Ok(json::value(&state.engine.accounts()?))
 }
 
 /// The account form as typed: blank fields are absent, and `AccountDraft::resolve`
@@ -258,7 +256,7 @@ async fn add_account(state: State<'_, AppState>, account: NewAccount) -> CmdResu
     }
     let added = state.engine.add_account(config, password).await?;
     background(&state.engine, Some(added.name.clone()));
-    Ok(json::account(&added))
+    Ok(json::value(&added))
 }
 
 #[tauri::command]
@@ -277,17 +275,14 @@ async fn read_on_another_device(state: State<'_, AppState>, account: String) -> 
 async fn switch_to_imap(state: State<'_, AppState>, account: String) -> CmdResult {
     let report = state.engine.switch_to_imap(&account, None).await?;
     state.engine.start_push(Some(&account))?;
-    Ok(json!({
-        "matched": report.matched, "uploaded": report.uploaded, "moved": report.moved,
-        "flagsSet": report.flags_set, "foldersCreated": report.folders_created,
-    }))
+    Ok(json::value(&report))
 }
 
 #[tauri::command]
 async fn sync_now(state: State<'_, AppState>, account: Option<String>) -> CmdResult {
     // The engine sends the outbox, pushes queued changes and pulls, in that order.
     let report = state.engine.sync_now(account).await?;
-    Ok(json::sync_now(&report))
+    Ok(json::value(&report))
 }
 
 // ---- live lists and the status ----
@@ -313,7 +308,7 @@ async fn watch_messages(
         app,
         event: "messages",
         list,
-        row: json::summary,
+        _rows: std::marker::PhantomData,
     };
     let live = state.engine.watch_messages(query, Arc::new(forwarder))?;
     state.live().messages = Some(live);
@@ -343,7 +338,7 @@ async fn watch_folders(app: AppHandle, state: State<'_, AppState>, list: u64) ->
         app,
         event: "folders",
         list,
-        row: json::folder,
+        _rows: std::marker::PhantomData,
     };
     let live = state.engine.watch_folders(None, Arc::new(forwarder))?;
     state.live().folders = Some(live);
@@ -370,14 +365,8 @@ async fn threads(
     folder: String,
     limit: u32,
 ) -> CmdResult {
-    Ok(Value::Array(
-        state
-            .engine
-            .threads(&account, &folder, limit)?
-            .iter()
-            .map(json::thread)
-            .collect(),
-    ))
+    let threads = state.engine.threads(&account, &folder, limit)?;
+    Ok(json::value(&threads))
 }
 
 #[tauri::command]
@@ -385,14 +374,8 @@ async fn search(state: State<'_, AppState>, query: String, account: Option<Strin
     if query.trim().is_empty() {
         return Ok(json!([]));
     }
-    Ok(Value::Array(
-        state
-            .engine
-            .search(&query, account.as_deref(), 500)?
-            .iter()
-            .map(json::summary)
-            .collect(),
-    ))
+    let found = state.engine.search(&query, account.as_deref(), 500)?;
+    Ok(json::value(&found))
 }
 
 // ---- the reader ----
@@ -406,24 +389,14 @@ async fn open_message(state: State<'_, AppState>, id: i64, allow_remote: bool) -
         mark_read: None,
     };
     let reading = state.engine.open_for_reading(id, options).await?;
-    let message = &reading.message;
     let thread = state
         .engine
-        .thread_messages(message.summary.thread_id)
+        .thread_messages(reading.message.summary.thread_id)
         .unwrap_or_default();
-    Ok(json!({
-        "summary": json::summary(&message.summary),
-        "to": json::addresses(&message.to),
-        "cc": json::addresses(&message.cc),
-        "text": message.text,
-        "html": message.html,
-        "blockedRemote": reading.blocked_remote,
-        "remoteShown": reading.remote_shown,
-        "markedRead": reading.marked_read,
-        "problem": reading.problem.as_ref().map(json::problem),
-        "attachments": message.attachments.iter().map(|a| json!({"name": a.name, "mimeType": a.mime_type, "size": a.size})).collect::<Vec<_>>(),
-        "thread": thread.iter().map(json::summary).collect::<Vec<_>>(),
-    }))
+    // The reading as the engine gives it, with the conversation it belongs to.
+    let mut opened = json::value(&reading);
+    opened["thread"] = json::value(&thread);
+    Ok(opened)
 }
 
 /// Shows remote content of this message (`scope` "message") or of everything from its
@@ -531,10 +504,7 @@ async fn delete_folder(state: State<'_, AppState>, account: String, name: String
 async fn changes(state: State<'_, AppState>) -> CmdResult {
     let changes = state.engine.changes(None)?;
     let outbox = state.engine.outbox(None)?;
-    Ok(json!({
-        "changes": changes.iter().map(json::change).collect::<Vec<_>>(),
-        "outbox": outbox.iter().map(json::outgoing).collect::<Vec<_>>(),
-    }))
+    Ok(json!({ "changes": changes, "outbox": outbox }))
 }
 
 #[tauri::command]
