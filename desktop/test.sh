@@ -84,7 +84,7 @@ bindings() {
     local fresh status
     fresh=$(mktemp -d)
     (cd "$ROOT" && env -u CARGO_TARGET_DIR TS_RS_EXPORT_DIR="$fresh" \
-        cargo test -q -p brevdue-core --features ts --lib export_bindings) || { rm -rf "$fresh"; return 1; }
+        cargo test -q --workspace --features brevdue-core/ts --lib export_bindings) || { rm -rf "$fresh"; return 1; }
     if diff -ru "$DESKTOP/src/bindings" "$fresh"; then
         status=0
     else
@@ -106,7 +106,9 @@ step "cargo clippy -D warnings" cargo clippy --all-targets -- -D warnings
 step "cargo test (desktop unit tests)" unit_tests
 step "cargo build (debug app for e2e)" cargo build
 cd "$ROOT"
-step "cargo build -p brevdue-cli" env -u CARGO_TARGET_DIR cargo build -p brevdue-cli
+# The same build as android/test.sh and ios/test.sh (the same features, so nothing twice).
+step "brevdue CLI (cargo build of the workspace)" env -u CARGO_TARGET_DIR \
+    cargo build -q -p brevdue-core -p brevdue-cli -p uniffi-bindgen
 cd "$DESKTOP"
 
 # ---- end to end, in a real window ----

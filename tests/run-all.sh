@@ -8,6 +8,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tests/install-deps.sh
 [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
+# Every build here is made once: incremental caches would only fill the disk.
+export CARGO_INCREMENTAL=0
+disk() { echo "== disk: $(df -h --output=avail . | tail -1 | tr -d ' ') free, target/ $(du -sh target 2>/dev/null | cut -f1)"; }
+disk
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -40,12 +44,14 @@ for setup in dovecot-inbox-dot greenmail; do
   [ "$setup_status" -ne 0 ] && status=$setup_status
   echo "== $setup took $((SECONDS - started)) s"
 done
+disk
 for suite in android ios desktop; do
   [ -f "$suite/test.sh" ] || continue
   echo "== $suite (bash $suite/test.sh)"
   bash "$suite/test.sh" 2>&1 | tee -a "$suites"
   suite_status=${PIPESTATUS[0]}
   [ "$suite_status" -ne 0 ] && status=$suite_status
+  disk
 done
 set -e
 
