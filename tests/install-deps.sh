@@ -7,6 +7,7 @@ packages=(
   dovecot-imapd dovecot-pop3d dovecot-lmtpd   # the private test mail server
   python3-aiosmtpd                            # its SMTP side, delivering over LMTP
   openssl                                     # the test certificate
+  dnsmasq-base                                # DNS of the private provider (tests/provider.py), no system service
   nftables                                    # a dead link for the tests (packets dropped)
   isync fetchmail                             # reference tools for the benchmark
   maven openjdk-17-jre-headless               # GreenMail, the second test server

@@ -19,8 +19,9 @@ and openssl; run it with /usr/bin/python3 (aiosmtpd is only importable there).
         The same data is written to DIR/server.json. The server runs until
         stdin reaches EOF (unless --ignore-stdin) or it gets SIGTERM/SIGINT,
         then stops Dovecot and removes the state dir if it created it.
-    mailserver.py add-user --state-dir DIR NAME PASSWORD
-        Adds a mail user; Dovecot sees it immediately.
+    mailserver.py add-user --state-dir DIR NAME PASSWORD [--without FOLDER]...
+        Adds a mail user; Dovecot sees it immediately. --without Sent: the user
+        gets no Sent folder (a server that makes none).
     --demo-mailbox fills those users' mailboxes with tests/demo_mail.py's realistic
     mail (with its flags) before the JSON line is printed.
     mailserver.py stop --state-dir DIR
@@ -131,6 +132,15 @@ def mail_ids():
     return os.getuid(), os.getgid()
 
 
+# The private provider's domains (tests/provider.py): the certificate covers each and its
+# subdomains, so discovery's HTTPS and guessed servers verify. badcert.test is left out.
+PROVIDER_DOMAINS = ("autoconf.test", "wellknown.test", "ispdb.test", "listed.test",
+                    "mailhost.test", "mxhosted.test", "srvonly.test", "guessable.test",
+                    "malformed.test", "huge.test", "redirect.test", "elsewhere.test",
+                    "plaintext.test", "unreachable.test", "nothing.test")
+PROVIDER_NAMES = ",".join(f"DNS:{d},DNS:*.{d}" for d in PROVIDER_DOMAINS)
+
+
 def make_cert(state):
     cnf, cert, key = (os.path.join(state, f) for f in ("cert.cnf", "cert.pem", "key.pem"))
     with open(cnf, "w") as f:
@@ -138,7 +148,7 @@ def make_cert(state):
                 "[dn]\nCN = localhost\n"
                 "[ext]\nbasicConstraints = critical,CA:FALSE\n"
                 "extendedKeyUsage = serverAuth\n"
-                "subjectAltName = DNS:localhost,IP:127.0.0.1\n"
+                f"subjectAltName = DNS:localhost,IP:127.0.0.1,{PROVIDER_NAMES}\n"
                 "subjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid:always\n")
     subprocess.run(["openssl", "req", "-x509", "-config", cnf, "-newkey", "ec",
                     "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "30",
@@ -156,8 +166,11 @@ def read_users(passwd_file):
     return users
 
 
-def add_user_line(state, uid, gid, name, password):
+def add_user_line(state, uid, gid, name, password, without=()):
     """Append NAME to <state>/passwd and write <state>/users/NAME.
+
+    `without`: special folders (of SPECIAL_USE) this user does not get, as on a server
+    that makes none (a userdb override of the mailbox's `auto`).
 
     Dovecot re-reads a changed passwd-file at most once per second, so a user
     appended to `passwd` may be unknown for up to 1 s. The per-user file is
@@ -166,7 +179,8 @@ def add_user_line(state, uid, gid, name, password):
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name) or re.search(r"[:\n]", password):
         raise SystemExit(f"mailserver: invalid user name or password: {name!r}")
     home = os.path.join(state, "home", name)
-    line = f"{name}:{{PLAIN}}{password}:{uid}:{gid}::{home}::\n"
+    extra = " ".join(f"userdb_namespace/inbox/mailbox/{m}/auto=no" for m in without)
+    line = f"{name}:{{PLAIN}}{password}:{uid}:{gid}::{home}::{extra}\n"
     passwd = os.path.join(state, "passwd")
     with open(passwd, "a") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
@@ -443,7 +457,7 @@ def greenmail_api(port, path, body=None, method=None):
         return json.load(response)
 
 
-def greenmail_add_user(api_port, imap_port, name, password):
+def greenmail_add_user(api_port, imap_port, name, password, without=()):
     """Creates the user through GreenMail's REST API, then its special folders over IMAP
     (GreenMail has INBOX only and no SPECIAL-USE; a provider would create these)."""
     import imaplib
@@ -455,7 +469,7 @@ def greenmail_add_user(api_port, imap_port, name, password):
                   {"email": f"{name}@{DOMAIN}", "login": name, "password": password})
     with imaplib.IMAP4(HOST, imap_port) as imap:
         imap.login(name, password)
-        for folder in SPECIAL_USE:
+        for folder in (f for f in SPECIAL_USE if f not in without):
             status, answer = imap.create(folder)
             if status != "OK":
                 raise SystemExit(f"mailserver: GreenMail refused CREATE {folder}: {answer}")
@@ -638,10 +652,11 @@ def add_user(args):
     with open(os.path.join(args.state_dir, "server.json")) as f:
         info = json.load(f)
     if info.get("implementation") == "greenmail":
-        greenmail_add_user(info["api_port"], info["imap_port"], args.name, args.password)
+        greenmail_add_user(info["api_port"], info["imap_port"], args.name, args.password,
+                           args.without)
     else:
         add_user_line(info["state_dir"], info["mail_uid"], info["mail_gid"],
-                      args.name, args.password)
+                      args.name, args.password, args.without)
     return 0
 
 
@@ -679,6 +694,8 @@ def main():
     p.add_argument("--state-dir", required=True)
     p.add_argument("name")
     p.add_argument("password")
+    p.add_argument("--without", action="append", default=[], choices=SPECIAL_USE,
+                   help="a special folder this user does not get (repeatable)")
     p.set_defaults(func=add_user)
     p = sub.add_parser("stop", help="stop the server using --state-dir")
     p.add_argument("--state-dir", required=True)

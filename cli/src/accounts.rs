@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use brevdue_core::account_edit::AccountEdit;
 use brevdue_core::setup::AccountDraft;
 use brevdue_core::{Engine, Error, Protocol, Result, Security, ServerConfig};
 use clap::Subcommand;
@@ -12,15 +13,17 @@ use crate::{output, print_json, printable};
 #[derive(Subcommand)]
 #[allow(clippy::large_enum_variant)] // parsed once per run
 pub enum AccountCommand {
-    /// Checks the login, then saves the account. A failure saves nothing.
+    /// Checks the login, then saves the account. A failure saves nothing. Without
+    /// --host the servers are found from the address (as `account discover`).
     Add {
         name: String,
         #[arg(long)]
         email: String,
-        #[arg(long, default_value = "imap")]
-        protocol: String,
+        /// imap or pop3 (default: imap; without --host, what discovery prefers).
         #[arg(long)]
-        host: String,
+        protocol: Option<String>,
+        #[arg(long)]
+        host: Option<String>,
         #[arg(long)]
         port: Option<u16>,
         /// tls, starttls, or plain (plain sends the password unencrypted). Default: by
@@ -76,6 +79,49 @@ pub enum AccountCommand {
         #[arg(long, default_value = "")]
         display_name: String,
     },
+    /// Change an account's settings. A new password (--password-env) or server is
+    /// checked by logging in first; a failure changes nothing. SMTP settings that
+    /// followed the mail server follow its change.
+    Edit {
+        name: String,
+        #[arg(long)]
+        host: Option<String>,
+        #[arg(long)]
+        port: Option<u16>,
+        /// tls, starttls or plain; the port follows when it was the usual one.
+        #[arg(long)]
+        security: Option<String>,
+        #[arg(long)]
+        user: Option<String>,
+        /// Name of the environment variable that holds the new password.
+        #[arg(long)]
+        password_env: Option<String>,
+        /// Extra trusted CA certificate (PEM); an empty value removes it.
+        #[arg(long)]
+        ca_file: Option<String>,
+        #[arg(long)]
+        display_name: Option<String>,
+        #[arg(long)]
+        smtp_host: Option<String>,
+        #[arg(long)]
+        smtp_port: Option<u16>,
+        #[arg(long)]
+        smtp_security: Option<String>,
+        #[arg(long)]
+        smtp_user: Option<String>,
+        /// POP3 only: delete-after-download, never, after-days:N or when-deleted-here.
+        #[arg(long)]
+        pop3_delete: Option<String>,
+    },
+    /// Finds the servers for an address (provider autoconfig, ISPDB, MX, SRV, guesses)
+    /// and prints them as JSON. No password is involved.
+    Discover {
+        #[arg(long)]
+        email: String,
+        /// Extra trusted CA certificate (PEM), on top of the system's.
+        #[arg(long)]
+        ca_file: Option<PathBuf>,
+    },
     List {
         #[arg(long)]
         json: bool,
@@ -107,21 +153,57 @@ pub fn run(engine: &Engine, command: AccountCommand) -> Result<()> {
             let password = std::env::var(&password_env).map_err(|_| {
                 Error::invalid(format!("environment variable {password_env} is not set"))
             })?;
-            let draft = AccountDraft {
-                name: Some(name),
-                email: Some(email),
-                display_name: Some(display_name),
-                protocol: Some(protocol.parse()?),
-                host: Some(host),
-                port,
-                security: security.as_deref().map(str::parse).transpose()?,
-                username: user,
-                ca_file: ca_file.map(|p| p.to_string_lossy().into_owned()),
-                smtp_host,
-                smtp_port,
-                smtp_security: smtp_security.as_deref().map(str::parse).transpose()?,
-                smtp_username: smtp_user,
-                pop3_delete: Some(pop3_delete.parse()?),
+            let protocol: Option<Protocol> = protocol.as_deref().map(str::parse).transpose()?;
+            let security: Option<Security> = security.as_deref().map(str::parse).transpose()?;
+            let ca_file = ca_file.map(|p| p.to_string_lossy().into_owned());
+            let draft = match host {
+                Some(host) => AccountDraft {
+                    name: Some(name),
+                    email: Some(email),
+                    display_name: Some(display_name),
+                    protocol: Some(protocol.unwrap_or(Protocol::Imap)),
+                    host: Some(host),
+                    port,
+                    security,
+                    username: user,
+                    ca_file,
+                    smtp_host,
+                    smtp_port,
+                    smtp_security: smtp_security.as_deref().map(str::parse).transpose()?,
+                    smtp_username: smtp_user,
+                    pop3_delete: Some(pop3_delete.parse()?),
+                },
+                None => {
+                    // The servers come from discovery; --security plain only accepts
+                    // a plaintext-only result.
+                    let server_flag = port.is_some()
+                        || security.is_some_and(|s| s != Security::Plain)
+                        || smtp_host.is_some()
+                        || smtp_port.is_some()
+                        || smtp_security.is_some();
+                    if server_flag {
+                        return Err(Error::invalid(
+                            "--port, --security tls|starttls and --smtp-host/--smtp-port/\
+                             --smtp-security need --host (without it the servers are found \
+                             from the address)",
+                        ));
+                    }
+                    let found = crate::discovery::draft_for_add(
+                        engine,
+                        &email,
+                        ca_file,
+                        protocol,
+                        security == Some(Security::Plain),
+                    )?;
+                    AccountDraft {
+                        name: Some(name),
+                        display_name: Some(display_name),
+                        username: user.or(found.username.clone()),
+                        smtp_username: smtp_user.or(found.smtp_username.clone()),
+                        pop3_delete: Some(pop3_delete.parse()?),
+                        ..found
+                    }
+                }
             };
             let config = draft.resolve()?;
             let account = engine.block_on(engine.add_account(config, password))??;
@@ -132,6 +214,57 @@ pub fn run(engine: &Engine, command: AccountCommand) -> Result<()> {
                 account.server.host,
                 account.server.port
             );
+        }
+        AccountCommand::Edit {
+            name,
+            host,
+            port,
+            security,
+            user,
+            password_env,
+            ca_file,
+            display_name,
+            smtp_host,
+            smtp_port,
+            smtp_security,
+            smtp_user,
+            pop3_delete,
+        } => {
+            let password = match password_env {
+                Some(var) => Some(std::env::var(&var).map_err(|_| {
+                    Error::invalid(format!("environment variable {var} is not set"))
+                })?),
+                None => None,
+            };
+            let edit = AccountEdit {
+                display_name,
+                host,
+                port,
+                security: security.as_deref().map(str::parse).transpose()?,
+                username: user,
+                ca_file,
+                smtp_host,
+                smtp_port,
+                smtp_security: smtp_security.as_deref().map(str::parse).transpose()?,
+                smtp_username: smtp_user,
+                password,
+                pop3_delete: pop3_delete.as_deref().map(str::parse).transpose()?,
+            };
+            let account = engine.block_on(engine.edit_account(name, edit))??;
+            errln!(
+                "changed account '{}' ({} at {}:{}, sending through {}:{})",
+                account.name,
+                account.protocol.as_str(),
+                account.server.host,
+                account.server.port,
+                account.smtp.host,
+                account.smtp.port
+            );
+        }
+        AccountCommand::Discover { email, ca_file } => {
+            let ca_file = ca_file.map(|p| p.to_string_lossy().into_owned());
+            let found = crate::discovery::discover(engine, &email, ca_file)?;
+            print_json(&crate::discovery::discovery_json(&found));
         }
         AccountCommand::List { json } => {
             let accounts = engine.accounts()?;

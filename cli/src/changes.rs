@@ -16,9 +16,22 @@ pub(crate) struct PushArgs {
 
 #[derive(Subcommand)]
 pub enum FolderCommand {
-    Create { name: String },
-    Rename { old: String, new: String },
-    Delete { name: String },
+    Create {
+        name: String,
+    },
+    Rename {
+        old: String,
+        new: String,
+    },
+    Delete {
+        name: String,
+    },
+    /// Make FOLDER the account's sent, drafts, trash, junk or archive folder (for a
+    /// server that names none, or another one).
+    Role {
+        folder: String,
+        role: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -88,6 +101,15 @@ pub fn folder(
         FolderCommand::Create { name } => engine.create_folder(&account, &name)?,
         FolderCommand::Rename { old, new } => engine.rename_folder(&account, &old, &new)?,
         FolderCommand::Delete { name } => engine.delete_folder(&account, &name)?,
+        FolderCommand::Role { folder, role } => {
+            let role = brevdue_core::FolderRole::parse(&role.to_lowercase()).ok_or_else(|| {
+                Error::invalid(format!(
+                    "unknown role '{role}' (sent, drafts, trash, junk or archive)"
+                ))
+            })?;
+            engine.choose_special_folder(&account, role, &folder)?;
+            return Ok(());
+        }
     }
     push_now(engine, push)?;
     Ok(())

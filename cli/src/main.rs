@@ -22,6 +22,7 @@ mod bench;
 mod changes;
 mod credentials;
 mod demo;
+mod discovery;
 mod drafts;
 mod mailbox;
 mod output;

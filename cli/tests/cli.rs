@@ -770,3 +770,66 @@ async fn a_draft_begun_on_one_device_is_sent_from_another() {
     assert!(id(phone, "Drafts").is_empty());
     other.logout().await;
 }
+
+#[tokio::test]
+async fn account_edit_checks_first_and_folder_role_picks_the_sent_folder() {
+    let s = server();
+    let user = s.new_user_without("cliedit", &["Sent"]);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let port = s.imaps_port.to_string();
+    ok(d, &add_args(&user, &port, &s.ca_file, "TEST_PASSWORD"));
+    let before = json(d, &["account", "list", "--json"]);
+
+    let refused = brevdue(
+        d,
+        &[
+            "account",
+            "edit",
+            "main",
+            "--password-env",
+            "WRONG_PASSWORD",
+        ],
+    );
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(said.trim().lines().count(), 1, "one line: {said}");
+    assert_eq!(
+        json(d, &["account", "list", "--json"]),
+        before,
+        "nothing changed"
+    );
+
+    ok(
+        d,
+        &[
+            "account",
+            "edit",
+            "main",
+            "--display-name",
+            "Kari Nordmann",
+            "--smtp-port",
+            &s.smtps_port.to_string(),
+        ],
+    );
+    let after = json(d, &["account", "list", "--json"]);
+    assert_eq!(after[0]["identities"][0]["name"], "Kari Nordmann");
+    assert_eq!(after[0]["smtp"]["port"], s.smtps_port);
+
+    // No Sent folder on this server: the user names one.
+    let mut other = OtherClient::login(&user).await;
+    other.create("Kopier").await;
+    other.logout().await;
+    ok(d, &["sync"]);
+    ok(d, &["folder", "role", "Kopier", "sent"]);
+    let folders = json(d, &["folders", "--json"]);
+    let kopier = folders
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "Kopier")
+        .expect("listed");
+    assert_eq!(kopier["role"], "sent", "{folders}");
+    let bad = brevdue(d, &["folder", "role", "Kopier", "letters"]);
+    assert!(!bad.status.success());
+}

@@ -119,6 +119,9 @@ table! {
     "folder_name_character" =>
         "Folder names on this server cannot contain \u{201c}{detail}\u{201d}. Choose another name.",
         "Mappenavn på denne tjeneren kan ikke inneholde \u{ab}{detail}\u{bb}. Velg et annet navn.";
+    "sent_folder_created" =>
+        "The server has no Sent folder, so Brevdue made \u{201c}{detail}\u{201d} to keep copies of what you send. You can choose another folder in the account's settings.",
+        "Tjeneren har ingen mappe for sendt e-post, så Brevdue laget \u{ab}{detail}\u{bb} for kopier av det du sender. Du kan velge en annen mappe i kontoinnstillingene.";
     "account_needs_email" =>
         "Enter your e-mail address.",
         "Skriv inn e-postadressen din.";
@@ -152,6 +155,15 @@ table! {
     "pop_or_imap" =>
         "One device: POP3 can do. Several devices: IMAP, which keeps them in step. When in doubt, IMAP.",
         "Én enhet: POP3 holder. Flere enheter: IMAP, som holder dem i takt. Er du i tvil, velg IMAP.";
+    "discovery_found_nothing" =>
+        "We could not find the settings for {detail}. Enter the server details by hand.",
+        "Vi fant ikke innstillingene for {detail}. Skriv inn tjeneropplysningene selv.";
+    "discovery_timeout" =>
+        "The settings for {detail} could not be looked up in time. Check your connection and try again, or enter the server details by hand.",
+        "Innstillingene for {detail} kunne ikke slås opp i tide. Sjekk tilkoblingen og prøv igjen, eller skriv inn tjeneropplysningene selv.";
+    "discovery_plaintext_only" =>
+        "The servers found for {detail} offer only unencrypted connections, so your password would travel in clear. Enter other server details, or choose a plain connection if you accept that.",
+        "Tjenerne som ble funnet for {detail}, tilbyr bare ukrypterte tilkoblinger, så passordet ditt ville blitt sendt ukryptert. Skriv inn andre tjeneropplysninger, eller velg ukryptert tilkobling hvis du godtar det.";
 }
 
 impl Advice {

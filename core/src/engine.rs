@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use tokio::runtime::Runtime;
 
+use crate::account_edit::AccountEdit;
 use crate::advice::Advice;
 use crate::compose::{ComposeMode, ComposePreview};
 use crate::credentials::CredentialStore;
@@ -17,7 +18,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::events::{EventListener, Subscription};
 use crate::live::{self, ListListener, LiveList, MessageQuery};
 use crate::model::{
-    Account, AccountConfig, AttachmentFile, Draft, Event, FlagChange, Folder, Message,
+    Account, AccountConfig, AttachmentFile, Draft, Event, FlagChange, Folder, FolderRole, Message,
     MessageSummary, OutboxMessage, PendingChange, Protocol, PushReport, RemoteContentScope,
     SendReport, ServerConfig, SyncNowReport, SyncReport, ThreadSummary,
 };
@@ -136,6 +137,29 @@ impl Engine {
         self.services.account_id(name)
     }
 
+    /// Finds an account's servers from its address alone (`discover`); no password is
+    /// sent anywhere. The BREVDUE_TEST_* hooks apply (`DiscoveryEnv::from_env`).
+    pub async fn discover(
+        &self,
+        email: String,
+        ca_file: Option<String>,
+    ) -> Result<crate::discover::Discovery> {
+        let env = crate::discover::DiscoveryEnv::from_env(ca_file)?;
+        self.discover_with(email, env).await
+    }
+
+    /// `discover` with the places and limits given.
+    pub async fn discover_with(
+        &self,
+        email: String,
+        env: crate::discover::DiscoveryEnv,
+    ) -> Result<crate::discover::Discovery> {
+        let handle = self
+            .runtime()?
+            .spawn(async move { crate::discover::discover(&email, &env).await });
+        handle.await?
+    }
+
     /// Checks the login, then saves the account and its password. A failure saves nothing.
     pub async fn add_account(&self, config: AccountConfig, password: String) -> Result<Account> {
         let account = self
@@ -147,6 +171,17 @@ impl Engine {
             self.push
                 .start(self.runtime()?.handle(), &self.services, &account);
         }
+        Ok(account)
+    }
+
+    /// Changes an account's settings (servers, password, display name, POP3 policy). A
+    /// new password or server is checked by logging in first; a failure saves nothing.
+    pub async fn edit_account(&self, name: String, edit: AccountEdit) -> Result<Account> {
+        let account = self.services.store.account_by_name(&name)?;
+        let account = self
+            .run(move |s| async move { s.sessions.edit_account(&account, &edit).await })
+            .await?;
+        self.status.refresh(&self.services)?;
         Ok(account)
     }
 
@@ -404,6 +439,25 @@ impl Engine {
     pub fn delete_folder(&self, account: &str, name: &str) -> Result<()> {
         let account = self.account(account)?;
         self.services.queue.delete_folder(&account, name)
+    }
+
+    /// Makes `folder` the account's folder for `role` (sent, drafts, trash, junk or
+    /// archive) from now on, for a server that names none or another one.
+    pub fn choose_special_folder(
+        &self,
+        account: &str,
+        role: FolderRole,
+        folder: &str,
+    ) -> Result<()> {
+        let account = self.account(account)?;
+        let store = self.store();
+        let folder = store.folder_by_name(account.id, folder)?;
+        let remote = store.folder_remote_name(folder.id)?;
+        store.choose_folder_role(account.id, role, &remote)?;
+        self.services.events.emit(Event::FoldersChanged {
+            account: account.name,
+        });
+        Ok(())
     }
 
     /// Saves a draft (a whole RFC 5322 message) into the account's Drafts folder and

@@ -5,6 +5,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use crate::account_edit::AccountEdit;
 use crate::advice::Advice;
 use crate::compose::{AddressList, ComposeMode, ComposePreview};
 use crate::drafts::SavedDraft;
@@ -15,7 +16,7 @@ use crate::model::{
     MessageSummary, OutboxMessage, PendingChange, PushReport, SendReport, ServerConfig, SyncReport,
     ThreadSummary,
 };
-use crate::model::{RemoteContentScope, SyncNowReport};
+use crate::model::{FolderRole, RemoteContentScope, SyncNowReport};
 use crate::reading::{Reading, ReadingOptions};
 use crate::setup::AccountDraft;
 use crate::status::{StatusListener, StatusWatch, SyncStatus};
@@ -347,8 +348,23 @@ impl BrevdueEngine {
         Ok(Arc::new(ListSubscription(Mutex::new(Some(list)))))
     }
 
+    /// Finds the servers for an address (no password is sent); `resolve_account` of
+    /// its draft gives the account to add.
+    pub async fn discover(
+        &self,
+        email: String,
+        ca_file: Option<String>,
+    ) -> FfiResult<crate::discover::Discovery> {
+        Ok(self.engine()?.discover(email, ca_file).await?)
+    }
+
     pub async fn add_account(&self, config: AccountConfig, password: String) -> FfiResult<Account> {
         Ok(self.engine()?.add_account(config, password).await?)
+    }
+
+    /// Changes an account's settings; a new password or server is checked first.
+    pub async fn edit_account(&self, name: String, edit: AccountEdit) -> FfiResult<Account> {
+        Ok(self.engine()?.edit_account(name, edit).await?)
     }
 
     pub async fn remove_account(&self, name: String) -> FfiResult<()> {
@@ -488,6 +504,16 @@ impl BrevdueEngine {
 
     pub async fn create_folder(&self, account: String, name: String) -> FfiResult<()> {
         self.blocking(move |e| e.create_folder(&account, &name))
+            .await
+    }
+
+    pub async fn choose_special_folder(
+        &self,
+        account: String,
+        role: FolderRole,
+        folder: String,
+    ) -> FfiResult<()> {
+        self.blocking(move |e| e.choose_special_folder(&account, role, &folder))
             .await
     }
 

@@ -3,12 +3,14 @@
 
 // Layers, lowest first; a module uses only those below it (the README lists the few
 // exceptions). Records: advice, error, model, mail. Pure work: mime, compose, html, setup. Connections
-// and protocols: net, imap, pop3, smtp. Storage: store. Services: session, queue, sync,
+// and protocols: net, imap, pop3, smtp, discover. Storage: store. Services: session, queue, sync,
 // outbox, switch, push, composed in services; drafts, reading, live
 // (lists as live queries) and status on top of them. Facade: engine. Export: ffi.
+pub mod account_edit;
 pub mod advice;
 pub mod compose;
 pub mod credentials;
+pub mod discover;
 pub mod drafts;
 pub mod engine;
 pub mod error;

@@ -26,6 +26,9 @@ use crate::smtp::{self, Limits, SendFailure, SmtpSession};
 use crate::store::{outbox as rows, Outgoing as OutboxRow, Store};
 use crate::sync::SyncService;
 
+/// The folder made for copies of sent mail on a server that has none.
+const SENT_FOLDER: &str = "Sent";
+
 /// Which kind of message is being written, and about which original.
 pub(crate) enum Writing {
     New,
@@ -262,10 +265,7 @@ impl Outbox {
             report.queued = self.waiting(account)?;
             return Ok(report);
         };
-        let sent_folder = match account.protocol {
-            Protocol::Imap if smtp::server_files_sent_copy(&account.smtp.host) => None,
-            _ => self.store.folder_by_role(account.id, FolderRole::Sent)?,
-        };
+        let sent_folder = self.sent_folder(account)?;
         for outgoing in &accepted {
             if self.sent(outgoing, sent_folder)? {
                 report.sent += 1;
@@ -290,6 +290,40 @@ impl Outbox {
         Ok(report)
     }
 
+    /// The folder that keeps copies of what the account sends. An IMAP server that names
+    /// none (no SPECIAL-USE, no name we know) gets a "Sent" folder, created like any folder
+    /// the user creates, and the user is told, and can choose another; the copy is not
+    /// dropped. None where the server files the copy itself, or before the first sync has
+    /// listed the folders (a "Sent" may exist there).
+    fn sent_folder(&self, account: &Account) -> Result<Option<i64>> {
+        if account.protocol == Protocol::Imap && smtp::server_files_sent_copy(&account.smtp.host) {
+            return Ok(None);
+        }
+        if let Some(id) = self.store.folder_by_role(account.id, FolderRole::Sent)? {
+            return Ok(Some(id));
+        }
+        if account.protocol != Protocol::Imap || self.store.folders(Some(account.id))?.is_empty() {
+            tracing::info!(account = account.name, "no Sent folder: no copy kept");
+            return Ok(None);
+        }
+        let folder = match self.store.folder_by_name(account.id, SENT_FOLDER) {
+            Ok(folder) => folder,
+            Err(err) if err.kind == ErrorKind::NotFound => {
+                self.queue.create_folder(account, SENT_FOLDER)?;
+                self.store.folder_by_name(account.id, SENT_FOLDER)?
+            }
+            Err(err) => return Err(err),
+        };
+        let remote = self.store.folder_remote_name(folder.id)?;
+        self.store
+            .choose_folder_role(account.id, FolderRole::Sent, &remote)?;
+        self.events.emit(Event::advisory(
+            &account.name,
+            Advice::new("sent_folder_created", SENT_FOLDER),
+        ));
+        Ok(Some(folder.id))
+    }
+
     /// Messages of the account still to go out.
     fn waiting(&self, account: &Account) -> Result<u32> {
         Ok(self
@@ -309,9 +343,6 @@ impl Outbox {
         session: &mut Option<SmtpSession>,
         report: &mut SendReport,
     ) -> Result<()> {
-        if sent_folder.is_none() && !due.is_empty() {
-            tracing::info!(account = account.name, "no Sent folder: no copy kept");
-        }
         for &id in due {
             let Some(outgoing) = self.store.begin_sending(id)? else {
                 continue;

@@ -1,7 +1,7 @@
 //! Account sessions: the one place that knows an account's password, how to connect to
 //! its servers, the per-account lock (one sync or replay at a time), and the connection
-//! kept between syncs and replays. Adding and removing accounts lives here too, since
-//! both start with a login.
+//! kept between syncs and replays. Adding, editing and removing accounts lives here too,
+//! since they start with a login.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
 
+use crate::account_edit::AccountEdit;
 use crate::credentials::CredentialStore;
 use crate::error::{Error, ErrorKind, Result};
 use crate::imap::ImapConnection;
@@ -176,6 +177,77 @@ impl Sessions {
             return Err(err);
         }
         Ok(account)
+    }
+
+    /// Changes an account's settings. A new password or server is checked by logging in
+    /// first; a refused login, or a password the keychain cannot take, saves nothing.
+    pub async fn edit_account(&self, account: &Account, edit: &AccountEdit) -> Result<Account> {
+        let plan = edit.plan(account)?;
+        let fix = "type it again without one";
+        check_credential("user name", &plan.server.username, fix)?;
+        check_credential("SMTP user name", &plan.smtp.username, fix)?;
+        if let Some(ca) = &plan.server.ca_file {
+            if !Path::new(ca).is_file() {
+                return Err(Error::invalid(format!("CA file {ca} does not exist")));
+            }
+        }
+        let password = match &edit.password {
+            Some(password) => {
+                check_credential("password", password, fix)?;
+                password.clone()
+            }
+            None if plan.check_incoming || plan.check_smtp => self.password(account)?,
+            None => String::new(),
+        };
+        let caps = match (plan.check_incoming, account.protocol) {
+            (false, _) => None,
+            (true, Protocol::Imap) => {
+                let conn = ImapConnection::connect(&plan.server, &password, &self.policy).await?;
+                let caps = conn.capability_names().to_vec();
+                conn.logout().await;
+                Some(caps)
+            }
+            (true, Protocol::Pop3) => {
+                let conn = Pop3Connection::connect(&plan.server, &password, &self.policy).await?;
+                let caps = conn.caps.all.clone();
+                conn.quit().await?;
+                Some(caps)
+            }
+        };
+        if plan.check_smtp {
+            crate::smtp::check_login(&plan.smtp, &password, &self.policy)
+                .await
+                .map_err(|err| err.context("SMTP"))?;
+        }
+        let display_name = account
+            .identities
+            .first()
+            .map(|i| i.name.clone())
+            .unwrap_or_default();
+        self.store.update_account_settings(
+            account.id,
+            &plan.server,
+            &plan.smtp,
+            &plan.display_name,
+            plan.pop3_delete,
+            caps.as_deref(),
+        )?;
+        if let Some(password) = &edit.password {
+            if let Err(err) = self.credentials.set(&account.name, password) {
+                self.store.update_account_settings(
+                    account.id,
+                    &account.server,
+                    &account.smtp,
+                    &display_name,
+                    account.pop3_delete,
+                    Some(&account.server_capabilities),
+                )?;
+                return Err(err);
+            }
+        }
+        // Kept connections were made with the old settings.
+        self.forget(account.id);
+        self.store.account_by_id(account.id)
     }
 
     /// Removes the account, everything cached for it and its password.

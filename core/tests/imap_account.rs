@@ -149,3 +149,103 @@ async fn a_server_that_never_greets_times_out() {
     assert!(err.message.contains("TLS handshake"), "{err}");
     assert!(t.engine.accounts().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn an_account_is_edited_only_after_the_servers_accept_the_change() {
+    use brevdue_core::account_edit::AccountEdit;
+    let s = server();
+    let user = s.new_user("edit");
+    let t = engine_with_account(&user, &[]).await;
+    let before = t.engine.account("main").unwrap();
+
+    // A wrong password, or a server that is not there, changes nothing.
+    let refused = [
+        (
+            AccountEdit {
+                password: Some("not-the-password".into()),
+                ..Default::default()
+            },
+            ErrorKind::AuthFailed,
+        ),
+        (
+            AccountEdit {
+                port: Some(closed_port()),
+                ..Default::default()
+            },
+            ErrorKind::ConnectionRefused,
+        ),
+        (
+            AccountEdit {
+                smtp_port: Some(closed_port()),
+                ..Default::default()
+            },
+            ErrorKind::ConnectionRefused,
+        ),
+    ];
+    for (edit, kind) in refused {
+        let err = t
+            .engine
+            .edit_account("main".into(), edit.clone())
+            .await
+            .expect_err("refused");
+        assert_eq!(err.kind, kind, "{edit:?}: {err}");
+        assert_eq!(t.engine.account("main").unwrap(), before, "{edit:?}");
+    }
+    t.engine
+        .sync(None)
+        .await
+        .expect("the stored password still works");
+
+    // A display name needs no login; the password itself is checked and kept.
+    let after = t
+        .engine
+        .edit_account(
+            "main".into(),
+            AccountEdit {
+                display_name: Some("Kari Nordmann".into()),
+                password: Some(PASSWORD.into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(after.identities[0].name, "Kari Nordmann");
+    assert_eq!(after.server, before.server);
+
+    // 993 with TLS + 587 with STARTTLS: the common pair, entered by changing SMTP only.
+    if imap_offers("STARTTLS", "moving SMTP to STARTTLS on the submission port") {
+        let after = t
+            .engine
+            .edit_account(
+                "main".into(),
+                AccountEdit {
+                    smtp_port: Some(s.smtp_port),
+                    smtp_security: Some(Security::StartTls),
+                    security: Some(Security::StartTls),
+                    port: Some(s.imap_port),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (after.server.port, after.server.security),
+            (s.imap_port, Security::StartTls)
+        );
+        assert_eq!(
+            (after.smtp.port, after.smtp.security),
+            (s.smtp_port, Security::StartTls)
+        );
+        assert_eq!(t.engine.account("main").unwrap(), after, "saved");
+        t.engine
+            .sync(None)
+            .await
+            .expect("syncs over the new settings");
+    }
+}
+
+/// A port on this machine where nothing listens.
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}

@@ -424,3 +424,133 @@ async fn a_pop3_account_keeps_its_sent_copy_on_this_device() {
     assert_eq!(bob.find("INBOX", &message_id).await.len(), 1);
     bob.logout().await;
 }
+
+/// Subscribes to the engine's events; returns what arrived so far on each call.
+fn advisories(engine: &Engine) -> (brevdue_core::Subscription, std::sync::mpsc::Receiver<Event>) {
+    struct Forward(std::sync::Mutex<std::sync::mpsc::Sender<Event>>);
+    impl brevdue_core::EventListener for Forward {
+        fn on_event(&self, event: Event) {
+            let _ = self.0.lock().unwrap().send(event);
+        }
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let sub = engine
+        .subscribe(std::sync::Arc::new(Forward(std::sync::Mutex::new(tx))))
+        .unwrap();
+    (sub, rx)
+}
+
+#[tokio::test]
+async fn the_sent_copy_finds_a_norwegian_sent_folder_without_special_use() {
+    let s = server();
+    let user = s.new_user_without("sendt", &["Sent"]);
+    let mut other = OtherClient::login(&user).await;
+    other.create("Sendte elementer").await;
+    other.logout().await;
+    let t = engine_with_account(&user, &[]).await;
+    t.engine.sync(None).await.unwrap();
+    let folders = t.engine.folders(None).unwrap();
+    let sent = folders
+        .iter()
+        .find(|f| f.name == "Sendte elementer")
+        .expect("listed");
+    assert_eq!(
+        sent.role,
+        Some(brevdue_core::FolderRole::Sent),
+        "{folders:?}"
+    );
+
+    let message_id = send(
+        &t.engine,
+        Draft {
+            account: "main".into(),
+            to: to(&format!("{user}@example.test")),
+            subject: "Til meg selv".into(),
+            body: "Hei".into(),
+            ..Draft::default()
+        },
+    )
+    .await;
+    find(&t.engine, "Sendte elementer", &message_id);
+    let pushed = t.engine.push_changes(None).await.unwrap();
+    assert_eq!(pushed.pending, 0, "{pushed:?}");
+    let mut other = OtherClient::login(&user).await;
+    assert_eq!(other.find("Sendte elementer", &message_id).await.len(), 1);
+    other.logout().await;
+}
+
+#[tokio::test]
+async fn a_server_without_a_sent_folder_gets_one_and_the_user_can_choose_another() {
+    let s = server();
+    let user = s.new_user_without("nosent", &["Sent"]);
+    let t = engine_with_account(&user, &[]).await;
+    t.engine.sync(None).await.unwrap();
+    assert!(
+        !t.engine
+            .folders(None)
+            .unwrap()
+            .iter()
+            .any(|f| f.role == Some(brevdue_core::FolderRole::Sent)),
+        "the server has no Sent folder"
+    );
+    let (_sub, events) = advisories(&t.engine);
+    let first = send(
+        &t.engine,
+        Draft {
+            account: "main".into(),
+            to: to(&format!("{user}@example.test")),
+            subject: "First".into(),
+            body: "Kept".into(),
+            ..Draft::default()
+        },
+    )
+    .await;
+    let told = events.try_iter().find_map(|e| match e {
+        Event::Advisory { advice, .. } if advice.id == "sent_folder_created" => Some(advice),
+        _ => None,
+    });
+    assert_eq!(told.expect("the user is told").detail, "Sent");
+    find(&t.engine, "Sent", &first);
+    let pushed = t.engine.push_changes(None).await.unwrap();
+    assert_eq!(pushed.pending, 0, "{pushed:?}");
+    let mut other = OtherClient::login(&user).await;
+    assert_eq!(
+        other.find("Sent", &first).await.len(),
+        1,
+        "the copy is on the server"
+    );
+    other.create("Kopier").await;
+    other.logout().await;
+
+    // The user picks another folder; the next copy goes there, and a sync keeps the choice.
+    t.engine.sync(None).await.unwrap();
+    t.engine
+        .choose_special_folder("main", brevdue_core::FolderRole::Sent, "Kopier")
+        .unwrap();
+    t.engine.sync(None).await.unwrap();
+    let roles: Vec<_> = t
+        .engine
+        .folders(None)
+        .unwrap()
+        .into_iter()
+        .filter(|f| f.role == Some(brevdue_core::FolderRole::Sent))
+        .map(|f| f.name)
+        .collect();
+    assert_eq!(roles, ["Kopier"]);
+    let second = send(
+        &t.engine,
+        Draft {
+            account: "main".into(),
+            to: to(&format!("{user}@example.test")),
+            subject: "Second".into(),
+            body: "Kept elsewhere".into(),
+            ..Draft::default()
+        },
+    )
+    .await;
+    assert_eq!(t.engine.push_changes(None).await.unwrap().pending, 0);
+    let mut other = OtherClient::login(&user).await;
+    assert_eq!(other.find("Kopier", &second).await.len(), 1);
+    assert!(other.find("Sent", &second).await.is_empty());
+    other.logout().await;
+}

@@ -176,6 +176,56 @@ impl Store {
         .and_then(|a| self.with_identities(a))
     }
 
+    /// Saves an account's changed settings in one transaction: its servers (SMTP always
+    /// explicit from now on), the first identity's display name, the POP3 policy and,
+    /// when a login was just checked, what the server announced.
+    pub fn update_account_settings(
+        &self,
+        account_id: i64,
+        server: &ServerConfig,
+        smtp: &ServerConfig,
+        display_name: &str,
+        pop3_delete: Pop3DeletePolicy,
+        server_caps: Option<&[String]>,
+    ) -> Result<()> {
+        self.write(|tx| {
+            let n = tx.execute(
+                "UPDATE account SET host = ?2, port = ?3, security = ?4, username = ?5, ca_file = ?6,
+                        pop3_delete = ?7, smtp_host = ?8, smtp_port = ?9, smtp_security = ?10,
+                        smtp_username = ?11
+                 WHERE id = ?1",
+                params![
+                    account_id,
+                    server.host,
+                    server.port,
+                    server.security.as_str(),
+                    server.username,
+                    server.ca_file.clone().unwrap_or_default(),
+                    pop3_delete.to_string(),
+                    smtp.host,
+                    smtp.port,
+                    smtp.security.as_str(),
+                    smtp.username,
+                ],
+            )?;
+            if n == 0 {
+                return Err(Error::not_found(format!("account {account_id}")));
+            }
+            if let Some(caps) = server_caps {
+                tx.execute(
+                    "UPDATE account SET server_capabilities = ?2 WHERE id = ?1",
+                    params![account_id, caps.join(" ")],
+                )?;
+            }
+            tx.execute(
+                "UPDATE identity SET name = ?2
+                 WHERE id = (SELECT min(id) FROM identity WHERE account_id = ?1)",
+                params![account_id, display_name],
+            )?;
+            Ok(())
+        })
+    }
+
     /// Removes the account and, through foreign keys, everything cached for it.
     pub fn delete_account(&self, name: &str) -> Result<()> {
         self.write(|tx| {

@@ -1,7 +1,7 @@
 use rusqlite::{params, OptionalExtension, Row};
 
 use super::{flag, Store};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::mail::mailbox_name::SHOWN_SEPARATOR;
 use crate::mail::RemoteFolder;
 use crate::model::{Folder, FolderRole};
@@ -120,8 +120,18 @@ impl Store {
                     removed += n as u32;
                 }
             }
+            // A chosen folder gone from the server (and not being created here) no longer
+            // takes the role from the one the server names.
+            let choices: Vec<(FolderRole, String)> = role_choices(tx, account_id)?
+                .into_iter()
+                .filter(|(_, name)| {
+                    coming.contains(name) || remote.iter().any(|f| &f.remote_name == name)
+                })
+                .collect();
             for folder in remote {
-                let role = folder.role.map(FolderRole::as_str).unwrap_or("");
+                let role = chosen_role(&choices, &folder.remote_name, folder.role)
+                    .map(FolderRole::as_str)
+                    .unwrap_or("");
                 let n = tx.execute(
                     "INSERT INTO folder (account_id, remote_name, name, delimiter, role, selectable)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -158,6 +168,38 @@ impl Store {
                 .optional()?
                 .ok_or_else(|| Error::not_found(format!("message {message_id}")))?;
             Ok((account_id, FolderRole::parse(&role)))
+        })
+    }
+
+    /// Makes `remote_name` the account's folder for `role` from now on, whatever the
+    /// server or the folder names say (the Inbox is always the Inbox).
+    pub fn choose_folder_role(
+        &self,
+        account_id: i64,
+        role: FolderRole,
+        remote_name: &str,
+    ) -> Result<()> {
+        if matches!(role, FolderRole::Inbox | FolderRole::All) {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!("the {} folder is the server's to say", role.as_str()),
+            ));
+        }
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO folder_role_choice (account_id, role, remote_name) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (account_id, role) DO UPDATE SET remote_name = excluded.remote_name",
+                params![account_id, role.as_str(), remote_name],
+            )?;
+            tx.execute(
+                "UPDATE folder SET role = '' WHERE account_id = ?1 AND role = ?2 AND remote_name != ?3",
+                params![account_id, role.as_str(), remote_name],
+            )?;
+            tx.execute(
+                "UPDATE folder SET role = ?2 WHERE account_id = ?1 AND remote_name = ?3",
+                params![account_id, role.as_str(), remote_name],
+            )?;
+            Ok(())
         })
     }
 
@@ -354,5 +396,137 @@ impl Store {
             )?;
             Ok(n as u32)
         })
+    }
+}
+
+/// The folders the user chose for roles: (role, server name).
+fn role_choices(
+    tx: &rusqlite::Transaction<'_>,
+    account_id: i64,
+) -> Result<Vec<(FolderRole, String)>> {
+    let mut stmt = tx
+        .prepare_cached("SELECT role, remote_name FROM folder_role_choice WHERE account_id = ?1")?;
+    let rows = stmt.query_map([account_id], |r| Ok((r.get::<_, String>(0)?, r.get(1)?)))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (role, remote) = row?;
+        if let Some(role) = FolderRole::parse(&role) {
+            out.push((role, remote));
+        }
+    }
+    Ok(out)
+}
+
+/// A folder's role once the user's choices are taken into account: the chosen folder
+/// has the role, and no other folder has it.
+fn chosen_role(
+    choices: &[(FolderRole, String)],
+    remote_name: &str,
+    listed: Option<FolderRole>,
+) -> Option<FolderRole> {
+    if let Some((role, _)) = choices.iter().find(|(_, name)| name == remote_name) {
+        return Some(*role);
+    }
+    match listed {
+        Some(role) if choices.iter().any(|(chosen, _)| *chosen == role) => None,
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{AccountConfig, Protocol, Security, ServerConfig};
+
+    fn store() -> (tempfile::TempDir, Store, i64) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db.sqlite3")).unwrap();
+        let server = ServerConfig {
+            host: "127.0.0.1".into(),
+            port: 1,
+            security: Security::Tls,
+            username: "a".into(),
+            ca_file: None,
+        };
+        let account = store
+            .insert_account(
+                &AccountConfig {
+                    pop3_delete: Default::default(),
+                    display_name: String::new(),
+                    smtp: None,
+                    name: "a".into(),
+                    email: "a@example.test".into(),
+                    protocol: Protocol::Imap,
+                    server,
+                },
+                &[],
+            )
+            .unwrap();
+        (dir, store, account.id)
+    }
+
+    fn listed(name: &str, role: Option<FolderRole>) -> RemoteFolder {
+        RemoteFolder {
+            remote_name: name.into(),
+            name: name.into(),
+            delimiter: "/".into(),
+            role,
+            selectable: true,
+            uidvalidity: None,
+        }
+    }
+
+    fn roles(store: &Store, account: i64) -> Vec<(String, Option<FolderRole>)> {
+        let mut out: Vec<_> = store
+            .folders(Some(account))
+            .unwrap()
+            .into_iter()
+            .map(|f| (f.name, f.role))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    #[test]
+    fn a_chosen_folder_keeps_its_role_over_what_the_server_lists() {
+        let (_dir, store, account) = store();
+        let listing = [
+            listed("INBOX", Some(FolderRole::Inbox)),
+            listed("Sent", Some(FolderRole::Sent)),
+            listed("Kopier", None),
+        ];
+        store.replace_folders(account, &listing).unwrap();
+        let sent = store.folder_by_role(account, FolderRole::Sent).unwrap();
+        assert_eq!(
+            sent,
+            Some(store.folder_by_name(account, "Sent").unwrap().id)
+        );
+
+        store
+            .choose_folder_role(account, FolderRole::Sent, "Kopier")
+            .unwrap();
+        let chosen = vec![
+            ("INBOX".to_owned(), Some(FolderRole::Inbox)),
+            ("Kopier".to_owned(), Some(FolderRole::Sent)),
+            ("Sent".to_owned(), None),
+        ];
+        assert_eq!(roles(&store, account), chosen, "at once");
+        let (changed, _) = store.replace_folders(account, &listing).unwrap();
+        assert!(!changed, "the next listing changes nothing");
+        assert_eq!(roles(&store, account), chosen);
+
+        // The chosen folder deleted on the server: the server's own Sent again.
+        store.replace_folders(account, &listing[..2]).unwrap();
+        assert_eq!(
+            roles(&store, account),
+            [
+                ("INBOX".to_owned(), Some(FolderRole::Inbox)),
+                ("Sent".to_owned(), Some(FolderRole::Sent)),
+            ]
+        );
+        let err = store
+            .choose_folder_role(account, FolderRole::Inbox, "Sent")
+            .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InvalidInput);
     }
 }

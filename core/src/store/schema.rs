@@ -381,6 +381,16 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (account_id, scope, value)
     ) STRICT, WITHOUT ROWID;
     "#,
+    // 10: the folder the user chose (or the engine made) for a role, over what the server
+    // or the folder's name says.
+    r#"
+    CREATE TABLE folder_role_choice (
+        account_id INTEGER NOT NULL REFERENCES account(id) ON DELETE CASCADE,
+        role TEXT NOT NULL CHECK (role IN ('sent', 'drafts', 'trash', 'junk', 'archive')),
+        remote_name TEXT NOT NULL,
+        PRIMARY KEY (account_id, role)
+    ) STRICT, WITHOUT ROWID;
+    "#,
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

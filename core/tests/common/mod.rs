@@ -200,11 +200,19 @@ impl MailServer {
 
     /// A user no other test touches.
     pub fn new_user(&self, prefix: &str) -> String {
+        self.new_user_without(prefix, &[])
+    }
+
+    /// A user without some of the special folders (`"Sent"`), as on a server that
+    /// makes none.
+    pub fn new_user_without(&self, prefix: &str, folders: &[&str]) -> String {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let name = format!("{prefix}{}", COUNTER.fetch_add(1, Ordering::SeqCst));
+        let without = folders.iter().flat_map(|f| ["--without", f]);
         let status = Command::new("/usr/bin/python3")
             .arg(repo_root().join("tests/mailserver.py"))
             .args(["add-user", "--state-dir", &self.state_dir, &name, PASSWORD])
+            .args(without)
             .status()
             .expect("run add-user");
         assert!(status.success(), "add-user {name} failed");
