@@ -45,7 +45,7 @@ finish() {
 install() {
     local need=()
     local pkgs=(libwebkit2gtk-4.1-dev build-essential file librsvg2-dev libdbus-1-dev pkg-config
-        webkit2gtk-driver xvfb imagemagick dovecot-imapd dovecot-pop3d dovecot-lmtpd
+        webkit2gtk-driver xvfb imagemagick dovecot-imapd dovecot-pop3d dovecot-lmtpd dnsmasq-base
         python3-aiosmtpd openssl curl ca-certificates locales)
     for p in "${pkgs[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")

@@ -43,18 +43,25 @@ fi
 # --- mounts: tracked, never doubled, always undone -------------------------------------
 MOUNTED=()
 SERVER_PID=""
+PROVIDER_PID=""
 cleanup() {
   local i
+  if [ -n "${PROVIDER_FD:-}" ]; then exec {PROVIDER_FD}>&-; fi # EOF on stdin stops it
   if [ -n "${SERVER_FD:-}" ]; then exec {SERVER_FD}>&-; fi # EOF on stdin stops the server
   for ((i = ${#MOUNTED[@]} - 1; i >= 0; i--)); do
     umount -R "${MOUNTED[$i]}" 2>/dev/null || umount -l "${MOUNTED[$i]}" 2>/dev/null || true
   done
   MOUNTED=()
+  if [ -n "$PROVIDER_PID" ]; then
+    for _ in $(seq 50); do kill -0 "$PROVIDER_PID" 2>/dev/null || break; sleep 0.2; done
+    kill "$PROVIDER_PID" 2>/dev/null || true
+  fi
   if [ -n "$SERVER_PID" ]; then
     for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.2; done
     kill "$SERVER_PID" 2>/dev/null || true
   fi
-  rm -rf "${GEN_DIR:-/nonexistent-brevdue}" "${SERVER_OUT:-/nonexistent-brevdue}"
+  rm -rf "${GEN_DIR:-/nonexistent-brevdue}" "${SERVER_OUT:-/nonexistent-brevdue}" \
+    "${PROVIDER_OUT:-/nonexistent-brevdue}"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -125,7 +132,8 @@ cmp -s "$GEN_DIR/brevdue_core.swift" "$PKG/Sources/BrevdueCore/brevdue_core.swif
 say "starting the private mail server"
 USERS=""
 for u in acct1 acct2 sync1 sync2 list1 list2 pop1 pop2 pop3x err1 ev1 ev2 dev1 dev2 chg1 chg2 mem1 comp1 comp2 comp3 \
-  rep1 rep2 rep3 fwd1 fwd2 fwd3 new1 new2 err2 live1 live2 read1 read2 undo1 draft1 draft2; do
+  rep1 rep2 rep3 fwd1 fwd2 fwd3 new1 new2 err2 live1 live2 read1 read2 undo1 draft1 draft2 \
+  set1 set2 set3 disc1 disc2; do
   USERS+="${USERS:+,}$u:secret"
 done
 SERVER_OUT=$(mktemp)
@@ -139,6 +147,25 @@ done
 SERVER_JSON=$(head -n1 "$SERVER_OUT")
 [ -n "$SERVER_JSON" ] || die "the mail server printed nothing"
 STATE_DIR=$(/usr/bin/python3 -c 'import json,sys; print(json.loads(sys.argv[1])["state_dir"])' "$SERVER_JSON")
+
+# --- the private provider (DNS + HTTPS autoconfig) in front of it, for discovery -----------
+say "starting the private provider (tests/provider.py)"
+PROVIDER_OUT=$(mktemp)
+exec {PROVIDER_FD}> >(exec /usr/bin/python3 "$REPO/tests/provider.py" serve --mail-server "$STATE_DIR" >"$PROVIDER_OUT")
+PROVIDER_PID=$!
+for _ in $(seq 300); do
+  [ -s "$PROVIDER_OUT" ] && grep -q '}' "$PROVIDER_OUT" && break
+  kill -0 "$PROVIDER_PID" 2>/dev/null || die "the provider did not start"
+  sleep 0.1
+done
+PROVIDER_JSON=$(head -n1 "$PROVIDER_OUT")
+[ -n "$PROVIDER_JSON" ] || die "the provider printed nothing"
+provider() { /usr/bin/python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$PROVIDER_JSON" "$1"; }
+# The core's discovery test hooks (DiscoveryEnv::from_env), read in the test process.
+TEST_DNS=$(provider dns)
+TEST_HTTPS_PORT=$(provider https_port)
+TEST_ISPDB=$(provider ispdb_url)
+TEST_GUESS_PORTS=$(provider guess_ports)
 
 # --- mounts for the run --------------------------------------------------------------------
 bind /proc "$CHROOT/proc" --rbind
@@ -156,6 +183,8 @@ chroot "$CHROOT" /usr/bin/env -i \
   TMPDIR=/tmp BREVDUE_LIB_DIR="$LIB_DIR" LD_LIBRARY_PATH="$LIB_DIR" \
   BREVDUE_MAILSERVER_JSON="$SERVER_JSON" BREVDUE_CLI="$LIB_DIR/brevdue" \
   BREVDUE_MAIL_PASSWORD=secret \
+  BREVDUE_TEST_DNS="$TEST_DNS" BREVDUE_TEST_HTTPS_PORT="$TEST_HTTPS_PORT" \
+  BREVDUE_TEST_ISPDB="$TEST_ISPDB" BREVDUE_TEST_GUESS_PORTS="$TEST_GUESS_PORTS" \
   bash -c "cd '$PKG' && swift build --build-tests -j 2 2>&1 && swift test --skip-build 2>&1" \
   | tee "$LOG"
 status=${PIPESTATUS[0]}

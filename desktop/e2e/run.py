@@ -380,16 +380,48 @@ def t_bokmal(env, wd):
     assert lang_of(wd) == "nb", f"navigator.language is {tag!r}"
     assert wd.js("return document.querySelector('#advice').textContent") == ADVICE["nb"]["pop_or_imap"]
     assert wd.js("return document.querySelector('#pop3-explained').textContent") == ADVICE["nb"]["pop3_explained"]
+    # The window's own words in Bokmål too, and a discovery error's advice, which opens
+    # the fields by hand.
+    assert wd.js("return document.querySelector('#setup-continue').textContent") == "Fortsett"
+    wd.type("#setup-address", "ikke-en-adresse")
+    wd.click("#setup-continue")
+    text = wd.wait("return !document.querySelector('#setup-manual').classList.contains('hidden') && document.querySelector('#setup-error').textContent",
+                   what="the discovery error")
+    assert text == ADVICE["nb"]["address_invalid"].replace("{detail}", "ikke-en-adresse"), text
     # An engine error in Bokmål: a form without an address.
+    wd.js("document.querySelector('#setup-email').value = ''")
     wd.click("#setup-submit")
     text = wd.wait("return document.querySelector('#setup-error').textContent", what="the setup error")
     assert text == ADVICE["nb"]["account_needs_email"], text
+
+
+def open_manual(wd):
+    """From the first screen (address and password) to the fields by hand."""
+    if wd.js("return document.querySelector('#setup-manual').classList.contains('hidden')"):
+        wd.click("#setup-manual-btn")
+    wd.wait("return !document.querySelector('#setup-manual').classList.contains('hidden')", what="the fields by hand")
+
+
+def invoke(wd, cmd, args=None):
+    """A Tauri command called as the window calls it: {"ok": value} or {"err": error}."""
+    return wd.req("POST", wd.s("/execute/async"), {
+        "script": "const done = arguments[arguments.length - 1];"
+                  "window.__TAURI_INTERNALS__.invoke(arguments[0], arguments[1]).then(v => done({ok: v}), e => done({err: e}));",
+        "args": [cmd, args or {}]})
+
+
+def engine_account(wd, name):
+    """The account as the engine has it now (not as the window last read it)."""
+    got = invoke(wd, "accounts")
+    assert "ok" in got, got
+    return next((a for a in got["ok"] if a["name"] == name), None)
 
 
 def fill_setup(wd, srv, *, email, name, port, user, display=None, password="secret",
                smtp_port=None, smtp_security=None):
     """Fills the account form for the private server: password "secret", SMTP over TLS
     (or `smtp_port` with `smtp_security`), the harness's CA. Security is left automatic."""
+    open_manual(wd)
     wd.type("#setup-email", email)
     wd.type("#setup-name", name)
     if display:
@@ -414,12 +446,15 @@ def t_add_account(env, wd):
     assert wd.js("return document.querySelector('#imap-explained').textContent") == words(wd, "imap_explained")
     assert wd.js("return document.querySelector('#protocol-imap').checked") is True
     assert wd.js("return document.querySelector('#test-passwords') !== null"), "test-mode banner missing"
+    # The first screen asks for the address and the password only.
+    assert wd.js("return !document.querySelector('#setup-start').classList.contains('hidden')")
+    screenshot(env, "02-setup-start.png")
     # The common pair: incoming over TLS, outgoing over STARTTLS (the engine must not
     # reuse the incoming security for SMTP). t_reply then sends over it.
     fill_setup(wd, srv, email="alice@example.test", name="alice", display="Alice Example",
                port=srv["imaps_port"], user="alice", smtp_port=srv["smtp_port"], smtp_security="starttls")
     wd.js("const s = document.querySelector('#setup-security'); s.value = 'tls'; s.dispatchEvent(new Event('change'));")
-    screenshot(env, "02-setup.png")
+    screenshot(env, "02-setup-manual.png")
     wd.click("#setup-submit")
     wd.wait("return document.querySelector('#setup') === null", timeout=30, what="the account to be added")
     acc = wd.wait("return window.__brevdue.accounts.find(a => a.name === 'alice')", what="the account")
@@ -774,6 +809,7 @@ def t_pop3(env, wd):
     srv = env.server
     wd.click("#add-account-btn")
     wd.wait("return document.querySelector('#setup') !== null", what="the setup screen")
+    open_manual(wd)
     wd.click("#devices-one")
     wd.click("#protocol-pop3")
     advice = wd.js("return document.querySelector('#advice').textContent")
@@ -805,6 +841,195 @@ def t_wrong_password(env, wd):
     screenshot(env, "13-wrong-password.png")
     wd.click("#setup-cancel")
     assert not any(a["name"] == "bob-wrong" for a in wd.js("return window.__brevdue.accounts"))
+
+
+
+def open_settings(wd, name):
+    # A dialog a failed check left open would hide the sidebar.
+    wd.js("document.querySelectorAll('#account-settings, #dialog').forEach(e => e.remove())")
+    wd.click(f'.account-settings[data-account="{name}"]')
+    return wd.wait(f"return document.querySelector('#account-settings[data-account=\"{name}\"]') !== null",
+                   what=f"the settings of {name}")
+
+
+def set_select(wd, css, value):
+    wd.js("const s = document.querySelector(arguments[0]); s.value = arguments[1]; s.dispatchEvent(new Event('change'));",
+          css, value)
+
+
+def compose_and_send(wd, account, to, subject, body):
+    wd.click("#compose-btn")
+    wd.wait("return document.querySelector('#composer') !== null", what="the composer")
+    set_select(wd, "#compose-account", account)
+    wd.type("#compose-to", to)
+    wd.type("#compose-subject", subject)
+    wd.type("#compose-body", body)
+    wd.click("#compose-send")
+    wd.wait("return document.querySelector('#composer') === null", what="the composer to close")
+
+
+def wait_imap(env, user, folder, subject, timeout=30):
+    end = time.time() + timeout
+    while time.time() < end:
+        if subject in imap_subjects(env, user, folder):
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"{subject!r} never reached {user}'s {folder}")
+
+
+@check("account settings: every button has a label, and dark mode restyles the window")
+def t_settings_labels(env, wd):
+    open_settings(wd, "alice")
+    unlabelled = wd.js("""return [...document.querySelectorAll('button')]
+        .filter(b => !(b.textContent.trim() || b.getAttribute('aria-label') || b.title)).map(b => b.outerHTML)""")
+    assert unlabelled == [], unlabelled
+    icons = wd.js("""return [...document.querySelectorAll('.account-settings, .new-folder')]
+        .filter(b => !b.getAttribute('aria-label')).map(b => b.outerHTML)""")
+    assert icons == [], icons
+    # The style sheet follows the system's dark mode.
+    dark = wd.js("""return [...document.styleSheets].some(s => [...s.cssRules].some(r =>
+        r.media && r.media.mediaText.includes('prefers-color-scheme: dark')))""")
+    assert dark, "no dark-mode rules"
+    screenshot(env, "14-account-settings.png")
+    wd.click("#acct-close")
+
+
+@check("settings: choosing the Sent folder makes it the one the engine files sent copies in")
+def t_sent_folder(env, wd):
+    m = imap_login(env, "alice")
+    try:
+        m.create('"Outgoing copies"')
+    finally:
+        m.logout()
+    wd.click("#sync-btn")
+    wd.wait("return document.querySelector('.folder[data-account=\"alice\"][data-folder=\"Outgoing copies\"]') !== null",
+            timeout=40, what="the new folder")
+    open_settings(wd, "alice")
+    assert wd.js("return document.querySelector('#acct-sent').value") != "Outgoing copies"
+    set_select(wd, "#acct-sent", "Outgoing copies")
+    wd.click("#acct-save")
+    wd.wait("return document.querySelector('#account-settings') === null", timeout=30, what="the settings to close")
+    wd.wait("return document.querySelector('.folder[data-account=\"alice\"][data-folder=\"Outgoing copies\"]')?.dataset.role === 'sent'",
+            timeout=20, what="Outgoing copies to be the Sent folder")
+    compose_and_send(wd, "alice", "bob@example.test", "Filed in Outgoing copies", "Where does the copy go?")
+    wait_imap(env, "alice", "Outgoing copies", "Filed in Outgoing copies")
+
+
+@check("settings: display name and SMTP (587 STARTTLS to 465 TLS) are changed, saved and used")
+def t_settings_edit(env, wd):
+    srv = env.server
+    before = engine_account(wd, "alice")
+    assert (before["smtp"]["port"], before["smtp"]["security"]) == (srv["smtp_port"], "starttls"), before["smtp"]
+    open_settings(wd, "alice")
+    assert wd.js("return document.querySelector('#acct-display').value") == "Alice Example"
+    assert wd.js("return document.querySelector('#acct-smtp-port').value") == str(srv["smtp_port"])
+    wd.type("#acct-display", "Alice Q. Example")
+    wd.type("#acct-smtp-port", str(srv["smtps_port"]))
+    set_select(wd, "#acct-smtp-security", "tls")
+    wd.click("#acct-save")
+    try:
+        wd.wait("return document.querySelector('#account-settings') === null", timeout=40, what="the settings to be saved")
+    except AssertionError as err:
+        raise AssertionError(f"{err}; the settings say: {wd.js('return document.querySelector(`#acct-error`)?.textContent')}")
+    acc = engine_account(wd, "alice")
+    assert acc["identities"][0]["name"] == "Alice Q. Example", acc["identities"]
+    assert (acc["smtp"]["port"], acc["smtp"]["security"]) == (srv["smtps_port"], "tls"), acc["smtp"]
+    assert acc["server"] == before["server"], (acc["server"], before["server"])
+    wd.wait("return window.__brevdue.accounts.find(a => a.name === 'alice').smtp.port === arguments[0]", srv["smtps_port"],
+            what="the window to read the account again")
+    # Sent over the new SMTP settings, from the new name.
+    compose_and_send(wd, "alice", "bob@example.test", "Sent after the settings changed", "Over 465 now.")
+    wait_imap(env, "bob", "INBOX", "Sent after the settings changed")
+    m = imap_login(env, "bob")
+    try:
+        m.select("INBOX", readonly=True)
+        _, data = m.search(None, 'SUBJECT "Sent after the settings changed"')
+        _, msg = m.fetch(data[0].split()[-1], "(BODY.PEEK[HEADER.FIELDS (FROM)])")
+        sender = msg[0][1].decode()
+    finally:
+        m.logout()
+    assert "Alice Q. Example" in sender, sender
+
+
+@check("setup from the address and password alone: discovery through the private provider, confirmed, added")
+def t_discovery_setup(env, wd):
+    assert env.provider, "tests/provider.py did not start"
+    srv = env.server
+    wd.js("document.querySelectorAll('#account-settings, #dialog').forEach(e => e.remove())")
+    wd.click("#add-account-btn")
+    wd.wait("return document.querySelector('#setup') !== null", what="the setup screen")
+    # Nothing found: the advice, and the fields by hand.
+    wd.type("#setup-address", "kari@nothing.test")
+    wd.type("#setup-start-password", "secret")
+    wd.click("#setup-continue")
+    text = wd.wait("return !document.querySelector('#setup-manual').classList.contains('hidden') && document.querySelector('#setup-error').textContent",
+                   timeout=60, what="the discovery error")
+    assert text == words(wd, "discovery_found_nothing", "nothing.test"), text
+    assert wd.js("return document.querySelector('#setup-email').value") == "kari@nothing.test"
+    wd.click("#setup-back")
+    # Found: what, where from, and the POP-or-IMAP advice; nothing is added before "Add account".
+    wd.type("#setup-address", "bob@autoconf.test")
+    wd.type("#setup-start-password", "secret")
+    wd.click("#setup-continue")
+    wd.wait("return !document.querySelector('#setup-found').classList.contains('hidden')", timeout=60, what="the settings found")
+    assert wd.js("return document.querySelector('#found-source').dataset.source") == "provider_autoconfig"
+    incoming = wd.js("return document.querySelector('#found-incoming').textContent")
+    assert incoming.startswith("IMAP") and f"localhost:{srv['imaps_port']}" in incoming and "TLS" in incoming, incoming
+    smtp = wd.js("return document.querySelector('#found-smtp').textContent")
+    assert f"localhost:{srv['smtps_port']}" in smtp and "TLS" in smtp, smtp
+    assert wd.js("return document.querySelector('#found-user').textContent") == "bob"
+    assert wd.js("return document.querySelector('#found-advice').textContent") == words(wd, "pop_or_imap")
+    assert wd.js("return document.querySelector('#found-imap').checked") is True
+    assert engine_account(wd, "bob@autoconf.test") is None, "added before it was confirmed"
+    screenshot(env, "15-discovery-found.png")
+    wd.click("#found-confirm")
+    try:
+        wd.wait("return document.querySelector('#setup') === null", timeout=40, what="the account to be added")
+    except AssertionError as err:
+        raise AssertionError(f"{err}; the setup says: {wd.js('return document.querySelector(`#found-error`)?.textContent')}")
+    acc = engine_account(wd, "bob@autoconf.test")
+    assert acc and acc["protocol"] == "imap", acc
+    assert (acc["server"]["host"], acc["server"]["port"], acc["server"]["security"]) == ("localhost", srv["imaps_port"], "tls"), acc["server"]
+    assert (acc["smtp"]["host"], acc["smtp"]["port"], acc["smtp"]["security"]) == ("localhost", srv["smtps_port"], "tls"), acc["smtp"]
+    wd.wait("return document.querySelector('.folder[data-account=\"bob@autoconf.test\"][data-role=\"inbox\"]') !== null",
+            timeout=40, what="the new account's inbox")
+
+
+@check("remove an account: after the confirmation it is gone, with its folders")
+def t_remove(env, wd):
+    name = "bob@autoconf.test"
+    assert engine_account(wd, name), "no account to remove"
+    open_settings(wd, name)
+    wd.click("#acct-remove")
+    wd.wait("return document.querySelector('#dialog') !== null", what="the confirmation")
+    wd.click("#dialog-ok")
+    wd.wait("return document.querySelector('#account-settings') === null", timeout=30, what="the settings to close")
+    assert engine_account(wd, name) is None
+    wd.wait(f"return !window.__brevdue.accounts.some(a => a.name === '{name}') && document.querySelector('.account-head[data-account=\"{name}\"]') === null",
+            what="the account to leave the sidebar")
+    wd.wait(f"return document.querySelector('.folder[data-account=\"{name}\"]') === null", what="its folders to go")
+    assert engine_account(wd, "alice") and engine_account(wd, "bob-pop"), "another account went too"
+
+
+@check("settings: a wrong new password is refused, the form stays filled and nothing changes")
+def t_edit_wrong_password(env, wd):
+    before = engine_account(wd, "alice")
+    open_settings(wd, "alice")
+    wd.type("#acct-display", "Not saved")
+    wd.type("#acct-password", "not-the-password")
+    wd.click("#acct-save")
+    text = wd.wait("return document.querySelector('#acct-error')?.textContent", timeout=40, what="the refusal")
+    assert text == words(wd, "auth_failed"), text
+    assert wd.js("return document.querySelector('#account-settings') !== null"), "the form closed"
+    assert wd.js("return document.querySelector('#acct-display').value") == "Not saved"
+    assert wd.js("return document.querySelector('#acct-password').value") == "not-the-password"
+    screenshot(env, "16-settings-refused.png")
+    wd.click("#acct-close")
+    assert engine_account(wd, "alice") == before, "the refused edit changed the account"
+    # The old password still works.
+    report = invoke(wd, "sync_now", {"account": "alice"})
+    assert "ok" in report, report
+    assert not any(a.get("problem") for a in report["ok"]["accounts"]), report
 
 
 # ---------------------------------------------------------------- the run
@@ -879,6 +1104,21 @@ def main():
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         procs.append(server)
         env.server = json.loads(server.stdout.readline())
+        # The private provider in front of it (autoconfig over HTTPS, DNS): discovery's
+        # test hooks point the engine at it.
+        env.provider = None
+        try:
+            provider = subprocess.Popen(["/usr/bin/python3", os.path.join(ROOT, "tests", "provider.py"), "serve",
+                                         "--mail-server", env.server["state_dir"]],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            procs.append(provider)
+            env.provider = json.loads(provider.stdout.readline())
+        except Exception:  # noqa: BLE001
+            traceback.print_exc(file=sys.stdout)
+        discovery_env = {} if not env.provider else {
+            "BREVDUE_TEST_DNS": env.provider["dns"], "BREVDUE_TEST_HTTPS_PORT": str(env.provider["https_port"]),
+            "BREVDUE_TEST_ISPDB": env.provider["ispdb_url"], "BREVDUE_TEST_GUESS_PORTS": env.provider["guess_ports"],
+            "BREVDUE_TEST_CA_FILE": env.server["ca_file"]}
         # The loopback server hostile mail points at.
         leak_port = free_port()
         httpd = http.server.ThreadingHTTPServer(("127.0.0.1", leak_port), Leak)
@@ -922,12 +1162,13 @@ def main():
         os.makedirs(env.save_dir)
         driver, wd = open_app(env, {"BREVDUE_DATA_DIR": data2, "BREVDUE_INSECURE_TEST_PASSWORDS": "1",
                                     "BREVDUE_TEST_SAVE_DIR": env.save_dir,
-                                    "DBUS_SESSION_BUS_ADDRESS": "unix:path=/nonexistent"})
+                                    "DBUS_SESSION_BUS_ADDRESS": "unix:path=/nonexistent", **discovery_env})
         procs.append(driver)
         # A failing login comes last: Dovecot slows later logins from the same address.
         for test in (t_add_account, t_inbox, t_open, t_reply, t_keys, t_reply_to, t_bad_addresses, t_sync_now,
                      t_create_folder, t_drag, t_rename_delete, t_search, t_hostile, t_remote_kept, t_attachment, t_paging, t_cross_device, t_notification,
-                     t_changes, t_pop3, t_wrong_password):
+                     t_changes, t_pop3, t_settings_labels, t_sent_folder, t_settings_edit, t_discovery_setup, t_remove,
+                     t_edit_wrong_password, t_wrong_password):
             test(env, wd)
         wd.quit()
     except Exception:  # noqa: BLE001
@@ -935,7 +1176,8 @@ def main():
         RESULTS.append(("the harness", False))
     finally:
         for p in reversed(procs):
-            if p is procs[0]:
+            if p.stdin is not None:
+                # The mail server and the provider end when their stdin does.
                 try:
                     p.stdin.close()
                     p.wait(20)

@@ -3,6 +3,8 @@ import { invoke } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
 // The engine's advice in English and Bokmål, written from the core (core/src/advice.rs).
 import ADVICE from "./advice.json";
+// The window's own words in English and Bokmål.
+import STRINGS from "./strings.json";
 
 // ---------- types ----------
 // The engine's records, generated from the core (`desktop/src/bindings/`, ts-rs; `test.sh`
@@ -17,6 +19,7 @@ import type { Folder } from "./bindings/Folder";
 import type { MessageSummary } from "./bindings/MessageSummary";
 import type { OutboxMessage } from "./bindings/OutboxMessage";
 import type { PendingChange } from "./bindings/PendingChange";
+import type { Pop3DeletePolicy } from "./bindings/Pop3DeletePolicy";
 import type { Reading } from "./bindings/Reading";
 import type { SwitchReport } from "./bindings/SwitchReport";
 import type { SyncNowReport } from "./bindings/SyncNowReport";
@@ -81,6 +84,13 @@ function adviceText(a: Advice): string {
   return words === undefined ? a.detail : words.split("{detail}").join(a.detail);
 }
 const words = (id: string, detail = "") => adviceText({ id, detail });
+const UI = STRINGS as Record<Lang, Record<string, string>>;
+/** The window's own words for `id`, with `{name}` placeholders filled in. */
+function t(id: string, vars: Record<string, string> = {}): string {
+  let text = UI[LANG][id] ?? UI.en[id] ?? id;
+  for (const [k, v] of Object.entries(vars)) text = text.split(`{${k}}`).join(v);
+  return text;
+}
 function errText(e: unknown): string {
   if (!e || typeof e !== "object") return String(e);
   const err = e as CmdError;
@@ -183,6 +193,7 @@ function toast(title: string, body = "", ms = 6000) {
   const el = h("div", { class: "toast" }, h("b", {}, title), body);
   $("#toasts").append(el);
   setTimeout(() => el.remove(), ms);
+  return el;
 }
 
 // ---------- sidebar ----------
@@ -220,8 +231,11 @@ function renderSidebar() {
       h("span", {}, acc.name),
       h("span", { class: "proto " + acc.protocol }, acc.protocol.toUpperCase()),
       acc.protocol === "imap"
-        ? h("button", { id: `new-folder-${acc.name}`, class: "new-folder", title: "New folder", onclick: () => newFolder(acc.name) }, "+")
-        : null));
+        ? h("button", { id: `new-folder-${acc.name}`, class: "new-folder", title: t("new_folder", { name: acc.name }),
+          "aria-label": t("new_folder", { name: acc.name }), onclick: () => newFolder(acc.name) }, "+")
+        : null,
+      h("button", { class: "account-settings", "data-account": acc.name, title: t("settings_button", { name: acc.name }),
+        "aria-label": t("settings_button", { name: acc.name }), onclick: () => showSettings(acc.name) }, "⚙")));
     if (acc.protocol === "pop3") {
       items.push(h("div", { class: "pop3-notice", id: `pop3-notice-${acc.name}` },
         words("pop3_explained"),
@@ -760,6 +774,17 @@ function toggleChanges() {
 }
 
 // ---------- first run: account setup ----------
+/** A form as the engine fills it (discovery) and as `add_account` takes it back. */
+interface FormDraft {
+  name: string | null; email: string | null; displayName: string | null; protocol: string | null;
+  host: string | null; port: number | null; security: string | null; username: string | null;
+  caFile: string | null; smtpHost: string | null; smtpPort: number | null; smtpSecurity: string | null;
+  smtpUsername: string | null; pop3Delete: string | null;
+}
+/** `discover_account`: what `Engine::discover` found. */
+interface Discovery { source: string; draft: FormDraft; alternatives: FormDraft[]; tried: string[]; plaintext: boolean }
+const secText = (s: string | null) => (s ? t(`sec_${s}`) : "");
+
 function showSetup(firstRun: boolean) {
   document.querySelector("#setup")?.remove();
   const field = (id: string, label: string, attrs: Record<string, unknown> = {}) =>
@@ -768,11 +793,22 @@ function showSetup(firstRun: boolean) {
   const security = (id: string) => h("select", { id },
     h("option", { value: "" }, "Automatic"), h("option", { value: "tls" }, "TLS"),
     h("option", { value: "starttls" }, "STARTTLS"), h("option", { value: "plain" }, "None (unsafe)"));
-  const dlg = h("div", { class: "overlay", id: "setup" },
-    h("div", { class: "dialog" },
-      h("h2", {}, firstRun ? "Welcome to Brevdue: add your mail account" : "Add an account"),
-      S.info.testPasswords ? h("div", { class: "banner warn", id: "test-passwords" }, "Test mode (BREVDUE_INSECURE_TEST_PASSWORDS=1): passwords are kept in memory only and forgotten when Brevdue closes.") : null,
-      !S.info.keychainOk && !S.info.testPasswords ? h("div", { class: "banner error", id: "keychain-warning" }, S.info.keychainMessage ?? "No keychain is running.") : null,
+  const cancel = (id: string) => firstRun ? null : h("button", { id, onclick: () => dlg.remove() }, t("cancel"));
+  // 1. Address and password; the engine finds the rest.
+  const start = h("section", { id: "setup-start" },
+    h("div", { class: "meta", style: "margin-bottom:8px" }, t("setup_start_intro")),
+    h("div", { class: "form" },
+      ...field("setup-address", t("setup_address"), { type: "email", placeholder: "you@example.org", autocomplete: "email" }),
+      ...field("setup-start-password", t("setup_password"), { type: "password" })),
+    h("div", { id: "setup-start-error", class: "error-text" }),
+    h("div", { class: "buttons" },
+      cancel("setup-start-cancel"),
+      h("button", { id: "setup-manual-btn", onclick: () => openManual(null) }, t("setup_manual")),
+      h("button", { id: "setup-continue", class: "primary", onclick: () => discover() }, t("setup_continue"))));
+  // 2. What was found, to confirm (the password goes to the server only then).
+  const found = h("section", { id: "setup-found", class: "hidden" });
+  // 3. Every field by hand (pre-filled from discovery).
+  const manual = h("section", { id: "setup-manual", class: "hidden" },
       h("div", { class: "meta", style: "margin-bottom:6px" }, "On how many devices do you read this mail?"),
       h("div", { class: "choice" },
         h("label", {}, h("input", { type: "radio", name: "devices", id: "devices-several", value: "several", checked: true }), " Several (phone and PC…)"),
@@ -801,13 +837,25 @@ function showSetup(firstRun: boolean) {
         ...field("setup-smtp-host", "SMTP server", { placeholder: "automatic" }),
         h("label", { for: "setup-smtp-security" }, "SMTP security"), security("setup-smtp-security"),
         ...field("setup-smtp-port", "SMTP port", { type: "number", placeholder: "automatic" }),
+        ...field("setup-smtp-user", t("setup_smtp_user"), { placeholder: "the incoming user name if empty" }),
         ...field("setup-ca", "Extra CA file", { placeholder: "only for a private server" })),
       h("div", { id: "setup-error" }),
       h("div", { class: "buttons" },
-        firstRun ? null : h("button", { id: "setup-cancel", onclick: () => dlg.remove() }, "Cancel"),
-        h("button", { id: "setup-submit", class: "primary", onclick: () => submit() }, "Add account"))));
+        h("button", { id: "setup-back", onclick: () => show(start) }, t("back")),
+        cancel("setup-cancel"),
+        h("button", { id: "setup-submit", class: "primary", onclick: () => submit() }, "Add account")));
+  const dlg = h("div", { class: "overlay", id: "setup" },
+    h("div", { class: "dialog" },
+      h("h2", {}, firstRun ? "Welcome to Brevdue: add your mail account" : "Add an account"),
+      S.info.testPasswords ? h("div", { class: "banner warn", id: "test-passwords" }, "Test mode (BREVDUE_INSECURE_TEST_PASSWORDS=1): passwords are kept in memory only and forgotten when Brevdue closes.") : null,
+      !S.info.keychainOk && !S.info.testPasswords ? h("div", { class: "banner error", id: "keychain-warning" }, S.info.keychainMessage ?? "No keychain is running.") : null,
+      start, found, manual));
   document.body.append(dlg);
+  const show = (section: HTMLElement) => {
+    for (const s of [start, found, manual]) s.classList.toggle("hidden", s !== section);
+  };
   const val = (id: string) => ($(`#${id}`) as HTMLInputElement).value.trim();
+  const setVal = (id: string, v: string | number | null | undefined) => { ($(`#${id}`) as HTMLInputElement).value = v == null ? "" : String(v); };
   const proto = () => (dlg.querySelector("input[name=protocol]:checked") as HTMLInputElement).value;
   const update = () => {
     const several = ($("#devices-several") as HTMLInputElement).checked;
@@ -816,9 +864,108 @@ function showSetup(firstRun: boolean) {
     if (several && pop) $("#advice").append(" ", h("b", { id: "advice-several" }, words("pop3_several_devices")));
     dlg.querySelectorAll(".pop3-only").forEach((e) => (e as HTMLElement).classList.toggle("hidden", !pop));
   };
-  dlg.querySelectorAll("input[type=radio]").forEach((e) => e.addEventListener("change", update));
+  dlg.querySelectorAll("#setup-manual input[type=radio]").forEach((e) => e.addEventListener("change", update));
   $("#devices-several").addEventListener("change", () => { ($("#protocol-imap") as HTMLInputElement).checked = true; update(); });
   update();
+  $("#setup-start-password").addEventListener("keydown", (e) => { if ((e as KeyboardEvent).key === "Enter") discover(); });
+  ($("#setup-address") as HTMLInputElement).focus();
+  const startPassword = () => ($("#setup-start-password") as HTMLInputElement).value;
+  const added = async () => {
+    dlg.remove();
+    status("Account added: downloading mail…");
+    await loadAccounts();
+    selectSource({ kind: "folder", account: null, folder: "INBOX" });
+  };
+
+  /** The manual fields, filled from a discovered form (or the address and password). */
+  function openManual(d: FormDraft | null, error?: unknown) {
+    const email = d?.email ?? val("setup-address");
+    if (email) setVal("setup-email", email);
+    if (!($("#setup-password") as HTMLInputElement).value) setVal("setup-password", startPassword());
+    if (d) {
+      setVal("setup-display", d.displayName); setVal("setup-host", d.host); setVal("setup-port", d.port);
+      setVal("setup-security", d.security); setVal("setup-user", d.username); setVal("setup-smtp-host", d.smtpHost);
+      setVal("setup-smtp-port", d.smtpPort); setVal("setup-smtp-security", d.smtpSecurity);
+      setVal("setup-smtp-user", d.smtpUsername); setVal("setup-ca", d.caFile);
+      const pop = d.protocol === "pop3";
+      ($(pop ? "#devices-one" : "#devices-several") as HTMLInputElement).checked = true;
+      ($(pop ? "#protocol-pop3" : "#protocol-imap") as HTMLInputElement).checked = true;
+      update();
+    }
+    $("#setup-error").textContent = error === undefined ? "" : errText(error);
+    show(manual);
+  }
+
+  async function discover() {
+    const email = val("setup-address");
+    const btn = $<HTMLButtonElement>("#setup-continue");
+    btn.disabled = true;
+    $("#setup-start-error").textContent = "";
+    status(t("setup_looking", { email }));
+    try {
+      const d = await call<Discovery>("discover_account", { email, caFile: null });
+      status("Ready");
+      showFound(d);
+    } catch (e) {
+      // The advice, and the fields to enter by hand.
+      status(errText(e), "error");
+      openManual(null, e);
+    } finally {
+      btn.disabled = false;
+    }
+  }
+
+  function showFound(d: Discovery) {
+    const pop = d.alternatives.find((a) => a.protocol === "pop3");
+    let chosen = d.draft;
+    const incoming = h("dd", { id: "found-incoming" });
+    const user = h("dd", { id: "found-user" });
+    const render = () => {
+      incoming.textContent = `${(chosen.protocol ?? "imap").toUpperCase()} · ${chosen.host}:${chosen.port} · ${secText(chosen.security)}`;
+      user.textContent = chosen.username ?? chosen.email ?? "";
+    };
+    const confirm = h("button", { id: "found-confirm", class: "primary", disabled: d.plaintext, onclick: () => add() }, t("found_confirm")) as HTMLButtonElement;
+    const choose = (draft: FormDraft) => () => { chosen = draft; render(); };
+    fill(found,
+      h("h3", { id: "found-title" }, t("found_title", { email: d.draft.email ?? val("setup-address") })),
+      h("div", { class: "meta", id: "found-source", "data-source": d.source }, t("found_via", { source: t(`source_${d.source}`) })),
+      h("dl", { class: "found", id: "found-settings" },
+        h("dt", {}, t("found_incoming")), incoming,
+        h("dt", {}, t("found_user")), user,
+        h("dt", {}, t("found_smtp")),
+        h("dd", { id: "found-smtp" }, `${d.draft.smtpHost}:${d.draft.smtpPort} · ${secText(d.draft.smtpSecurity)}`)),
+      pop ? h("div", { class: "advice", id: "found-advice" }, words("pop_or_imap")) : null,
+      pop ? h("div", { class: "choice" },
+        h("label", {}, h("input", { type: "radio", name: "found-protocol", id: "found-imap", checked: true, onchange: choose(d.draft) }), " ", h("b", {}, "IMAP"), " ",
+          h("span", { class: "meta" }, words("imap_explained"))),
+        h("label", {}, h("input", { type: "radio", name: "found-protocol", id: "found-pop3", onchange: choose(pop) }), " ", h("b", {}, "POP3"), " ",
+          h("span", { class: "meta" }, words("pop3_explained")))) : null,
+      d.plaintext ? h("div", { class: "banner error", id: "found-plaintext" }, words("discovery_plaintext_only"),
+        h("label", {}, h("input", { type: "checkbox", id: "found-plain-ok", onchange: (e: Event) => { confirm.disabled = !(e.target as HTMLInputElement).checked; } }),
+          " ", t("found_plain_ok"))) : null,
+      h("div", { id: "found-error", class: "error-text" }),
+      h("div", { class: "buttons" },
+        h("button", { id: "found-back", onclick: () => show(start) }, t("back")),
+        h("button", { id: "found-edit", onclick: () => openManual(chosen) }, t("found_edit")),
+        confirm));
+    render();
+    show(found);
+
+    async function add() {
+      confirm.disabled = true;
+      $("#found-error").textContent = "";
+      status(t("found_checking"));
+      try {
+        await call("add_account", { account: { ...chosen, password: startPassword() } });
+        await added();
+      } catch (e) {
+        $("#found-error").textContent = errText(e);
+        status("The account was not added", "error");
+        confirm.disabled = false;
+      }
+    }
+  }
+
   const submit = async () => {
     const btn = $<HTMLButtonElement>("#setup-submit");
     btn.disabled = true;
@@ -832,18 +979,136 @@ function showSetup(firstRun: boolean) {
         protocol: proto(), host: val("setup-host"), port: port("setup-port"), security: val("setup-security"),
         username: val("setup-user"), password: ($("#setup-password") as HTMLInputElement).value,
         caFile: val("setup-ca"), smtpHost: val("setup-smtp-host"), smtpPort: port("setup-smtp-port"),
-        smtpSecurity: val("setup-smtp-security"), pop3Delete: proto() === "pop3" ? val("setup-pop3-delete") : null,
+        smtpSecurity: val("setup-smtp-security"), smtpUsername: val("setup-smtp-user"),
+        pop3Delete: proto() === "pop3" ? val("setup-pop3-delete") : null,
       } });
-      dlg.remove();
-      status("Account added: downloading mail…");
-      await loadAccounts();
-      selectSource({ kind: "folder", account: null, folder: "INBOX" });
+      await added();
     } catch (e) {
       $("#setup-error").textContent = errText(e);
       status("The account was not added", "error");
       btn.disabled = false;
     }
   };
+}
+
+// ---------- account settings ----------
+/** The POP3 policy as the form (and `Pop3DeletePolicy::from_str`) writes it. */
+function policyText(p: Pop3DeletePolicy): string {
+  switch (p.policy) {
+    case "never": return "never";
+    case "afterDownload": return "delete-after-download";
+    case "afterDays": return `after-days:${p.days}`;
+    default: return "when-deleted-here";
+  }
+}
+
+function showSettings(name: string) {
+  const acc = S.accounts.find((a) => a.name === name);
+  if (!acc) return;
+  document.querySelector("#account-settings")?.remove();
+  const field = (id: string, label: string, value: string | number | null, attrs: Record<string, unknown> = {}) =>
+    [h("label", { for: id }, label), h("input", { id, value: value ?? "", ...attrs })];
+  const security = (id: string, value: string) => {
+    const sel = h("select", { id },
+      h("option", { value: "tls" }, t("sec_tls")), h("option", { value: "starttls" }, t("sec_starttls")),
+      h("option", { value: "plain" }, t("sec_plain"))) as HTMLSelectElement;
+    sel.value = value;
+    return [h("label", { for: id }, t("settings_security")), sel];
+  };
+  const pop = acc.protocol === "pop3";
+  const policy = policyText(acc.pop3Delete);
+  const policies = ["never", "delete-after-download", "after-days:14", "when-deleted-here"];
+  if (!policies.includes(policy)) policies.push(policy);
+  const policyLabels: Record<string, string> = { never: "Never (keep mail on the server)", "delete-after-download": "After download", "when-deleted-here": "When I delete it here" };
+  const folders = S.folders.filter((f) => f.account === name).sort((a, b) => a.name.localeCompare(b.name));
+  const sent = folders.find((f) => f.role === "sent")?.name ?? "";
+  const display = acc.identities[0]?.name ?? "";
+  const dlg = h("div", { class: "overlay", id: "account-settings", "data-account": name },
+    h("div", { class: "dialog" },
+      h("h2", {}, t("settings_title", { name })),
+      h("div", { class: "form" },
+        ...field("acct-display", t("settings_display"), display),
+        ...field("acct-password", t("settings_password"), "", { type: "password", placeholder: t("settings_password_keep") }),
+        h("h3", { class: "full" }, t("settings_incoming"), ` (${acc.protocol.toUpperCase()})`),
+        ...field("acct-host", t("settings_host"), acc.server.host),
+        ...security("acct-security", acc.server.security),
+        ...field("acct-port", t("settings_port"), acc.server.port, { type: "number" }),
+        ...field("acct-user", t("settings_user"), acc.server.username),
+        h("h3", { class: "full" }, t("settings_smtp")),
+        ...field("acct-smtp-host", t("settings_host"), acc.smtp.host),
+        ...security("acct-smtp-security", acc.smtp.security),
+        ...field("acct-smtp-port", t("settings_port"), acc.smtp.port, { type: "number" }),
+        ...field("acct-smtp-user", t("settings_user"), acc.smtp.username),
+        ...field("acct-ca", t("settings_ca"), acc.server.caFile ?? "", { placeholder: t("settings_ca_hint") }),
+        pop ? h("label", { for: "acct-pop3-delete" }, t("settings_pop3_delete")) : null,
+        pop ? h("select", { id: "acct-pop3-delete" },
+          ...policies.map((p) => h("option", { value: p, selected: p === policy }, policyLabels[p] ?? p.replace("after-days:", "After {n} days".replace("{n}", p.slice(11)))))) : null,
+        !pop ? h("label", { for: "acct-sent" }, t("settings_sent")) : null,
+        !pop ? h("select", { id: "acct-sent" },
+          h("option", { value: "" }, "—"),
+          ...folders.filter((f) => f.role !== "inbox").map((f) => h("option", { value: f.name, selected: f.name === sent }, f.name))) : null),
+      h("div", { id: "acct-error", class: "error-text" }),
+      h("div", { class: "buttons" },
+        h("button", { id: "acct-remove", class: "danger", onclick: () => remove() }, t("settings_remove")),
+        h("button", { id: "acct-close", onclick: () => dlg.remove() }, t("close")),
+        h("button", { id: "acct-save", class: "primary", onclick: () => save() }, t("save")))));
+  dlg.addEventListener("keydown", (e) => { if (e.key === "Escape") dlg.remove(); });
+  document.body.append(dlg);
+  const val = (id: string) => ($(`#${id}`) as HTMLInputElement).value.trim();
+
+  async function save() {
+    // Only what changed: the engine keeps the rest (and checks a new password or server
+    // by logging in before it saves anything).
+    const edit: Record<string, unknown> = {};
+    const text = (key: string, id: string, current: string) => { if (val(id) !== current) edit[key] = val(id); };
+    const number = (key: string, id: string, current: number) => { if (val(id) && Number(val(id)) !== current) edit[key] = Number(val(id)); };
+    text("displayName", "acct-display", display);
+    text("host", "acct-host", acc!.server.host);
+    number("port", "acct-port", acc!.server.port);
+    text("security", "acct-security", acc!.server.security);
+    text("username", "acct-user", acc!.server.username);
+    text("smtpHost", "acct-smtp-host", acc!.smtp.host);
+    number("smtpPort", "acct-smtp-port", acc!.smtp.port);
+    text("smtpSecurity", "acct-smtp-security", acc!.smtp.security);
+    text("smtpUsername", "acct-smtp-user", acc!.smtp.username);
+    text("caFile", "acct-ca", acc!.server.caFile ?? "");
+    if (pop) text("pop3Delete", "acct-pop3-delete", policy);
+    const password = ($("#acct-password") as HTMLInputElement).value;
+    if (password) edit.password = password;
+    const sentNow = pop ? "" : val("acct-sent");
+    const btn = $<HTMLButtonElement>("#acct-save");
+    btn.disabled = true;
+    $("#acct-error").textContent = "";
+    try {
+      if (Object.keys(edit).length) {
+        status(t("settings_checking"));
+        await call("edit_account", { name, edit });
+      }
+      if (sentNow && sentNow !== sent) await call("choose_special_folder", { account: name, role: "sent", folder: sentNow });
+      const changed = Object.keys(edit).length > 0 || (sentNow !== "" && sentNow !== sent);
+      dlg.remove();
+      status(t(changed ? "settings_saved" : "settings_nothing"));
+      await loadAccounts();
+    } catch (e) {
+      // The form stays as typed, to be fixed.
+      $("#acct-error").textContent = errText(e);
+      status(errText(e), "error");
+      btn.disabled = false;
+    }
+  }
+
+  async function remove() {
+    if ((await ask(t("settings_remove_confirm", { name }), "", "", t("remove"))) === null) return;
+    try {
+      await call("remove_account", { name });
+      dlg.remove();
+      status(t("settings_removed", { name }));
+      await loadAccounts();
+      selectSource({ kind: "folder", account: null, folder: "INBOX" });
+    } catch (e) {
+      $("#acct-error").textContent = errText(e);
+    }
+  }
 }
 
 // ---------- keyboard shortcuts ----------
@@ -918,7 +1183,13 @@ async function listenEngine() {
   await listen<SyncStatus>("status", ({ payload }) => onStatus(payload));
   await listen<EngineEvent>("engine", ({ payload: e }) => {
     if (e.type === "changeFailed") toast("The server refused a change", adviceText(e.advice), 10000);
-    if (e.type === "advisory") toast(`About ${e.account}`, adviceText(e.advice), 15000);
+    if (e.type === "advisory") {
+      const el = toast(`About ${e.account}`, adviceText(e.advice), 15000);
+      // No Sent folder on the server: the engine made one; another can be chosen.
+      if (e.advice.id === "sent_folder_created") {
+        el.append(h("button", { class: "choose-sent", onclick: () => showSettings(e.account) }, t("choose_sent_folder")));
+      }
+    }
   });
   await listen<{ title: string; body: string }>("notification", ({ payload }) => {
     S.notifications.push(payload);

@@ -3,7 +3,9 @@
 //! diffs, and the composer's start with its recipients as text.
 
 use brevdue_core::compose::{format_address_list, ComposePreview};
+use brevdue_core::discover::Discovery;
 use brevdue_core::live::Diff;
+use brevdue_core::setup::AccountDraft;
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -30,4 +32,37 @@ pub fn preview(p: &ComposePreview) -> Value {
     v["toText"] = json!(format_address_list(&p.to));
     v["ccText"] = json!(format_address_list(&p.cc));
     v
+}
+
+/// A form as the engine fills it (`AccountDraft`, from discovery): the same fields the
+/// window's account form sends back (`NewAccount`), absent ones as null.
+pub fn draft(d: &AccountDraft) -> Value {
+    json!({
+        "name": d.name,
+        "email": d.email,
+        "displayName": d.display_name,
+        "protocol": d.protocol.map(|p| p.as_str()),
+        "host": d.host,
+        "port": d.port,
+        "security": d.security.map(|s| s.as_str()),
+        "username": d.username,
+        "caFile": d.ca_file,
+        "smtpHost": d.smtp_host,
+        "smtpPort": d.smtp_port,
+        "smtpSecurity": d.smtp_security.map(|s| s.as_str()),
+        "smtpUsername": d.smtp_username,
+        "pop3Delete": d.pop3_delete.map(|p| p.to_string()),
+    })
+}
+
+/// What `Engine::discover` found: the form filled in (`draft`), the other protocol's form
+/// (`alternatives`), the source, every source asked and whether it is unencrypted.
+pub fn discovery(d: &Discovery) -> Value {
+    json!({
+        "source": d.source.as_str(),
+        "draft": draft(&d.draft),
+        "alternatives": d.alternatives.iter().map(draft).collect::<Vec<_>>(),
+        "tried": d.tried,
+        "plaintext": d.plaintext,
+    })
 }

@@ -7,6 +7,7 @@ mod json;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use brevdue_core::account_edit::AccountEdit;
 use brevdue_core::advice::Advice;
 use brevdue_core::compose::{parse_address_list, ComposeMode};
 use brevdue_core::live::{Diff, ListListener, LiveList, MessageQuery};
@@ -14,7 +15,7 @@ use brevdue_core::reading::{safe_file_name, ReadingOptions};
 use brevdue_core::setup::AccountDraft;
 use brevdue_core::status::{StatusListener, StatusWatch, SyncStatus};
 use brevdue_core::{
-    Draft, Engine, EngineOptions, Error, ErrorKind, Event, EventListener, FlagChange,
+    Draft, Engine, EngineOptions, Error, ErrorKind, Event, EventListener, FlagChange, FolderRole,
     MessageSummary, RemoteContentScope, Subscription,
 };
 use serde::{Deserialize, Serialize};
@@ -257,6 +258,86 @@ async fn add_account(state: State<'_, AppState>, account: NewAccount) -> CmdResu
     let added = state.engine.add_account(config, password).await?;
     background(&state.engine, Some(added.name.clone()));
     Ok(json::value(&added))
+}
+
+/// Finds the settings for `email` (`Engine::discover`: provider autoconfig, ISPDB, MX,
+/// SRV, verified guesses). No password is sent. `ca_file` is the form's extra CA file;
+/// tests name theirs in BREVDUE_TEST_CA_FILE (next to the core's BREVDUE_TEST_DNS …).
+#[tauri::command]
+async fn discover_account(
+    state: State<'_, AppState>,
+    email: String,
+    ca_file: Option<String>,
+) -> CmdResult {
+    let ca_file = ca_file
+        .filter(|c| !c.trim().is_empty())
+        .or_else(|| std::env::var("BREVDUE_TEST_CA_FILE").ok())
+        .filter(|c| !c.trim().is_empty());
+    let found = state
+        .engine
+        .discover(email.trim().to_owned(), ca_file)
+        .await?;
+    Ok(json::discovery(&found))
+}
+
+/// The settings form as typed: absent and blank fields stay as they are (a blank
+/// `caFile` removes the extra certificate); the engine checks a new password or server by
+/// logging in before it saves anything.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct EditForm {
+    display_name: Option<String>,
+    host: Option<String>,
+    port: Option<u16>,
+    security: Option<String>,
+    username: Option<String>,
+    ca_file: Option<String>,
+    smtp_host: Option<String>,
+    smtp_port: Option<u16>,
+    smtp_security: Option<String>,
+    smtp_username: Option<String>,
+    password: Option<String>,
+    pop3_delete: Option<String>,
+}
+
+impl EditForm {
+    fn edit(self) -> Result<AccountEdit, Error> {
+        Ok(AccountEdit {
+            display_name: self.display_name,
+            host: self.host,
+            port: self.port,
+            security: chosen(self.security)?,
+            username: self.username,
+            ca_file: self.ca_file,
+            smtp_host: self.smtp_host,
+            smtp_port: self.smtp_port,
+            smtp_security: chosen(self.smtp_security)?,
+            smtp_username: self.smtp_username,
+            password: self.password.filter(|p| !p.is_empty()),
+            pop3_delete: chosen(self.pop3_delete)?,
+        })
+    }
+}
+
+#[tauri::command]
+async fn edit_account(state: State<'_, AppState>, name: String, edit: EditForm) -> CmdResult {
+    let account = state.engine.edit_account(name, edit.edit()?).await?;
+    Ok(json::value(&account))
+}
+
+/// Makes `folder` the account's folder for `role` (sent, drafts, trash, junk, archive).
+#[tauri::command]
+async fn choose_special_folder(
+    state: State<'_, AppState>,
+    account: String,
+    role: String,
+    folder: String,
+) -> CmdResult {
+    let role = FolderRole::parse(&role).ok_or_else(|| invalid(format!("unknown role '{role}'")))?;
+    state
+        .engine
+        .choose_special_folder(&account, role, &folder)?;
+    Ok(Value::Null)
 }
 
 #[tauri::command]
@@ -665,6 +746,9 @@ pub fn run() {
             app_info,
             accounts,
             add_account,
+            discover_account,
+            edit_account,
+            choose_special_folder,
             remove_account,
             read_on_another_device,
             switch_to_imap,
@@ -729,6 +813,47 @@ mod tests {
         let smtp = config.smtp.expect("an SMTP port was given");
         // 993 TLS in, 587 STARTTLS out: not the incoming security.
         assert_eq!((smtp.port, smtp.security), (587, Security::StartTls));
+    }
+
+    #[test]
+    fn the_settings_form_leaves_absent_fields_alone() {
+        // As main.ts sends it: only what changed; a blank password is no new password.
+        let form: EditForm = serde_json::from_value(json!({
+            "displayName": "Alice Example", "smtpPort": 465, "smtpSecurity": "tls", "password": "",
+        }))
+        .unwrap();
+        let edit = form.edit().unwrap();
+        assert_eq!(edit.display_name.as_deref(), Some("Alice Example"));
+        assert_eq!(
+            (edit.smtp_port, edit.smtp_security),
+            (Some(465), Some(Security::Tls))
+        );
+        assert_eq!(
+            (edit.password, edit.host, edit.security),
+            (None, None, None)
+        );
+        // A blank CA file is kept: to the engine it means "remove it".
+        let form: EditForm = serde_json::from_value(json!({"caFile": ""})).unwrap();
+        assert_eq!(form.edit().unwrap().ca_file.as_deref(), Some(""));
+    }
+
+    #[test]
+    fn a_discovered_form_goes_back_as_the_account_form() {
+        let found = AccountDraft {
+            email: Some("kari@eksempel.no".into()),
+            protocol: Some(Protocol::Imap),
+            host: Some("imap.eksempel.no".into()),
+            port: Some(993),
+            security: Some(Security::Tls),
+            smtp_host: Some("smtp.eksempel.no".into()),
+            smtp_port: Some(587),
+            smtp_security: Some(Security::StartTls),
+            ..AccountDraft::default()
+        };
+        let mut sent = json::draft(&found);
+        sent["password"] = json!("x");
+        let back = form(sent).draft().unwrap();
+        assert_eq!(back, found);
     }
 
     #[test]

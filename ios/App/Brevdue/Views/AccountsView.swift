@@ -12,11 +12,17 @@ struct AccountsView: View {
                 .navigationTitle("Mail")
                 .toolbar {
                     ToolbarItem(placement: .primaryAction) {
-                        Button { adding = true } label: { Image(systemName: "plus") }
+                        Button { adding = true } label: {
+                            Label("Add account", systemImage: "plus")
+                        }
+                        .accessibilityLabel(Text("Add account"))
                     }
                 }
                 .sheet(isPresented: $adding) {
-                    AddAccountView(accounts: model.accounts)
+                    // A new flow each time the sheet opens.
+                    AccountSetupView(session: model.session) {
+                        Task { await model.accounts.load() }
+                    }
                 }
                 .refreshable { await model.status.sync() }
         }
@@ -27,10 +33,13 @@ private struct AccountsList: View {
     @ObservedObject var accounts: AccountsViewModel
     @ObservedObject var status: SyncStatusViewModel
     @Binding var adding: Bool
+    @State private var editing: Account?
 
     var body: some View {
         List {
-            SyncStatusSection(status: status)
+            SyncStatusSection(status: status) { name in
+                editing = accounts.state.accounts.first { $0.name == name }
+            }
             Section("Accounts") {
                 if accounts.state.accounts.isEmpty {
                     Button("Add an account") { adding = true }
@@ -48,10 +57,14 @@ private struct AccountsList: View {
                             }
                         }
                     }
-                    .swipeActions {
-                        Button("Remove", role: .destructive) {
-                            Task { await accounts.remove(account.name) }
+                    .contextMenu {
+                        Button { editing = account } label: {
+                            Label("Account settings", systemImage: "gearshape")
                         }
+                    }
+                    .swipeActions {
+                        // Removing asks first, in the settings.
+                        Button("Settings") { editing = account }.tint(.gray)
                         if account.protocol == .pop3 {
                             Button("Switch to IMAP") {
                                 Task { _ = await accounts.switchToImap(account.name) }
@@ -61,77 +74,11 @@ private struct AccountsList: View {
                 }
             }
         }
-        .onAppear { Task { await accounts.load(); await status.refreshChanges() } }
-    }
-}
-
-/// The "add account" form. The engine checks the login (and SMTP) before saving.
-struct AddAccountView: View {
-    @ObservedObject var accounts: AccountsViewModel
-    @Environment(\.dismiss) private var dismiss
-    @State private var form = AccountForm()
-    @State private var port = ""
-
-    var body: some View {
-        NavigationStack {
-            Form {
-                Section("You") {
-                    TextField("E-mail address", text: $form.email)
-                        .textContentType(.emailAddress).keyboardType(.emailAddress)
-                        .textInputAutocapitalization(.never)
-                    TextField("Name shown to others", text: $form.displayName)
-                    SecureField("Password", text: $form.password)
-                }
-                Section("Server") {
-                    Picker("Protocol", selection: $form.protocolKind) {
-                        Text("IMAP").tag(MailProtocol.imap)
-                        Text("POP3").tag(MailProtocol.pop3)
-                    }
-                    .pickerStyle(.segmented)
-                    Text(localized(AccountsViewModel.protocolChoiceAdvice)).font(.caption)
-                    Text(localized(AccountsViewModel.advice(for: form.protocolKind)))
-                        .font(.caption)
-                        .foregroundStyle(form.protocolKind == .pop3 ? .orange : .secondary)
-                    if form.protocolKind == .pop3 {
-                        Picker("Remove from server", selection: $form.pop3Delete) {
-                            Text("Never").tag(Pop3DeletePolicy.never)
-                            Text("After download").tag(Pop3DeletePolicy.afterDownload)
-                            Text("When deleted here").tag(Pop3DeletePolicy.whenDeletedHere)
-                        }
-                    }
-                    TextField("Host", text: $form.host).textInputAutocapitalization(.never)
-                    // The usual port and security are the core's (resolveAccount).
-                    TextField(form.resolvedPort.map { "Port (\($0))" } ?? "Port", text: $port)
-                        .keyboardType(.numberPad)
-                    Picker("Security", selection: $form.security) {
-                        Text("Automatic").tag(Security?.none)
-                        Text("TLS").tag(Security?.some(.tls))
-                        Text("STARTTLS").tag(Security?.some(.startTls))
-                        Text("None").tag(Security?.some(.plain))
-                    }
-                    TextField("User name (default: the address)", text: $form.username)
-                        .textInputAutocapitalization(.never)
-                }
-                if let error = accounts.state.error {
-                    Section { Text(error.userMessage()).foregroundStyle(.red) }
-                }
-            }
-            .navigationTitle("Add account")
-            .toolbar {
-                ToolbarItem(placement: .cancellationAction) { Button("Cancel") { dismiss() } }
-                ToolbarItem(placement: .confirmationAction) {
-                    if accounts.state.busy {
-                        ProgressView()
-                    } else {
-                        Button("Add") {
-                            form.port = UInt16(port)
-                            Task {
-                                if await accounts.add(form) != nil { dismiss() }
-                            }
-                        }
-                    }
-                }
+        .navigationDestination(item: $editing) { account in
+            AccountSettingsView(session: accounts.session, account: account) {
+                Task { await accounts.load() }
             }
         }
+        .onAppear { Task { await accounts.load(); await status.refreshChanges() } }
     }
 }

@@ -33,7 +33,7 @@ struct FoldersView: View {
         }
         .navigationTitle(folders.account ?? String(localized: "Folders"))
         .toolbar {
-            Button { creating = true } label: { Image(systemName: "folder.badge.plus") }
+            Button { creating = true } label: { Label("New folder", systemImage: "folder.badge.plus") }
         }
         .alert("New folder", isPresented: $creating) {
             TextField("Name", text: $newName)

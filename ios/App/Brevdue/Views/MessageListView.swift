@@ -62,7 +62,7 @@ struct MessageListView: View {
         .refreshable { await model.status.sync(account: list.account) }
         .toolbar {
             if let account = list.account {
-                Button { composing = true } label: { Image(systemName: "square.and.pencil") }
+                Button { composing = true } label: { Label("New message", systemImage: "square.and.pencil") }
                     .sheet(isPresented: $composing) {
                         ComposerView(composer: ComposerViewModel(session: list.session, account: account))
                     }
@@ -116,9 +116,9 @@ struct MessageRow: View {
                     .font(.caption).foregroundStyle(.secondary)
             }
             HStack(spacing: 4) {
-                if message.flags.flagged { Image(systemName: "flag.fill").foregroundStyle(.orange) }
-                if message.flags.answered { Image(systemName: "arrowshape.turn.up.left") }
-                if message.hasAttachments { Image(systemName: "paperclip") }
+                if message.flags.flagged { Image(systemName: "flag.fill").foregroundStyle(.orange).accessibilityLabel(Text("Flagged")) }
+                if message.flags.answered { Image(systemName: "arrowshape.turn.up.left").accessibilityLabel(Text("Answered")) }
+                if message.hasAttachments { Image(systemName: "paperclip").accessibilityLabel(Text("Attachment")) }
                 Text(message.subject).lineLimit(1)
             }
             .font(.subheadline)

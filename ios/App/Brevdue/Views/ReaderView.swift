@@ -58,24 +58,28 @@ struct ReaderView: View {
                 .toolbar {
                     ToolbarItemGroup(placement: .bottomBar) {
                         Button { composing = .reply(original: message.summary.id) } label: {
-                            Image(systemName: "arrowshape.turn.up.left")
+                            Label("Reply", systemImage: "arrowshape.turn.up.left")
                         }
                         Button { composing = .replyAll(original: message.summary.id) } label: {
-                            Image(systemName: "arrowshape.turn.up.left.2")
+                            Label("Reply all", systemImage: "arrowshape.turn.up.left.2")
                         }
                         Button { composing = .forward(original: message.summary.id) } label: {
-                            Image(systemName: "arrowshape.turn.up.right")
+                            Label("Forward", systemImage: "arrowshape.turn.up.right")
                         }
                         Button { Task { await reader.toggleFlagged() } } label: {
-                            Image(systemName: message.summary.flags.flagged ? "flag.slash" : "flag")
+                            if message.summary.flags.flagged {
+                                Label("Remove flag", systemImage: "flag.slash")
+                            } else {
+                                Label("Flag", systemImage: "flag")
+                            }
                         }
                         Menu {
                             ForEach(folders, id: \.id) { f in
                                 Button(f.name) { Task { await reader.move(to: f.name) } }
                             }
-                        } label: { Image(systemName: "folder") }
-                        Button { Task { await reader.archive() } } label: { Image(systemName: "archivebox") }
-                        Button(role: .destructive) { Task { await reader.delete() } } label: { Image(systemName: "trash") }
+                        } label: { Label("Move", systemImage: "folder") }
+                        Button { Task { await reader.archive() } } label: { Label("Archive", systemImage: "archivebox") }
+                        Button(role: .destructive) { Task { await reader.delete() } } label: { Label("Delete", systemImage: "trash") }
                     }
                 }
                 .sheet(item: Binding(get: { composing.map(Sheet.init) }, set: { composing = $0?.mode })) { sheet in

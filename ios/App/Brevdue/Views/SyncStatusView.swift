@@ -5,6 +5,8 @@ import SwiftUI
 /// advisory, errors.
 struct SyncStatusSection: View {
     @ObservedObject var status: SyncStatusViewModel
+    /// Opens an account's settings (for `sent_folder_created`: choose another Sent folder).
+    var openSettings: ((String) -> Void)? = nil
 
     var body: some View {
         let state = status.state
@@ -29,7 +31,16 @@ struct SyncStatusSection: View {
                     VStack(alignment: .leading) {
                         Label(account, systemImage: "exclamationmark.triangle").foregroundStyle(.orange)
                         Text(localized(advice)).font(.caption)
-                        Button("OK") { status.dismissAdvisory(account) }.font(.caption)
+                        HStack {
+                            Button("OK") { status.dismissAdvisory(account) }
+                            if advice.id == "sent_folder_created", let openSettings {
+                                Button("Choose another folder") {
+                                    status.dismissAdvisory(account)
+                                    openSettings(account)
+                                }
+                            }
+                        }
+                        .font(.caption).buttonStyle(.borderless)
                     }
                 }
                 if waiting > 0 || refused > 0 {

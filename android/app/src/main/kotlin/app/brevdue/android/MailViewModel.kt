@@ -7,6 +7,8 @@ import androidx.compose.runtime.setValue
 import androidx.lifecycle.AndroidViewModel
 import androidx.lifecycle.viewModelScope
 import app.brevdue.core.ComposeMode
+import app.brevdue.kit.AccountSettingsViewModel
+import app.brevdue.kit.AccountSetupViewModel
 import app.brevdue.kit.AccountsViewModel
 import app.brevdue.kit.AdviceViewModel
 import app.brevdue.kit.ChangesViewModel
@@ -25,6 +27,8 @@ import kotlinx.coroutines.launch
 class MailViewModel(app: Application) : AndroidViewModel(app) {
     private val mail = app.mail
     val accounts = AccountsViewModel(mail, viewModelScope)
+    val setup = AccountSetupViewModel(mail, accounts)
+    val settings = AccountSettingsViewModel(mail, accounts)
     val sync = SyncViewModel(mail, viewModelScope)
     val folders = FoldersViewModel(mail, viewModelScope)
     val list = MessageListViewModel(mail, viewModelScope)

@@ -8,13 +8,17 @@ import androidx.activity.compose.BackHandler
 import androidx.activity.compose.setContent
 import androidx.activity.result.contract.ActivityResultContracts
 import androidx.activity.viewModels
+import androidx.compose.foundation.isSystemInDarkTheme
 import androidx.compose.material3.MaterialTheme
+import androidx.compose.material3.darkColorScheme
+import androidx.compose.material3.lightColorScheme
 import androidx.compose.runtime.LaunchedEffect
 import androidx.compose.runtime.getValue
 import androidx.compose.runtime.mutableStateOf
 import androidx.compose.runtime.saveable.rememberSaveable
 import androidx.compose.runtime.setValue
 import androidx.lifecycle.compose.collectAsStateWithLifecycle
+import app.brevdue.android.ui.AccountSettingsScreen
 import app.brevdue.android.ui.AccountSetupScreen
 import app.brevdue.android.ui.ChangesScreen
 import app.brevdue.android.ui.ComposerScreen
@@ -31,6 +35,7 @@ sealed interface Screen {
     data object Composer : Screen
     data object Search : Screen
     data object Changes : Screen
+    data class Settings(val account: String) : Screen
 }
 
 class MainActivity : ComponentActivity() {
@@ -47,7 +52,8 @@ class MainActivity : ComponentActivity() {
             intent.getLongExtra(EXTRA_MESSAGE, -1L).takeIf { it >= 0 }?.let { model.screen = Screen.Reader(it) }
         }
         setContent {
-            MaterialTheme {
+            // Dark mode follows the system's.
+            MaterialTheme(colorScheme = if (isSystemInDarkTheme()) darkColorScheme() else lightColorScheme()) {
                 val accounts by model.accounts.state.collectAsStateWithLifecycle()
                 val screen = model.screen
                 var account by rememberSaveable { mutableStateOf<String?>(null) }
@@ -70,6 +76,10 @@ class MainActivity : ComponentActivity() {
                     Screen.Composer -> ComposerScreen(model, files, onDone = back)
                     Screen.Search -> SearchScreen(model, onBack = back, open = { model.screen = Screen.Reader(it) })
                     Screen.Changes -> ChangesScreen(model, onBack = back)
+                    is Screen.Settings -> AccountSettingsScreen(model, s.account, onBack = back, onRemoved = {
+                        account = null
+                        back()
+                    })
                 }
             }
         }

@@ -81,6 +81,11 @@ fun MailboxScreen(
                         Text(adviceText(it), Modifier.padding(horizontal = 16.dp),
                             style = MaterialTheme.typography.bodySmall)
                     }
+                    NavigationDrawerItem(
+                        label = { Text(stringResource(R.string.account_settings)) },
+                        selected = false,
+                        onClick = { navigate(Screen.Settings(a.name)) },
+                    )
                 }
             }
             HorizontalDivider()
@@ -159,7 +164,16 @@ fun MailboxScreen(
                     Card(Modifier.padding(8.dp).fillMaxWidth()) {
                         Column(Modifier.padding(12.dp)) {
                             Text(adviceText(a.advice, a.message))
-                            TextButton(onClick = { model.advice.dismiss(a) }) { Text(stringResource(R.string.ok)) }
+                            Row {
+                                TextButton(onClick = { model.advice.dismiss(a) }) { Text(stringResource(R.string.ok)) }
+                                // "Made a Sent folder": another one can be chosen in the settings.
+                                if (a.advice.id == "sent_folder_created") {
+                                    TextButton(onClick = {
+                                        model.advice.dismiss(a)
+                                        navigate(Screen.Settings(a.account))
+                                    }) { Text(stringResource(R.string.settings_choose_sent)) }
+                                }
+                            }
                         }
                     }
                 }
