@@ -3,6 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::model::{Account, Pop3DeletePolicy, Security, ServerConfig};
+use crate::setup::filled;
 
 /// What a settings screen changes; absent fields stay as they are, and blank text is
 /// the same as absent (except `ca_file`, where blank removes the extra certificate).
@@ -36,14 +37,6 @@ pub struct EditPlan {
     pub check_incoming: bool,
     /// The SMTP server must accept the login before the edit is saved.
     pub check_smtp: bool,
-}
-
-fn filled(value: &Option<String>) -> Option<String> {
-    value
-        .as_deref()
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .map(str::to_owned)
 }
 
 /// The port after a change of security: a port that was the old security's usual one

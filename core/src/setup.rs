@@ -32,7 +32,8 @@ pub struct AccountDraft {
     pub pop3_delete: Option<Pop3DeletePolicy>,
 }
 
-fn filled(value: &Option<String>) -> Option<String> {
+/// The text of a form field, trimmed; blank is the same as absent.
+pub(crate) fn filled(value: &Option<String>) -> Option<String> {
     value
         .as_deref()
         .map(str::trim)
