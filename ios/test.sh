@@ -44,8 +44,10 @@ fi
 MOUNTED=()
 SERVER_PID=""
 PROVIDER_PID=""
+OAUTH_PID=""
 cleanup() {
   local i
+  if [ -n "${OAUTH_FD:-}" ]; then exec {OAUTH_FD}>&-; fi # EOF on stdin stops it
   if [ -n "${PROVIDER_FD:-}" ]; then exec {PROVIDER_FD}>&-; fi # EOF on stdin stops it
   if [ -n "${SERVER_FD:-}" ]; then exec {SERVER_FD}>&-; fi # EOF on stdin stops the server
   for ((i = ${#MOUNTED[@]} - 1; i >= 0; i--)); do
@@ -60,8 +62,12 @@ cleanup() {
     for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.2; done
     kill "$SERVER_PID" 2>/dev/null || true
   fi
+  if [ -n "$OAUTH_PID" ]; then
+    for _ in $(seq 50); do kill -0 "$OAUTH_PID" 2>/dev/null || break; sleep 0.2; done
+    kill "$OAUTH_PID" 2>/dev/null || true
+  fi
   rm -rf "${GEN_DIR:-/nonexistent-brevdue}" "${SERVER_OUT:-/nonexistent-brevdue}" \
-    "${PROVIDER_OUT:-/nonexistent-brevdue}"
+    "${PROVIDER_OUT:-/nonexistent-brevdue}" "${OAUTH_OUT:-/nonexistent-brevdue}"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -148,6 +154,16 @@ SERVER_JSON=$(head -n1 "$SERVER_OUT")
 [ -n "$SERVER_JSON" ] || die "the mail server printed nothing"
 STATE_DIR=$(/usr/bin/python3 -c 'import json,sys; print(json.loads(sys.argv[1])["state_dir"])' "$SERVER_JSON")
 
+# --- a second mail server with a real OAuth2 server (mock-oauth2-server, Java) whose
+# tokens its Dovecot and SMTP relay take: only OAuthSignInTests use it. Its JVM starts
+# while the provider does; its JSON is awaited just before the tests.
+say "starting the mail server with OAuth2 (mailserver.py serve --oauth)"
+OAUTH_USERS=""
+for u in oauth1 oauth2 oauth3 oauth4; do OAUTH_USERS+="${OAUTH_USERS:+,}$u:secret"; done
+OAUTH_OUT=$(mktemp)
+exec {OAUTH_FD}> >(exec /usr/bin/python3 "$REPO/tests/mailserver.py" serve --oauth --users "$OAUTH_USERS" >"$OAUTH_OUT")
+OAUTH_PID=$!
+
 # --- the private provider (DNS + HTTPS autoconfig) in front of it, for discovery -----------
 say "starting the private provider (tests/provider.py)"
 PROVIDER_OUT=$(mktemp)
@@ -167,12 +183,22 @@ TEST_HTTPS_PORT=$(provider https_port)
 TEST_ISPDB=$(provider ispdb_url)
 TEST_GUESS_PORTS=$(provider guess_ports)
 
+for _ in $(seq 1200); do # the first run fetches the server's jars with Maven
+  [ -s "$OAUTH_OUT" ] && grep -q '}' "$OAUTH_OUT" && break
+  kill -0 "$OAUTH_PID" 2>/dev/null || die "the mail server with OAuth2 did not start"
+  sleep 0.1
+done
+OAUTH_JSON=$(head -n1 "$OAUTH_OUT")
+[ -n "$OAUTH_JSON" ] || die "the mail server with OAuth2 printed nothing"
+OAUTH_STATE_DIR=$(/usr/bin/python3 -c 'import json,sys; print(json.loads(sys.argv[1])["state_dir"])' "$OAUTH_JSON")
+
 # --- mounts for the run --------------------------------------------------------------------
 bind /proc "$CHROOT/proc" --rbind
 bind /sys "$CHROOT/sys" --rbind
 bind /dev "$CHROOT/dev" --rbind
 bind "$REPO" "$CHROOT$REPO"
 bind "$STATE_DIR" "$CHROOT$STATE_DIR" # the CA file lives here
+bind "$OAUTH_STATE_DIR" "$CHROOT$OAUTH_STATE_DIR"
 
 # --- swift test in the chroot ----------------------------------------------------------------
 say "swift test (in the trixie chroot)"
@@ -182,7 +208,7 @@ chroot "$CHROOT" /usr/bin/env -i \
   HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
   TMPDIR=/tmp BREVDUE_LIB_DIR="$LIB_DIR" LD_LIBRARY_PATH="$LIB_DIR" \
   BREVDUE_MAILSERVER_JSON="$SERVER_JSON" BREVDUE_CLI="$LIB_DIR/brevdue" \
-  BREVDUE_MAIL_PASSWORD=secret \
+  BREVDUE_MAIL_PASSWORD=secret BREVDUE_OAUTH_MAILSERVER_JSON="$OAUTH_JSON" \
   BREVDUE_TEST_DNS="$TEST_DNS" BREVDUE_TEST_HTTPS_PORT="$TEST_HTTPS_PORT" \
   BREVDUE_TEST_ISPDB="$TEST_ISPDB" BREVDUE_TEST_GUESS_PORTS="$TEST_GUESS_PORTS" \
   bash -c "cd '$PKG' && swift build --build-tests -j 2 2>&1 && swift test --skip-build 2>&1" \

@@ -9,13 +9,14 @@ and openssl; run it with /usr/bin/python3 (aiosmtpd is only importable there).
     mailserver.py serve [--state-dir DIR] [--users alice:secret,bob:secret]
                         [--demo-mailbox USER[,USER]] [--ignore-stdin]
                         [--implementation dovecot|greenmail]
-                        [--namespace default|inbox-dot] [--metadata]
+                        [--namespace default|inbox-dot] [--metadata] [--oauth]
         Starts everything and prints ONE line of JSON on stdout:
           host, imap_port, imaps_port, pop3_port, pop3s_port, smtp_port,
           smtps_port, ca_file, state_dir, passwd_file, maildir_root,
           lmtp_socket, log_file, users ({name: password}),
           implementation, namespace ({prefix, separator}: the personal
-          namespace), features (the harness's policies, see FEATURES)
+          namespace), features (the harness's policies, see FEATURES),
+          oauth (null, or with --oauth {issuer, short_issuer, client_id})
         The same data is written to DIR/server.json. The server runs until
         stdin reaches EOF (unless --ignore-stdin) or it gets SIGTERM/SIGINT,
         then stops Dovecot and removes the state dir if it created it.
@@ -41,6 +42,23 @@ Set-ups (the default is exactly the one described above):
       LAYOUT=fs, so a folder deleted while it has children stays as a
       \\Noselect parent (Maildir++ lists it without that flag).
   --metadata  IMAP METADATA (RFC 5464), stored per user in the home directory.
+  --oauth  (Dovecot only) also a real OAuth2 server, navikt's mock-oauth2-server
+      6.0.2 (Java, from Maven Central through tests/oauth/pom.xml, its jars cached in
+      ~/.cache/brevdue/mock-oauth2-server-6.0.2/lib), on plain HTTP at 127.0.0.1.
+      Two issuers: `issuer` (http://127.0.0.1:PORT/default, access tokens live an
+      hour) and `short_issuer` (.../short, 5 s); each has /authorize (a login form:
+      POST it with username=U and the redirect carries the code; U becomes the
+      tokens' sub), /token (authorization code with or without PKCE, refresh),
+      /revoke (refresh tokens), /introspect, /jwks. Tokens are RS256 JWTs with
+      azp = client_id (`brevdue`; the mock takes any client id and secret).
+      Dovecot then also offers AUTHENTICATE XOAUTH2 and OAUTHBEARER (IMAP) and
+      AUTH XOAUTH2 / OAUTHBEARER (POP3) for such tokens, validated locally (the
+      issuers' keys, iss, exp strictly; sub must be the user), besides passwords.
+      The SMTP relay adds AUTH XOAUTH2 as Gmail has it (initial response
+      base64("user=U\x01auth=Bearer T\x01\x01")), checked through the issuer's
+      introspection plus exp strictly and sub == U; a refusal is
+      `535 5.7.8 Username and Password not accepted`, with no 334 challenge.
+      Startup takes about 2 s more (the JVM).
   --implementation greenmail  GreenMail 2.1.8 (Java, from Maven
       Central through tests/greenmail/pom.xml, cached in ~/.m2) instead of
       Dovecot and the relay: IMAP, POP3 and SMTP with and without implicit TLS
@@ -59,6 +77,8 @@ As root, mailboxes belong to nobody; otherwise everything runs as the caller.
 """
 import argparse
 import asyncio
+import base64
+import binascii
 import contextlib
 import ctypes
 import fcntl
@@ -78,6 +98,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.request
 
 HOST = "127.0.0.1"
@@ -107,6 +128,13 @@ GREENMAIL_VERSION = "2.1.8"
 GREENMAIL_NAMESPACE = ("", ".")
 GREENMAIL_POM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "greenmail", "pom.xml")
 KEYSTORE_PASSWORD = "changeit"
+MOCK_OAUTH2_VERSION = "6.0.2"
+MOCK_OAUTH2_POM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "oauth", "pom.xml")
+MOCK_OAUTH2_MAIN = "no.nav.security.mock.oauth2.StandaloneMockOAuth2ServerKt"
+# The mock's issuers (the first segment of their URLs) and their access tokens' lifetime (s).
+OAUTH_ISSUERS = {"default": 3600, "short": 5}
+OAUTH_CLIENT_ID = "brevdue"
+OAUTH_CLIENT_SECRET = "x"  # the mock's introspection wants client authentication, any secret
 
 
 def log(msg):
@@ -201,7 +229,9 @@ def mailbox_name(name, namespace):
     return name if name.upper() == "INBOX" else prefix + name.replace("/", separator)
 
 
-def dovecot_conf(state, ports, cert, key, uid, gid, namespace="default", metadata=False):
+def dovecot_conf(state, ports, cert, key, uid, gid, namespace="default", metadata=False,
+                 oauth=None):
+    """`oauth`: None, or the path of the oauth2 passdb's settings (oauth2_conf())."""
     mailboxes = "".join(f"  mailbox {m} {{\n    special_use = \\{m}\n    auto = subscribe\n  }}\n"
                         for m in SPECIAL_USE)
     prefix, separator = NAMESPACES[namespace]
@@ -217,9 +247,18 @@ def dovecot_conf(state, ports, cert, key, uid, gid, namespace="default", metadat
     attributes = "mail_attribute_dict = file:%h/dovecot-attributes\n" if metadata else ""
     imap_metadata = "  imap_metadata = yes\n" if metadata else ""
     # users/<name> first: see add_user_line()
-    dbs = "".join(f"{db} {{\n  driver = passwd-file\n  args = {scheme}username_format=%n {path}\n}}\n"
-                  for db, scheme in (("passdb", "scheme=PLAIN "), ("userdb", ""))
+    mechanisms = "plain login" + (" xoauth2 oauthbearer" if oauth else "")
+    # With OAuth2 the passwd-file passdbs take passwords only, and the bearer tokens go
+    # to the oauth2 passdb alone; the userdbs serve both.
+    password_only = "  mechanisms = plain login\n" if oauth else ""
+    dbs = "".join(f"{db} {{\n  driver = passwd-file\n  args = {scheme}username_format=%n {path}\n"
+                  f"{only}}}\n"
+                  for db, scheme, only in (("passdb", "scheme=PLAIN ", password_only),
+                                           ("userdb", "", ""))
                   for path in (os.path.join(state, "users", "%n"), os.path.join(state, "passwd")))
+    if oauth:
+        dbs = (f"passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n"
+               f"  args = {oauth}\n}}\n") + dbs
     extra, chroot = "", ""
     if os.geteuid() != 0:  # unprivileged: run every service as ourselves, without chroot
         me, group = pwd.getpwuid(os.getuid()).pw_name, grp.getgrgid(os.getgid()).gr_name
@@ -243,7 +282,7 @@ ssl_cert = <{cert}
 ssl_key = <{key}
 ssl_dh = </usr/share/dovecot/dh.pem
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = {mechanisms}
 auth_failure_delay = 0
 auth_verbose = yes
 first_valid_uid = {uid}
@@ -307,6 +346,93 @@ class Relay:
         with smtplib.LMTP(self.lmtp_socket) as lmtp:
             for rcpt in envelope.rcpt_tos:  # one at a time: smtplib can't read per-rcpt replies
                 lmtp.sendmail(envelope.mail_from, [rcpt], envelope.original_content, body)
+
+
+def b64url_decode(text):
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class OAuthRelay(Relay):
+    """The relay with Gmail's AUTH XOAUTH2 besides PLAIN and LOGIN.
+
+    The client sends base64("user=U\\x01auth=Bearer T\\x01\\x01"), as an initial response
+    or after an empty 334. T must be an access token of one of the mock's issuers (its
+    `iss`) that the issuer's introspection calls active, whose `exp` has not passed (the
+    mock's introspection is 60 s lenient) and whose `sub` is U. Anything else gets 535,
+    without Gmail's 334 error challenge.
+    """
+    REFUSED = "535 5.7.8 Username and Password not accepted"
+
+    def __init__(self, passwd_file, lmtp_socket, issuers):
+        super().__init__(passwd_file, lmtp_socket)
+        self.issuers = issuers
+
+    async def auth_XOAUTH2(self, server, args):
+        from aiosmtpd.smtp import MISSING, AuthResult, LoginPassword
+        if len(args) == 1:
+            blob = await server.challenge_auth("", encode_to_b64=False)
+            if blob is MISSING:  # challenge_auth has answered (501)
+                return AuthResult(success=False, handled=True)
+        else:
+            try:
+                blob = base64.b64decode(args[1], validate=True)
+            except binascii.Error:
+                await server.push("501 5.5.2 Can't decode base64")
+                return AuthResult(success=False, handled=True)
+        fields = dict(f.partition(b"=")[::2] for f in blob.split(b"\x01") if f)
+        user = fields.get(b"user", b"").decode(errors="replace")
+        scheme, _, token = fields.get(b"auth", b"").decode(errors="replace").partition(" ")
+        ok = False
+        if user and scheme.lower() == "bearer":  # the introspection blocks: not in the loop
+            ok = await asyncio.get_running_loop().run_in_executor(
+                None, self.token_valid, user, token)
+        return AuthResult(success=ok, handled=False, message=None if ok else self.REFUSED,
+                          auth_data=LoginPassword(user.encode(), b""))
+
+    def token_valid(self, user, token):
+        try:
+            claims = json.loads(b64url_decode(token.split(".")[1]))
+        except (IndexError, ValueError):
+            return False
+        if not isinstance(claims, dict) or claims.get("iss") not in self.issuers:
+            return False
+        basic = base64.b64encode(f"{OAUTH_CLIENT_ID}:{OAUTH_CLIENT_SECRET}".encode()).decode()
+        request = urllib.request.Request(
+            f"{claims['iss']}/introspect", data=urllib.parse.urlencode({"token": token}).encode(),
+            headers={"Authorization": f"Basic {basic}"})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                answer = json.load(response)
+        except (OSError, ValueError) as e:
+            log(f"introspection failed: {e!r}")
+            return False
+        exp = answer.get("exp")
+        return (answer.get("active") is True and answer.get("sub") == user
+                and claims.get("sub") == user and isinstance(exp, (int, float))
+                and time.time() < exp)
+
+
+def oauth_smtp_controller():
+    """An aiosmtpd Controller whose SMTP takes an AUTH line as long as RFC 4954 allows (a
+    bearer token does not fit aiosmtpd's 512), mail lines still limited to RFC 5321's."""
+    import collections
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import SMTP
+
+    class OAuthSMTP(SMTP):
+        line_length_limit = 12288  # the size of the reader's buffer, fixed at construction
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.line_length_limit = SMTP.line_length_limit  # what DATA's lines are held to
+            self.command_size_limits = collections.defaultdict(
+                lambda: SMTP.command_size_limit, AUTH=12288)
+
+    class OAuthController(Controller):
+        def factory(self):
+            return OAuthSMTP(self.handler, **self.SMTP_kwargs)
+
+    return OAuthController
 
 
 def wait_for_dovecot(run_dir, port, proc, timeout=10.0):
@@ -378,8 +504,11 @@ def pid_alive(pidfile):
         return False
 
 
-def start_dovecot(args, state, cert, key, users):
-    """Dovecot and the SMTP relay; returns (dovecot's process, relay controllers, info)."""
+def start_dovecot(args, state, cert, key, users, mock=None):
+    """Dovecot and the SMTP relay; returns (dovecot's process, relay controllers, info).
+
+    `mock`: a MockOAuth2 (started, perhaps not yet answering) whose tokens Dovecot and the
+    relay then accept too."""
     from aiosmtpd.controller import Controller
     # aiosmtpd itself logs a deprecation warning about Session.login_data on every AUTH
     logging.getLogger("mail.log").addFilter(lambda r: "login_data" not in r.getMessage())
@@ -398,9 +527,11 @@ def start_dovecot(args, state, cert, key, users):
     for name, password in users.items():
         add_user_line(state, uid, gid, name, password)
     ports = dict(zip(PORTS, free_ports(len(PORTS))))
+    oauth, key_dir = oauth2_conf(state, mock) if mock else (None, None)
     conf = os.path.join(state, "dovecot.conf")
     with open(conf, "w") as f:
-        f.write(dovecot_conf(state, ports, cert, key, uid, gid, args.namespace, args.metadata))
+        f.write(dovecot_conf(state, ports, cert, key, uid, gid, args.namespace, args.metadata,
+                             oauth))
     log_file = os.path.join(state, "dovecot.log")
     with open(os.path.join(state, "dovecot.stderr"), "wb") as err:
         proc = subprocess.Popen([DOVECOT, "-F", "-c", conf], stdin=subprocess.DEVNULL,
@@ -413,13 +544,24 @@ def start_dovecot(args, state, cert, key, users):
                 sys.stderr.write(f.read())
         stop_dovecot(proc)
         raise SystemExit("mailserver: dovecot did not start")
+    if mock:
+        try:  # Dovecot reads the keys when it validates a token, so they can come now
+            write_oauth_keys(key_dir, mock.wait_for_keys())
+        except BaseException:
+            stop_dovecot(proc)
+            raise
 
     lmtp_socket = os.path.join(run_dir, "lmtp")
-    relay = Relay(passwd, lmtp_socket)
+    if mock:
+        relay = OAuthRelay(passwd, lmtp_socket, [mock.issuer(name) for name in OAUTH_ISSUERS])
+    else:
+        relay = Relay(passwd, lmtp_socket)
     tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     tls.load_cert_chain(cert, key)
     common = dict(hostname=HOST, server_hostname="localhost", enable_SMTPUTF8=False,
                   authenticator=relay.authenticator, auth_require_tls=False)
+    if mock:
+        Controller = oauth_smtp_controller()
     controllers = [Controller(relay, port=ports["smtp"], tls_context=tls, **common),
                    Controller(relay, port=ports["smtps"], ssl_context=tls, **common)]
     for c in controllers:
@@ -528,6 +670,156 @@ def stop_java(proc):
         proc.wait()
 
 
+def mock_oauth2_lib():
+    """The mock OAuth2 server's jars: fetched by Maven the first time into
+    ~/.cache/brevdue/mock-oauth2-server-VERSION/lib (through a temporary directory, renamed
+    when complete), then reused."""
+    cache = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"),
+                         "brevdue", f"mock-oauth2-server-{MOCK_OAUTH2_VERSION}")
+    lib = os.path.join(cache, "lib")
+    os.makedirs(cache, exist_ok=True)
+    with open(os.path.join(cache, ".fetch.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two harnesses starting at once fetch it once
+        if not os.path.isdir(lib):
+            mvn = shutil.which("mvn")
+            if mvn is None:
+                raise SystemExit("mailserver: --oauth needs Maven (bash tests/install-deps.sh)")
+            log(f"fetching mock-oauth2-server {MOCK_OAUTH2_VERSION} with Maven")
+            tmp = tempfile.mkdtemp(prefix=".lib-", dir=cache)
+            try:
+                subprocess.run([mvn, "-q", "-B", "-f", MOCK_OAUTH2_POM,
+                                "dependency:copy-dependencies", f"-DoutputDirectory={tmp}"],
+                               check=True, stdout=sys.stderr)
+                if not os.path.exists(os.path.join(
+                        tmp, f"mock-oauth2-server-{MOCK_OAUTH2_VERSION}.jar")):
+                    raise SystemExit("mailserver: Maven did not fetch mock-oauth2-server")
+                os.chmod(tmp, 0o755)
+                os.rename(tmp, lib)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+    return lib
+
+
+class MockOAuth2:
+    """navikt's mock-oauth2-server (Java) on a free port: issuers `default` (tokens for an
+    hour) and `short` (5 s), a login form at /ISSUER/authorize whose username becomes the
+    tokens' `sub`, and `azp` = the client id in every token."""
+
+    def __init__(self, state):
+        java = shutil.which("java")
+        if java is None:
+            raise SystemExit("mailserver: --oauth needs Java (bash tests/install-deps.sh)")
+        lib = mock_oauth2_lib()
+        self.port = free_ports(1)[0]
+        self.log_file = os.path.join(state, "oauth.log")
+        # A configured issuer's tokens carry only the claims its mappings give (the mock's
+        # defaults add azp themselves), so each issuer maps azp back in.
+        azp = [{"requestParam": "client_id", "match": "*", "claims": {"azp": "${client_id}"}}]
+        config = {"interactiveLogin": True,
+                  "tokenCallbacks": [{"issuerId": name, "tokenExpiry": expiry,
+                                      "requestMappings": azp}
+                                     for name, expiry in OAUTH_ISSUERS.items()]}
+        env = {**os.environ, "SERVER_HOSTNAME": HOST, "SERVER_PORT": str(self.port),
+               "JSON_CONFIG": json.dumps(config)}
+        with open(self.log_file, "wb") as out:
+            self.proc = subprocess.Popen(
+                [java, "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+                 "-cp", os.path.join(lib, "*"), MOCK_OAUTH2_MAIN],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=env,
+                start_new_session=True, preexec_fn=die_with_parent)
+        self.started = time.monotonic()
+
+    def issuer(self, name):
+        return f"http://{HOST}:{self.port}/{name}"
+
+    def info(self):
+        return {"issuer": self.issuer("default"), "short_issuer": self.issuer("short"),
+                "client_id": OAUTH_CLIENT_ID}
+
+    def wait_for_keys(self, timeout=60.0):
+        """Waits until the server answers; returns each issuer's JWKS (its signing keys are
+        made on first use and kept while it runs)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                keys = {}
+                for name in OAUTH_ISSUERS:
+                    with urllib.request.urlopen(f"{self.issuer(name)}/jwks", timeout=5) as r:
+                        keys[name] = json.load(r)["keys"]
+                log(f"mock-oauth2-server answered after {time.monotonic() - self.started:.1f} s")
+                return keys
+            except (OSError, ValueError, KeyError):
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    with open(self.log_file, errors="replace") as f:
+                        sys.stderr.write(f.read())
+                    raise SystemExit("mailserver: mock-oauth2-server did not start")
+                time.sleep(0.1)
+
+    def stop(self):
+        stop_java(self.proc)
+
+
+def rsa_public_key_pem(jwk):
+    """An RSA JWK's public key as a PEM SubjectPublicKeyInfo (DER written by hand: the
+    Debian packages the tests install offer no JWK conversion)."""
+    def tlv(tag, body):
+        n = len(body)
+        if n < 0x80:
+            return bytes([tag, n]) + body
+        size = (n.bit_length() + 7) // 8
+        return bytes([tag, 0x80 | size]) + n.to_bytes(size, "big") + body
+
+    def integer(b64):
+        value = int.from_bytes(b64url_decode(b64), "big")
+        return tlv(0x02, value.to_bytes(value.bit_length() // 8 + 1, "big"))  # sign bit 0
+
+    rsa_encryption = tlv(0x30, tlv(0x06, bytes.fromhex("2a864886f70d010101")) + b"\x05\x00")
+    rsa_key = tlv(0x30, integer(jwk["n"]) + integer(jwk["e"]))
+    der = tlv(0x30, rsa_encryption + tlv(0x03, b"\x00" + rsa_key))  # BIT STRING, no unused bits
+    body = base64.encodebytes(der).decode().replace("\n", "")
+    lines = [body[i:i + 64] for i in range(0, len(body), 64)]
+    return "-----BEGIN PUBLIC KEY-----\n" + "\n".join(lines) + "\n-----END PUBLIC KEY-----\n"
+
+
+def write_oauth_keys(key_dir, keys):
+    """Dovecot's key dict for local JWT validation: KEY_DIR/<azp>/<alg>/<kid> holds the PEM
+    key. Dovecot looks under the token's azp (`default` when it has none); the mock's azp is
+    the client id, so every key goes under both."""
+    seen = set()
+    for issuer_keys in keys.values():
+        for jwk in issuer_keys:
+            if jwk.get("kty") != "RSA":
+                continue
+            alg, kid = jwk.get("alg", "RS256"), jwk["kid"]
+            if (alg, kid) in seen or not re.fullmatch(r"[A-Za-z0-9._-]+", kid):
+                raise SystemExit(f"mailserver: unusable key id {kid!r} from the mock")
+            seen.add((alg, kid))
+            for azp in ("default", OAUTH_CLIENT_ID):
+                directory = os.path.join(key_dir, azp, alg)
+                os.makedirs(directory, exist_ok=True)
+                with open(os.path.join(directory, kid), "w") as f:
+                    f.write(rsa_public_key_pem(jwk))
+    for root, dirs, files in os.walk(key_dir):  # the auth process runs as the dovecot user
+        os.chmod(root, 0o755)
+        for name in files:
+            os.chmod(os.path.join(root, name), 0o644)
+
+
+def oauth2_conf(state, mock):
+    """The oauth2 passdb's settings: local validation of the JWTs (signature, iss, and exp
+    strictly, unlike the mock's introspection), the user being the token's sub."""
+    key_dir = os.path.join(state, "oauth-keys")
+    os.makedirs(key_dir, exist_ok=True)
+    path = os.path.join(state, "dovecot-oauth2.conf.ext")
+    with open(path, "w") as f:
+        f.write("introspection_mode = local\n"
+                f"local_validation_key_dict = fs:posix:prefix={key_dir}/\n"
+                "username_attribute = sub\n"
+                f"issuers = {' '.join(mock.issuer(name) for name in OAUTH_ISSUERS)}\n")
+    os.chmod(path, 0o644)
+    return path, key_dir
+
+
 class AltHostRelay(threading.Thread):
     """Forwards ALT_HOST:port to HOST:port, for servers that bind one address only."""
 
@@ -568,8 +860,9 @@ class AltHostRelay(threading.Thread):
 
 
 def serve(args):
-    if args.implementation == "greenmail" and (args.namespace != "default" or args.metadata):
-        raise SystemExit("mailserver: --namespace and --metadata are Dovecot's options")
+    if args.implementation == "greenmail" and (args.namespace != "default" or args.metadata
+                                               or args.oauth):
+        raise SystemExit("mailserver: --namespace, --metadata and --oauth are Dovecot's options")
     users = dict(u.split(":", 1) for u in args.users.split(",") if u)
     own_dir = args.state_dir is None
     state = os.path.abspath(args.state_dir or tempfile.mkdtemp(prefix="brevdue-mail-"))
@@ -581,7 +874,7 @@ def serve(args):
         signal.signal(sig, lambda *_: stop.set())
     LIBC.prctl(PR_SET_CHILD_SUBREAPER, 1)  # Dovecot's orphans come back to us
     greenmail = args.implementation == "greenmail"
-    proc, controllers, relays, rc = None, [], [], 0
+    proc, controllers, relays, mock, rc = None, [], [], None, 0
     try:
         os.makedirs(state, exist_ok=True)
         os.chmod(state, 0o755)  # mail users (nobody) must traverse it
@@ -596,14 +889,17 @@ def serve(args):
                 r.start()
         else:
             namespace = NAMESPACES[args.namespace]
-            proc, controllers, info, private = start_dovecot(args, state, cert, key, users)
+            if args.oauth:  # the JVM starts while Dovecot does
+                mock = MockOAuth2(state)
+            proc, controllers, info, private = start_dovecot(args, state, cert, key, users, mock)
 
         for user in filter(None, args.demo_mailbox.split(",")):
             fill_demo_mailbox(info["imaps_port"], cert, user, users[user], namespace)
 
         info.update(implementation=args.implementation,
                     namespace={"prefix": namespace[0], "separator": namespace[1]},
-                    features=FEATURES[args.implementation])
+                    features=FEATURES[args.implementation],
+                    oauth=mock.info() if mock else None)
         with open(os.path.join(state, "server.json"), "w") as f:
             json.dump({**info, **private}, f, indent=1)
         print(json.dumps(info, separators=(",", ":")), flush=True)
@@ -620,15 +916,24 @@ def serve(args):
                     f"see {info['log_file']}")
                 rc = 1
                 break
+            if mock and mock.proc.poll() is not None:
+                log(f"mock-oauth2-server exited unexpectedly (status {mock.proc.returncode}); "
+                    f"see {mock.log_file}")
+                rc = 1
+                break
     except BrokenPipeError:  # whoever started us is gone
         rc = 1
     finally:
+        if mock is not None:
+            mock.proc.terminate()  # the JVM stops while Dovecot does
         for c in controllers:
             c.stop(no_assert=True)
         for r in relays:
             r.close()
         if proc is not None:
             (stop_java if greenmail else stop_dovecot)(proc)
+        if mock is not None:
+            mock.stop()
         if own_dir:
             shutil.rmtree(state, ignore_errors=True)
         else:
@@ -689,6 +994,8 @@ def main():
     p.add_argument("--namespace", choices=tuple(NAMESPACES), default="default",
                    help="Dovecot's personal namespace: '' and '/', or 'INBOX.' and '.'")
     p.add_argument("--metadata", action="store_true", help="Dovecot with IMAP METADATA")
+    p.add_argument("--oauth", action="store_true",
+                   help="also a mock OAuth2 server whose tokens Dovecot and the relay accept")
     p.set_defaults(func=serve)
     p = sub.add_parser("add-user", help="add a mail user to a running server")
     p.add_argument("--state-dir", required=True)

@@ -104,6 +104,8 @@ dependencies {
     implementation("androidx.lifecycle:lifecycle-viewmodel-compose:2.8.7")
     implementation("androidx.lifecycle:lifecycle-runtime-compose:2.8.7")
     implementation("androidx.work:work-runtime-ktx:2.10.0")
+    // OAuth2 sign-in pages open in a Custom Tab (the user's browser).
+    implementation("androidx.browser:browser:1.8.0")
     implementation("org.jetbrains.kotlinx:kotlinx-coroutines-android:1.10.2")
     // The bindings call the library through JNA; Android needs the AAR (it carries libjnidispatch).
     implementation("net.java.dev.jna:jna:5.17.0@aar")

@@ -33,9 +33,22 @@ pub enum AccountCommand {
         /// Login name (default: --email).
         #[arg(long)]
         user: Option<String>,
-        /// Name of the environment variable that holds the password.
+        /// Name of the environment variable that holds the password (or give --oauth).
+        #[arg(long, required_unless_present = "oauth", conflicts_with = "oauth")]
+        password_env: Option<String>,
+        /// Sign in through the browser instead of a password: google, microsoft, yahoo,
+        /// aol, or an OAuth2 issuer URL (then with --oauth-client-id).
         #[arg(long)]
-        password_env: String,
+        oauth: Option<String>,
+        /// The app's client id at the provider (default: the one this build has).
+        #[arg(long, requires = "oauth")]
+        oauth_client_id: Option<String>,
+        /// xoauth2 (default) or oauthbearer, for IMAP and POP3.
+        #[arg(long, requires = "oauth")]
+        oauth_mechanism: Option<String>,
+        /// Scopes to ask for instead of the provider's (repeatable).
+        #[arg(long = "oauth-scope", requires = "oauth")]
+        oauth_scopes: Vec<String>,
         /// Extra trusted CA certificate (PEM), on top of the system's.
         #[arg(long)]
         ca_file: Option<PathBuf>,
@@ -56,6 +69,12 @@ pub enum AccountCommand {
         /// SMTP login (default: --user).
         #[arg(long)]
         smtp_user: Option<String>,
+    },
+    /// Sign in again, through the browser, to an account that signs in with OAuth2 (after
+    /// the provider refused or revoked its sign-in). The old sign-in stays until the
+    /// servers take the new one.
+    SignIn {
+        name: String,
     },
     /// Move a POP3 account to IMAP on the same server, keeping read state, flags,
     /// folders and mail the server no longer has.
@@ -142,6 +161,10 @@ pub fn run(engine: &Engine, command: AccountCommand) -> Result<()> {
             security,
             user,
             password_env,
+            oauth,
+            oauth_client_id,
+            oauth_mechanism,
+            oauth_scopes,
             ca_file,
             pop3_delete,
             display_name,
@@ -150,9 +173,13 @@ pub fn run(engine: &Engine, command: AccountCommand) -> Result<()> {
             smtp_security,
             smtp_user,
         } => {
-            let password = std::env::var(&password_env).map_err(|_| {
-                Error::invalid(format!("environment variable {password_env} is not set"))
-            })?;
+            let password = password_env
+                .map(|var| {
+                    std::env::var(&var).map_err(|_| {
+                        Error::invalid(format!("environment variable {var} is not set"))
+                    })
+                })
+                .transpose()?;
             let protocol: Option<Protocol> = protocol.as_deref().map(str::parse).transpose()?;
             let security: Option<Security> = security.as_deref().map(str::parse).transpose()?;
             let ca_file = ca_file.map(|p| p.to_string_lossy().into_owned());
@@ -206,7 +233,21 @@ pub fn run(engine: &Engine, command: AccountCommand) -> Result<()> {
                 }
             };
             let config = draft.resolve()?;
-            let account = engine.block_on(engine.add_account(config, password))??;
+            let account = match (password, oauth) {
+                (Some(password), _) => engine.block_on(engine.add_account(config, password))??,
+                (None, Some(oauth)) => {
+                    let provider = crate::oauth::provider(
+                        engine,
+                        &oauth,
+                        oauth_client_id.as_deref(),
+                        oauth_mechanism.as_deref(),
+                        oauth_scopes,
+                    )?;
+                    let start = crate::oauth::begin(engine, &config.email, provider)?;
+                    engine.block_on(engine.add_oauth_account(config, start.state, None))??
+                }
+                (None, None) => return Err(Error::invalid("give --password-env or --oauth")),
+            };
             errln!(
                 "added account '{}' ({} at {}:{})",
                 account.name,
@@ -324,6 +365,17 @@ pub fn run(engine: &Engine, command: AccountCommand) -> Result<()> {
             email,
             display_name,
         } => engine.add_identity(&name, &display_name, &email)?,
+        AccountCommand::SignIn { name } => {
+            let account = engine.account(&name)?;
+            let provider = account.oauth.clone().ok_or_else(|| {
+                Error::invalid(format!(
+                    "account '{name}' signs in with a password: change it with `account edit --password-env`"
+                ))
+            })?;
+            let start = crate::oauth::begin(engine, &account.email, provider)?;
+            engine.block_on(engine.sign_in_again(name, start.state, None))??;
+            errln!("signed in again to account '{}'", account.name);
+        }
         AccountCommand::Remove { name } => {
             engine.block_on(engine.remove_account(name.clone()))??;
             errln!("removed account '{name}'");

@@ -37,6 +37,8 @@ pub fn discovery_json(d: &Discovery) -> Value {
         "draft": draft_json(&d.draft),
         "alternatives": d.alternatives.iter().map(draft_json).collect::<Vec<_>>(),
         "tried": d.tried,
+        "oauth": d.oauth.as_ref().map(|p| p.id.as_str()),
+        "oauth_unavailable": d.oauth_unavailable.as_ref().map(|a| a.id.as_str()),
     })
 }
 

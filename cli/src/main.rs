@@ -25,6 +25,7 @@ mod demo;
 mod discovery;
 mod drafts;
 mod mailbox;
+mod oauth;
 mod output;
 mod printable;
 mod send;

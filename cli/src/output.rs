@@ -42,6 +42,10 @@ pub fn account_json(a: &Account) -> Value {
             "user": a.smtp.username,
         },
         "identities": a.identities.iter().map(|i| json!({"name": i.name, "email": i.email})).collect::<Vec<_>>(),
+        "sign_in": match &a.oauth {
+            Some(p) => json!({"kind": "oauth2", "provider": p.id, "name": p.name}),
+            None => json!({"kind": "password"}),
+        },
     })
 }
 

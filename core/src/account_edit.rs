@@ -147,6 +147,7 @@ mod tests {
                 name: "Kari".into(),
                 email: "kari@example.no".into(),
             }],
+            oauth: None,
         }
     }
 

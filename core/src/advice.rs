@@ -92,6 +92,18 @@ table! {
     "missing_credentials" =>
         "No password is stored for this account. Enter it again.",
         "Det er ikke lagret noe passord for denne kontoen. Skriv det inn på nytt.";
+    "oauth_sign_in_again" =>
+        "{detail} no longer accepts Brevdue's sign-in. Sign in again in the account's settings.",
+        "{detail} godtar ikke lenger innloggingen til Brevdue. Logg inn på nytt i kontoinnstillingene.";
+    "oauth_cancelled" =>
+        "The sign-in was cancelled, so nothing was saved. Try again when you are ready.",
+        "Innloggingen ble avbrutt, så ingenting ble lagret. Prøv igjen når du er klar.";
+    "oauth_not_built_in" =>
+        "{detail} needs you to sign in through its own page, and this build of Brevdue has no sign-in registered there. Use an app password if the provider offers one.",
+        "{detail} krever at du logger inn på sin egen side, og denne utgaven av Brevdue har ingen innlogging registrert der. Bruk et app-passord hvis leverandøren tilbyr det.";
+    "oauth_account_has_no_password" =>
+        "This account signs in with {detail}, not a password. Use \u{201c}Sign in again\u{201d} instead.",
+        "Denne kontoen logger inn med {detail}, ikke passord. Bruk \u{ab}Logg inn på nytt\u{bb} i stedet.";
     "send_refused" =>
         "The mail server refused the message ({detail}). It is kept as a draft.",
         "E-posttjeneren avviste meldingen ({detail}). Den er tatt vare på som utkast.";

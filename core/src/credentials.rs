@@ -42,3 +42,37 @@ impl CredentialStore for MemoryCredentials {
         Ok(())
     }
 }
+
+/// What a login sends: the account's password, or an OAuth2 access token (SASL XOAUTH2
+/// or OAUTHBEARER).
+#[derive(Clone, PartialEq, Eq)]
+pub enum Login {
+    Password(String),
+    Bearer {
+        token: String,
+        mechanism: crate::oauth::OAuthMechanism,
+    },
+}
+
+impl Login {
+    pub fn is_bearer(&self) -> bool {
+        matches!(self, Login::Bearer { .. })
+    }
+
+    /// The secret itself, for the checks that refuse control characters.
+    pub(crate) fn secret(&self) -> &str {
+        match self {
+            Login::Password(secret) | Login::Bearer { token: secret, .. } => secret,
+        }
+    }
+}
+
+/// Never prints the secret.
+impl std::fmt::Debug for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Login::Password(_) => f.write_str("Login::Password(..)"),
+            Login::Bearer { mechanism, .. } => write!(f, "Login::Bearer({mechanism:?})"),
+        }
+    }
+}

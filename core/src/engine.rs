@@ -22,6 +22,7 @@ use crate::model::{
     MessageSummary, OutboxMessage, PendingChange, Protocol, PushReport, RemoteContentScope,
     SendReport, ServerConfig, SyncNowReport, SyncReport, ThreadSummary,
 };
+use crate::oauth::{OAuthMechanism, OAuthProvider, OAuthStart};
 pub use crate::options::EngineOptions;
 use crate::outbox::Writing;
 use crate::push::Push;
@@ -174,6 +175,112 @@ impl Engine {
         Ok(account)
     }
 
+    /// Begins an OAuth2 sign-in with `provider` for `email`: the page to open in the
+    /// system browser. Without `redirect_uri` the browser comes back to a listener on
+    /// 127.0.0.1 (desktop, CLI); a phone passes its app's redirect URI.
+    pub async fn begin_sign_in(
+        &self,
+        email: String,
+        provider: OAuthProvider,
+        redirect_uri: Option<String>,
+    ) -> Result<OAuthStart> {
+        self.run(move |s| async move {
+            let client = s.sessions.token_client()?;
+            s.sessions
+                .sign_ins
+                .begin(client, &email, provider, redirect_uri)
+                .await
+        })
+        .await
+    }
+
+    /// Finishes the sign-in `state` (waiting for the browser at the loopback listener,
+    /// or with the `redirect_url` the app was sent back to), checks that the servers take
+    /// the token, and saves the account with it. A failure saves nothing.
+    pub async fn add_oauth_account(
+        &self,
+        config: AccountConfig,
+        state: String,
+        redirect_url: Option<String>,
+    ) -> Result<Account> {
+        let account = self
+            .run(move |s| async move {
+                let client = s.sessions.token_client()?;
+                let (provider, tokens) = s
+                    .sessions
+                    .sign_ins
+                    .finish(client, &state, redirect_url)
+                    .await?;
+                s.sessions.add_oauth_account(config, provider, tokens).await
+            })
+            .await?;
+        self.status.refresh(&self.services)?;
+        if self.push.runs_for_all() {
+            self.push
+                .start(self.runtime()?.handle(), &self.services, &account);
+        }
+        Ok(account)
+    }
+
+    /// Finishes a new sign-in for an OAuth2 account whose grant was refused or revoked
+    /// (see `add_oauth_account`); the old tokens stay until the servers take the new.
+    pub async fn sign_in_again(
+        &self,
+        name: String,
+        state: String,
+        redirect_url: Option<String>,
+    ) -> Result<Account> {
+        let account = self.services.store.account_by_name(&name)?;
+        let account = self
+            .run(move |s| async move {
+                let client = s.sessions.token_client()?;
+                let (provider, tokens) = s
+                    .sessions
+                    .sign_ins
+                    .finish(client, &state, redirect_url)
+                    .await?;
+                if Some(&provider) != account.oauth.as_ref() {
+                    return Err(Error::invalid(format!(
+                        "that sign-in was with {}, not with the account's {}",
+                        provider.name,
+                        account
+                            .oauth
+                            .as_ref()
+                            .map(|p| p.name.as_str())
+                            .unwrap_or("password")
+                    )));
+                }
+                s.sessions.sign_in_again(&account, tokens).await
+            })
+            .await?;
+        self.status.refresh(&self.services)?;
+        Ok(account)
+    }
+
+    /// The OAuth2 providers this build can sign in with (their client ids were given
+    /// when it was built).
+    pub fn oauth_providers(&self) -> Vec<OAuthProvider> {
+        crate::oauth::providers::available()
+    }
+
+    /// A custom OAuth2 provider from its issuer's discovery document (a company's own
+    /// identity server), with the app's `client_id` registered there.
+    pub async fn oauth_provider_from_issuer(
+        &self,
+        issuer: String,
+        client_id: String,
+        scopes: Vec<String>,
+        mechanism: OAuthMechanism,
+    ) -> Result<OAuthProvider> {
+        self.run(move |s| async move {
+            s.sessions
+                .token_client()?
+                .discover_issuer(&issuer, &client_id, scopes, mechanism)
+                .await
+        })
+        .await
+    }
+
     /// Changes an account's settings (servers, password, display name, POP3 policy). A
     /// new password or server is checked by logging in first; a failure saves nothing.
     pub async fn edit_account(&self, name: String, edit: AccountEdit) -> Result<Account> {
@@ -191,6 +298,7 @@ impl Engine {
         let account = self.services.store.account_by_name(&name)?;
         self.push.forget(account.id);
         self.run(move |s| async move {
+            s.sessions.revoke(&account).await;
             crate::sync::blocking(move || s.sessions.remove_account(&account)).await
         })
         .await?;

@@ -363,6 +363,59 @@ impl BrevdueEngine {
     }
 
     /// Changes an account's settings; a new password or server is checked first.
+    pub async fn begin_sign_in(
+        &self,
+        email: String,
+        provider: crate::oauth::OAuthProvider,
+        redirect_uri: Option<String>,
+    ) -> FfiResult<crate::oauth::OAuthStart> {
+        Ok(self
+            .engine()?
+            .begin_sign_in(email, provider, redirect_uri)
+            .await?)
+    }
+
+    pub async fn add_oauth_account(
+        &self,
+        config: AccountConfig,
+        state: String,
+        redirect_url: Option<String>,
+    ) -> FfiResult<Account> {
+        Ok(self
+            .engine()?
+            .add_oauth_account(config, state, redirect_url)
+            .await?)
+    }
+
+    pub async fn sign_in_again(
+        &self,
+        name: String,
+        state: String,
+        redirect_url: Option<String>,
+    ) -> FfiResult<Account> {
+        Ok(self
+            .engine()?
+            .sign_in_again(name, state, redirect_url)
+            .await?)
+    }
+
+    pub fn oauth_providers(&self) -> FfiResult<Vec<crate::oauth::OAuthProvider>> {
+        Ok(self.engine()?.oauth_providers())
+    }
+
+    pub async fn oauth_provider_from_issuer(
+        &self,
+        issuer: String,
+        client_id: String,
+        scopes: Vec<String>,
+        mechanism: crate::oauth::OAuthMechanism,
+    ) -> FfiResult<crate::oauth::OAuthProvider> {
+        Ok(self
+            .engine()?
+            .oauth_provider_from_issuer(issuer, client_id, scopes, mechanism)
+            .await?)
+    }
+
     pub async fn edit_account(&self, name: String, edit: AccountEdit) -> FfiResult<Account> {
         Ok(self.engine()?.edit_account(name, edit).await?)
     }

@@ -25,6 +25,7 @@ pub mod mime;
 pub mod mime_file;
 pub mod model;
 pub mod net;
+pub mod oauth;
 mod options;
 mod outbox;
 pub mod pop3;

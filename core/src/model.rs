@@ -258,6 +258,8 @@ pub struct Account {
     pub smtp: ServerConfig,
     /// Addresses it sends from; the first is the default.
     pub identities: Vec<Identity>,
+    /// The provider it signs in with, when it signs in with OAuth2 instead of a password.
+    pub oauth: Option<crate::oauth::OAuthProvider>,
 }
 
 /// Special-use role of a folder (RFC 6154), plus the Inbox.

@@ -405,8 +405,9 @@ impl Outbox {
     }
 
     async fn open_session(&self, account: &Account) -> Result<SmtpSession> {
-        let password = self.sessions.password(account)?;
-        SmtpSession::open(&account.smtp, &password, self.limits).await
+        crate::session::with_login!(&self.sessions, account, |login| {
+            SmtpSession::open_with(&account.smtp, &login, self.limits).await
+        })
     }
 
     /// What follows a message the server took: it leaves the outbox, the sender's copy

@@ -11,13 +11,39 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 
 use crate::account_edit::AccountEdit;
-use crate::credentials::CredentialStore;
+use crate::credentials::{CredentialStore, Login};
 use crate::error::{Error, ErrorKind, Result};
 use crate::imap::ImapConnection;
 use crate::model::{Account, AccountConfig, Protocol, ServerConfig};
 use crate::net::ConnectPolicy;
+use crate::oauth::{self, OAuthProvider, TokenClient, TokenStep, Tokens};
 use crate::pop3::Pop3Connection;
 use crate::store::Store;
+
+/// Runs `$attempt` (an expression that may `.await`) with the account's login bound to
+/// `$login`. A token the server refuses is replaced once (refreshed, or taken from a login
+/// that refreshed it meanwhile) and the attempt made again. A macro, not a function
+/// taking a closure: the futures it makes must stay `Send` for any lifetime.
+macro_rules! with_login {
+    ($sessions:expr, $account:expr, |$login:ident| $attempt:expr) => {{
+        let sessions: &$crate::session::Sessions = $sessions;
+        let account: &$crate::model::Account = $account;
+        let $login = sessions.login(account).await?;
+        let refused = match &$login {
+            $crate::credentials::Login::Bearer { token, .. } => Some(token.clone()),
+            $crate::credentials::Login::Password(_) => None,
+        };
+        match ($attempt, refused) {
+            (Err(err), Some(refused)) if err.kind == $crate::error::ErrorKind::AuthFailed => {
+                tracing::info!(account = %account.name, "token refused; refreshing once");
+                let $login = sessions.login_refusing(account, Some(&refused)).await?;
+                $attempt
+            }
+            (result, _) => result,
+        }
+    }};
+}
+pub(crate) use with_login;
 
 pub(crate) struct Sessions {
     store: Arc<Store>,
@@ -30,6 +56,11 @@ pub(crate) struct Sessions {
     /// Bumped when the network changed: push connections are rebuilt at once, and
     /// waiting work is retried.
     network: watch::Sender<u64>,
+    /// One token refresh at a time, so that two logins that find a token expired do not
+    /// both spend the refresh token (providers may rotate it).
+    refreshing: tokio::sync::Mutex<()>,
+    token_client: std::sync::OnceLock<TokenClient>,
+    pub sign_ins: oauth::SignIns,
 }
 
 impl Sessions {
@@ -45,13 +76,34 @@ impl Sessions {
             locks: Mutex::new(HashMap::new()),
             kept: Mutex::new(HashMap::new()),
             network: watch::channel(0).0,
+            refreshing: tokio::sync::Mutex::new(()),
+            token_client: std::sync::OnceLock::new(),
+            sign_ins: oauth::SignIns::default(),
         }
+    }
+
+    pub fn token_client(&self) -> Result<&TokenClient> {
+        if let Some(client) = self.token_client.get() {
+            return Ok(client);
+        }
+        let client = TokenClient::new(None)?;
+        Ok(self.token_client.get_or_init(|| client))
     }
 
     /// The account's password, or a clear error if none is stored. A user name or
     /// password with a control character is refused before anything is sent (the
     /// platform's store, or the database, may hold one an older version accepted).
     pub fn password(&self, account: &Account) -> Result<String> {
+        if let Some(provider) = &account.oauth {
+            return Err(Error::advised(
+                ErrorKind::InvalidInput,
+                crate::advice::Advice::new("oauth_account_has_no_password", &provider.name),
+                format!(
+                    "account '{}' signs in with {}, not a password",
+                    account.name, provider.name
+                ),
+            ));
+        }
         let password = self.credentials.get(&account.name)?.ok_or_else(|| {
             Error::new(
                 ErrorKind::MissingCredentials,
@@ -68,15 +120,68 @@ impl Sessions {
         Ok(password)
     }
 
+    /// What the account logs in with: its password, or an access token that is fresh
+    /// (refreshed first when it is about to expire).
+    pub async fn login(&self, account: &Account) -> Result<Login> {
+        self.login_refusing(account, None).await
+    }
+
+    /// `login`, knowing that a server just refused the access token `refused`.
+    pub async fn login_refusing(&self, account: &Account, refused: Option<&str>) -> Result<Login> {
+        let Some(provider) = &account.oauth else {
+            return Ok(Login::Password(self.password(account)?));
+        };
+        let _one_at_a_time = self.refreshing.lock().await;
+        let tokens = self
+            .credentials
+            .get(&account.name)?
+            .as_deref()
+            .and_then(Tokens::parse)
+            .ok_or_else(|| oauth::sign_in_again(&provider.name, "no sign-in is stored"))?;
+        let now = chrono::Utc::now().timestamp();
+        let tokens = match oauth::token_step(now, &tokens, refused) {
+            TokenStep::Use => tokens,
+            TokenStep::Refresh => match self.token_client()?.refresh(provider, &tokens).await {
+                Ok(fresh) => {
+                    self.credentials.set(&account.name, &fresh.to_json())?;
+                    tracing::info!(account = %account.name, "access token refreshed");
+                    fresh
+                }
+                Err(err) if err.advice().id == "oauth_sign_in_again" => {
+                    // Not asked again on every pass: the account waits for the user.
+                    self.credentials
+                        .set(&account.name, &tokens.revoked().to_json())?;
+                    return Err(err);
+                }
+                Err(err) => return Err(err),
+            },
+            TokenStep::SignInAgain => {
+                return Err(oauth::sign_in_again(
+                    &provider.name,
+                    "the last sign-in was refused",
+                ))
+            }
+        };
+        check_credential(
+            "access token",
+            &tokens.access_token,
+            "nothing was sent; sign in again",
+        )?;
+        Ok(Login::Bearer {
+            token: tokens.access_token,
+            mechanism: provider.mechanism,
+        })
+    }
+
     /// A new IMAP connection to the account's server.
     pub async fn connect(&self, account: &Account) -> Result<ImapConnection> {
-        let password = self.password(account)?;
-        ImapConnection::connect(&account.server, &password, &self.policy).await
+        self.connect_to(account, &account.server).await
     }
 
     pub async fn connect_pop3(&self, account: &Account) -> Result<Pop3Connection> {
-        let password = self.password(account)?;
-        Pop3Connection::connect(&account.server, &password, &self.policy).await
+        with_login!(self, account, |login| {
+            Pop3Connection::connect_with(&account.server, &login, &self.policy).await
+        })
     }
 
     pub fn lock(&self, account_id: i64) -> Arc<tokio::sync::Mutex<()>> {
@@ -191,31 +296,28 @@ impl Sessions {
                 return Err(Error::invalid(format!("CA file {ca} does not exist")));
             }
         }
-        let password = match &edit.password {
+        let login = match &edit.password {
+            Some(_) if account.oauth.is_some() => {
+                // The password check below says why.
+                return Err(self.password(account).unwrap_err());
+            }
             Some(password) => {
                 check_credential("password", password, fix)?;
-                password.clone()
+                Login::Password(password.clone())
             }
-            None if plan.check_incoming || plan.check_smtp => self.password(account)?,
-            None => String::new(),
+            None if plan.check_incoming || plan.check_smtp => self.login(account).await?,
+            None => Login::Password(String::new()),
         };
-        let caps = match (plan.check_incoming, account.protocol) {
-            (false, _) => None,
-            (true, Protocol::Imap) => {
-                let conn = ImapConnection::connect(&plan.server, &password, &self.policy).await?;
-                let caps = conn.capability_names().to_vec();
-                conn.logout().await;
-                Some(caps)
-            }
-            (true, Protocol::Pop3) => {
-                let conn = Pop3Connection::connect(&plan.server, &password, &self.policy).await?;
-                let caps = conn.caps.all.clone();
-                conn.quit().await?;
-                Some(caps)
-            }
+        let caps = if plan.check_incoming {
+            Some(
+                self.check_incoming(account.protocol, &plan.server, &login)
+                    .await?,
+            )
+        } else {
+            None
         };
         if plan.check_smtp {
-            crate::smtp::check_login(&plan.smtp, &password, &self.policy)
+            crate::smtp::check_login_with(&plan.smtp, &login, &self.policy)
                 .await
                 .map_err(|err| err.context("SMTP"))?;
         }
@@ -264,8 +366,114 @@ impl Sessions {
         account: &Account,
         server: &ServerConfig,
     ) -> Result<ImapConnection> {
-        let password = self.password(account)?;
-        ImapConnection::connect(server, &password, &self.policy).await
+        with_login!(self, account, |login| {
+            ImapConnection::connect_with(server, &login, &self.policy).await
+        })
+    }
+
+    /// The server's capabilities after logging in to `server` with `login`, or why not.
+    async fn check_incoming(
+        &self,
+        protocol: Protocol,
+        server: &ServerConfig,
+        login: &Login,
+    ) -> Result<Vec<String>> {
+        Ok(match protocol {
+            Protocol::Imap => {
+                let conn = ImapConnection::connect_with(server, login, &self.policy).await?;
+                let caps = conn.capability_names().to_vec();
+                conn.logout().await;
+                caps
+            }
+            Protocol::Pop3 => {
+                let conn = Pop3Connection::connect_with(server, login, &self.policy).await?;
+                let caps = conn.caps.all.clone();
+                conn.quit().await?;
+                caps
+            }
+        })
+    }
+
+    /// Adds an account that signs in with `provider`: the tokens from the sign-in must
+    /// open the incoming server and the SMTP server before anything is saved.
+    pub async fn add_oauth_account(
+        &self,
+        config: AccountConfig,
+        provider: OAuthProvider,
+        tokens: Tokens,
+    ) -> Result<Account> {
+        validate(&config, &tokens.access_token)?;
+        if self.store.account_by_name(&config.name).is_ok() {
+            return Err(Error::new(
+                ErrorKind::AlreadyExists,
+                format!("an account named '{}' already exists", config.name),
+            ));
+        }
+        let login = Login::Bearer {
+            token: tokens.access_token.clone(),
+            mechanism: provider.mechanism,
+        };
+        let caps = self
+            .check_incoming(config.protocol, &config.server, &login)
+            .await?;
+        if let Some(smtp) = &config.smtp {
+            crate::smtp::check_login_with(smtp, &login, &self.policy)
+                .await
+                .map_err(|err| err.context("SMTP"))?;
+        }
+        let account = self
+            .store
+            .insert_account_signed_in(&config, &caps, Some(&provider))?;
+        if account.protocol == Protocol::Pop3 {
+            self.store.create_local_folders(account.id)?;
+        }
+        if let Err(err) = self.credentials.set(&account.name, &tokens.to_json()) {
+            self.store.delete_account(&account.name)?;
+            return Err(err);
+        }
+        Ok(account)
+    }
+
+    /// Replaces an OAuth2 account's tokens with those of a new sign-in, once its servers
+    /// take them.
+    pub async fn sign_in_again(&self, account: &Account, tokens: Tokens) -> Result<Account> {
+        let Some(provider) = &account.oauth else {
+            return Err(Error::invalid(format!(
+                "account '{}' signs in with a password: change it in the account's settings",
+                account.name
+            )));
+        };
+        let login = Login::Bearer {
+            token: tokens.access_token.clone(),
+            mechanism: provider.mechanism,
+        };
+        self.check_incoming(account.protocol, &account.server, &login)
+            .await?;
+        crate::smtp::check_login_with(&account.smtp, &login, &self.policy)
+            .await
+            .map_err(|err| err.context("SMTP"))?;
+        let _one_at_a_time = self.refreshing.lock().await;
+        self.credentials.set(&account.name, &tokens.to_json())?;
+        self.forget(account.id);
+        self.store.account_by_id(account.id)
+    }
+
+    /// Tells the provider an OAuth2 account's grant is no longer wanted (before it is
+    /// removed). Best effort.
+    pub async fn revoke(&self, account: &Account) {
+        let Some(provider) = &account.oauth else {
+            return;
+        };
+        let tokens = self
+            .credentials
+            .get(&account.name)
+            .ok()
+            .flatten()
+            .as_deref()
+            .and_then(Tokens::parse);
+        if let (Some(tokens), Ok(client)) = (tokens, self.token_client()) {
+            client.revoke(provider, &tokens).await;
+        }
     }
 }
 

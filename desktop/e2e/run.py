@@ -40,6 +40,9 @@ RESULTS = []
 # The engine's advice words, as the app ships them (written from core/src/advice.rs).
 with open(os.path.join(HERE, "..", "src", "advice.json"), encoding="utf-8") as _f:
     ADVICE = json.load(_f)
+# The window's own words (desktop/src/strings.json).
+with open(os.path.join(HERE, "..", "src", "strings.json"), encoding="utf-8") as _f:
+    STRINGS = json.load(_f)
 
 
 def log(msg):
@@ -429,7 +432,8 @@ def fill_setup(wd, srv, *, email, name, port, user, display=None, password="secr
     wd.type("#setup-host", srv["host"])
     wd.type("#setup-port", str(port))
     wd.type("#setup-user", user)
-    wd.type("#setup-password", password)
+    if password:
+        wd.type("#setup-password", password)
     wd.type("#setup-smtp-port", str(smtp_port or srv["smtps_port"]))
     if smtp_security:
         wd.js("const s = document.querySelector('#setup-smtp-security'); s.value = arguments[0]; s.dispatchEvent(new Event('change'));",
@@ -1032,6 +1036,127 @@ def t_edit_wrong_password(env, wd):
     assert not any(a.get("problem") for a in report["ok"]["accounts"]), report
 
 
+# ---------------------------------------------------------------- OAuth2 (their own server and app)
+
+def oauth_env(env):
+    """The OAuth2 mail server as an Env the IMAP helpers take."""
+    o = Env()
+    o.server = env.oauth_server
+    return o
+
+
+def browser_pages(env):
+    try:
+        with open(env.browser_log) as f:
+            return [line.strip() for line in f if line.strip()]
+    except FileNotFoundError:
+        return []
+
+
+def fill_oauth_setup(wd, env, user):
+    """The fields by hand for `user` on the OAuth2 mail server, no password, and the
+    harness's issuer with its client id."""
+    srv = env.oauth_server
+    fill_setup(wd, srv, email=f"{user}@example.test", name=user, port=srv["imaps_port"], user=user,
+               password="", smtp_port=srv["smtps_port"])
+    wd.type("#setup-oauth-issuer", srv["oauth"]["issuer"])
+    wd.type("#setup-oauth-client", srv["oauth"]["client_id"])
+
+
+@check("OAuth2 setup: the issuer fields, the browser's sign-in, the account syncs and sends with the token")
+def t_oauth_setup(env, wd):
+    oenv, issuer = oauth_env(env), env.oauth_server["oauth"]["issuer"]
+    msg = email.message.EmailMessage()
+    msg["From"] = "Dan <dan@example.test>"
+    msg["To"] = "carol@example.test"
+    msg["Subject"] = "Waiting for your token"
+    msg["Date"] = email.utils.formatdate(localtime=True)
+    msg.set_content("Read over XOAUTH2.")
+    append(oenv, "carol", msg)
+    wd.wait("return document.querySelector('#setup') !== null", what="the setup screen")
+    # Half of the pair is not enough.
+    open_manual(wd)
+    wd.type("#setup-oauth-issuer", issuer)
+    wd.click("#setup-submit")
+    text = wd.wait("return document.querySelector('#setup-error').textContent", what="the half-filled issuer's error")
+    assert text == STRINGS["en"]["setup_oauth_both"], text
+    fill_oauth_setup(wd, env, "carol")
+    screenshot(env, "17-oauth-manual.png")
+    wd.click("#setup-submit")
+    try:
+        wd.wait("return document.querySelector('#setup') === null", timeout=40, what="the account to be added")
+    except AssertionError as err:
+        raise AssertionError(f"{err}; the setup says: {wd.js('return document.querySelector(`#setup-error`)?.textContent')}")
+    pages = browser_pages(env)
+    assert len(pages) == 1 and pages[0].startswith(issuer + "/authorize?"), pages
+    assert "code_challenge=" in pages[0] and "redirect_uri=http%3A%2F%2F127.0.0.1%3A" in pages[0], pages[0]
+    acc = engine_account(wd, "carol")
+    assert acc and acc["oauth"] and acc["oauth"]["tokenUrl"].startswith(issuer), acc
+    assert acc["oauth"]["mechanism"] == "xoauth2" and acc["oauth"]["clientId"] == "brevdue", acc["oauth"]
+    # The first sync (IMAP takes the token), then a message out (SMTP takes it too).
+    wd.wait(ROW_WITH, "Waiting for your token", timeout=40, what="carol's mail")
+    compose_and_send(wd, "carol", "dan@example.test", "Sent with a token", "Over XOAUTH2.")
+    wait_imap(oenv, "dan", "INBOX", "Sent with a token")
+
+
+@check("OAuth2 account settings: \"Signs in with\" instead of a password, and \"Sign in again\" works")
+def t_oauth_sign_in_again(env, wd):
+    acc = engine_account(wd, "carol")
+    assert acc and acc["oauth"], "no OAuth2 account"
+    open_settings(wd, "carol")
+    assert wd.js("return document.querySelector('#acct-password') === null"), "a password field for an OAuth2 account"
+    name = wd.js("return document.querySelector('#acct-oauth-name').textContent")
+    assert name == STRINGS["en"]["settings_oauth"].replace("{name}", acc["oauth"]["name"]), name
+    label = wd.js("return document.querySelector('#acct-oauth .sign-in-again').textContent")
+    assert label == STRINGS["en"]["oauth_sign_in_again"], label
+    screenshot(env, "18-oauth-settings.png")
+    before = len(browser_pages(env))
+    wd.click("#acct-oauth .sign-in-again")
+    expected = STRINGS["en"]["oauth_signed_in_again"].replace("{name}", "carol")
+    try:
+        wd.wait("return document.querySelector('#acct-oauth-note').textContent === arguments[0]", expected,
+                timeout=40, what="the new sign-in")
+    except AssertionError as err:
+        raise AssertionError(f"{err}; the settings say: {wd.js('return document.querySelector(`#acct-error`)?.textContent')}")
+    assert len(browser_pages(env)) == before + 1, browser_pages(env)
+    wd.click("#acct-close")
+    after = engine_account(wd, "carol")
+    assert after["oauth"] == acc["oauth"] and after["server"] == acc["server"], (after, acc)
+    # The new tokens work: a sync without problems, and a message out.
+    report = invoke(wd, "sync_now", {"account": "carol"})
+    assert "ok" in report and not any(a.get("problem") for a in report["ok"]["accounts"]), report
+    compose_and_send(wd, "carol", "dan@example.test", "Sent after signing in again", "Fresh tokens.")
+    wait_imap(oauth_env(env), "dan", "INBOX", "Sent after signing in again")
+
+
+@check("OAuth2 sign-in cancelled while the browser is open: nothing is saved, the oauth_cancelled advice is shown")
+def t_oauth_cancel(env, wd):
+    open(env.browser_hold, "w").close()
+    try:
+        wd.js("document.querySelectorAll('#account-settings, #dialog, #setup').forEach(e => e.remove())")
+        wd.click("#add-account-btn")
+        wd.wait("return document.querySelector('#setup') !== null", what="the setup screen")
+        fill_oauth_setup(wd, env, "dan")
+        before = len(browser_pages(env))
+        wd.click("#setup-submit")
+        text = wd.wait("return document.querySelector('#oauth-waiting')?.textContent", timeout=20, what="the waiting for the browser")
+        assert STRINGS["en"]["oauth_waiting"].split("{name}")[0] in text, text
+        screenshot(env, "19-oauth-waiting.png")
+        end = time.time() + 10
+        while len(browser_pages(env)) == before and time.time() < end:
+            time.sleep(0.2)
+        assert len(browser_pages(env)) == before + 1, "no page was opened in the browser"
+        wd.click("#oauth-cancel")
+        text = wd.wait("return document.querySelector('#oauth-waiting') === null && document.querySelector('#setup-error').textContent",
+                       timeout=20, what="the cancelled sign-in's advice")
+        assert text == words(wd, "oauth_cancelled"), text
+        assert engine_account(wd, "dan") is None, "a cancelled sign-in saved an account"
+        assert wd.js("return document.querySelector('#setup-oauth-issuer').value") == env.oauth_server["oauth"]["issuer"], "the form was emptied"
+        wd.click("#setup-cancel")
+    finally:
+        os.remove(env.browser_hold)
+
+
 # ---------------------------------------------------------------- the run
 
 def start_driver(env, extra_env):
@@ -1103,6 +1228,12 @@ def main():
                                    "--users", "alice:secret,bob:secret", "--demo-mailbox", "alice"],
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         procs.append(server)
+        # The OAuth2 tests' own mail server with the OAuth2 server (its JVM takes ~5 s to
+        # start: begun now, read when those tests come).
+        oauth_server = subprocess.Popen(["/usr/bin/python3", os.path.join(ROOT, "tests", "mailserver.py"), "serve",
+                                         "--oauth", "--users", "carol:secret,dan:secret"],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        procs.append(oauth_server)
         env.server = json.loads(server.stdout.readline())
         # The private provider in front of it (autoconfig over HTTPS, DNS): discovery's
         # test hooks point the engine at it.
@@ -1169,6 +1300,24 @@ def main():
                      t_create_folder, t_drag, t_rename_delete, t_search, t_hostile, t_remote_kept, t_attachment, t_paging, t_cross_device, t_notification,
                      t_changes, t_pop3, t_settings_labels, t_sent_folder, t_settings_edit, t_discovery_setup, t_remove,
                      t_edit_wrong_password, t_wrong_password):
+            test(env, wd)
+        wd.quit()
+        stop(driver, group=True)
+        procs.remove(driver)
+
+        # 3. OAuth2: the harness's OAuth2 server, and the browser the tests' stand-in.
+        env.oauth_server = json.loads(oauth_server.stdout.readline())
+        assert env.oauth_server.get("oauth"), "mailserver.py serve --oauth gave no OAuth2 server"
+        env.browser_log = os.path.join(work, "browser.log")
+        env.browser_hold = os.path.join(work, "browser-hold")
+        driver, wd = open_app(env, {"BREVDUE_DATA_DIR": os.path.join(work, "data-oauth"),
+                                    "BREVDUE_INSECURE_TEST_PASSWORDS": "1",
+                                    "DBUS_SESSION_BUS_ADDRESS": "unix:path=/nonexistent",
+                                    "BROWSER": os.path.join(HERE, "browser.sh"), "BREVDUE_FAKE_BROWSER_USER": "carol",
+                                    "BREVDUE_E2E_BROWSER_LOG": env.browser_log,
+                                    "BREVDUE_E2E_BROWSER_HOLD": env.browser_hold})
+        procs.append(driver)
+        for test in (t_oauth_setup, t_oauth_sign_in_again, t_oauth_cancel):
             test(env, wd)
         wd.quit()
     except Exception:  # noqa: BLE001

@@ -17,6 +17,8 @@ import type { ComposePreview } from "./bindings/ComposePreview";
 import type { Event as EngineEvent } from "./bindings/Event";
 import type { Folder } from "./bindings/Folder";
 import type { MessageSummary } from "./bindings/MessageSummary";
+import type { OAuthProvider } from "./bindings/OAuthProvider";
+import type { OAuthStart } from "./bindings/OAuthStart";
 import type { OutboxMessage } from "./bindings/OutboxMessage";
 import type { PendingChange } from "./bindings/PendingChange";
 import type { Pop3DeletePolicy } from "./bindings/Pop3DeletePolicy";
@@ -33,6 +35,8 @@ type Opened = Reading & { thread: MessageSummary[] };
 /** A command's error: `message` is English for logs; people read `advice` (and `problems`,
  * one per address that is not one). */
 interface CmdError { kind: string; message: string; advice?: Advice; problems?: Advice[] }
+/** `begin_sign_in`: the start, with why no browser opened (the page is then shown). */
+type SignInStart = OAuthStart & { browserError?: CmdError };
 /** `compose_preview`: with the recipients as the text the fields start with. */
 type Preview = ComposePreview & { toText: string; ccText: string };
 /** One change to a live list (the engine's `Diff`): apply them in order. */
@@ -187,6 +191,17 @@ function status(text: string, kind: "info" | "error" = "info") {
   const el = $("#status-text");
   el.textContent = text;
   el.style.color = kind === "error" ? "#b91c1c" : "";
+}
+
+/** Accounts' sync problems in the status bar; a refused or revoked sign-in with the way
+ * out ("Sign in again") where it is said. */
+function showProblems(problems: { account: string; problem: { advice: Advice } }[]) {
+  status(problems.map((a) => `${a.account}: ${adviceText(a.problem.advice)}`).join(" · "), "error");
+  for (const a of problems) {
+    if (a.problem.advice.id === "oauth_sign_in_again" && S.accounts.some((x) => x.name === a.account && x.oauth)) {
+      $("#status-text").append(" ", signInAgainButton(a.account));
+    }
+  }
 }
 
 function toast(title: string, body = "", ms = 6000) {
@@ -711,7 +726,7 @@ async function syncNow() {
     S.lastSync = report;
     const problems = report.accounts.filter((a) => a.problem);
     const sent = report.accounts.reduce((n, a) => n + a.sent, 0);
-    if (problems.length) status(problems.map((a) => `${a.account}: ${adviceText(a.problem!.advice)}`).join(" · "), "error");
+    if (problems.length) showProblems(problems as { account: string; problem: { advice: Advice } }[]);
     else status(`Up to date · ${new Date().toLocaleTimeString()}${sent ? ` · ${sent} sent` : ""}`);
   } catch (e) { status(errText(e), "error"); }
 }
@@ -782,8 +797,82 @@ interface FormDraft {
   smtpUsername: string | null; pop3Delete: string | null;
 }
 /** `discover_account`: what `Engine::discover` found. */
-interface Discovery { source: string; draft: FormDraft; alternatives: FormDraft[]; tried: string[]; plaintext: boolean }
+interface Discovery {
+  source: string; draft: FormDraft; alternatives: FormDraft[]; tried: string[]; plaintext: boolean;
+  /** The provider to sign in with instead of a password. */
+  oauth: OAuthProvider | null;
+  /** The advice id when the provider needs a sign-in this build lacks, and its name. */
+  oauthUnavailable: string; oauthUnavailableName: string;
+}
 const secText = (s: string | null) => (s ? t(`sec_${s}`) : "");
+
+// ---------- OAuth2 sign-in: the system browser, back to the engine's loopback ----------
+/** Opens the provider's page in the system browser (the shell: `$BROWSER` or the
+ * system's opener) and shows "waiting for the browser" with Cancel while `finish` waits
+ * for the engine (which listens on 127.0.0.1 for the browser to come back). Cancel tells
+ * that listener the sign-in was declined: `finish` then fails with `oauth_cancelled`. */
+async function browserSignIn<T>(provider: OAuthProvider, email: string, finish: (signIn: string) => Promise<T>): Promise<T> {
+  const start = await call<SignInStart>("begin_sign_in", { email, provider });
+  const cancel = h("button", { id: "oauth-cancel", onclick: () => {
+    cancel.disabled = true;
+    call("cancel_sign_in", { redirectUri: start.redirectUri, signIn: start.state }).catch((e) => status(errText(e), "error"));
+  } }, t("cancel")) as HTMLButtonElement;
+  const panel = h("div", { class: "overlay", id: "oauth-waiting", "data-provider": provider.id, "data-state": start.state },
+    h("div", { class: "dialog" },
+      h("h2", {}, t("oauth_sign_in_with", { name: provider.name })),
+      h("p", { id: "oauth-waiting-text", role: "status" }, t("oauth_waiting", { name: provider.name })),
+      h("progress", { class: "waiting", "aria-label": t("oauth_waiting", { name: provider.name }) }),
+      start.browserError ? h("p", { class: "error-text", id: "oauth-no-browser" }, t("oauth_no_browser")) : null,
+      start.browserError ? h("input", { id: "oauth-url", readonly: true, value: start.url, "aria-label": t("oauth_page") }) : null,
+      h("div", { class: "buttons" }, cancel)));
+  panel.addEventListener("keydown", (e) => { if (e.key === "Escape") cancel.click(); });
+  document.body.append(panel);
+  status(t("oauth_waiting", { name: provider.name }));
+  try {
+    return await finish(start.state);
+  } finally {
+    panel.remove();
+  }
+}
+
+/** A new sign-in for the OAuth2 account `name` (its grant was refused or revoked). */
+async function signInAgain(name: string): Promise<void> {
+  const acc = S.accounts.find((a) => a.name === name);
+  if (!acc?.oauth) return;
+  await browserSignIn(acc.oauth, acc.email, (signIn) => call("sign_in_again", { name, signIn }));
+  status(t("oauth_signed_in_again", { name }));
+  await loadAccounts();
+}
+
+/** An error's words, with "Sign in again" when its advice asks for that. */
+function errorWithAction(el: HTMLElement, e: unknown, account: string) {
+  fill(el, errText(e));
+  const advice = (e as CmdError | null)?.advice;
+  if (advice?.id === "oauth_sign_in_again" && S.accounts.some((a) => a.name === account && a.oauth)) {
+    el.append(" ", signInAgainButton(account, el));
+  }
+}
+
+/** "Sign in again" for `account`; its failure is said in `errorEl` (or the settings'
+ * error line), its success in `noteEl` (and the status bar). */
+function signInAgainButton(account: string, errorEl: HTMLElement | null = null, noteEl: HTMLElement | null = null): HTMLElement {
+  const btn = h("button", { class: "sign-in-again", "data-account": account, onclick: async () => {
+    btn.disabled = true;
+    if (noteEl) noteEl.textContent = "";
+    try {
+      await signInAgain(account);
+      if (errorEl) errorEl.textContent = "";
+      if (noteEl) noteEl.textContent = t("oauth_signed_in_again", { name: account });
+    } catch (e) {
+      status(errText(e), "error");
+      const el = errorEl ?? document.querySelector<HTMLElement>("#acct-error");
+      if (el) el.textContent = errText(e);
+    } finally {
+      btn.disabled = false;
+    }
+  } }, t("oauth_sign_in_again")) as HTMLButtonElement;
+  return btn;
+}
 
 function showSetup(firstRun: boolean) {
   document.querySelector("#setup")?.remove();
@@ -838,7 +927,9 @@ function showSetup(firstRun: boolean) {
         h("label", { for: "setup-smtp-security" }, "SMTP security"), security("setup-smtp-security"),
         ...field("setup-smtp-port", "SMTP port", { type: "number", placeholder: "automatic" }),
         ...field("setup-smtp-user", t("setup_smtp_user"), { placeholder: "the incoming user name if empty" }),
-        ...field("setup-ca", "Extra CA file", { placeholder: "only for a private server" })),
+        ...field("setup-ca", "Extra CA file", { placeholder: "only for a private server" }),
+        ...field("setup-oauth-issuer", t("setup_oauth_issuer"), { type: "url", placeholder: t("setup_oauth_issuer_hint") }),
+        ...field("setup-oauth-client", t("setup_oauth_client"), { placeholder: t("setup_oauth_client_hint") })),
       h("div", { id: "setup-error" }),
       h("div", { class: "buttons" },
         h("button", { id: "setup-back", onclick: () => show(start) }, t("back")),
@@ -924,7 +1015,10 @@ function showSetup(firstRun: boolean) {
       incoming.textContent = `${(chosen.protocol ?? "imap").toUpperCase()} · ${chosen.host}:${chosen.port} · ${secText(chosen.security)}`;
       user.textContent = chosen.username ?? chosen.email ?? "";
     };
-    const confirm = h("button", { id: "found-confirm", class: "primary", disabled: d.plaintext, onclick: () => add() }, t("found_confirm")) as HTMLButtonElement;
+    const oauth = d.oauth;
+    const confirm = h("button", { id: "found-confirm", class: "primary", disabled: d.plaintext, "data-oauth": oauth?.id,
+      onclick: () => (oauth ? signIn(oauth) : add()) },
+      oauth ? t("oauth_sign_in_with", { name: oauth.name }) : t("found_confirm")) as HTMLButtonElement;
     const choose = (draft: FormDraft) => () => { chosen = draft; render(); };
     fill(found,
       h("h3", { id: "found-title" }, t("found_title", { email: d.draft.email ?? val("setup-address") })),
@@ -934,6 +1028,8 @@ function showSetup(firstRun: boolean) {
         h("dt", {}, t("found_user")), user,
         h("dt", {}, t("found_smtp")),
         h("dd", { id: "found-smtp" }, `${d.draft.smtpHost}:${d.draft.smtpPort} · ${secText(d.draft.smtpSecurity)}`)),
+      oauth ? h("div", { class: "advice", id: "found-oauth" }, t("oauth_no_password", { name: oauth.name })) : null,
+      d.oauthUnavailable ? h("div", { class: "banner warn", id: "found-oauth-unavailable" }, words(d.oauthUnavailable, d.oauthUnavailableName)) : null,
       pop ? h("div", { class: "advice", id: "found-advice" }, words("pop_or_imap")) : null,
       pop ? h("div", { class: "choice" },
         h("label", {}, h("input", { type: "radio", name: "found-protocol", id: "found-imap", checked: true, onchange: choose(d.draft) }), " ", h("b", {}, "IMAP"), " ",
@@ -964,6 +1060,28 @@ function showSetup(firstRun: boolean) {
         confirm.disabled = false;
       }
     }
+
+    async function signIn(provider: OAuthProvider) {
+      confirm.disabled = true;
+      $("#found-error").textContent = "";
+      try {
+        await addWithSignIn(provider, chosen as unknown as Record<string, unknown>);
+      } catch (e) {
+        $("#found-error").textContent = errText(e);
+        status(errText(e), "error");
+        confirm.disabled = false;
+      }
+    }
+  }
+
+  /** The account form, signed in with `provider` instead of a password: the browser,
+   * then the engine checks the servers take the token and saves; the same "added". */
+  async function addWithSignIn(provider: OAuthProvider, form: Record<string, unknown>) {
+    const account = { ...form };
+    delete account.password;
+    // The engine waits for the browser, then checks the servers take the token.
+    await browserSignIn(provider, String(account.email ?? ""), (signIn) => call("add_oauth_account", { account, signIn }));
+    await added();
   }
 
   const submit = async () => {
@@ -973,18 +1091,27 @@ function showSetup(firstRun: boolean) {
     status("Checking the login…");
     // As typed: blank is "not given", and the engine (AccountDraft::resolve) fills in the rest.
     const port = (id: string) => (val(id) ? Number(val(id)) : null);
+    const account = {
+      name: val("setup-name"), email: val("setup-email"), displayName: val("setup-display"),
+      protocol: proto(), host: val("setup-host"), port: port("setup-port"), security: val("setup-security"),
+      username: val("setup-user"), password: ($("#setup-password") as HTMLInputElement).value,
+      caFile: val("setup-ca"), smtpHost: val("setup-smtp-host"), smtpPort: port("setup-smtp-port"),
+      smtpSecurity: val("setup-smtp-security"), smtpUsername: val("setup-smtp-user"),
+      pop3Delete: proto() === "pop3" ? val("setup-pop3-delete") : null,
+    };
+    const issuer = val("setup-oauth-issuer"), clientId = val("setup-oauth-client");
     try {
-      await call("add_account", { account: {
-        name: val("setup-name"), email: val("setup-email"), displayName: val("setup-display"),
-        protocol: proto(), host: val("setup-host"), port: port("setup-port"), security: val("setup-security"),
-        username: val("setup-user"), password: ($("#setup-password") as HTMLInputElement).value,
-        caFile: val("setup-ca"), smtpHost: val("setup-smtp-host"), smtpPort: port("setup-smtp-port"),
-        smtpSecurity: val("setup-smtp-security"), smtpUsername: val("setup-smtp-user"),
-        pop3Delete: proto() === "pop3" ? val("setup-pop3-delete") : null,
-      } });
+      if (issuer || clientId) {
+        // Both: the account signs in through that issuer instead of a password.
+        if (!issuer || !clientId) throw new Error(t("setup_oauth_both"));
+        const provider = await call<OAuthProvider>("oauth_provider_from_issuer", { issuer, clientId });
+        await addWithSignIn(provider, account);
+        return;
+      }
+      await call("add_account", { account });
       await added();
     } catch (e) {
-      $("#setup-error").textContent = errText(e);
+      $("#setup-error").textContent = e instanceof Error ? e.message : errText(e);
       status("The account was not added", "error");
       btn.disabled = false;
     }
@@ -1023,12 +1150,18 @@ function showSettings(name: string) {
   const folders = S.folders.filter((f) => f.account === name).sort((a, b) => a.name.localeCompare(b.name));
   const sent = folders.find((f) => f.role === "sent")?.name ?? "";
   const display = acc.identities[0]?.name ?? "";
+  const oauthNote = h("span", { id: "acct-oauth-note", class: "meta", role: "status" });
   const dlg = h("div", { class: "overlay", id: "account-settings", "data-account": name },
     h("div", { class: "dialog" },
       h("h2", {}, t("settings_title", { name })),
       h("div", { class: "form" },
         ...field("acct-display", t("settings_display"), display),
-        ...field("acct-password", t("settings_password"), "", { type: "password", placeholder: t("settings_password_keep") }),
+        ...(acc.oauth
+          ? [h("label", {}, t("settings_sign_in")),
+            h("div", { id: "acct-oauth", "data-provider": acc.oauth.id },
+              h("span", { id: "acct-oauth-name" }, t("settings_oauth", { name: acc.oauth.name })), " ",
+              signInAgainButton(name, null, oauthNote), " ", oauthNote)]
+          : field("acct-password", t("settings_password"), "", { type: "password", placeholder: t("settings_password_keep") })),
         h("h3", { class: "full" }, t("settings_incoming"), ` (${acc.protocol.toUpperCase()})`),
         ...field("acct-host", t("settings_host"), acc.server.host),
         ...security("acct-security", acc.server.security),
@@ -1073,7 +1206,7 @@ function showSettings(name: string) {
     text("smtpUsername", "acct-smtp-user", acc!.smtp.username);
     text("caFile", "acct-ca", acc!.server.caFile ?? "");
     if (pop) text("pop3Delete", "acct-pop3-delete", policy);
-    const password = ($("#acct-password") as HTMLInputElement).value;
+    const password = (document.querySelector("#acct-password") as HTMLInputElement | null)?.value;
     if (password) edit.password = password;
     const sentNow = pop ? "" : val("acct-sent");
     const btn = $<HTMLButtonElement>("#acct-save");
@@ -1091,7 +1224,7 @@ function showSettings(name: string) {
       await loadAccounts();
     } catch (e) {
       // The form stays as typed, to be fixed.
-      $("#acct-error").textContent = errText(e);
+      errorWithAction($("#acct-error"), e, name);
       status(errText(e), "error");
       btn.disabled = false;
     }
@@ -1156,7 +1289,7 @@ function onStatus(st: SyncStatus) {
   } else {
     bar.classList.add("hidden");
     const problems = st.accounts.filter((a) => a.problem);
-    if (problems.length) status(problems.map((a) => `${a.account}: ${adviceText(a.problem!.advice)}`).join(" · "), "error");
+    if (problems.length) showProblems(problems as { account: string; problem: { advice: Advice } }[]);
     else if (before.accounts.some((a) => a.syncing)) status(`Up to date · ${new Date().toLocaleTimeString()}`);
   }
   $("#push-state").textContent = st.accounts

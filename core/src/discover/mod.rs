@@ -70,6 +70,12 @@ pub struct Discovery {
     /// The draft sends the password unencrypted: no source offered better. Use it only
     /// when the user chose a plain connection.
     pub plaintext: bool,
+    /// The provider to sign in with instead of a password, when the servers are one this
+    /// build can sign in with (Google, Microsoft, Yahoo, AOL): `begin_sign_in`.
+    pub oauth: Option<crate::oauth::OAuthProvider>,
+    /// The servers' provider takes OAuth2 sign-ins only or by preference, but this build
+    /// has no client id for it: advice `oauth_not_built_in` with the provider's name.
+    pub oauth_unavailable: Option<crate::advice::Advice>,
 }
 
 /// The ISPDB's production address; a domain's entry is this plus the domain.
@@ -266,9 +272,18 @@ fn result(
 ) -> Discovery {
     let ca = env.ca_file.as_deref();
     let smtp = choice.smtp.as_ref();
+    let draft = plan::draft(address, &choice.incoming, smtp, ca);
+    let host = draft.host.clone().unwrap_or_default();
+    let oauth = crate::oauth::providers::for_host(&host);
+    let oauth_unavailable = match (&oauth, crate::oauth::providers::known_name_for_host(&host)) {
+        (None, Some(name)) => Some(crate::advice::Advice::new("oauth_not_built_in", name)),
+        _ => None,
+    };
     Discovery {
+        oauth,
+        oauth_unavailable,
         source,
-        draft: plan::draft(address, &choice.incoming, smtp, ca),
+        draft,
         alternatives: choice
             .alternative
             .iter()

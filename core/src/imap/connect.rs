@@ -8,9 +8,11 @@ use async_imap::imap_proto::{Response, Status};
 use super::caps::ServerCaps;
 use super::codes::{imap_error, timed, Clock};
 use super::ImapConnection;
+use crate::credentials::Login;
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{Security, ServerConfig};
 use crate::net::{self, Activity, BoxStream, ConnectPolicy, Watched};
+use crate::oauth::OAuthMechanism;
 
 /// What one server response may cost in memory, whatever the server sends. Bodies
 /// larger than a chunk are fetched in parts (`commands::BODY_CHUNK`), and listings are
@@ -21,11 +23,39 @@ pub(super) const RESPONSE_LIMITS: async_imap::ResponseLimits = async_imap::Respo
     max_response: 64 << 20,
 };
 
+/// SASL XOAUTH2 or OAUTHBEARER: the token on the first challenge; the server's error
+/// challenge, if it refuses, is acknowledged so that it ends with its NO.
+struct Bearer {
+    first: Option<String>,
+    mechanism: OAuthMechanism,
+}
+
+impl async_imap::Authenticator for Bearer {
+    type Response = Vec<u8>;
+
+    fn process(&mut self, _challenge: &[u8]) -> Vec<u8> {
+        match self.first.take() {
+            Some(first) => first.into_bytes(),
+            None => self.mechanism.error_acknowledgement().to_vec(),
+        }
+    }
+}
+
 impl ImapConnection {
-    /// Connects, secures, logs in and reads the capabilities.
+    /// Connects, secures, logs in with the password and reads the capabilities.
     pub async fn connect(
         server: &ServerConfig,
         password: &str,
+        policy: &ConnectPolicy,
+    ) -> Result<Self> {
+        Self::connect_with(server, &Login::Password(password.to_owned()), policy).await
+    }
+
+    /// Connects, secures, logs in (LOGIN with a password, AUTHENTICATE with a token) and
+    /// reads the capabilities.
+    pub async fn connect_with(
+        server: &ServerConfig,
+        credential: &Login,
         policy: &ConnectPolicy,
     ) -> Result<Self> {
         let target = format!("{}:{}", server.host, server.port);
@@ -70,12 +100,30 @@ impl ImapConnection {
         if server.security != Security::StartTls {
             read_greeting(&mut client, &target, limit).await?;
         }
+        type Attempt<'a> = std::pin::Pin<
+            Box<
+                dyn std::future::Future<
+                        Output = std::result::Result<
+                            async_imap::Session<BoxStream>,
+                            (async_imap::error::Error, async_imap::Client<BoxStream>),
+                        >,
+                    > + Send
+                    + 'a,
+            >,
+        >;
+        let attempt: Attempt<'_> = match credential {
+            Login::Password(password) => Box::pin(client.login(&server.username, password)),
+            Login::Bearer { token, mechanism } => {
+                let bearer = Bearer {
+                    first: Some(mechanism.initial_response(&server.username, token)),
+                    mechanism: *mechanism,
+                };
+                Box::pin(client.authenticate(mechanism.as_str(), bearer))
+            }
+        };
         let login = clock
             .activity
-            .bounded(
-                clock.silence_limit,
-                client.login(&server.username, password),
-            )
+            .bounded(clock.silence_limit, attempt)
             .await
             .map_err(|_| {
                 Error::new(ErrorKind::Timeout, format!("{target} did not answer LOGIN"))

@@ -14,9 +14,11 @@ use std::time::Duration;
 
 use base64::Engine as _;
 
+use crate::credentials::Login;
 use crate::error::{Error, ErrorKind, Result, ServerCode};
 use crate::model::{Security, ServerConfig};
 use crate::net::{self, Activity, BoxStream, ConnectPolicy, Watched};
+use crate::oauth::OAuthMechanism;
 #[cfg(test)]
 use wire::CHUNK;
 use wire::{buffered, join_lines, Wire};
@@ -76,7 +78,7 @@ pub enum Retrieved {
 /// How to open the session again after it was lost.
 struct Redial {
     server: ServerConfig,
-    password: String,
+    login: Login,
     policy: ConnectPolicy,
 }
 
@@ -115,17 +117,26 @@ impl Pop3Connection {
         password: &str,
         policy: &ConnectPolicy,
     ) -> Result<Self> {
-        let mut conn = Self::open(server, password, policy).await?;
+        Self::connect_with(server, &Login::Password(password.to_owned()), policy).await
+    }
+
+    /// Like `connect`, with a password or an OAuth2 token.
+    pub async fn connect_with(
+        server: &ServerConfig,
+        login: &Login,
+        policy: &ConnectPolicy,
+    ) -> Result<Self> {
+        let mut conn = Self::open(server, login, policy).await?;
         conn.redial = Some(Redial {
             server: server.clone(),
-            password: password.to_owned(),
+            login: login.clone(),
             policy: policy.clone(),
         });
         Ok(conn)
     }
 
-    async fn open(server: &ServerConfig, password: &str, policy: &ConnectPolicy) -> Result<Self> {
-        check_credentials(&server.username, password)?;
+    async fn open(server: &ServerConfig, login: &Login, policy: &ConnectPolicy) -> Result<Self> {
+        check_credentials(&server.username, login.secret())?;
         let target = format!("{}:{}", server.host, server.port);
         let limit = policy.connect_timeout;
         let activity = Activity::new();
@@ -158,7 +169,13 @@ impl Pop3Connection {
             conn.wire.stream = buffered(Box::new(tls));
             conn.caps = conn.capa().await?;
         }
-        conn.login(&server.username, password).await?;
+        match login {
+            Login::Password(password) => conn.login(&server.username, password).await?,
+            Login::Bearer { token, mechanism } => {
+                conn.login_bearer(&server.username, token, *mechanism)
+                    .await?
+            }
+        }
         Ok(conn)
     }
 
@@ -216,7 +233,7 @@ impl Pop3Connection {
             ));
         };
         drop(self.wire);
-        let mut conn = Self::open(&redial.server, &redial.password, &redial.policy).await?;
+        let mut conn = Self::open(&redial.server, &redial.login, &redial.policy).await?;
         conn.redial = Some(redial);
         Ok(conn)
     }
@@ -274,6 +291,36 @@ impl Pop3Connection {
             };
             err
         })
+    }
+
+    /// AUTH XOAUTH2 or OAUTHBEARER with the token as initial response (RFC 5034).
+    pub async fn login_bearer(
+        &mut self,
+        user: &str,
+        token: &str,
+        mechanism: OAuthMechanism,
+    ) -> Result<()> {
+        check_credentials(user, token)?;
+        let b64 = &base64::engine::general_purpose::STANDARD;
+        let line = format!(
+            "AUTH {} {}\r\n",
+            mechanism.as_str(),
+            b64.encode(mechanism.initial_response(user, token))
+        );
+        let ack = format!("{}\r\n", b64.encode(mechanism.error_acknowledgement()));
+        let result = bounded!(self, "AUTH", |wire| {
+            wire.write(line.as_bytes()).await?;
+            wire.sasl_status("AUTH", ack.as_bytes()).await
+        });
+        match result {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(err)) if self.broken.is_none() => {
+                let mut err = err.context(format!("the sign-in of '{user}' failed"));
+                err.kind = ErrorKind::AuthFailed;
+                Err(err)
+            }
+            Ok(Err(err)) | Err(err) => Err(err),
+        }
     }
 
     /// (messages, octets) in the maildrop.

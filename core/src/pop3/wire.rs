@@ -38,10 +38,30 @@ impl Wire {
 
     /// A status line: Ok(Ok(line)) for +OK, Ok(Err(refusal)) for -ERR.
     pub(super) async fn status(&mut self, what: &str) -> Result<Result<String>> {
+        let line = self.status_line(what).await?;
+        self.parse_status(what, line)
+    }
+
+    /// The status of a SASL exchange whose first message went with the command: a server
+    /// that refuses may first send a challenge with its reasons (RFC 7628 §3.2.2), which
+    /// is answered with `ack` so that its -ERR follows.
+    pub(super) async fn sasl_status(&mut self, what: &str, ack: &[u8]) -> Result<Result<String>> {
+        let line = self.status_line(what).await?;
+        if line.starts_with('+') && !line.starts_with("+OK") {
+            self.write(ack).await?;
+            return self.status(what).await;
+        }
+        self.parse_status(what, line)
+    }
+
+    async fn status_line(&mut self, what: &str) -> Result<String> {
         let mut raw = Vec::new();
         self.line(&mut raw, LINE_LIMIT, what).await?;
         strip_line_end(&mut raw);
-        let line = String::from_utf8_lossy(&raw).into_owned();
+        Ok(String::from_utf8_lossy(&raw).into_owned())
+    }
+
+    fn parse_status(&self, what: &str, line: String) -> Result<Result<String>> {
         if line.starts_with("+OK") {
             Ok(Ok(line))
         } else if let Some(text) = line.strip_prefix("-ERR") {

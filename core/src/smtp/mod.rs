@@ -17,7 +17,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use lettre::address::Address as SmtpAddress;
-use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
+use lettre::transport::smtp::authentication::{Credentials, Mechanism, DEFAULT_MECHANISMS};
 use lettre::transport::smtp::client::{
     AsyncSmtpConnection, AsyncTokioStream, Certificate, TlsParameters,
 };
@@ -27,6 +27,7 @@ use lettre::transport::smtp::Error as SmtpError;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
+use crate::credentials::Login;
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{Security, ServerConfig};
 use crate::net::{self, ConnectPolicy};
@@ -278,6 +279,16 @@ impl SmtpSession {
         password: &str,
         limits: impl Into<Limits>,
     ) -> Result<Self> {
+        Self::open_with(server, &Login::Password(password.to_owned()), limits).await
+    }
+
+    /// Like `open`, with a password (PLAIN or LOGIN) or an OAuth2 token (XOAUTH2, the
+    /// one token mechanism every provider's SMTP server takes).
+    pub async fn open_with(
+        server: &ServerConfig,
+        login: &Login,
+        limits: impl Into<Limits>,
+    ) -> Result<Self> {
         let limits = limits.into();
         let target = format!("{}:{}", server.host, server.port);
         let tcp = net::connect_tcp(&server.host, server.port, limits.connect).await?;
@@ -335,9 +346,21 @@ impl SmtpSession {
             step!(session, "STARTTLS", conn => conn.starttls(params, &hello))
                 .map_err(failure_error)?;
         }
-        let credentials = Credentials::new(server.username.clone(), password.to_owned());
-        step!(session, "AUTH", conn => conn.auth(DEFAULT_MECHANISMS, &credentials))
-            .map_err(failure_error)?;
+        let credentials = Credentials::new(server.username.clone(), login.secret().to_owned());
+        let mechanisms = match login {
+            Login::Password(_) => DEFAULT_MECHANISMS,
+            Login::Bearer { .. } => &[Mechanism::Xoauth2],
+        };
+        step!(session, "AUTH", conn => conn.auth(mechanisms, &credentials))
+            .map_err(failure_error)
+            .map_err(|mut err| {
+                // lettre gives up on XOAUTH2's error challenge (Gmail sends one before
+                // its 535) with an error of its own: still a refused token.
+                if login.is_bearer() && err.message.contains("does not expect a challenge") {
+                    err.kind = ErrorKind::AuthFailed;
+                }
+                err
+            })?;
         Ok(session)
     }
 
@@ -458,7 +481,16 @@ pub async fn check_login(
     password: &str,
     limits: impl Into<Limits>,
 ) -> Result<()> {
-    SmtpSession::open(server, password, limits)
+    check_login_with(server, &Login::Password(password.to_owned()), limits).await
+}
+
+/// Like `check_login`, with a password or a token.
+pub async fn check_login_with(
+    server: &ServerConfig,
+    login: &Login,
+    limits: impl Into<Limits>,
+) -> Result<()> {
+    SmtpSession::open_with(server, login, limits)
         .await?
         .quit()
         .await;

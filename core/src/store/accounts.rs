@@ -6,10 +6,11 @@ use crate::model::{
     Account, AccountCapabilities, AccountConfig, Identity, MessageSummary, Pop3DeletePolicy,
     Protocol, RemoteContentScope, ServerConfig,
 };
+use crate::oauth::OAuthProvider;
 
 const ACCOUNT_COLUMNS: &str =
     "id, name, email, protocol, host, port, security, username, ca_file, server_capabilities, pop3_delete,
-     smtp_host, smtp_port, smtp_security, smtp_username";
+     smtp_host, smtp_port, smtp_security, smtp_username, oauth";
 
 fn account_from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
     let protocol: String = row.get(3)?;
@@ -54,6 +55,9 @@ fn account_from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
             .unwrap_or(Pop3DeletePolicy::Never),
         smtp,
         identities: Vec::new(),
+        // Written only from an `OAuthProvider`; unreadable JSON would mean a newer
+        // version's, and the login then says what is missing.
+        oauth: serde_json::from_str(&row.get::<_, String>(15)?).ok(),
     })
 }
 
@@ -93,6 +97,16 @@ impl Store {
         config: &AccountConfig,
         server_caps: &[String],
     ) -> Result<Account> {
+        self.insert_account_signed_in(config, server_caps, None)
+    }
+
+    /// A new account; with `oauth`, one that signs in with that provider.
+    pub fn insert_account_signed_in(
+        &self,
+        config: &AccountConfig,
+        server_caps: &[String],
+        oauth: Option<&OAuthProvider>,
+    ) -> Result<Account> {
         let id = self.write(|tx| {
             let exists: bool = tx.query_row(
                 "SELECT EXISTS (SELECT 1 FROM account WHERE name = ?1)",
@@ -108,8 +122,8 @@ impl Store {
             tx.execute(
                 "INSERT INTO account (name, email, protocol, host, port, security, username, ca_file,
                                       server_capabilities, pop3_delete,
-                                      smtp_host, smtp_port, smtp_security, smtp_username)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                                      smtp_host, smtp_port, smtp_security, smtp_username, oauth)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
                 params![
                     config.name,
                     config.email,
@@ -125,6 +139,9 @@ impl Store {
                     config.smtp.as_ref().map(|s| s.port).unwrap_or(0),
                     config.smtp.as_ref().map(|s| s.security.as_str()).unwrap_or(""),
                     config.smtp.as_ref().map(|s| s.username.as_str()).unwrap_or(""),
+                    oauth
+                        .map(|p| serde_json::to_string(p).unwrap_or_default())
+                        .unwrap_or_default(),
                 ],
             )?;
             let id = tx.last_insert_rowid();

@@ -391,6 +391,12 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (account_id, role)
     ) STRICT, WITHOUT ROWID;
     "#,
+    // 11: accounts that sign in with OAuth2: the provider's profile as JSON (endpoints,
+    // client id, scopes; no secret: the tokens live in the credential store). Empty for a
+    // password.
+    r#"
+    ALTER TABLE account ADD COLUMN oauth TEXT NOT NULL DEFAULT '';
+    "#,
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

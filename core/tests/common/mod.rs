@@ -7,6 +7,10 @@
 //! (`INBOX.Work.Projects`, `Work.Projects`). What a set-up lacks is asked of the server
 //! (`imap_offers`, `pop3_offers`) or of the harness (`harness_has`), and a test part that
 //! needs it is skipped with a line on stderr (`skip`), never passed silently.
+//!
+//! OAuth2 tests use `oauth_server()` instead: a second server (the default Dovecot set-up
+//! whatever `BREVDUE_TEST_SERVER` says, plus a real OAuth2 server, see `OAuthServer`),
+//! started only in the binaries that call it, so only they pay for its JVM.
 #![allow(dead_code)]
 
 pub mod faults;
@@ -96,9 +100,29 @@ pub struct MailServer {
     pub smtps_port: u16,
     pub ca_file: String,
     pub state_dir: String,
+    /// The OAuth2 server whose tokens this server takes (`oauth_server()` only).
+    pub oauth: Option<OAuthServer>,
     imap_capabilities: OnceLock<HashSet<String>>,
     pop3_capabilities: OnceLock<HashSet<String>>,
     _child: Child,
+}
+
+/// navikt's mock-oauth2-server (`tests/mailserver.py serve --oauth`), on 127.0.0.1 over
+/// plain HTTP. Each issuer has `/authorize` (a login form: the username posted becomes
+/// the token's `sub`, see `browser_sign_in`), `/token` (authorization code with or without
+/// PKCE, refresh), `/revoke` (refresh tokens, see `revoke`), `/introspect` and `/jwks`.
+/// Access tokens are RS256 JWTs with `azp` = the client id. Dovecot takes them over
+/// AUTHENTICATE XOAUTH2 and OAUTHBEARER (IMAP) and AUTH XOAUTH2 (POP3), checking the
+/// signature, the issuer, `exp` (strictly) and that `sub` is the user; the SMTP relay
+/// takes Gmail's AUTH XOAUTH2 and checks the same through the issuer's introspection.
+/// Passwords keep working (PLAIN, LOGIN).
+pub struct OAuthServer {
+    /// `http://127.0.0.1:PORT/default`: access tokens live an hour.
+    pub issuer: String,
+    /// `http://127.0.0.1:PORT/short`: access tokens live 5 s.
+    pub short_issuer: String,
+    /// The client id the servers know tokens by (`brevdue`).
+    pub client_id: String,
 }
 
 pub fn repo_root() -> PathBuf {
@@ -114,48 +138,69 @@ pub fn server() -> &'static MailServer {
             .get()
             .copied()
             .unwrap_or_else(SetUp::from_env);
-        let script = repo_root().join("tests/mailserver.py");
-        let mut child = Command::new("/usr/bin/python3")
-            .arg(script)
-            .arg("serve")
-            .args(set_up.harness_args())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start tests/mailserver.py");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .expect("read mail server info");
-        let info: Value = serde_json::from_str(&line)
-            .unwrap_or_else(|e| panic!("mail server did not start ({e}): {line:?}"));
-        let port = |k: &str| info[k].as_u64().unwrap() as u16;
-        let namespace = |k: &str| info["namespace"][k].as_str().unwrap().to_owned();
-        MailServer {
-            set_up,
-            prefix: namespace("prefix"),
-            separator: namespace("separator"),
-            features: info["features"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|f| f.as_str().unwrap().to_owned())
-                .collect(),
-            imap_capabilities: OnceLock::new(),
-            pop3_capabilities: OnceLock::new(),
-            host: info["host"].as_str().unwrap().to_owned(),
-            imap_port: port("imap_port"),
-            imaps_port: port("imaps_port"),
-            pop3_port: port("pop3_port"),
-            pop3s_port: port("pop3s_port"),
-            smtp_port: port("smtp_port"),
-            smtps_port: port("smtps_port"),
-            ca_file: info["ca_file"].as_str().unwrap().to_owned(),
-            state_dir: info["state_dir"].as_str().unwrap().to_owned(),
-            _child: child,
-        }
+        start_server(set_up, &[])
     })
+}
+
+/// The server with OAuth2 (`MailServer::oauth`, see `OAuthServer`), shared by every test
+/// in this binary: a second one, apart from `server()`, always the default Dovecot
+/// set-up. It stops when the binary exits.
+pub fn oauth_server() -> &'static MailServer {
+    static SERVER: OnceLock<MailServer> = OnceLock::new();
+    SERVER.get_or_init(|| start_server(SetUp::Dovecot, &["--oauth"]))
+}
+
+fn start_server(set_up: SetUp, extra_args: &[&str]) -> MailServer {
+    let script = repo_root().join("tests/mailserver.py");
+    let mut child = Command::new("/usr/bin/python3")
+        .arg(script)
+        .arg("serve")
+        .args(set_up.harness_args())
+        .args(extra_args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start tests/mailserver.py");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .expect("read mail server info");
+    let info: Value = serde_json::from_str(&line)
+        .unwrap_or_else(|e| panic!("mail server did not start ({e}): {line:?}"));
+    let port = |k: &str| info[k].as_u64().unwrap() as u16;
+    let namespace = |k: &str| info["namespace"][k].as_str().unwrap().to_owned();
+    MailServer {
+        set_up,
+        prefix: namespace("prefix"),
+        separator: namespace("separator"),
+        features: info["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f.as_str().unwrap().to_owned())
+            .collect(),
+        imap_capabilities: OnceLock::new(),
+        pop3_capabilities: OnceLock::new(),
+        host: info["host"].as_str().unwrap().to_owned(),
+        imap_port: port("imap_port"),
+        imaps_port: port("imaps_port"),
+        pop3_port: port("pop3_port"),
+        pop3s_port: port("pop3s_port"),
+        smtp_port: port("smtp_port"),
+        smtps_port: port("smtps_port"),
+        ca_file: info["ca_file"].as_str().unwrap().to_owned(),
+        state_dir: info["state_dir"].as_str().unwrap().to_owned(),
+        oauth: info["oauth"].as_object().map(|o| {
+            let field = |k: &str| o[k].as_str().unwrap().to_owned();
+            OAuthServer {
+                issuer: field("issuer"),
+                short_issuer: field("short_issuer"),
+                client_id: field("client_id"),
+            }
+        }),
+        _child: child,
+    }
 }
 
 pub const PASSWORD: &str = "s3cret-pw";
@@ -429,6 +474,107 @@ pub fn harness_has(feature: &str, what: &str) -> bool {
         );
     }
     has
+}
+
+/// A plain-HTTP client for the OAuth2 server that follows no redirect. A new one each
+/// time: a client's connections belong to the runtime that made them, and every test has
+/// its own.
+pub fn oauth_http() -> reqwest::Client {
+    // Built with rustls but no default crypto provider: TLS settings must be given.
+    let tls = (*brevdue_core::net::tls_config(None).expect("TLS settings")).clone();
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .expect("an HTTP client")
+}
+
+/// `pairs` as an `application/x-www-form-urlencoded` body.
+pub fn form_body(pairs: &[(&str, &str)]) -> String {
+    fn encode(text: &str) -> String {
+        text.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
+                    char::from(b).to_string()
+                }
+                b' ' => "+".to_owned(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    }
+    pairs
+        .iter()
+        .map(|(name, value)| format!("{}={}", encode(name), encode(value)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// POSTs a form to the OAuth2 server (no redirect followed); its answer's status and body.
+pub async fn post_form(url: &str, pairs: &[(&str, &str)]) -> (reqwest::StatusCode, String) {
+    let response = oauth_http()
+        .post(url)
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .body(form_body(pairs))
+        .send()
+        .await
+        .unwrap_or_else(|err| panic!("POST {url}: {err}"));
+    let status = response.status();
+    (status, response.text().await.unwrap_or_default())
+}
+
+/// What a browser does when `user` signs in on the OAuth2 server's page for
+/// `authorize_url`: POSTs the login form (to that URL, same query) with `username=user`.
+/// Returns the redirect it answers with (`Location`: the redirect URI with `code` and
+/// `state`), not followed. The user becomes the tokens' `sub`.
+pub async fn browser_sign_in(authorize_url: &str, user: &str) -> String {
+    let response = oauth_http()
+        .post(authorize_url)
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .body(form_body(&[("username", user)]))
+        .send()
+        .await
+        .unwrap_or_else(|err| panic!("POST {authorize_url}: {err}"));
+    let status = response.status();
+    let location = response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    match location {
+        Some(location) if status.is_redirection() => location,
+        _ => panic!(
+            "signing in as {user} at {authorize_url}: {status} without a redirect: {}",
+            response.text().await.unwrap_or_default()
+        ),
+    }
+}
+
+/// Revokes a refresh token at `issuer` (one of `OAuthServer`'s): refreshing with it fails
+/// from then on. Access tokens already issued stay valid until they expire.
+pub async fn revoke(issuer: &str, refresh_token: &str) {
+    let client_id = oauth_server()
+        .oauth
+        .as_ref()
+        .expect("the OAuth2 server")
+        .client_id
+        .clone();
+    let (status, body) = post_form(
+        &format!("{issuer}/revoke"),
+        &[
+            ("client_id", client_id.as_str()),
+            ("token", refresh_token),
+            ("token_type_hint", "refresh_token"),
+        ],
+    )
+    .await;
+    assert!(status.is_success(), "revoke at {issuer}: {status} {body}");
 }
 
 /// An engine in a fresh temporary directory.

@@ -56,7 +56,10 @@ pub fn draft(d: &AccountDraft) -> Value {
 }
 
 /// What `Engine::discover` found: the form filled in (`draft`), the other protocol's form
-/// (`alternatives`), the source, every source asked and whether it is unencrypted.
+/// (`alternatives`), the source, every source asked and whether it is unencrypted; the
+/// provider to sign in with instead of a password (`oauth`), or the advice id when the
+/// provider needs a sign-in this build has none for (`oauthUnavailable`, with the
+/// provider's name for its words in `oauthUnavailableName`).
 pub fn discovery(d: &Discovery) -> Value {
     json!({
         "source": d.source.as_str(),
@@ -64,5 +67,8 @@ pub fn discovery(d: &Discovery) -> Value {
         "alternatives": d.alternatives.iter().map(draft).collect::<Vec<_>>(),
         "tried": d.tried,
         "plaintext": d.plaintext,
+        "oauth": d.oauth,
+        "oauthUnavailable": d.oauth_unavailable.as_ref().map(|a| a.id.as_str()).unwrap_or(""),
+        "oauthUnavailableName": d.oauth_unavailable.as_ref().map(|a| a.detail.as_str()).unwrap_or(""),
     })
 }

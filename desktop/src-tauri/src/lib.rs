@@ -11,6 +11,7 @@ use brevdue_core::account_edit::AccountEdit;
 use brevdue_core::advice::Advice;
 use brevdue_core::compose::{parse_address_list, ComposeMode};
 use brevdue_core::live::{Diff, ListListener, LiveList, MessageQuery};
+use brevdue_core::oauth::{OAuthMechanism, OAuthProvider};
 use brevdue_core::reading::{safe_file_name, ReadingOptions};
 use brevdue_core::setup::AccountDraft;
 use brevdue_core::status::{StatusListener, StatusWatch, SyncStatus};
@@ -201,6 +202,8 @@ struct NewAccount {
     port: Option<u16>,
     security: Option<String>,
     username: Option<String>,
+    /// Absent for an account that signs in with OAuth2.
+    #[serde(default)]
     password: String,
     ca_file: Option<String>,
     smtp_host: Option<String>,
@@ -239,12 +242,9 @@ impl NewAccount {
     }
 }
 
-#[tauri::command]
-async fn add_account(state: State<'_, AppState>, account: NewAccount) -> CmdResult {
-    let password = account.password.clone();
-    let config = account.draft()?.resolve()?;
+/// Refuses before the engine logs in when the password or tokens could not be kept.
+fn need_keychain(state: &AppState) -> Result<(), CmdError> {
     if state.keychain.is_err() && !state.test_passwords {
-        // Say so before the engine logs in: the password could not be kept.
         return Err(CmdError {
             kind: ErrorKind::MissingCredentials,
             message: credentials::NO_KEYCHAIN.to_owned(),
@@ -255,9 +255,148 @@ async fn add_account(state: State<'_, AppState>, account: NewAccount) -> CmdResu
             problems: Vec::new(),
         });
     }
+    Ok(())
+}
+
+#[tauri::command]
+async fn add_account(state: State<'_, AppState>, account: NewAccount) -> CmdResult {
+    let password = account.password.clone();
+    let config = account.draft()?.resolve()?;
+    need_keychain(&state)?;
     let added = state.engine.add_account(config, password).await?;
     background(&state.engine, Some(added.name.clone()));
     Ok(json::value(&added))
+}
+
+// ---- OAuth2 sign-in (the system browser, back to the engine's loopback listener) ----
+
+/// The scopes asked of a custom issuer (a company's own identity server).
+const ISSUER_SCOPES: [&str; 3] = ["openid", "email", "offline_access"];
+
+/// The built-in providers this build can sign in with.
+#[tauri::command]
+async fn oauth_providers(state: State<'_, AppState>) -> CmdResult {
+    Ok(json::value(&state.engine.oauth_providers()))
+}
+
+/// A custom provider from the issuer's discovery document (the manual form's
+/// "Sign-in server" and "Client id").
+#[tauri::command]
+async fn oauth_provider_from_issuer(
+    state: State<'_, AppState>,
+    issuer: String,
+    client_id: String,
+) -> CmdResult {
+    let provider = state
+        .engine
+        .oauth_provider_from_issuer(
+            issuer.trim().to_owned(),
+            client_id.trim().to_owned(),
+            ISSUER_SCOPES.map(str::to_owned).to_vec(),
+            OAuthMechanism::Xoauth2,
+        )
+        .await?;
+    Ok(json::value(&provider))
+}
+
+/// Begins a sign-in: the engine listens on 127.0.0.1, the provider's page opens in the
+/// system browser (`$BROWSER`, else the system's opener). The start, with
+/// `browserError` set when no browser could be opened (the page is then shown to copy).
+#[tauri::command]
+async fn begin_sign_in(
+    state: State<'_, AppState>,
+    email: String,
+    provider: OAuthProvider,
+) -> CmdResult {
+    let start = state
+        .engine
+        .begin_sign_in(email.trim().to_owned(), provider, None)
+        .await?;
+    let mut value = json::value(&start);
+    if let Err(err) = brevdue_core::oauth::open_system_browser(&start.url) {
+        value["browserError"] = json::value(&CmdError::from(err));
+    }
+    Ok(value)
+}
+
+/// Finishes the sign-in `sign_in` (the start's `state`) for the account form (the same
+/// form and defaults as a password account): waits for the browser at the loopback
+/// listener, checks the servers take the token, saves. A failure saves nothing.
+#[tauri::command]
+async fn add_oauth_account(
+    state: State<'_, AppState>,
+    account: NewAccount,
+    sign_in: String,
+) -> CmdResult {
+    let config = account.draft()?.resolve()?;
+    need_keychain(&state)?;
+    let added = state
+        .engine
+        .add_oauth_account(config, sign_in, None)
+        .await?;
+    background(&state.engine, Some(added.name.clone()));
+    Ok(json::value(&added))
+}
+
+/// Finishes a new sign-in for the OAuth2 account `name` (its grant was refused or
+/// revoked), then syncs it.
+#[tauri::command]
+async fn sign_in_again(state: State<'_, AppState>, name: String, sign_in: String) -> CmdResult {
+    let account = state.engine.sign_in_again(name, sign_in, None).await?;
+    background(&state.engine, Some(account.name.clone()));
+    Ok(json::value(&account))
+}
+
+/// Cancels a sign-in the window waits for: tells the engine's loopback listener what a
+/// provider says when the user declines (`error=access_denied`), so the waiting command
+/// ends with the `oauth_cancelled` advice and the listener closes.
+#[tauri::command]
+async fn cancel_sign_in(redirect_uri: String, sign_in: String) -> CmdResult {
+    let request = cancel_request(&redirect_uri, &sign_in)?;
+    let port = loopback_port(&redirect_uri).ok_or_else(|| invalid("not a loopback sign-in"))?;
+    tauri::async_runtime::spawn_blocking(move || -> std::io::Result<()> {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
+        stream.write_all(request.as_bytes())?;
+        let _ = stream.read(&mut [0u8; 512]);
+        Ok(())
+    })
+    .await
+    .map_err(|err| invalid(err.to_string()))?
+    // Nothing listens any more: the sign-in already ended.
+    .or_else(|err| match err.kind() {
+        std::io::ErrorKind::ConnectionRefused => Ok(()),
+        _ => Err(invalid(format!("cannot cancel the sign-in: {err}"))),
+    })?;
+    Ok(Value::Null)
+}
+
+/// The port of the engine's loopback redirect URI (`http://127.0.0.1:PORT/`), nothing else.
+fn loopback_port(redirect_uri: &str) -> Option<u16> {
+    redirect_uri
+        .strip_prefix("http://127.0.0.1:")?
+        .strip_suffix('/')?
+        .parse()
+        .ok()
+}
+
+/// The browser's request that declines the sign-in `state` at the loopback listener.
+fn cancel_request(redirect_uri: &str, state: &str) -> Result<String, CmdError> {
+    let port = loopback_port(redirect_uri).ok_or_else(|| invalid("not a loopback sign-in"))?;
+    let state: String = state
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    Ok(format!(
+        "GET /?error=access_denied&state={state} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
+         Connection: close\r\n\r\n"
+    ))
 }
 
 /// Finds the settings for `email` (`Engine::discover`: provider autoconfig, ISPDB, MX,
@@ -747,6 +886,12 @@ pub fn run() {
             accounts,
             add_account,
             discover_account,
+            oauth_providers,
+            oauth_provider_from_issuer,
+            begin_sign_in,
+            add_oauth_account,
+            sign_in_again,
+            cancel_sign_in,
             edit_account,
             choose_special_folder,
             remove_account,
@@ -854,6 +999,34 @@ mod tests {
         sent["password"] = json!("x");
         let back = form(sent).draft().unwrap();
         assert_eq!(back, found);
+    }
+
+    #[test]
+    fn a_cancel_goes_only_to_the_loopback_listener() {
+        assert_eq!(loopback_port("http://127.0.0.1:4711/"), Some(4711));
+        for other in [
+            "http://evil.test:4711/",
+            "https://127.0.0.1:4711/",
+            "app.brevdue.android:/oauth2redirect",
+            "http://127.0.0.1:x/",
+        ] {
+            assert_eq!(loopback_port(other), None, "{other}");
+            assert!(cancel_request(other, "s").is_err(), "{other}");
+        }
+        let request = cancel_request("http://127.0.0.1:4711/", "a b&c").unwrap();
+        assert!(
+            request.starts_with("GET /?error=access_denied&state=a%20b%26c HTTP/1.1\r\n"),
+            "{request}"
+        );
+        assert!(request.ends_with("\r\n\r\n"), "{request}");
+    }
+
+    #[test]
+    fn an_oauth_form_needs_no_password() {
+        let draft = form(json!({"email": "carol@example.test", "host": "imap.example.test", "username": "carol"}))
+            .draft()
+            .unwrap();
+        assert_eq!(draft.username.as_deref(), Some("carol"));
     }
 
     #[test]

@@ -38,6 +38,8 @@ final class AppModel: ObservableObject {
     let session: BrevdueSession
     let accounts: AccountsViewModel
     let status: SyncStatusViewModel
+    /// The system browser for OAuth2 sign-ins (ASWebAuthenticationSession).
+    let browser: OAuthBrowser = WebAuthenticationBrowser()
 
     private init() {
         let support = FileManager.default.urls(for: .applicationSupportDirectory, in: .userDomainMask)[0]

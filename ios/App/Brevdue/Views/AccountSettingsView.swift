@@ -3,16 +3,24 @@ import SwiftUI
 
 /// One account's settings: password, servers, SMTP, display name, POP3 policy
 /// (`editAccount`: a new password or server is checked first; a refusal keeps the form as
-/// typed), the Sent folder (`chooseSpecialFolder`) and removing the account.
+/// typed), the Sent folder (`chooseSpecialFolder`) and removing the account. An OAuth2
+/// account shows the provider it signs in with and "Sign in again" (the page in
+/// `browser`) instead of the password.
 struct AccountSettingsView: View {
     @StateObject private var settings: AccountSettingsViewModel
+    let browser: OAuthBrowser
     let onRemoved: () -> Void
     @Environment(\.dismiss) private var dismiss
     @State private var confirmingRemove = false
 
-    init(session: BrevdueSession, account: Account, onRemoved: @escaping () -> Void) {
+    init(session: BrevdueSession, account: Account, browser: OAuthBrowser, onRemoved: @escaping () -> Void) {
         _settings = StateObject(wrappedValue: AccountSettingsViewModel(session: session, account: account))
+        self.browser = browser
         self.onRemoved = onRemoved
+    }
+
+    private func signInAgain() {
+        Task { await settings.signInAgain(browser: browser) }
     }
 
     private func text(_ path: WritableKeyPath<AccountSettingsForm, String>) -> Binding<String> {
@@ -42,6 +50,14 @@ struct AccountSettingsView: View {
                 Section {
                     Label(error.userMessage(), systemImage: "exclamationmark.circle")
                         .foregroundStyle(.red)
+                    // The provider no longer takes the sign-in: the action that fixes it.
+                    if error.needsSignInAgain, state.signsInWith != nil {
+                        Button("Sign in again", action: signInAgain).disabled(state.busy)
+                    }
+                }
+            } else if state.signedInAgain {
+                Section {
+                    Label("Signed in again", systemImage: "checkmark.circle").foregroundStyle(.green)
                 }
             } else if state.saved {
                 Section {
@@ -51,7 +67,12 @@ struct AccountSettingsView: View {
             Section("You") {
                 LabeledContent("E-mail address", value: state.account.email)
                 TextField("Name shown to others", text: text(\.displayName))
-                SecureField("New password (blank: unchanged)", text: text(\.password))
+                if let provider = state.signsInWith {
+                    Label("Signs in with \(provider.name)", systemImage: "person.badge.key")
+                    Button("Sign in again", action: signInAgain).disabled(state.busy)
+                } else {
+                    SecureField("New password (blank: unchanged)", text: text(\.password))
+                }
             }
             Section("Incoming mail") {
                 LabeledContent("Protocol", value: state.account.protocol == .pop3 ? "POP3" : "IMAP")

@@ -3,17 +3,31 @@ import SwiftUI
 
 /// "Add account": address + password and one "Continue" (the engine's discovery; no
 /// password is sent), then what was found to confirm, or every field by hand. The engine
-/// checks the login before saving.
+/// checks the login before saving. When the provider signs in on its own page (the
+/// discovery's OAuth2 provider, or an issuer entered by hand), "Add" is "Sign in with …":
+/// the page in `browser`, then the same "added" path.
 struct AccountSetupView: View {
     @StateObject private var setup: AccountSetupViewModel
+    let browser: OAuthBrowser
     let onAdded: () -> Void
     @Environment(\.dismiss) private var dismiss
     @State private var email = ""
     @State private var password = ""
 
-    init(session: BrevdueSession, onAdded: @escaping () -> Void) {
+    init(session: BrevdueSession, browser: OAuthBrowser, onAdded: @escaping () -> Void) {
         _setup = StateObject(wrappedValue: AccountSetupViewModel(session: session))
+        self.browser = browser
         self.onAdded = onAdded
+    }
+
+    /// The sign-in through the provider's page, then the same path as "Add".
+    private func signIn() {
+        Task {
+            if await setup.signIn(browser: browser) != nil {
+                onAdded()
+                dismiss()
+            }
+        }
     }
 
     var body: some View {
@@ -21,7 +35,7 @@ struct AccountSetupView: View {
             Group {
                 switch setup.state.step {
                 case .address: addressForm
-                case .confirm: ConfirmDiscoveryView(setup: setup)
+                case .confirm: ConfirmDiscoveryView(setup: setup, signIn: signIn)
                 case .manual: ManualAccountForm(setup: setup)
                 }
             }
@@ -38,6 +52,8 @@ struct AccountSetupView: View {
                             Task { await setup.discover(email: email, password: password) }
                         }
                         .disabled(email.isEmpty)
+                    } else if setup.state.addsWithSignIn {
+                        Button("Sign in", action: signIn)
                     } else {
                         Button("Add") {
                             Task {
@@ -62,7 +78,10 @@ struct AccountSetupView: View {
                 SecureField("Password", text: $password)
                     .textContentType(.password)
             } footer: {
-                Text("Brevdue looks up your provider's settings. Your password is sent only when you confirm them.")
+                VStack(alignment: .leading, spacing: 4) {
+                    Text("Brevdue looks up your provider's settings. Your password is sent only when you confirm them.")
+                    Text("Some providers sign you in on their own page instead; then no password is needed.")
+                }
             }
             Section {
                 Button("Enter settings by hand") {
@@ -77,6 +96,8 @@ struct AccountSetupView: View {
 /// What discovery found, to confirm: servers, source, the POP-or-IMAP advice.
 private struct ConfirmDiscoveryView: View {
     @ObservedObject var setup: AccountSetupViewModel
+    /// "Sign in with {name}": the provider's page, then the account is added.
+    let signIn: () -> Void
 
     var body: some View {
         let state = setup.state
@@ -85,6 +106,33 @@ private struct ConfirmDiscoveryView: View {
                 Section("Found") {
                     LabeledContent("Source", value: sourceName(discovery.source))
                     LabeledContent("Address", value: state.form.email)
+                }
+                if let provider = state.offeredSignIn {
+                    // No password: the provider's own page signs the user in.
+                    Section {
+                        Button(action: signIn) {
+                            Label("Sign in with \(provider.name)", systemImage: "person.badge.key")
+                        }
+                        .disabled(state.busy)
+                    } footer: {
+                        Text("You sign in on \(provider.name)'s own page; Brevdue never sees your password.")
+                    }
+                } else {
+                    if let advice = state.signInUnavailableAdvice {
+                        Section {
+                            Label(localized(advice), systemImage: "key")
+                                .foregroundStyle(.orange)
+                        }
+                    }
+                    Section {
+                        SecureField(
+                            "Password",
+                            text: Binding(
+                                get: { setup.state.form.password },
+                                set: { v in setup.edit { $0.password = v } })
+                        )
+                        .textContentType(.password)
+                    }
                 }
                 if state.choices.count > 1 {
                     Section {
@@ -185,7 +233,11 @@ struct ManualAccountForm: View {
                     .textContentType(.emailAddress).keyboardType(.emailAddress)
                     .textInputAutocapitalization(.never).autocorrectionDisabled()
                 TextField("Name shown to others", text: text(\.displayName))
-                SecureField("Password", text: text(\.password))
+                if setup.state.needsPassword {
+                    SecureField("Password", text: text(\.password))
+                } else if let provider = setup.state.offeredSignIn, !form.usesCustomSignIn {
+                    Label("Signs in with \(provider.name)", systemImage: "person.badge.key")
+                }
             }
             Section {
                 Picker("Protocol", selection: value(\.protocolKind)) {
@@ -228,6 +280,17 @@ struct ManualAccountForm: View {
                     .textInputAutocapitalization(.never).autocorrectionDisabled()
             } footer: {
                 Text("Only for a server with its own certificate authority.")
+            }
+            Section {
+                TextField("Sign-in server (OAuth2 issuer)", text: text(\.oauthIssuer))
+                    .keyboardType(.URL)
+                    .textInputAutocapitalization(.never).autocorrectionDisabled()
+                TextField("Client id", text: text(\.oauthClientId))
+                    .textInputAutocapitalization(.never).autocorrectionDisabled()
+            } header: {
+                Text("Sign-in (OAuth2, optional)")
+            } footer: {
+                Text("For a company's own sign-in: with both filled in, you sign in on that server's page instead of with a password.")
             }
         }
     }

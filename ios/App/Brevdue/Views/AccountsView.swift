@@ -8,7 +8,8 @@ struct AccountsView: View {
 
     var body: some View {
         NavigationStack {
-            AccountsList(accounts: model.accounts, status: model.status, adding: $adding)
+            AccountsList(
+                accounts: model.accounts, status: model.status, browser: model.browser, adding: $adding)
                 .navigationTitle("Mail")
                 .toolbar {
                     ToolbarItem(placement: .primaryAction) {
@@ -20,7 +21,7 @@ struct AccountsView: View {
                 }
                 .sheet(isPresented: $adding) {
                     // A new flow each time the sheet opens.
-                    AccountSetupView(session: model.session) {
+                    AccountSetupView(session: model.session, browser: model.browser) {
                         Task { await model.accounts.load() }
                     }
                 }
@@ -32,14 +33,16 @@ struct AccountsView: View {
 private struct AccountsList: View {
     @ObservedObject var accounts: AccountsViewModel
     @ObservedObject var status: SyncStatusViewModel
+    let browser: OAuthBrowser
     @Binding var adding: Bool
     @State private var editing: Account?
 
     var body: some View {
         List {
-            SyncStatusSection(status: status) { name in
-                editing = accounts.state.accounts.first { $0.name == name }
-            }
+            SyncStatusSection(
+                status: status,
+                openSettings: { name in editing = accounts.state.accounts.first { $0.name == name } },
+                browser: browser)
             Section("Accounts") {
                 if accounts.state.accounts.isEmpty {
                     Button("Add an account") { adding = true }
@@ -75,7 +78,7 @@ private struct AccountsList: View {
             }
         }
         .navigationDestination(item: $editing) { account in
-            AccountSettingsView(session: accounts.session, account: account) {
+            AccountSettingsView(session: accounts.session, account: account, browser: browser) {
                 Task { await accounts.load() }
             }
         }

@@ -7,6 +7,8 @@ struct SyncStatusSection: View {
     @ObservedObject var status: SyncStatusViewModel
     /// Opens an account's settings (for `sent_folder_created`: choose another Sent folder).
     var openSettings: ((String) -> Void)? = nil
+    /// The system browser, for "Sign in again" on a problem that needs it.
+    var browser: OAuthBrowser? = nil
 
     var body: some View {
         let state = status.state
@@ -55,9 +57,18 @@ struct SyncStatusSection: View {
                     Label("\(outbox) in the outbox", systemImage: "tray.and.arrow.up")
                 }
                 ForEach(state.problems.sorted(by: { $0.key < $1.key }), id: \.key) { account, problem in
-                    Text("\(account): \(localized(problem.advice, fallback: problem.message))")
-                        .font(.caption)
-                        .foregroundStyle(problem.kind == .network || problem.kind == .timeout ? Color.secondary : Color.red)
+                    VStack(alignment: .leading) {
+                        Text("\(account): \(localized(problem.advice, fallback: problem.message))")
+                            .font(.caption)
+                            .foregroundStyle(problem.kind == .network || problem.kind == .timeout ? Color.secondary : Color.red)
+                        // The provider no longer takes the account's sign-in (oauth_sign_in_again).
+                        if problem.needsSignInAgain, let browser {
+                            Button("Sign in again") {
+                                Task { await status.signInAgain(account, browser: browser) }
+                            }
+                            .font(.caption).buttonStyle(.borderless)
+                        }
+                    }
                 }
                 if let error = state.lastError {
                     Text(error.userMessage()).font(.caption).foregroundStyle(.red)

@@ -75,6 +75,21 @@ public struct AccountSettingsState: Sendable {
     public var saved = false
     /// The account is gone (the screen closes).
     public var removed = false
+    /// A new OAuth2 sign-in begun ("Sign in again"): the page to open is `signInUrl`.
+    public var signIn: OAuthStart? = nil
+    /// The last "Sign in again" went through.
+    public var signedInAgain = false
+
+    /// The provider this account signs in with ("Signs in with {name}" instead of the
+    /// password field); nil for a password account.
+    public var signsInWith: OAuthProvider? { account.oauth }
+
+    /// The page to open in the browser for the sign-in begun.
+    public var signInUrl: URL? { signIn.flatMap { URL(string: $0.url) } }
+
+    /// "Sign in again" is what fixes the error shown (`oauth_sign_in_again`); it is
+    /// offered for every OAuth2 account anyway.
+    public var errorNeedsSignInAgain: Bool { error?.needsSignInAgain ?? false }
 
     /// The folder that has `role` now.
     public func folder(for role: FolderRole) -> Folder? {
@@ -162,6 +177,81 @@ public final class AccountSettingsViewModel: ViewModel<AccountSettingsState>, @u
             update { $0.folders = folders }
             return true
         } catch {
+            update { $0.error = asBrevdueError(error) }
+            return false
+        }
+    }
+
+    // MARK: OAuth2: "Sign in again"
+
+    /// Begins a new sign-in with the account's provider (after its grant was refused or
+    /// revoked). Returns the page to open (also `state.signInUrl`); nil with
+    /// `state.error` for a password account or when it cannot start.
+    @discardableResult
+    public func beginSignInAgain() async -> URL? {
+        let account = state.account
+        update { $0.busy = true; $0.error = nil; $0.signIn = nil; $0.signedInAgain = false }
+        do {
+            guard let provider = account.oauth else {
+                throw BrevdueError.invalidInput(
+                    Advice(id: "invalid_input", detail: account.name),
+                    "\(account.name) signs in with a password")
+            }
+            let start = try await session.engine.beginSignIn(
+                email: account.email, provider: provider, redirectUri: OAuthSignIn.redirectUri)
+            update { $0.busy = false; $0.signIn = start }
+            return URL(string: start.url)
+        } catch {
+            update { $0.busy = false; $0.error = asBrevdueError(error) }
+            return nil
+        }
+    }
+
+    /// Finishes "Sign in again" with the address the browser was sent back to: the core
+    /// checks the servers take the new token before it replaces the old. True when done.
+    @discardableResult
+    public func finishSignInAgain(redirectUrl: String) async -> Bool {
+        let current = state
+        guard let start = current.signIn else {
+            update {
+                $0.error = .invalidInput(Advice(id: "invalid_input", detail: ""), "no sign-in was begun")
+            }
+            return false
+        }
+        update { $0.busy = true; $0.error = nil }
+        do {
+            let account = try await session.engine.signInAgain(
+                name: current.account.name, state: start.state, redirectUrl: redirectUrl)
+            update {
+                $0.busy = false
+                $0.signIn = nil
+                $0.account = account
+                $0.form = AccountSettingsForm(account: account)
+                $0.signedInAgain = true
+            }
+            return true
+        } catch {
+            update { $0.busy = false; $0.signIn = nil; $0.error = asBrevdueError(error) }
+            return false
+        }
+    }
+
+    /// The user closed the sign-in page: the core forgets the sign-in and says so
+    /// (`oauth_cancelled`); the account keeps what it had.
+    public func cancelSignInAgain() async {
+        guard let start = state.signIn else { return }
+        _ = await finishSignInAgain(redirectUrl: OAuthSignIn.cancelledRedirect(for: start))
+    }
+
+    /// "Sign in again": begin, the browser, finish.
+    @discardableResult
+    public func signInAgain(browser: OAuthBrowser) async -> Bool {
+        guard await beginSignInAgain() != nil, let start = state.signIn else { return false }
+        do {
+            let redirect = try await OAuthSignIn.redirect(for: start, browser: browser)
+            return await finishSignInAgain(redirectUrl: redirect)
+        } catch {
+            await cancelSignInAgain()
             update { $0.error = asBrevdueError(error) }
             return false
         }

@@ -46,6 +46,41 @@ public struct AccountSetupState: Sendable {
     public var error: BrevdueError? = nil
     /// The account added, when the flow is done.
     public var added: Account? = nil
+    /// An OAuth2 sign-in begun (`beginSignIn`): the page to open is `signInUrl`; it ends
+    /// with `finishSignIn(redirectUrl:)` or `cancelSignIn()`.
+    public var signIn: OAuthStart? = nil
+    /// The provider of the sign-in begun (the discovery's, or the custom issuer's).
+    public var signInProvider: OAuthProvider? = nil
+
+    /// The page to open in the browser for the sign-in begun.
+    public var signInUrl: URL? { signIn.flatMap { URL(string: $0.url) } }
+
+    /// The provider the confirmation offers "Sign in with {name}" for, instead of a
+    /// password (the core found Google, Microsoft, Yahoo or AOL and this build can sign
+    /// in with it).
+    public var offeredSignIn: OAuthProvider? { discovery?.oauth }
+
+    /// The provider needs its own sign-in but this build has none for it
+    /// (`oauth_not_built_in`, detail: the provider's name): use an app password.
+    public var signInUnavailableAdvice: Advice? { discovery?.oauthUnavailable }
+
+    /// "Add" signs in through a browser instead of sending a password: the manual
+    /// screen's issuer and client id are filled, or the discovery offered a provider
+    /// (and, by hand, the incoming server is still the one it found).
+    public var addsWithSignIn: Bool {
+        switch step {
+        case .address: return false
+        case .confirm: return offeredSignIn != nil
+        case .manual:
+            if form.usesCustomSignIn { return true }
+            guard let discovery, discovery.oauth != nil else { return false }
+            return form.host == (discovery.draft.host ?? "")
+        }
+    }
+
+    /// The password is needed (the address screen may leave it blank for a provider that
+    /// signs in through its own page).
+    public var needsPassword: Bool { !addsWithSignIn }
 
     /// The confirmation's "POP or IMAP?" help when the provider offers both.
     public var protocolAdvice: Advice? {
@@ -67,7 +102,10 @@ public struct AccountSetupState: Sendable {
 }
 
 /// The "add account" flow: address + password → `engine.discover` → confirmation →
-/// `resolveAccount` + `engine.addAccount`; or every field by hand. Every default and
+/// `resolveAccount` + `engine.addAccount`; or every field by hand. When the discovery
+/// offers an OAuth2 provider (or the manual fields name an issuer and client id), "Add"
+/// is a sign-in instead: `beginSignIn` → the page in the browser → `finishSignIn(redirectUrl:)`
+/// → `engine.addOauthAccount` (or `signIn(browser:)` for all three). Every default and
 /// every rule is the core's; this holds the screens' state.
 public final class AccountSetupViewModel: ViewModel<AccountSetupState>, @unchecked Sendable {
     public let session: BrevdueSession
@@ -110,8 +148,10 @@ public final class AccountSetupViewModel: ViewModel<AccountSetupState>, @uncheck
     /// Uses one of `state.choices` (POP3 instead of IMAP, for example).
     public func choose(_ draft: AccountDraft) {
         update {
-            let password = $0.form.password
-            $0.form = AccountForm(draft: draft, password: password)
+            let old = $0.form
+            $0.form = AccountForm(draft: draft, password: old.password)
+            $0.form.oauthIssuer = old.oauthIssuer
+            $0.form.oauthClientId = old.oauthClientId
         }
     }
 
@@ -139,10 +179,7 @@ public final class AccountSetupViewModel: ViewModel<AccountSetupState>, @uncheck
     @discardableResult
     public func confirm() async -> Account? {
         let current = state
-        if current.step == .confirm, let advice = current.plaintextAdvice, !current.plaintextChosen {
-            update { $0.error = .invalidInput(advice, "only unencrypted servers were found") }
-            return nil
-        }
+        guard plaintextAccepted(current) else { return nil }
         update { $0.busy = true; $0.error = nil }
         do {
             let config = try current.form.config()
@@ -152,6 +189,105 @@ public final class AccountSetupViewModel: ViewModel<AccountSetupState>, @uncheck
             return account
         } catch {
             update { $0.busy = false; $0.error = asBrevdueError(error) }
+            return nil
+        }
+    }
+
+    /// A plain-only discovery needs `choosePlaintext(true)` before anything is sent.
+    private func plaintextAccepted(_ current: AccountSetupState) -> Bool {
+        if current.step == .confirm, let advice = current.plaintextAdvice, !current.plaintextChosen {
+            update { $0.error = .invalidInput(advice, "only unencrypted servers were found") }
+            return false
+        }
+        return true
+    }
+
+    // MARK: OAuth2 sign-in
+
+    /// Begins the sign-in "Add" makes when `state.addsWithSignIn`: with the custom issuer of
+    /// the manual fields (its discovery document, scopes `OAuthSignIn.customScopes`,
+    /// XOAUTH2), else with the provider the discovery offered. Returns the page to open in
+    /// the browser (also `state.signInUrl`); nil with `state.error` when it cannot start.
+    @discardableResult
+    public func beginSignIn() async -> URL? {
+        let current = state
+        guard plaintextAccepted(current) else { return nil }
+        update { $0.busy = true; $0.error = nil; $0.signIn = nil; $0.signInProvider = nil }
+        do {
+            // The form must make an account before the user goes to the browser.
+            _ = try current.form.config()
+            let provider: OAuthProvider
+            if current.step == .manual, current.form.usesCustomSignIn {
+                provider = try await session.engine.oauthProviderFromIssuer(
+                    issuer: current.form.oauthIssuer.trimmingCharacters(in: .whitespaces),
+                    clientId: current.form.oauthClientId.trimmingCharacters(in: .whitespaces),
+                    scopes: OAuthSignIn.customScopes, mechanism: .xoauth2)
+            } else if let offered = current.offeredSignIn, current.addsWithSignIn {
+                provider = offered
+            } else {
+                throw BrevdueError.invalidInput(
+                    Advice(id: "invalid_input", detail: current.form.email),
+                    "this account signs in with a password")
+            }
+            let start = try await session.engine.beginSignIn(
+                email: current.form.email, provider: provider, redirectUri: OAuthSignIn.redirectUri)
+            update {
+                $0.busy = false
+                $0.signIn = start
+                $0.signInProvider = provider
+            }
+            return URL(string: start.url)
+        } catch {
+            update { $0.busy = false; $0.error = asBrevdueError(error) }
+            return nil
+        }
+    }
+
+    /// Finishes the sign-in begun with the address the browser was sent back to: the core
+    /// exchanges the code, checks that the servers take the token, and saves the account
+    /// (`state.added`, as for a password). A failure (a refusal, `oauth_cancelled`) saves
+    /// nothing and is `state.error`; the sign-in is over either way.
+    @discardableResult
+    public func finishSignIn(redirectUrl: String) async -> Account? {
+        let current = state
+        guard let start = current.signIn else {
+            update {
+                $0.error = .invalidInput(
+                    Advice(id: "invalid_input", detail: ""), "no sign-in was begun")
+            }
+            return nil
+        }
+        update { $0.busy = true; $0.error = nil }
+        do {
+            let config = try current.form.config()
+            let account = try await session.engine.addOauthAccount(
+                config: config, state: start.state, redirectUrl: redirectUrl)
+            update { $0.busy = false; $0.signIn = nil; $0.added = account }
+            return account
+        } catch {
+            update { $0.busy = false; $0.signIn = nil; $0.error = asBrevdueError(error) }
+            return nil
+        }
+    }
+
+    /// The user closed the sign-in page: the core is told the way a provider tells a
+    /// refusal, so it forgets the sign-in and `state.error` is its `oauth_cancelled`.
+    public func cancelSignIn() async {
+        guard let start = state.signIn else { return }
+        _ = await finishSignIn(redirectUrl: OAuthSignIn.cancelledRedirect(for: start))
+    }
+
+    /// "Sign in with {name}" (or "Add" by hand with an issuer): begin, the browser, finish.
+    @discardableResult
+    public func signIn(browser: OAuthBrowser) async -> Account? {
+        guard await beginSignIn() != nil, let start = state.signIn else { return nil }
+        do {
+            let redirect = try await OAuthSignIn.redirect(for: start, browser: browser)
+            return await finishSignIn(redirectUrl: redirect)
+        } catch {
+            // The browser could not be shown: forget the sign-in here and in the core.
+            await cancelSignIn()
+            update { $0.error = asBrevdueError(error) }
             return nil
         }
     }

@@ -20,8 +20,19 @@ public struct AccountForm: Equatable, Sendable {
     public var smtpPort: UInt16? = nil
     public var smtpSecurity: Security? = nil
     public var smtpUsername: String? = nil
+    /// The manual fields for a company's own OAuth2 sign-in: its issuer (OpenID discovery)
+    /// and the app's client id there. Both filled: the account signs in through it instead
+    /// of with a password.
+    public var oauthIssuer = ""
+    public var oauthClientId = ""
 
     public init() {}
+
+    /// Both OAuth2 fields are filled in.
+    public var usesCustomSignIn: Bool {
+        !oauthIssuer.trimmingCharacters(in: .whitespaces).isEmpty
+            && !oauthClientId.trimmingCharacters(in: .whitespaces).isEmpty
+    }
 
     public func draft() -> AccountDraft {
         func text(_ value: String) -> String? { value.isEmpty ? nil : value }

@@ -225,6 +225,22 @@ public final class SyncStatusViewModel: ViewModel<SyncStatusState>, @unchecked S
 
     public func dismissAdvisory(_ account: String) { update { $0.advisories[account] = nil } }
 
+    /// "Sign in again" where a sync problem says the provider no longer accepts the
+    /// account's sign-in (`Problem.needsSignInAgain`): a new sign-in in `browser`, then a
+    /// sync. True when the provider's servers took the new sign-in.
+    @discardableResult
+    public func signInAgain(_ account: String, browser: OAuthBrowser) async -> Bool {
+        do {
+            _ = try await session.signInAgain(account: account, browser: browser)
+        } catch {
+            update { $0.lastError = asBrevdueError(error) }
+            return false
+        }
+        update { $0.lastError = nil }
+        await sync(account: account)
+        return true
+    }
+
     /// Events that are announcements rather than status: advice, new mail, refusals.
     func handle(_ event: Event) {
         switch event {

@@ -27,8 +27,11 @@ import kotlinx.coroutines.launch
 class MailViewModel(app: Application) : AndroidViewModel(app) {
     private val mail = app.mail
     val accounts = AccountsViewModel(mail, viewModelScope)
-    val setup = AccountSetupViewModel(mail, accounts)
-    val settings = AccountSettingsViewModel(mail, accounts)
+
+    /** Where OAuth2 sign-in pages open (a Custom Tab); the activity attaches itself. */
+    val browser = CustomTabBrowser(app)
+    val setup = AccountSetupViewModel(mail, accounts, browser)
+    val settings = AccountSettingsViewModel(mail, accounts, browser)
     val sync = SyncViewModel(mail, viewModelScope)
     val folders = FoldersViewModel(mail, viewModelScope)
     val list = MessageListViewModel(mail, viewModelScope)
@@ -70,6 +73,28 @@ class MailViewModel(app: Application) : AndroidViewModel(app) {
         folders.show(name)
         list.show(name, folders.state.value.selected)
         sync.sync(name)
+    }
+
+    /**
+     * The provider sent the browser back to the app ([OAuthRedirectActivity]): the sign-in
+     * its `state` belongs to finishes. A new account then takes the same way as one added
+     * with a password (the mailbox, its first sync); "sign in again" syncs the account.
+     */
+    fun signInRedirect(url: String) = act {
+        val forSetup = setup.state.value.signIn
+        val forSettings = settings.state.value.signIn
+        // The one whose state it carries; else the one waiting (the engine then says what is wrong).
+        if (forSetup?.answeredBy(url) == true || (forSetup != null && forSettings == null)) {
+            if (setup.finishSignIn(url) != null) screen = Screen.Mailbox
+        } else if (forSettings != null) {
+            val account = settings.finishSignInAgain(url)
+            if (account != null) sync.sync(account.name)
+        }
+    }
+
+    /** "Sign in again" offered with an `oauth_sign_in_again` error: the account's settings, signing in. */
+    fun signInAgain(account: String) {
+        screen = Screen.Settings(account, signInAgain = true)
     }
 
     /** The Inbox of every account in one list. */

@@ -1,6 +1,7 @@
 package app.brevdue.android
 
 import android.Manifest
+import android.content.Intent
 import android.os.Build
 import android.os.Bundle
 import androidx.activity.ComponentActivity
@@ -35,7 +36,8 @@ sealed interface Screen {
     data object Composer : Screen
     data object Search : Screen
     data object Changes : Screen
-    data class Settings(val account: String) : Screen
+    /** [signInAgain]: the screen begins "sign in again" as it opens (offered with that advice). */
+    data class Settings(val account: String, val signInAgain: Boolean = false) : Screen
 }
 
 class MainActivity : ComponentActivity() {
@@ -48,8 +50,10 @@ class MainActivity : ComponentActivity() {
                 .launch(Manifest.permission.POST_NOTIFICATIONS)
         }
         val files = AndroidFiles(this) // registers its pickers: before the activity starts
+        model.browser.attach(this)
         if (savedInstanceState == null) {
             intent.getLongExtra(EXTRA_MESSAGE, -1L).takeIf { it >= 0 }?.let { model.screen = Screen.Reader(it) }
+            signInRedirect(intent)
         }
         setContent {
             // Dark mode follows the system's.
@@ -76,13 +80,32 @@ class MainActivity : ComponentActivity() {
                     Screen.Composer -> ComposerScreen(model, files, onDone = back)
                     Screen.Search -> SearchScreen(model, onBack = back, open = { model.screen = Screen.Reader(it) })
                     Screen.Changes -> ChangesScreen(model, onBack = back)
-                    is Screen.Settings -> AccountSettingsScreen(model, s.account, onBack = back, onRemoved = {
+                    is Screen.Settings -> AccountSettingsScreen(model, s.account, s.signInAgain, onBack = back, onRemoved = {
                         account = null
                         back()
                     })
                 }
             }
         }
+    }
+
+    /** The sign-in's redirect, handed over by [OAuthRedirectActivity] (the Custom Tab above is gone). */
+    override fun onNewIntent(intent: Intent) {
+        super.onNewIntent(intent)
+        setIntent(intent)
+        signInRedirect(intent)
+    }
+
+    private fun signInRedirect(intent: Intent?) {
+        if (intent?.action != OAuthRedirectActivity.ACTION_SIGN_IN_REDIRECT) return
+        intent.data?.toString()?.let(model::signInRedirect)
+        // Handled once: a recreated activity must not finish it again.
+        setIntent(Intent(this, MainActivity::class.java))
+    }
+
+    override fun onDestroy() {
+        model.browser.detach(this)
+        super.onDestroy()
     }
 
     companion object {

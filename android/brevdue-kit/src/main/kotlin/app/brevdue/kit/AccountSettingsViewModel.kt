@@ -77,23 +77,45 @@ data class SettingsState(
     /** The account is gone (the screen closes). */
     val removed: Boolean = false,
     val error: UiError? = null,
+    /** "Sign in again" open in the browser, waiting for the redirect. */
+    val signIn: SignIn? = null,
+    /** The last "sign in again" went through. */
+    val signedInAgain: Boolean = false,
 ) {
     val isPop3: Boolean get() = account?.protocol == Protocol.POP3
+
+    /** "Signs in with {name}": the OAuth2 provider's name, or null for a password account. */
+    val signsInWith: String? get() = account?.oauth?.name
+
+    /** The page to open for "sign in again" (null when none is in progress). */
+    val signInUrl: String? get() = signIn?.url
     val sentFolder: String? get() = folders.firstOrNull { it.role == FolderRole.SENT }?.name
 }
 
 /**
  * One account's settings: password, servers, SMTP, display name, the POP3 policy
  * (`engine.editAccount`: a new password or server is checked first and a refusal changes
- * nothing), the Sent folder (`engine.chooseSpecialFolder`) and removal.
+ * nothing), the Sent folder (`engine.chooseSpecialFolder`) and removal. An OAuth2 account
+ * has no password: it "signs in with" its provider and can sign in again
+ * ([beginSignInAgain], then [finishSignInAgain] with the redirect).
  */
-class AccountSettingsViewModel(private val mail: Mail, private val accounts: AccountsViewModel? = null) {
+class AccountSettingsViewModel(
+    private val mail: Mail,
+    private val accounts: AccountsViewModel? = null,
+    /** Opens the sign-in page (null: the screen opens [SettingsState.signInUrl] itself). */
+    private val browser: SignInBrowser? = null,
+    private val redirectUri: String = SignIn.REDIRECT_URI,
+) {
     private val _state = MutableStateFlow(SettingsState())
     val state: StateFlow<SettingsState> = _state.asStateFlow()
 
-    /** Shows [name]'s settings as stored. */
+    /**
+     * Shows [name]'s settings as stored. A "sign in again" in progress for the same account
+     * stays (the screen reloads when it is recreated, the browser still open).
+     */
     suspend fun load(name: String) {
-        _state.value = SettingsState()
+        val pending = _state.value.signIn?.takeIf { _state.value.account?.name == name }
+        _state.value = SettingsState(signIn = pending)
         catching({ e -> _state.update { it.copy(error = e) } }) {
             val account = mail.call { e -> e.accounts() }.firstOrNull { it.name == name }
                 ?: throw NoSuchElementException(name)
@@ -147,6 +169,48 @@ class AccountSettingsViewModel(private val mail: Mail, private val accounts: Acc
         accounts?.refresh()
         return done
     }
+
+    /**
+     * "Sign in again" for an OAuth2 account (its sign-in was refused or revoked): begins a
+     * sign-in with the account's provider; the browser opens [SettingsState.signInUrl].
+     */
+    suspend fun beginSignInAgain(): String? {
+        val account = _state.value.account ?: return null
+        val provider = account.oauth ?: return null
+        _state.update { it.copy(error = null, saved = false, signedInAgain = false, signIn = null) }
+        val start = catching({ e -> _state.update { it.copy(error = e) } }) {
+            mail.call { it.beginSignIn(account.email, provider, redirectUri) }
+        } ?: return null
+        _state.update { it.copy(signIn = SignIn(provider, start)) }
+        browser?.open(start.url)
+        return start.url
+    }
+
+    /**
+     * Finishes "sign in again" with the URL the browser was sent back to: the engine keeps
+     * the new tokens once the servers take them; a failure keeps the old ones.
+     */
+    suspend fun finishSignInAgain(redirectUrl: String): Account? {
+        val s = _state.value
+        val account = s.account ?: return null
+        val signIn = s.signIn ?: return null
+        _state.update { it.copy(saving = true, error = null) }
+        val signedIn = catching({ e -> _state.update { it.copy(error = e) } }) {
+            mail.call { it.signInAgain(account.name, signIn.start.state, redirectUrl) }
+        }
+        _state.update {
+            if (signedIn != null) {
+                it.copy(account = signedIn, form = SettingsForm.of(signedIn), saving = false, signIn = null, signedInAgain = true)
+            } else {
+                it.copy(saving = false, signIn = null)
+            }
+        }
+        if (signedIn != null) accounts?.refresh()
+        return signedIn
+    }
+
+    /** The browser was closed without coming back: the sign-in is dropped. */
+    fun cancelSignIn() = _state.update { it.copy(signIn = null) }
 
     fun clearError() = _state.update { it.copy(error = null) }
 }

@@ -1,9 +1,11 @@
 package app.brevdue.kit
 
 import app.brevdue.core.Account
+import app.brevdue.core.AccountConfig
 import app.brevdue.core.AccountDraft
 import app.brevdue.core.Advice
 import app.brevdue.core.Discovery
+import app.brevdue.core.OAuthProvider
 import app.brevdue.core.Protocol
 import app.brevdue.core.Security
 import app.brevdue.core.resolveAccount
@@ -35,7 +37,14 @@ data class SetupForm(
     val smtpUsername: String = "",
     /** One extra PEM file of trusted certificates, for both servers. */
     val caFile: String = "",
+    /** "Sign-in server (OAuth2 issuer)": a company's own identity server (optional). */
+    val oauthIssuer: String = "",
+    /** "Client id": the app's registration with [oauthIssuer] (optional). */
+    val oauthClientId: String = "",
 ) {
+    /** Both OAuth2 fields are filled in: the account signs in through that issuer, with no password. */
+    val signsInWithIssuer: Boolean get() = oauthIssuer.isNotBlank() && oauthClientId.isNotBlank()
+
     /** The form as the engine takes it. */
     fun toDraft(): AccountDraft = accountDraft(
         email = email, host = host, protocol = protocol, port = port.trim().toUShortOrNull(),
@@ -68,7 +77,25 @@ data class SetupState(
     val form: SetupForm = SetupForm(),
     val adding: Boolean = false,
     val error: UiError? = null,
+    /** A sign-in open in the browser, waiting for the redirect ([AccountSetupViewModel.finishSignIn]). */
+    val signIn: SignIn? = null,
+    /** The settings the sign-in adds once it comes back. */
+    val signInConfig: AccountConfig? = null,
 ) {
+    /** The page to open for the sign-in in progress (null when none is). */
+    val signInUrl: String? get() = signIn?.url
+
+    /** The provider to sign in with instead of a password ("Sign in with {name}"), if discovery found one. */
+    val oauth: OAuthProvider? get() = discovery?.oauth
+
+    /**
+     * The provider needs its own sign-in but this build has none registered with it: the
+     * engine's advice (use an app password), its detail the provider's name.
+     */
+    val oauthUnavailable: Advice?
+        get() = discovery?.oauthUnavailable
+
+
     /** The discovered settings to choose from: the draft first, then the alternatives (POP3). */
     val options: List<AccountDraft> get() = discovery?.let { listOf(it.draft) + it.alternatives }.orEmpty()
 
@@ -85,8 +112,19 @@ data class SetupState(
  * what was found ([confirm] is the only step that sends the password); "by hand"
  * ([manual], [addManual]) with the found settings filled in. The engine finds the
  * servers, fills in the defaults and checks the login.
+ *
+ * OAuth2 instead of a password: when discovery found a provider ([SetupState.oauth])
+ * "Sign in with {name}" is [signIn]; the manual fields with an issuer and a client id are
+ * [signInManual]. Either opens [SetupState.signInUrl] in the browser; the app hands the
+ * URL it was sent back to to [finishSignIn], which adds the account.
  */
-class AccountSetupViewModel(private val mail: Mail, private val accounts: AccountsViewModel? = null) {
+class AccountSetupViewModel(
+    private val mail: Mail,
+    private val accounts: AccountsViewModel? = null,
+    /** Opens the sign-in page (null: the screen opens [SetupState.signInUrl] itself). */
+    private val browser: SignInBrowser? = null,
+    private val redirectUri: String = SignIn.REDIRECT_URI,
+) {
     private val _state = MutableStateFlow(SetupState())
     val state: StateFlow<SetupState> = _state.asStateFlow()
 
@@ -141,6 +179,69 @@ class AccountSetupViewModel(private val mail: Mail, private val accounts: Accoun
     }
 
     fun clearError() = _state.update { it.copy(error = null) }
+
+    /**
+     * "Sign in with {name}": begins the sign-in with the provider discovery found, for the
+     * chosen settings (no password); the browser opens [SetupState.signInUrl]. Null when
+     * there is no such provider or the engine refused.
+     */
+    suspend fun signIn(): String? {
+        val s = _state.value
+        val provider = s.oauth ?: return null
+        val draft = s.chosen ?: return null
+        return begin(provider, draft)
+    }
+
+    /**
+     * The manual fields with an issuer and a client id: the provider from the issuer's
+     * discovery document, then the sign-in as [signIn]. A refusal keeps the fields as typed.
+     */
+    suspend fun signInManual(form: SetupForm): String? {
+        _state.update { it.copy(form = form) }
+        if (!form.signsInWithIssuer) return null
+        _state.update { it.copy(adding = true, error = null) }
+        val provider = catching({ e -> _state.update { it.copy(error = e, adding = false) } }) {
+            mail.call {
+                it.oauthProviderFromIssuer(form.oauthIssuer.trim(), form.oauthClientId.trim(),
+                    SignIn.CUSTOM_SCOPES, SignIn.CUSTOM_MECHANISM)
+            }
+        } ?: return null
+        return begin(provider, form.toDraft())
+    }
+
+    /**
+     * Finishes the sign-in with the URL the browser was sent back to: the engine checks
+     * that the servers take the token, then saves the account (a failure, a cancelled
+     * sign-in too, saves nothing and shows the engine's advice).
+     */
+    suspend fun finishSignIn(redirectUrl: String): Account? {
+        val s = _state.value
+        val signIn = s.signIn ?: return null
+        val config = s.signInConfig ?: return null
+        _state.update { it.copy(adding = true, error = null) }
+        val account = catching({ e -> _state.update { it.copy(error = e) } }) {
+            mail.call { it.addOauthAccount(config, signIn.start.state, redirectUrl) }
+        }
+        // The engine has used this sign-in up either way: a new attempt begins again.
+        _state.update { if (account != null) SetupState() else it.copy(adding = false, signIn = null, signInConfig = null) }
+        accounts?.refresh()
+        return account
+    }
+
+    /** The browser was closed without coming back: the sign-in is dropped (nothing was saved). */
+    fun cancelSignIn() = _state.update { it.copy(signIn = null, signInConfig = null, adding = false) }
+
+    private suspend fun begin(provider: OAuthProvider, draft: AccountDraft): String? {
+        _state.update { it.copy(adding = true, error = null, signIn = null, signInConfig = null) }
+        val begun = catching({ e -> _state.update { it.copy(error = e, adding = false) } }) {
+            val config = resolveAccount(draft)
+            config to mail.call { it.beginSignIn(config.email, provider, redirectUri) }
+        } ?: return null
+        val (config, start) = begun
+        _state.update { it.copy(adding = false, signIn = SignIn(provider, start), signInConfig = config) }
+        browser?.open(start.url)
+        return start.url
+    }
 
     private suspend fun add(draft: AccountDraft, password: String): Account? {
         _state.update { it.copy(adding = true, error = null) }

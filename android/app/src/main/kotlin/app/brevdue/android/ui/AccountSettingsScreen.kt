@@ -41,12 +41,28 @@ import app.brevdue.core.Pop3DeletePolicy
 /**
  * One account's settings: display name, password, servers, SMTP, the POP3 policy (saved
  * with `editAccount`: the engine checks a new password or server first and a refusal
- * leaves the form as typed), the Sent folder, and removal (asked first).
+ * leaves the form as typed), the Sent folder, and removal (asked first). An OAuth2
+ * account has no password: "Signs in with {name}" and "Sign in again" (begun at once
+ * with [signInAgain], when offered with an `oauth_sign_in_again` error).
  */
 @Composable
-fun AccountSettingsScreen(model: MailViewModel, account: String, onBack: () -> Unit, onRemoved: () -> Unit) {
+fun AccountSettingsScreen(
+    model: MailViewModel,
+    account: String,
+    signInAgain: Boolean = false,
+    onBack: () -> Unit,
+    onRemoved: () -> Unit,
+) {
     val state by model.settings.state.collectAsStateWithLifecycle()
-    LaunchedEffect(account) { model.settings.load(account) }
+    // Begun once, not again when the screen is recreated (rotation).
+    var beginSignIn by rememberSaveable(account) { mutableStateOf(signInAgain) }
+    LaunchedEffect(account) {
+        model.settings.load(account)
+        if (beginSignIn) {
+            beginSignIn = false
+            model.settings.beginSignInAgain()
+        }
+    }
     LaunchedEffect(state.removed) { if (state.removed) onRemoved() }
     var confirmRemove by rememberSaveable { mutableStateOf(false) }
     val loaded = state.form
@@ -61,13 +77,32 @@ fun AccountSettingsScreen(model: MailViewModel, account: String, onBack: () -> U
             state.account?.let { Text(it.email, style = MaterialTheme.typography.titleMedium) }
             state.error?.let { Text(errorText(it), color = MaterialTheme.colorScheme.error) }
             if (state.saved) Text(stringResource(R.string.settings_saved))
+            if (state.signedInAgain) Text(stringResource(R.string.settings_signed_in_again))
             val f = form ?: return@Column
             OutlinedTextField(f.displayName, { form = f.copy(displayName = it) }, Modifier.fillMaxWidth(),
                 label = { Text(stringResource(R.string.settings_display_name)) })
-            OutlinedTextField(f.password, { form = f.copy(password = it) }, Modifier.fillMaxWidth(),
-                label = { Text(stringResource(R.string.settings_new_password)) },
-                visualTransformation = PasswordVisualTransformation(),
-                keyboardOptions = KeyboardOptions(keyboardType = KeyboardType.Password))
+            val provider = state.signsInWith
+            if (provider != null) {
+                // OAuth2: no password here; a refused or withdrawn sign-in is renewed in the browser.
+                Text(stringResource(R.string.settings_signs_in_with, provider))
+                val url = state.signInUrl
+                if (url == null) {
+                    OutlinedButton(enabled = !state.saving, onClick = { model.act { model.settings.beginSignInAgain() } }) {
+                        Text(stringResource(if (state.saving) R.string.setup_checking else R.string.settings_sign_in_again))
+                    }
+                } else {
+                    Text(stringResource(R.string.signin_waiting))
+                    Row {
+                        TextButton(onClick = { model.browser.open(url) }) { Text(stringResource(R.string.signin_open_again)) }
+                        TextButton(onClick = { model.settings.cancelSignIn() }) { Text(stringResource(R.string.cancel)) }
+                    }
+                }
+            } else {
+                OutlinedTextField(f.password, { form = f.copy(password = it) }, Modifier.fillMaxWidth(),
+                    label = { Text(stringResource(R.string.settings_new_password)) },
+                    visualTransformation = PasswordVisualTransformation(),
+                    keyboardOptions = KeyboardOptions(keyboardType = KeyboardType.Password))
+            }
 
             Text(stringResource(R.string.settings_incoming), style = MaterialTheme.typography.titleMedium)
             OutlinedTextField(f.host, { form = f.copy(host = it) }, Modifier.fillMaxWidth(),

@@ -40,12 +40,16 @@ import app.brevdue.core.Protocol
 import app.brevdue.core.Security
 import app.brevdue.kit.ProtocolAdvice
 import app.brevdue.kit.SetupForm
+import app.brevdue.kit.SetupState
 import app.brevdue.kit.SetupStep
 
 /**
  * Account setup: address + password and "Continue" (the engine finds the servers; no
  * password is sent), then what was found to confirm (the password goes to the server only
- * then), or the servers by hand, pre-filled with what was found.
+ * then), or the servers by hand, pre-filled with what was found. A provider that signs in
+ * on its own page (discovery's `oauth`, or an issuer typed by hand) takes no password:
+ * "Sign in with {name}" opens its page in a Custom Tab and the redirect adds the account
+ * (MailViewModel.signInRedirect).
  */
 @Composable
 fun AccountSetupScreen(model: MailViewModel, onDone: () -> Unit) {
@@ -62,16 +66,19 @@ fun AccountSetupScreen(model: MailViewModel, onDone: () -> Unit) {
         OutlinedTextField(email, { email = it }, Modifier.fillMaxWidth(),
             label = { Text(stringResource(R.string.setup_address)) },
             keyboardOptions = KeyboardOptions(keyboardType = KeyboardType.Email))
-        OutlinedTextField(password, { password = it }, Modifier.fillMaxWidth(),
-            label = { Text(stringResource(R.string.setup_password)) },
-            visualTransformation = PasswordVisualTransformation(),
-            keyboardOptions = KeyboardOptions(keyboardType = KeyboardType.Password))
+        // No password for a provider that signs in on its own page; by hand, the manual fields have it.
+        val oauth = state.oauth.takeIf { state.step == SetupStep.CONFIRM }
+        if (oauth == null && state.step != SetupStep.MANUAL) {
+            PasswordField(password) { password = it }
+        }
         state.error?.let { Text(errorText(it), color = MaterialTheme.colorScheme.error) }
+        SignInWaiting(model, state)
 
         when (state.step) {
             SetupStep.ADDRESS, SetupStep.DISCOVERING -> {
                 Button(
-                    enabled = state.step == SetupStep.ADDRESS && email.isNotBlank() && password.isNotEmpty(),
+                    // The password is not needed yet (nor at all, if the provider signs in on its page).
+                    enabled = state.step == SetupStep.ADDRESS && email.isNotBlank(),
                     onClick = { model.act { model.setup.discover(email) } },
                 ) {
                     Text(stringResource(if (state.step == SetupStep.DISCOVERING) R.string.setup_looking_up else R.string.setup_continue))
@@ -102,6 +109,8 @@ fun AccountSetupScreen(model: MailViewModel, onDone: () -> Unit) {
                     }
                 }
                 if (chosen != null) FoundServers(chosen)
+                // The provider needs its own sign-in and this build has none: an app password.
+                state.oauthUnavailable?.let { Text(adviceText(it), color = MaterialTheme.colorScheme.error) }
                 if (state.plaintext) {
                     Text(adviceText(app.brevdue.core.Advice("discovery_plaintext_only", state.email)),
                         color = MaterialTheme.colorScheme.error)
@@ -113,16 +122,47 @@ fun AccountSetupScreen(model: MailViewModel, onDone: () -> Unit) {
                         Text(stringResource(R.string.setup_allow_plain))
                     }
                 }
-                Button(
-                    enabled = !state.adding && password.isNotEmpty(),
-                    onClick = { model.act { if (model.setup.confirm(password, allowPlain) != null) onDone() } },
-                ) { Text(stringResource(if (state.adding) R.string.setup_checking else R.string.setup_add)) }
+                if (oauth != null) {
+                    Text(stringResource(R.string.signin_no_password_needed, oauth.name))
+                    Button(
+                        enabled = !state.adding && state.signIn == null,
+                        onClick = { model.act { model.setup.signIn() } },
+                    ) { Text(if (state.adding) stringResource(R.string.setup_checking) else stringResource(R.string.signin_with, oauth.name)) }
+                } else {
+                    Button(
+                        enabled = !state.adding && password.isNotEmpty(),
+                        onClick = { model.act { if (model.setup.confirm(password, allowPlain) != null) onDone() } },
+                    ) { Text(stringResource(if (state.adding) R.string.setup_checking else R.string.setup_add)) }
+                }
                 Row {
                     TextButton(onClick = { model.setup.manual() }) { Text(stringResource(R.string.setup_by_hand)) }
                     TextButton(onClick = { model.setup.restart() }) { Text(stringResource(R.string.setup_other_address)) }
                 }
             }
-            SetupStep.MANUAL -> ManualSetup(model, state.form, email, password, state.adding, onDone)
+            SetupStep.MANUAL -> ManualSetup(model, state, email, password, { password = it }, onDone)
+        }
+    }
+}
+
+@Composable
+private fun PasswordField(password: String, onChange: (String) -> Unit) {
+    OutlinedTextField(password, onChange, Modifier.fillMaxWidth(),
+        label = { Text(stringResource(R.string.setup_password)) },
+        visualTransformation = PasswordVisualTransformation(),
+        keyboardOptions = KeyboardOptions(keyboardType = KeyboardType.Password))
+}
+
+/** A sign-in open in the browser: waiting for it, the page again, or cancel. */
+@Composable
+private fun SignInWaiting(model: MailViewModel, state: SetupState) {
+    val url = state.signInUrl ?: return
+    Card(Modifier.fillMaxWidth()) {
+        Column(Modifier.padding(12.dp), verticalArrangement = Arrangement.spacedBy(4.dp)) {
+            Text(stringResource(R.string.signin_waiting))
+            Row {
+                TextButton(onClick = { model.browser.open(url) }) { Text(stringResource(R.string.signin_open_again)) }
+                TextButton(onClick = { model.setup.cancelSignIn() }) { Text(stringResource(R.string.cancel)) }
+            }
         }
     }
 }
@@ -146,12 +186,14 @@ private fun FoundServers(draft: AccountDraft) {
 @Composable
 private fun ManualSetup(
     model: MailViewModel,
-    prefill: SetupForm,
+    state: SetupState,
     email: String,
     password: String,
-    adding: Boolean,
+    onPassword: (String) -> Unit,
     onDone: () -> Unit,
 ) {
+    val prefill = state.form
+    val adding = state.adding
     // Pre-filled from discovery (or what the engine kept after a refusal).
     var form by remember(prefill) { mutableStateOf(prefill.copy(email = prefill.email.ifBlank { email })) }
     LaunchedEffect(email) { if (email.isNotBlank()) form = form.copy(email = email) }
@@ -190,10 +232,26 @@ private fun ManualSetup(
         label = { Text(stringResource(R.string.setup_smtp_username_optional)) })
     OutlinedTextField(form.caFile, { form = form.copy(caFile = it) }, Modifier.fillMaxWidth(),
         label = { Text(stringResource(R.string.setup_ca_file)) })
-    Button(
-        enabled = !adding && password.isNotEmpty(),
-        onClick = { model.act { if (model.setup.addManual(form, password) != null) onDone() } },
-    ) { Text(stringResource(if (adding) R.string.setup_checking else R.string.setup_add)) }
+    // A company's own identity server instead of a password: both fields, or neither.
+    Text(stringResource(R.string.setup_oauth_section), style = MaterialTheme.typography.titleMedium)
+    Text(stringResource(R.string.setup_oauth_explain), style = MaterialTheme.typography.bodySmall)
+    OutlinedTextField(form.oauthIssuer, { form = form.copy(oauthIssuer = it) }, Modifier.fillMaxWidth(),
+        label = { Text(stringResource(R.string.setup_oauth_issuer)) },
+        keyboardOptions = KeyboardOptions(keyboardType = KeyboardType.Uri))
+    OutlinedTextField(form.oauthClientId, { form = form.copy(oauthClientId = it) }, Modifier.fillMaxWidth(),
+        label = { Text(stringResource(R.string.setup_oauth_client_id)) })
+    if (form.signsInWithIssuer) {
+        Button(
+            enabled = !adding && state.signIn == null,
+            onClick = { model.act { model.setup.signInManual(form) } },
+        ) { Text(stringResource(if (adding) R.string.setup_checking else R.string.setup_sign_in)) }
+    } else {
+        PasswordField(password, onPassword)
+        Button(
+            enabled = !adding && password.isNotEmpty(),
+            onClick = { model.act { if (model.setup.addManual(form, password) != null) onDone() } },
+        ) { Text(stringResource(if (adding) R.string.setup_checking else R.string.setup_add)) }
+    }
     TextButton(onClick = { model.setup.restart() }) { Text(stringResource(R.string.setup_find_again)) }
 }
 

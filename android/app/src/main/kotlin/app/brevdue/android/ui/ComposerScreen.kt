@@ -84,7 +84,21 @@ fun ComposerScreen(model: MailViewModel, files: AndroidFiles, onDone: () -> Unit
                 is SendOutcome.Invalid -> o.problems.forEach {
                     Text(adviceText(it), color = MaterialTheme.colorScheme.error)
                 }
-                is SendOutcome.Failed -> Text(errorText(o.error), color = MaterialTheme.colorScheme.error)
+                is SendOutcome.Failed -> {
+                    Text(errorText(o.error), color = MaterialTheme.colorScheme.error)
+                    // The provider no longer takes the sign-in: renew it, the message kept in Drafts.
+                    if (o.error.advice?.id == "oauth_sign_in_again") {
+                        TextButton(onClick = {
+                            val account = state.account
+                            model.act {
+                                model.composer.saveDraft()
+                                model.signInAgain(account)
+                            }
+                        }) {
+                            Text(stringResource(R.string.settings_sign_in_again))
+                        }
+                    }
+                }
                 else -> Unit
             }
             // The user's files (bytes from the system's picker), then what the engine appends

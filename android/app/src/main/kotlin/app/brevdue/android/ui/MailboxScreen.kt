@@ -157,6 +157,12 @@ fun MailboxScreen(
                 (problems + sync.syncNowProblems.filterKeys { it !in problems }).forEach { (name, problem) ->
                     Text("$name: ${errorText(problem)}", Modifier.padding(horizontal = 16.dp),
                         color = MaterialTheme.colorScheme.error, style = MaterialTheme.typography.bodySmall)
+                    // The provider no longer takes the sign-in: renew it in the browser.
+                    if (problem.advice?.id == "oauth_sign_in_again") {
+                        TextButton(onClick = { model.signInAgain(name) }, Modifier.padding(horizontal = 8.dp)) {
+                            Text(stringResource(R.string.settings_sign_in_again))
+                        }
+                    }
                 }
                 list.error?.let { Text(errorText(it), Modifier.padding(horizontal = 16.dp), color = MaterialTheme.colorScheme.error) }
                 // The POP3 advisory.
