@@ -23,6 +23,9 @@ pub enum BenchCommand {
             default_value = "invo,meet,dead,budg,quar,rev"
         )]
         partial: Vec<String>,
+        /// Single letters (the first key typed), timed separately.
+        #[arg(long, value_delimiter = ',', default_value = "a,e,m,s,t")]
+        letters: Vec<String>,
         /// Words to search for, one search each.
         #[arg(
             long,
@@ -72,6 +75,7 @@ pub fn run(engine: &Engine, command: BenchCommand) -> Result<()> {
             folder,
             queries,
             partial,
+            letters,
             rounds,
         } => {
             let messages = engine
@@ -88,14 +92,19 @@ pub fn run(engine: &Engine, command: BenchCommand) -> Result<()> {
                     search.push(start.elapsed().as_secs_f64() * 1000.0);
                 }
             }
-            let mut partial_ms = Vec::new();
-            for _ in 0..rounds {
-                for q in &partial {
-                    let start = Instant::now();
-                    engine.search(q, None, 50)?;
-                    partial_ms.push(start.elapsed().as_secs_f64() * 1000.0);
+            let timed_searches = |queries: &[String]| -> Result<Vec<f64>> {
+                let mut samples = Vec::new();
+                for _ in 0..rounds {
+                    for q in queries {
+                        let start = Instant::now();
+                        engine.search(q, None, 50)?;
+                        samples.push(start.elapsed().as_secs_f64() * 1000.0);
+                    }
                 }
-            }
+                Ok(samples)
+            };
+            let partial_ms = timed_searches(&partial)?;
+            let letters_ms = timed_searches(&letters)?;
             let mut threads = Vec::new();
             let mut thread_count = 0;
             for _ in 0..rounds {
@@ -110,6 +119,7 @@ pub fn run(engine: &Engine, command: BenchCommand) -> Result<()> {
                     "search_p50_ms": median_ms(search),
                     "search_hits": hits,
                     "partial_p50_ms": median_ms(partial_ms),
+                    "letters_p50_ms": median_ms(letters_ms),
                     "threads_p50_ms": median_ms(threads),
                     "threads": thread_count,
                 })

@@ -56,6 +56,10 @@ struct Cli {
     /// Ignore an IMAP extension even when offered (repeatable; for testing fallbacks).
     #[arg(long = "disable-extension", global = true, hide = true)]
     disabled_extensions: Vec<String>,
+    /// The link is metered (mobile data, a phone's hotspot): bodies are not downloaded
+    /// ahead of time unless `config prefetch-when-metered on`.
+    #[arg(long, global = true, env = "BREVDUE_METERED")]
+    metered: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -281,14 +285,16 @@ fn open_engine(cli: &Cli) -> Result<Engine> {
     let credentials = Arc::new(credentials::FileCredentials::new(
         dir.join("passwords.json"),
     ));
-    Engine::open(
+    let engine = Engine::open(
         &dir,
         credentials,
         EngineOptions {
             disabled_extensions: cli.disabled_extensions.clone(),
             ..EngineOptions::default()
         },
-    )
+    )?;
+    engine.set_metered(cli.metered);
+    Ok(engine)
 }
 
 fn run(cli: Cli) -> Result<()> {

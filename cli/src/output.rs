@@ -112,6 +112,7 @@ pub fn summary_json(m: &MessageSummary) -> Value {
         "answered": m.flags.answered,
         "forwarded": m.flags.forwarded,
         "has_attachments": m.has_attachments,
+        "has_body": m.has_body,
         "size": m.size,
         "thread_id": m.thread_id,
     })

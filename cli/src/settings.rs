@@ -10,6 +10,9 @@ pub enum ConfigCommand {
     /// The largest message downloaded ahead of time, in bytes, or "none" for any size;
     /// larger ones are downloaded when opened. Prints it without a value.
     DownloadLimit { value: Option<String> },
+    /// Bodies downloaded ahead of time on a metered link too (`--metered`): "on" or
+    /// "off" (the default). Prints it without a value.
+    PrefetchWhenMetered { value: Option<String> },
 }
 
 pub fn run(engine: &Engine, command: ConfigCommand) -> Result<()> {
@@ -33,6 +36,23 @@ pub fn run(engine: &Engine, command: ConfigCommand) -> Result<()> {
             Some(n) => engine.set_download_limit(Some(n.parse().map_err(|_| {
                 Error::invalid(format!("'{n}' is neither a number of bytes nor \"none\""))
             })?))?,
+        },
+        ConfigCommand::PrefetchWhenMetered { value } => match value.as_deref() {
+            None => outln!(
+                "{}",
+                if engine.prefetch_when_metered()? {
+                    "on"
+                } else {
+                    "off"
+                }
+            ),
+            Some("on") => engine.set_prefetch_when_metered(true)?,
+            Some("off") => engine.set_prefetch_when_metered(false)?,
+            Some(other) => {
+                return Err(Error::invalid(format!(
+                    "'{other}' is neither \"on\" nor \"off\""
+                )))
+            }
         },
     }
     Ok(())

@@ -102,7 +102,20 @@ async fn the_cli_contract() {
     let db = std::fs::read(d.join("brevdue.sqlite3")).unwrap();
     assert!(!db.windows(PASSWORD.len()).any(|w| w == PASSWORD.as_bytes()));
 
+    // On a metered link, headers only; the next sync on another link brings the bodies.
+    assert_eq!(ok(d, &["config", "prefetch-when-metered"]).trim(), "off");
+    assert!(!brevdue(d, &["config", "prefetch-when-metered", "maybe"])
+        .status
+        .success());
+    let bodies = |d: &Path| -> usize {
+        let list = json(d, &["list", "--json"]);
+        let list = list.as_array().unwrap();
+        list.iter().filter(|m| m["has_body"] == true).count()
+    };
+    ok(d, &["--metered", "sync"]);
+    assert_eq!(bodies(d), 0, "bodies were downloaded on a metered link");
     ok(d, &["sync"]);
+    assert_eq!(bodies(d), 12);
     let folders = json(d, &["folders", "--json"]);
     let inbox = folders
         .as_array()
@@ -131,6 +144,7 @@ async fn the_cli_contract() {
         "flagged",
         "answered",
         "has_attachments",
+        "has_body",
         "size",
         "thread_id",
     ] {

@@ -471,6 +471,21 @@ impl Engine {
         self.services.sync.set_prefetch(newest)
     }
 
+    /// What the platform says of the current link: on a metered one (mobile data) bodies
+    /// are not downloaded ahead of time unless `prefetch_when_metered`; opening a message
+    /// still downloads it. Kept for this process only: the platform says it again.
+    pub fn set_metered(&self, metered: bool) {
+        self.services.sync.set_metered(metered);
+    }
+
+    pub fn prefetch_when_metered(&self) -> Result<bool> {
+        self.services.sync.prefetch_when_metered()
+    }
+
+    pub fn set_prefetch_when_metered(&self, on: bool) -> Result<()> {
+        self.services.sync.set_prefetch_when_metered(on)
+    }
+
     /// The largest message downloaded ahead of time (`None`: any size); larger ones
     /// are downloaded when opened.
     pub fn download_limit(&self) -> Result<Option<u64>> {

@@ -681,6 +681,22 @@ impl BrevdueEngine {
         Ok(())
     }
 
+    /// The platform's word on the current link (Android: not NET_CAPABILITY_NOT_METERED;
+    /// Apple: NWPath.isExpensive or isConstrained).
+    pub fn set_metered(&self, metered: bool) -> FfiResult<()> {
+        self.engine()?.set_metered(metered);
+        Ok(())
+    }
+
+    pub async fn prefetch_when_metered(&self) -> FfiResult<bool> {
+        self.blocking(|e| e.prefetch_when_metered()).await
+    }
+
+    pub async fn set_prefetch_when_metered(&self, on: bool) -> FfiResult<()> {
+        self.blocking(move |e| e.set_prefetch_when_metered(on))
+            .await
+    }
+
     pub async fn set_body_prefetch(&self, newest: Option<u32>) -> FfiResult<()> {
         self.blocking(move |e| e.set_body_prefetch(newest)).await
     }

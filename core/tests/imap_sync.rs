@@ -213,6 +213,24 @@ iVBORw0KGgo=\r\n--XX--\r\n";
         "diacritics fold"
     );
     assert_eq!(t.engine.search("räksmörgås", None, 10).unwrap().len(), 1);
+
+    // As you type: the last word may be the start of a word in subject, sender or
+    // recipients; the words before it are whole words anywhere.
+    let ids = |query: &str| -> Vec<i64> {
+        let hits = t.engine.search(query, None, 10).unwrap();
+        hits.iter().map(|m| m.id).collect()
+    };
+    assert_eq!(ids("räks"), [l.id], "start of the subject");
+    assert_eq!(ids("bjo"), [l.id], "start of the sender's name");
+    assert_eq!(ids("zoe@exa"), [u.id], "start of the sender's address");
+    assert_eq!(ids("jü"), [u.id], "start of a recipient");
+    assert_eq!(ids("göteborg rä"), [l.id], "a body word, then a start");
+    assert_eq!(ids("grüße z"), [u.id]);
+    assert!(ids("göteborg zo").is_empty(), "every word must match");
+    assert!(
+        ids("götebo").is_empty(),
+        "the start of a word in a body is not looked up (the whole word is)"
+    );
 }
 
 /// A message of `attachment` base64 bytes (deterministic, not repetitive).
@@ -279,6 +297,60 @@ async fn messages_larger_than_a_part_arrive_whole() {
     );
     assert_eq!(message.attachments.len(), 1);
     assert_eq!(message.attachments[0].name, "data.bin");
+}
+
+/// On a metered link (the platform says so) a sync brings headers only; what the user
+/// opens is downloaded; back on an unmetered link the next pass catches up on the rest.
+#[tokio::test]
+async fn a_metered_link_brings_headers_only() {
+    let user = server().new_user("metered");
+    let mut other = OtherClient::login(&user).await;
+    for i in 0..3 {
+        let id = format!("m{i}@test");
+        let raw = message(
+            &format!("Metered {i}"),
+            "a@example.test",
+            &date(i),
+            &id,
+            "text",
+        );
+        other.append("INBOX", &raw, None).await;
+    }
+    other.logout().await;
+    let t = engine_with_account(&user, &[]).await;
+    let with_body = |t: &TestEngine| -> usize {
+        let list = t.engine.messages(None, Some("INBOX"), 10, 0).unwrap();
+        list.iter().filter(|m| m.has_body).count()
+    };
+
+    t.engine.set_metered(true);
+    let reports = t.engine.sync(None).await.unwrap();
+    assert_eq!((reports[0].1.new_messages, reports[0].1.bodies), (3, 0));
+    assert_eq!(with_body(&t), 0, "no body ahead of time on a metered link");
+    let first = t.engine.messages(None, Some("INBOX"), 1, 0).unwrap()[0].id;
+    let opened = t.engine.open_message(first).await.unwrap();
+    assert_eq!(opened.text.as_deref().map(str::trim), Some("text"));
+    assert_eq!(with_body(&t), 1, "what the user opens is downloaded");
+
+    t.engine.set_metered(false);
+    let reports = t.engine.sync(None).await.unwrap();
+    assert_eq!(
+        reports[0].1.bodies, 2,
+        "the rest, once the link is not metered"
+    );
+    assert_eq!(with_body(&t), 3);
+
+    // Allowed on a metered link too: new mail brings its body there.
+    t.engine.set_metered(true);
+    t.engine.set_prefetch_when_metered(true).unwrap();
+    assert!(t.engine.prefetch_when_metered().unwrap());
+    let mut other = OtherClient::login(&user).await;
+    let raw = message("Metered 3", "a@example.test", &date(3), "m3@test", "text");
+    other.append("INBOX", &raw, None).await;
+    other.logout().await;
+    let reports = t.engine.sync(None).await.unwrap();
+    assert_eq!((reports[0].1.new_messages, reports[0].1.bodies), (1, 1));
+    assert_eq!(with_body(&t), 4);
 }
 
 /// State as the user sees it: (folder, message-id, seen, flagged).

@@ -5,13 +5,16 @@ Loads the reference mailbox (shared/bench/gen_mailbox.py, 10,000 messages, seed 
 a private Dovecot and prints, against the reference tools measured in the same run:
   - initial header sync        vs protocol_limit.py imap-headers
   - full body sync             vs protocol_limit.py imap-full and mbsync (isync)
-  - no-change resync, peak RSS, local search p50 over 100,000 messages, newest 50 threads
+  - no-change resync, peak RSS
+  - bytes received by the first sync and a resync: headers only, the default, every body
+  - local search p50 over 100,000 messages (whole words, word starts, single letters),
+    the size of the search index, the newest 50 threads
   - POP3 download of the same INBOX (a POP3 account, --pop3-delete never, fresh data dir)
                                vs protocol_limit.py pop3-full and fetchmail (--keep --all,
                                into a BSMTP file: no MDA forked per message)
 Every client talks to the plain ports without TLS (the harness allows plaintext logins).
 Usage: tests/bench/run.py [--brevdue target/release/brevdue] [--messages 10000] [--runs 3]
-                          [--only imap|pop3]
+                          [--only imap|pop3|data|search]
 Run through tests/bench/run.sh, which builds the release binary first.
 """
 import argparse
@@ -21,6 +24,7 @@ import os
 import pwd
 import shutil
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -312,19 +316,6 @@ def bench_imap(a, server, b, rows):
     push = json.loads(out)
     server_delay = dovecot_idle_delay(port)
 
-    log(f"search over {a.messages * (a.search_copies + 1)} messages")
-    c = imaplib.IMAP4("127.0.0.1", port)
-    c.login(USER, PASSWORD)
-    c.select("INBOX")
-    for i in range(a.search_copies):
-        c.create(f"Copy{i}")
-        c.uid("COPY", "1:*", f"Copy{i}")
-    c.logout()
-    big = b.fresh("all")
-    big_sync, big_rss, _ = b.sync(big)
-    _, _, out = timed([a.brevdue, "--data-dir", big, "bench", "local", "--account", "bench"])
-    local = json.loads(out)
-
     lines = []
     for label, seconds, nbytes, n in flag_rows:
         lines.append(f"{'flag resync ' + label:<36} {seconds*1000:>8.0f}ms {nbytes/1024:>8.1f}KB received"
@@ -335,11 +326,67 @@ def bench_imap(a, server, b, rows):
                  f" {server_delay*1000:.0f} ms (bare IDLE client), so +{push['p50_ms'] - server_delay*1000:.0f} ms;"
                  f" target <= delay + 50 ms")
     lines.append(f"{'peak RSS (sync)':<24} {peak_rss:>8.1f}MB   target < 80 MB")
-    lines.append(f"{'sync of ' + str(local['messages']) + ' messages':<24} {big_sync*1000:>8.0f}ms   peak RSS {big_rss:.1f} MB")
-    lines.append(f"{'search p50':<24} {local['search_p50_ms']:>8.2f}ms   over {local['messages']} messages, target < 5 ms")
-    lines.append(f"{'search p50, word starts':<24} {local['partial_p50_ms']:>8.2f}ms   (as you type: 'invo', 'budg', ...)")
-    lines.append(f"{'newest 50 threads':<24} {local['threads_p50_ms']:>8.2f}ms   target < 5 ms")
+    return lines + bench_data(a, server, b) + bench_search(a, server, b)
+
+
+def bench_data(a, server, b):
+    """Bytes the first sync and a no-change resync receive under each body setting."""
+    log("data received per body setting")
+    proxy = CountingProxy(server["imap_port"])
+    received = []
+    for label, prefetch, extra in (
+            ("headers only (--metered, or body-prefetch 0)", "50", ("--metered",)),
+            ("newest 50 bodies per folder (the default)", "50", ()),
+            ("every body (body-prefetch all)", "all", ())):
+        d = b.fresh(prefetch, proxy.port)
+        proxy.take()
+        b.sync(d, extra)
+        first = proxy.take()
+        b.sync(d, extra)
+        received.append((label, first, proxy.take()))
+    lines = []
+    for label, first, again in received:
+        lines.append(f"{'data, first sync':<24} {first / 2**20:>8.2f}MB   {label}; a no-change resync"
+                     f" {again / 1024:.1f} KB")
     return lines
+
+
+def index_bytes(data_dir, table):
+    """Bytes of an FTS5 index: its segments (the _data table) and their keys (_idx)."""
+    db = sqlite3.connect(f"file:{os.path.join(data_dir, 'brevdue.sqlite3')}?mode=ro", uri=True)
+    try:
+        data = db.execute(f"SELECT ifnull(sum(length(block)), 0) FROM {table}_data").fetchone()[0]
+        keys = db.execute(f"SELECT ifnull(sum(length(term) + 16), 0) FROM {table}_idx").fetchone()[0]
+        return data + keys
+    finally:
+        db.close()
+
+
+def bench_search(a, server, b):
+    """Local search and threads over the mailbox plus server-side copies of it."""
+    log(f"search over {a.messages * (a.search_copies + 1)} messages")
+    c = imaplib.IMAP4("127.0.0.1", server["imap_port"])
+    c.login(USER, PASSWORD)
+    c.select("INBOX")
+    for i in range(a.search_copies):
+        c.create(f"Copy{i}")
+        c.uid("COPY", "1:*", f"Copy{i}")
+    c.logout()
+    big = b.fresh("all")
+    big_sync, big_rss, _ = b.sync(big)
+    _, _, out = timed([a.brevdue, "--data-dir", big, "bench", "local", "--account", "bench"])
+    local = json.loads(out)
+    whole, headers = index_bytes(big, "message_fts"), index_bytes(big, "header_fts")
+    n = local["messages"]
+    return [
+        f"{'sync of ' + str(n) + ' messages':<24} {big_sync*1000:>8.0f}ms   peak RSS {big_rss:.1f} MB",
+        f"{'search p50':<24} {local['search_p50_ms']:>8.2f}ms   over {n} messages, target < 5 ms",
+        f"{'search p50, word starts':<24} {local['partial_p50_ms']:>8.2f}ms   (as you type: 'invo', 'budg', ...), target < 5 ms",
+        f"{'search p50, one letter':<24} {local['letters_p50_ms']:>8.2f}ms   (the first key: 'a', 'e', 'm', 's', 't')",
+        f"{'search index':<24} {(whole + headers) / 2**20:>8.1f}MB   words {whole / 2**20:.1f} MB + word starts in headers"
+        f" {headers / 2**20:.1f} MB (+{100 * headers / whole:.0f} %), target <= +33 %",
+        f"{'newest 50 threads':<24} {local['threads_p50_ms']:>8.2f}ms   target < 5 ms",
+    ]
 
 
 def bench_pop3(a, server, b, rows):
@@ -376,7 +423,8 @@ def main():
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--search-copies", type=int, default=9,
                    help="server-side copies of the mailbox for the 100,000-message search")
-    p.add_argument("--only", choices=("imap", "pop3"), help="run only the IMAP or only the POP3 sections")
+    p.add_argument("--only", choices=("imap", "pop3", "data", "search"),
+                   help="run only the IMAP, the POP3, the data or the search sections")
     a = p.parse_args()
     a.workdir = tempfile.mkdtemp(prefix="brevdue-bench-")
     serve = subprocess.Popen(["/usr/bin/python3", HARNESS, "serve", "--users", f"{USER}:{PASSWORD}"],
@@ -393,9 +441,13 @@ def main():
                 os.chown(name, nobody.pw_uid, nobody.pw_gid)
         b = Brevdue(a.brevdue, server, a.workdir)
         rows, lines = [], []
-        if a.only != "pop3":
+        if a.only == "search":
+            lines += bench_search(a, server, b)
+        elif a.only == "data":
+            lines += bench_data(a, server, b)
+        elif a.only != "pop3":
             lines += bench_imap(a, server, b, rows)
-        if a.only != "imap":
+        if a.only is None or a.only == "pop3":
             lines += bench_pop3(a, server, b, rows)
 
         print()

@@ -12,6 +12,8 @@ pub struct ServerCaps {
     pub compress: bool,
     pub list_status: bool,
     pub esearch: bool,
+    /// Gmail's extensions (X-GM-EXT-1): X-GM-MSGID names a message across its labels.
+    pub gmail: bool,
     pub all: Vec<String>,
 }
 
@@ -28,6 +30,7 @@ impl ServerCaps {
             compress: has("COMPRESS=DEFLATE"),
             list_status: has("LIST-STATUS"),
             esearch: has("ESEARCH"),
+            gmail: has("X-GM-EXT-1"),
             all: names.to_vec(),
         }
     }
@@ -48,6 +51,7 @@ impl ServerCaps {
                 "COMPRESS" | "COMPRESS=DEFLATE" => self.compress = false,
                 "LIST-STATUS" => self.list_status = false,
                 "ESEARCH" => self.esearch = false,
+                "X-GM-EXT-1" => self.gmail = false,
                 _ => {}
             }
         }

@@ -324,15 +324,21 @@ impl ImapConnection {
         })
     }
 
+    /// The FETCH items of a message's header facts.
+    pub(super) fn header_query(&self) -> String {
+        format!(
+            "(UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER.FIELDS ({HEADER_FIELDS})]{}{})",
+            if self.caps.condstore { " MODSEQ" } else { "" },
+            if self.caps.gmail { " X-GM-MSGID" } else { "" }
+        )
+    }
+
     /// Envelope-level headers for `uids` in the selected folder.
     pub async fn fetch_headers(&mut self, uids: &[u32]) -> Result<Vec<FetchedHeader>> {
         if uids.is_empty() {
             return Ok(Vec::new());
         }
-        let query = format!(
-            "(UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER.FIELDS ({HEADER_FIELDS})]{})",
-            if self.caps.condstore { " MODSEQ" } else { "" }
-        );
+        let query = self.header_query();
         let fetches = self.uid_fetch_all(&uid_set(uids), &query).await?;
         Ok(fetches
             .iter()
@@ -344,6 +350,7 @@ impl ImapConnection {
                     size: f.size.unwrap_or(0),
                     internal_date: f.internal_date().map(|d| d.timestamp()).unwrap_or(0),
                     header: f.header().unwrap_or(b"").to_vec(),
+                    gm_msgid: f.gmail_msg_id().copied(),
                 })
             })
             .collect())

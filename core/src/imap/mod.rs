@@ -65,6 +65,8 @@ pub struct FetchedHeader {
     pub internal_date: i64,
     /// The header fields asked for, unparsed.
     pub header: Vec<u8>,
+    /// Gmail's id of the message, the same in every folder (label) that shows it.
+    pub gm_msgid: Option<u64>,
 }
 
 pub struct ImapConnection {

@@ -8,7 +8,6 @@ use std::collections::VecDeque;
 use async_imap::imap_proto::{AttributeValue, RequestId, Response, Status};
 
 use super::codes::{command_name, refusal, timed};
-use super::commands::HEADER_FIELDS;
 use super::uids::uid_set;
 use super::{FetchedHeader, ImapConnection};
 use crate::error::Result;
@@ -35,10 +34,7 @@ impl ImapConnection {
     /// Fetches the headers of `batches` (each a disjoint UID range) in order, several
     /// commands at a time.
     pub fn header_pipeline(&mut self, batches: Vec<Vec<u32>>) -> HeaderPipeline<'_> {
-        let query = format!(
-            "(UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER.FIELDS ({HEADER_FIELDS})]{})",
-            if self.caps.condstore { " MODSEQ" } else { "" }
-        );
+        let query = self.header_query();
         HeaderPipeline {
             conn: self,
             batches: batches.into_iter(),
@@ -138,6 +134,7 @@ fn fetched_header(attrs: &[AttributeValue<'_>]) -> Option<FetchedHeader> {
             AttributeValue::Rfc822Size(s) => out.size = *s,
             AttributeValue::Flags(flags) => out.flags = flags_from_names(flags),
             AttributeValue::InternalDate(date) => out.internal_date = internal_date(date),
+            AttributeValue::GmailMsgId(id) => out.gm_msgid = Some(*id),
             AttributeValue::BodySection { data, .. } => {
                 out.header = data.as_deref().unwrap_or_default().to_vec();
             }

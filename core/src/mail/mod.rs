@@ -98,6 +98,8 @@ pub struct HeaderRecord {
     pub references: Vec<String>,
     /// From the top-level Content-Type; corrected once the body is parsed.
     pub has_attachments: bool,
+    /// Gmail's message id: the folders (labels) that show the message hold one message.
+    pub gm_msgid: Option<u64>,
 }
 
 impl HeaderRecord {

@@ -32,7 +32,7 @@ pub fn position(tx: &Transaction<'_>, message_id: i64) -> Result<Position> {
         "SELECT m.account_id, l.id, f.id, f.remote_name, l.uidvalidity, ifnull(l.uid, 0), m.message_id,
                 m.seen | (m.flagged << 1) | (m.answered << 2) | (m.forwarded << 3) | (m.draft << 4)
          FROM message m JOIN location l ON l.message_id = m.id JOIN folder f ON f.id = l.folder_id
-         WHERE m.id = ?1 ORDER BY l.uid IS NULL LIMIT 1",
+         WHERE m.id = ?1 ORDER BY l.uid IS NULL, f.role = 'all', l.id LIMIT 1",
     )?
     .query_row([message_id], |r| {
         Ok(Position {

@@ -3,7 +3,9 @@ use std::collections::HashMap;
 use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::blobs::IncomingBlob;
-use super::rows::{decode_addresses, encode_addresses, summary_from_row, SUMMARY_SELECT};
+use super::rows::{
+    decode_addresses, encode_addresses, summary_from_row, ONE_LOCATION, SUMMARY_SELECT,
+};
 use super::search::{allocate_search_key, InsertBatch};
 use super::{flag, threading, Store};
 use crate::error::{Error, Result};
@@ -193,7 +195,29 @@ impl Store {
                     }
                     continue;
                 }
-                let id = insert_message(tx, account_id, rec, &mut search)?;
+                // Gmail shows one message in each of its labels and in All Mail: the
+                // same X-GM-MSGID is the same message, with one more location.
+                let labelled = match rec.gm_msgid {
+                    Some(gm) => tx
+                        .prepare_cached(
+                            "SELECT m.id FROM message m WHERE m.account_id = ?1 AND m.gm_msgid = ?2
+                               AND NOT EXISTS (SELECT 1 FROM location l
+                                               WHERE l.message_id = m.id AND l.folder_id = ?3)
+                             ORDER BY m.id LIMIT 1",
+                        )?
+                        .query_row(params![account_id, gm as i64, folder_id], |r| r.get(0))
+                        .optional()?,
+                    None => None,
+                };
+                let id = match labelled {
+                    Some(id) => {
+                        if update_flags(tx, id, &rec.flags)? {
+                            outcome.changed.push(id);
+                        }
+                        id
+                    }
+                    None => insert_message(tx, account_id, rec, &mut search)?,
+                };
                 tx.prepare_cached("INSERT INTO location (message_id, folder_id, uidvalidity, uid, modseq, sort_date)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?.execute(
                     params![
@@ -350,7 +374,7 @@ impl Store {
                      ORDER BY l.sort_date DESC, l.id LIMIT ?3 OFFSET ?4"
                 ),
                 None => format!(
-                    "{SUMMARY_SELECT} WHERE (?1 IS NULL OR m.account_id = ?1)
+                    "{SUMMARY_SELECT} WHERE (?1 IS NULL OR m.account_id = ?1) AND {ONE_LOCATION}
                      ORDER BY l.sort_date DESC, l.id LIMIT ?3 OFFSET ?4"
                 ),
             };
@@ -390,7 +414,9 @@ impl Store {
     pub fn message_summary(&self, id: i64) -> Result<MessageSummary> {
         self.read(|conn| {
             conn.query_row(
-                &format!("{SUMMARY_SELECT} WHERE m.id = ?1 ORDER BY l.uid IS NULL LIMIT 1"),
+                &format!(
+                    "{SUMMARY_SELECT} WHERE m.id = ?1 ORDER BY l.uid IS NULL, f.role = 'all', l.id LIMIT 1"
+                ),
                 [id],
                 summary_from_row,
             )
@@ -518,8 +544,8 @@ pub(super) fn insert_message(
     tx.prepare_cached(
         "INSERT INTO message (id, account_id, message_id, thread_id, subject, from_name, from_addr,
                               to_addrs, cc_addrs, date, in_reply_to, refs, size, seen, flagged,
-                              answered, forwarded, draft, has_attachments, search_key)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+                              answered, forwarded, draft, has_attachments, search_key, gm_msgid)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
     )?
     .execute(params![
         id,
@@ -542,6 +568,7 @@ pub(super) fn insert_message(
         rec.flags.draft,
         rec.has_attachments,
         search_key,
+        rec.gm_msgid.map(|gm| gm as i64),
     ])?;
     let recipients: Vec<Address> = rec.to.iter().chain(&rec.cc).cloned().collect();
     search.add(search_key, &rec.subject, &rec.from, &recipients, "", false);

@@ -14,6 +14,13 @@ pub(super) const SUMMARY_SELECT: &str = "
     JOIN folder f ON f.id = l.folder_id
     JOIN account a ON a.id = m.account_id";
 
+/// In lists that are not of one folder, a message Gmail shows in several labels appears
+/// once: at its server location worth showing (a label rather than All Mail, then the
+/// first stored). Other messages have one location and skip the lookup.
+pub(super) const ONE_LOCATION: &str = "(m.gm_msgid IS NULL OR l.id = (
+        SELECT l2.id FROM location l2 JOIN folder f2 ON f2.id = l2.folder_id
+        WHERE l2.message_id = m.id ORDER BY l2.uid IS NULL, f2.role = 'all', l2.id LIMIT 1))";
+
 pub(super) fn summary_from_row(row: &Row<'_>) -> rusqlite::Result<MessageSummary> {
     let from_name: String = row.get(6)?;
     Ok(MessageSummary {

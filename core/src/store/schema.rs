@@ -397,6 +397,31 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE account ADD COLUMN oauth TEXT NOT NULL DEFAULT '';
     "#,
+    // 12: search as you type. The starts of words are looked up in the headers only
+    // (subject, sender, recipients), in an index of their own with prefixes of 1 to 4
+    // characters, so a word start reads one posting list newest first instead of merging
+    // the lists of every word that starts so. Rows share message_fts's rowid.
+    r#"
+    CREATE VIRTUAL TABLE header_fts USING fts5 (
+        subject, sender, recipients,
+        content = '', contentless_delete = 1,
+        tokenize = 'unicode61 remove_diacritics 2',
+        prefix = '1 2 3 4'
+    );
+    INSERT INTO header_fts (rowid, subject, sender, recipients)
+        SELECT search_key, subject, from_name || ' ' || from_addr, to_addrs || ' ' || cc_addrs
+        FROM message ORDER BY search_key;
+    CREATE TRIGGER header_fts_delete AFTER DELETE ON message
+    BEGIN
+        DELETE FROM header_fts WHERE rowid = old.search_key;
+    END;
+    "#,
+    // 13: Gmail's id of a message (X-GM-MSGID), so the labels and All Mail that show it
+    // hold one message with several locations, not copies.
+    r#"
+    ALTER TABLE message ADD COLUMN gm_msgid INTEGER;
+    CREATE INDEX message_by_gm_msgid ON message (account_id, gm_msgid) WHERE gm_msgid IS NOT NULL;
+    "#,
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -521,6 +546,42 @@ mod tests {
             .query_row("SELECT count(*) FROM outbox_body", [], |r| r.get(0))
             .unwrap();
         assert_eq!(bodies, 0, "the body goes with its account's outbox row");
+    }
+
+    #[test]
+    fn messages_of_schema_11_get_their_header_index() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..11] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 11).unwrap();
+        conn.execute_batch(
+            "INSERT INTO account (id, name, email, protocol, host, port, security, username)
+                 VALUES (1, 'a', 'a@x', 'imap', 'h', 993, 'tls', 'a');
+             INSERT INTO message (id, account_id, subject, from_name, from_addr, to_addrs, search_key)
+                 VALUES (1, 1, 'Faktura for november', 'Åse Berg', 'ase@berg.no', '	per@x.no', 4096),
+                        (2, 1, 'Lunch', 'Kari', 'kari@x.no', '', 8192);",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let hits = |conn: &Connection, query: &str| -> Vec<i64> {
+            conn.prepare("SELECT rowid FROM header_fts WHERE header_fts MATCH ?1 ORDER BY rowid")
+                .unwrap()
+                .query_map([query], |r| r.get(0))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap()
+        };
+        assert_eq!(hits(&conn, "fak*"), [4096]);
+        assert_eq!(hits(&conn, "ase*"), [4096], "diacritics are folded");
+        assert_eq!(hits(&conn, "per*"), [4096]);
+        assert_eq!(hits(&conn, "k*"), [8192]);
+        conn.execute("DELETE FROM message WHERE id = 1", [])
+            .unwrap();
+        assert!(
+            hits(&conn, "fak*").is_empty(),
+            "a deleted message leaves the index"
+        );
     }
 
     #[test]

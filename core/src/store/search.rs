@@ -2,85 +2,120 @@ use std::collections::HashMap;
 
 use rusqlite::{params, Transaction};
 
-use super::rows::{summary_from_row, SUMMARY_SELECT};
+use super::rows::{summary_from_row, ONE_LOCATION, SUMMARY_SELECT};
 use super::Store;
 use crate::error::Result;
 use crate::model::{Address, MessageSummary};
 
-/// Turns what a person typed into an FTS5 query: every word must match; with `prefix`
-/// the last one may be the start of a word (search as you type). Quotes keep FTS5
-/// operators in the input from being parsed.
-pub fn fts_query(input: &str, prefix: bool) -> Option<String> {
-    let words: Vec<String> = input
+/// The words of what a person typed, quoted so that FTS5 operators in the input stay words.
+fn fts_words(input: &str) -> Vec<String> {
+    input
         .split(|c: char| !c.is_alphanumeric() && c != '@' && c != '.' && c != '-' && c != '_')
         .filter(|w| !w.is_empty())
         .map(|w| format!("\"{}\"", w.replace('"', "")))
-        .collect();
-    let last = words.len().checked_sub(1)?;
-    Some(
-        words
-            .iter()
-            .enumerate()
-            .map(|(i, w)| {
-                if i == last && prefix {
-                    format!("{w}*")
-                } else {
-                    w.clone()
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(" "),
-    )
+        .collect()
+}
+
+/// Turns what a person typed into an FTS5 query: every word must match; with `prefix`
+/// the last one may be the start of a word.
+pub fn fts_query(input: &str, prefix: bool) -> Option<String> {
+    let mut words = fts_words(input);
+    if prefix {
+        words.last_mut()?.push('*');
+    }
+    (!words.is_empty()).then(|| words.join(" "))
+}
+
+/// Search as you type: the last word as the start of a word in the headers, the words
+/// before it whole, anywhere.
+#[derive(Debug, PartialEq, Eq)]
+pub struct WordStartQuery {
+    /// For `header_fts`.
+    pub start: String,
+    /// For `message_fts`, if there are words before the last.
+    pub before: Option<String>,
+}
+
+pub fn word_start_query(input: &str) -> Option<WordStartQuery> {
+    let mut words = fts_words(input);
+    let start = format!("{}*", words.pop()?);
+    Some(WordStartQuery {
+        start,
+        before: (!words.is_empty()).then(|| words.join(" ")),
+    })
 }
 
 impl Store {
-    /// Full-text search over subject, sender, recipients and body; newest first.
+    /// Full-text search, newest first: whole words in subject, sender, recipients and
+    /// body; the last word also as the start of a word in subject, sender and recipients.
     pub fn search(
         &self,
         account_id: Option<i64>,
         query: &str,
         limit: u32,
     ) -> Result<Vec<MessageSummary>> {
-        // Whole words first: one doclist, walked newest first, stops at `limit`. Only
-        // when that finds too few does the last word count as a prefix, which makes
-        // FTS5 merge the doclists of every word that starts so.
+        // Whole words first: one posting list per word, walked newest first, stops at
+        // `limit`. The start of a word in the whole index would make FTS5 merge the lists
+        // of every word that starts so; the header index has the starts of words (1 to
+        // 4 characters) as lists of their own, so it too is walked newest first.
         let Some(exact) = fts_query(query, false) else {
             return Ok(Vec::new());
         };
-        let mut found = self.search_fts(account_id, &exact, limit)?;
+        let mut found = self.search_index(account_id, "message_fts", &exact, None, limit)?;
         if found.len() < limit as usize {
-            let prefixed = fts_query(query, true).unwrap_or(exact);
-            let more = self.search_fts(account_id, &prefixed, limit)?;
-            let mut seen: std::collections::HashSet<i64> = found.iter().map(|m| m.id).collect();
-            found.extend(more.into_iter().filter(|m| seen.insert(m.id)));
-            found.sort_by(|a, b| b.date.cmp(&a.date).then(b.id.cmp(&a.id)));
-            found.truncate(limit as usize);
+            if let Some(q) = word_start_query(query) {
+                let more = self.search_index(
+                    account_id,
+                    "header_fts",
+                    &q.start,
+                    q.before.as_deref(),
+                    limit,
+                )?;
+                let mut seen: std::collections::HashSet<i64> = found.iter().map(|m| m.id).collect();
+                found.extend(more.into_iter().filter(|m| seen.insert(m.id)));
+                found.sort_by(|a, b| b.date.cmp(&a.date).then(b.id.cmp(&a.id)));
+                found.truncate(limit as usize);
+            }
         }
         Ok(found)
     }
 
-    fn search_fts(
+    /// Matches of `fts` in `table` (and of `anywhere` in the whole index), newest first.
+    fn search_index(
         &self,
         account_id: Option<i64>,
+        table: &str,
         fts: &str,
+        anywhere: Option<&str>,
         limit: u32,
     ) -> Result<Vec<MessageSummary>> {
         self.read(|conn| {
+            let also = match anywhere {
+                Some(_) => format!(
+                    "AND {table}.rowid IN (SELECT rowid FROM message_fts WHERE message_fts MATCH ?4)"
+                ),
+                None => String::new(),
+            };
             // The index's rowid sorts by date, so FTS5 walks it newest first and stops early.
             let sql = match account_id {
                 None => format!(
                     "{SUMMARY_SELECT} WHERE m.search_key IN
-                       (SELECT rowid FROM message_fts WHERE message_fts MATCH ?1 ORDER BY rowid DESC LIMIT ?3)
-                     AND ?2 IS NULL ORDER BY m.search_key DESC"
+                       (SELECT rowid FROM {table} WHERE {table} MATCH ?1 {also}
+                        ORDER BY rowid DESC LIMIT ?3)
+                     AND ?2 IS NULL AND {ONE_LOCATION} ORDER BY m.search_key DESC"
                 ),
                 Some(_) => format!(
-                    "{SUMMARY_SELECT} JOIN message_fts ON message_fts.rowid = m.search_key
-                     WHERE message_fts MATCH ?1 AND m.account_id = ?2
+                    "{SUMMARY_SELECT} JOIN {table} ON {table}.rowid = m.search_key
+                     WHERE {table} MATCH ?1 {also} AND m.account_id = ?2 AND {ONE_LOCATION}
                      ORDER BY m.search_key DESC LIMIT ?3"
                 ),
             };
             let mut stmt = conn.prepare_cached(&sql)?;
-            let rows = stmt.query_map(params![fts, account_id, limit], summary_from_row)?;
+            let mut args: Vec<&dyn rusqlite::ToSql> = vec![&fts, &account_id, &limit];
+            if let Some(words) = &anywhere {
+                args.push(words);
+            }
+            let rows = stmt.query_map(&*args, summary_from_row)?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
     }
@@ -88,7 +123,7 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use super::fts_query;
+    use super::{fts_query, word_start_query, WordStartQuery};
 
     #[test]
     fn whole_word_queries_have_no_prefix() {
@@ -97,6 +132,30 @@ mod tests {
             Some("\"quarterly\" \"rep\"")
         );
         assert_eq!(fts_query("", false), None);
+    }
+
+    #[test]
+    fn word_starts_split_the_last_word_from_those_before() {
+        // (typed, the start for the header index, the words before it)
+        type Case<'a> = (&'a str, Option<(&'a str, Option<&'a str>)>);
+        let cases: &[Case] = &[
+            ("", None),
+            (" , ", None),
+            ("f", Some(("\"f\"*", None))),
+            ("quarterly rep", Some(("\"rep\"*", Some("\"quarterly\"")))),
+            (
+                "anna quarterly r",
+                Some(("\"r\"*", Some("\"anna\" \"quarterly\""))),
+            ),
+            ("\"NOT\" OR*", Some(("\"OR\"*", Some("\"NOT\"")))),
+        ];
+        for (input, expected) in cases {
+            let expected = expected.map(|(start, before)| WordStartQuery {
+                start: start.to_owned(),
+                before: before.map(str::to_owned),
+            });
+            assert_eq!(word_start_query(input), expected, "input {input:?}");
+        }
     }
 
     #[test]
@@ -200,11 +259,19 @@ impl InsertBatch {
         let mut insert = tx.prepare_cached(
             "INSERT INTO message_fts (rowid, subject, sender, recipients, body) VALUES (?1, ?2, ?3, ?4, ?5)",
         )?;
+        // A replaced row only gains its body: the headers, and so their index, stay.
+        let mut insert_headers = tx.prepare_cached(
+            "INSERT INTO header_fts (rowid, subject, sender, recipients) VALUES (?1, ?2, ?3, ?4)",
+        )?;
         let mut keys: Vec<&i64> = self.rows.keys().collect();
         keys.sort_unstable();
         for key in keys {
-            let [subject, sender, recipients, body] = &self.rows[key].text;
+            let row = &self.rows[key];
+            let [subject, sender, recipients, body] = &row.text;
             insert.execute(params![key, subject, sender, recipients, body])?;
+            if !row.replaces {
+                insert_headers.execute(params![key, subject, sender, recipients])?;
+            }
         }
         Ok(())
     }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use rusqlite::{params, OptionalExtension, Transaction};
 
-use super::rows::{summary_from_row, SUMMARY_SELECT};
+use super::rows::{summary_from_row, ONE_LOCATION, SUMMARY_SELECT};
 use super::Store;
 use crate::error::Result;
 use crate::model::{MessageSummary, ThreadSummary};
@@ -207,7 +207,7 @@ impl Store {
     pub fn thread_messages(&self, thread_id: i64) -> Result<Vec<MessageSummary>> {
         self.read(|conn| {
             let mut stmt = conn.prepare_cached(&format!(
-                "{SUMMARY_SELECT} WHERE m.thread_id = ?1 ORDER BY m.date, m.id"
+                "{SUMMARY_SELECT} WHERE m.thread_id = ?1 AND {ONE_LOCATION} ORDER BY m.date, m.id"
             ))?;
             let rows = stmt.query_map([thread_id], summary_from_row)?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)

@@ -9,6 +9,7 @@ pub mod plan;
 pub mod pop3;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::error::Result;
@@ -23,6 +24,7 @@ use crate::store::{FolderSyncState, Store};
 const SETTING_BODY_PREFETCH: &str = "body_prefetch";
 const DEFAULT_BODY_PREFETCH: u32 = 50;
 const SETTING_DOWNLOAD_LIMIT: &str = "download_limit";
+const SETTING_PREFETCH_WHEN_METERED: &str = "prefetch_when_metered";
 /// Messages larger than this are downloaded when opened, not ahead of time.
 pub const DEFAULT_DOWNLOAD_LIMIT: u64 = 10 << 20;
 
@@ -37,6 +39,8 @@ pub(crate) struct SyncService {
     store: Arc<Store>,
     sessions: Arc<Sessions>,
     events: EventBus,
+    /// The platform said the current link is metered (mobile data, a tethered hotspot).
+    metered: AtomicBool,
 }
 
 impl SyncService {
@@ -45,7 +49,30 @@ impl SyncService {
             store,
             sessions,
             events,
+            metered: AtomicBool::new(false),
         }
+    }
+
+    pub fn set_metered(&self, metered: bool) {
+        self.metered.store(metered, Ordering::Relaxed);
+    }
+
+    pub fn metered(&self) -> bool {
+        self.metered.load(Ordering::Relaxed)
+    }
+
+    /// Whether bodies are downloaded ahead of time on a metered link too.
+    pub fn prefetch_when_metered(&self) -> Result<bool> {
+        Ok(self
+            .store
+            .setting(SETTING_PREFETCH_WHEN_METERED)?
+            .as_deref()
+            == Some("on"))
+    }
+
+    pub fn set_prefetch_when_metered(&self, on: bool) -> Result<()> {
+        let value = if on { "on" } else { "off" };
+        self.store.set_setting(SETTING_PREFETCH_WHEN_METERED, value)
     }
 
     /// How many bodies per folder are downloaded ahead of time.
@@ -123,6 +150,8 @@ impl SyncService {
     async fn pass(&self, account: &Account, conn: &mut ImapConnection) -> Result<SyncReport> {
         let mut report = SyncReport::default();
         let prefetch = self.prefetch()?;
+        let prefetch_now =
+            plan::prefetch_now(prefetch, self.metered(), self.prefetch_when_metered()?);
         let listing = conn.list_folders().await?;
         if *conn.naming() != self.store.naming(account.id)? {
             self.store.set_naming(account.id, conn.naming())?;
@@ -179,7 +208,12 @@ impl SyncService {
                 Err(err) => return Err(err),
             }
         }
-        for state in self.store.folder_sync_states(account.id)? {
+        let folders = if prefetch_now {
+            self.store.folder_sync_states(account.id)?
+        } else {
+            Vec::new()
+        };
+        for state in folders {
             if !on_server.contains(&state.remote_name) || refused.contains(&state.remote_name) {
                 continue;
             }
@@ -288,6 +322,7 @@ fn header_record(fetched: FetchedHeader) -> HeaderRecord {
         flags: fetched.flags,
         size: fetched.size,
         internal_date: fetched.internal_date,
+        gm_msgid: fetched.gm_msgid,
         ..HeaderRecord::from_headers(mime::parse_headers(&fetched.header))
     }
 }

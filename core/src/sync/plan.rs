@@ -3,6 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::BodyPrefetch;
 use crate::imap::{MailboxStatus, ServerFlags};
 use crate::model::Flags;
 
@@ -144,6 +145,13 @@ pub fn batches(uids: &[u32], first: usize, max: usize) -> Vec<Vec<u32>> {
     out
 }
 
+/// Whether a pass downloads bodies ahead of time: not on a metered link (the platform
+/// says so) unless the user allowed it there; a message opened is downloaded anyway.
+/// Folders keep their "new mail since" mark, so the next pass on another link catches up.
+pub fn prefetch_now(setting: BodyPrefetch, metered: bool, when_metered: bool) -> bool {
+    setting != BodyPrefetch::Newest(0) && (!metered || when_metered)
+}
+
 /// Splits bodies into batches bounded by count and by bytes, so memory stays flat. The
 /// byte budget starts at `first_bytes` and doubles up to `max_bytes`, for the same
 /// reason as header batches grow.
@@ -175,6 +183,29 @@ pub fn body_batches(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bodies_ahead_of_time_wait_for_an_unmetered_link() {
+        use BodyPrefetch::{All, Newest};
+        // (setting, metered, allowed when metered) -> download now
+        let cases = [
+            (Newest(50), false, false, true),
+            (Newest(50), true, false, false),
+            (Newest(50), true, true, true),
+            (All, false, false, true),
+            (All, true, false, false),
+            (All, true, true, true),
+            (Newest(0), false, false, false),
+            (Newest(0), true, true, false),
+        ];
+        for (setting, metered, when_metered, expected) in cases {
+            assert_eq!(
+                prefetch_now(setting, metered, when_metered),
+                expected,
+                "{setting:?}, metered {metered}, allowed {when_metered}"
+            );
+        }
+    }
 
     fn status(uidvalidity: u32, uidnext: u32, modseq: Option<u64>, messages: u32) -> MailboxStatus {
         MailboxStatus {

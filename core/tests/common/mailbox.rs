@@ -443,6 +443,14 @@ impl ScriptedMailbox {
         uid
     }
 
+    /// Removes a message quietly (as another client's expunge, or Gmail taking a label
+    /// off); the next SELECT shows it gone.
+    pub fn remove(&self, folder: &str, uid: u32) {
+        let mut boxes = lock(&self.state);
+        let folder = boxes.folder_mut(folder).expect("no such folder");
+        folder.messages.retain(|m| m.uid != uid);
+    }
+
     /// Fills a folder with `count` copies of `content` under the UIDs `uid(0)`,
     /// `uid(1)`... (increasing).
     pub fn fill(&self, folder: &str, count: u32, uid: impl Fn(u32) -> u32, content: Content) {
@@ -1138,6 +1146,9 @@ enum Item {
     Flags,
     Size,
     InternalDate,
+    /// Gmail's X-GM-MSGID (served with X-GM-EXT-1): the same for every copy of a
+    /// Message-ID, as Gmail gives one id to a message in all of its labels.
+    GmMsgid,
     Section {
         name: String,
         section: String,
@@ -1153,6 +1164,7 @@ fn parse_item(item: &str) -> Result<Item, String> {
         "FLAGS" => Item::Flags,
         "RFC822.SIZE" => Item::Size,
         "INTERNALDATE" => Item::InternalDate,
+        "X-GM-MSGID" => Item::GmMsgid,
         "RFC822" | "RFC822.HEADER" | "RFC822.TEXT" => Item::Section {
             name: upper.clone(),
             section: match upper.as_str() {
@@ -1217,6 +1229,9 @@ fn fetch(boxes: &mut Boxes, req: &ImapRequest, args: &[Tok]) -> Reply {
     let mut parsed = Vec::new();
     for word in &words {
         match parse_item(word) {
+            Ok(Item::GmMsgid) if !boxes.has("X-GM-EXT-1") => {
+                return bad(req, "X-GM-MSGID without X-GM-EXT-1")
+            }
             Ok(item) => parsed.push(item),
             Err(why) => return bad(req, &why),
         }
@@ -1245,6 +1260,14 @@ fn fetch(boxes: &mut Boxes, req: &ImapRequest, args: &[Tok]) -> Reply {
                 Item::Size => parts.push(format!("RFC822.SIZE {}", m.content.len())),
                 Item::InternalDate => {
                     parts.push("INTERNALDATE \"01-Jan-2026 00:00:00 +0000\"".to_owned())
+                }
+                Item::GmMsgid => {
+                    // FNV-1a of the Message-ID: stable, and above i64::MAX for some.
+                    let id = m.content.header_value("Message-ID").unwrap_or_default();
+                    let hash = id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+                        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+                    });
+                    parts.push(format!("X-GM-MSGID {hash}"));
                 }
                 Item::Section {
                     name,

@@ -1,4 +1,5 @@
 import BrevdueKit
+import Network
 import SwiftUI
 
 @main
@@ -40,6 +41,8 @@ final class AppModel: ObservableObject {
     let status: SyncStatusViewModel
     /// The system browser for OAuth2 sign-ins (ASWebAuthenticationSession).
     let browser: OAuthBrowser = WebAuthenticationBrowser()
+    /// Cellular, a personal hotspot or Low Data Mode: the engine brings headers only.
+    private let path = NWPathMonitor()
 
     private init() {
         let support = FileManager.default.urls(for: .applicationSupportDirectory, in: .userDomainMask)[0]
@@ -54,6 +57,10 @@ final class AppModel: ObservableObject {
         // The engine decides what is new mail (Event.newMail); nothing else notifies.
         status.onNewMail = { notice in Notifications.newMail(notice) }
         Task { [accounts] in await accounts.load() }
+        path.pathUpdateHandler = { [engine = session.engine] update in
+            try? engine.setMetered(metered: update.isExpensive || update.isConstrained)
+        }
+        path.start(queue: DispatchQueue(label: "app.brevdue.network"))
     }
 
     /// Foreground: sync now and keep IMAP accounts pushed (IDLE) while the app is open.

@@ -5,6 +5,7 @@ import android.app.NotificationChannel
 import android.app.NotificationManager
 import android.net.ConnectivityManager
 import android.net.Network
+import android.net.NetworkCapabilities
 import app.brevdue.kit.Mail
 
 /** Opens the one engine of the app on its private data directory. */
@@ -29,6 +30,12 @@ class BrevdueApp : Application() {
             object : ConnectivityManager.NetworkCallback() {
                 override fun onAvailable(network: Network) {
                     runCatching { mail.engine.networkChanged() }
+                }
+
+                // Mobile data or a metered hotspot: the engine brings headers only.
+                override fun onCapabilitiesChanged(network: Network, capabilities: NetworkCapabilities) {
+                    val metered = !capabilities.hasCapability(NetworkCapabilities.NET_CAPABILITY_NOT_METERED)
+                    runCatching { mail.engine.setMetered(metered) }
                 }
             },
         )
