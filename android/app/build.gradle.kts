@@ -12,6 +12,18 @@ val jniOut = layout.buildDirectory.dir("rustJniLibs")
 val bindingsOut = layout.buildDirectory.dir("generated/uniffi")
 val cargo: String = if (System.getProperty("os.name").startsWith("Windows")) "cargo.exe" else "cargo"
 
+/**
+ * The version of rustls-platform-verifier's Kotlin half must be the one the Rust crate was
+ * built with: the version of `rustls-platform-verifier-android` in the workspace's Cargo.lock.
+ */
+val rustlsPlatformVerifierVersion: String = File(workspace, "Cargo.lock").readLines().let { lines ->
+    val at = lines.indexOfFirst { it.trim() == "name = \"rustls-platform-verifier-android\"" }
+    lines.drop(at + 1).firstOrNull { it.trimStart().startsWith("version = ") }
+        ?.substringAfter('"')?.substringBefore('"')
+        ?.takeIf { at >= 0 && it.isNotEmpty() }
+        ?: error("rustls-platform-verifier-android is not in Cargo.lock")
+}
+
 android {
     namespace = "app.brevdue.android"
     compileSdk = 35
@@ -29,6 +41,8 @@ android {
     buildTypes {
         release {
             isMinifyEnabled = false
+            // Kept if minification is turned on: the verifier is called only through JNI.
+            proguardFiles(getDefaultProguardFile("proguard-android-optimize.txt"), "proguard-rules.pro")
             signingConfig = signingConfigs.getByName("debug") // replace with your own key
         }
     }
@@ -109,4 +123,6 @@ dependencies {
     implementation("org.jetbrains.kotlinx:kotlinx-coroutines-android:1.10.2")
     // The bindings call the library through JNA; Android needs the AAR (it carries libjnidispatch).
     implementation("net.java.dev.jna:jna:5.17.0@aar")
+    // Certificate checks by Android's trust manager, for the engine (PlatformTls).
+    implementation("rustls:rustls-platform-verifier:$rustlsPlatformVerifierVersion")
 }

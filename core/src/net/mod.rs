@@ -18,6 +18,22 @@ use tokio_rustls::TlsConnector;
 
 use crate::error::{Error, ErrorKind, Result};
 
+#[cfg(target_os = "android")]
+mod android;
+
+/// On Android the platform's verifier works only once the app has initialised it; before
+/// that, a clear error rather than the verifier's panic.
+pub(crate) fn verifier_ready() -> Result<()> {
+    #[cfg(target_os = "android")]
+    if !android::verifier_ready() {
+        return Err(Error::new(
+            ErrorKind::Tls,
+            "the app did not set up certificate checks (PlatformTls.init); restart the app",
+        ));
+    }
+    Ok(())
+}
+
 /// How long connecting, the TLS handshake and the greeting may take by default.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -290,26 +306,35 @@ pub fn tls_config(ca_file: Option<&str>) -> Result<Arc<ClientConfig>> {
     let config = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|err| Error::new(ErrorKind::Tls, format!("TLS set-up failed: {err}")))?;
+    verifier_ready()?;
+    let cannot_start = |err: rustls::Error| {
+        Error::new(
+            ErrorKind::Tls,
+            format!("the platform's certificate verifier cannot start: {err}"),
+        )
+    };
     #[cfg(not(target_os = "android"))]
     let config = {
         let verifier =
             rustls_platform_verifier::Verifier::new_with_extra_roots(extra_roots, provider)
-                .map_err(|err| {
-                    Error::new(
-                        ErrorKind::Tls,
-                        format!("the platform's certificate verifier cannot start: {err}"),
-                    )
-                })?;
+                .map_err(cannot_start)?;
         config
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(verifier))
             .with_no_client_auth()
     };
+    // Android's verifier takes no extra roots: a server with a CA file of its own is
+    // checked against that CA alone (by rustls), every other by Android's trust manager.
     #[cfg(target_os = "android")]
-    let config = {
+    let config = if extra_roots.is_empty() {
+        let verifier = rustls_platform_verifier::Verifier::new(provider).map_err(cannot_start)?;
+        config
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
+            .with_no_client_auth()
+    } else {
         let _ = provider;
         let mut roots = RootCertStore::empty();
-        roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
         roots.add_parsable_certificates(extra_roots);
         config.with_root_certificates(roots).with_no_client_auth()
     };

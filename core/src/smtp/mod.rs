@@ -220,6 +220,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + Sync + Debug> AsyncTokioStream f
 }
 
 fn starttls_parameters(server: &ServerConfig) -> Result<TlsParameters> {
+    net::verifier_ready()?;
     let mut params = TlsParameters::builder(server.host.clone());
     if let Some(path) = &server.ca_file {
         let pem = std::fs::read(path)

@@ -15,6 +15,7 @@ class BrevdueApp : Application() {
 
     override fun onCreate() {
         super.onCreate()
+        PlatformTls.init(this)
         mail = Mail.open(filesDir.resolve("mail").path, KeystorePasswordStore(this))
         getSystemService(NotificationManager::class.java).createNotificationChannel(
             NotificationChannel(
