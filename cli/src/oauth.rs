@@ -27,16 +27,11 @@ pub fn provider(
     if name.starts_with("https://") || name.starts_with("http://") {
         let client_id = client_id
             .ok_or_else(|| Error::invalid("--oauth with an issuer URL needs --oauth-client-id"))?;
-        let scopes = if scopes.is_empty() {
-            vec!["openid".into(), "email".into(), "offline_access".into()]
-        } else {
-            scopes
-        };
         return engine.block_on(engine.oauth_provider_from_issuer(
             name.to_owned(),
             client_id.to_owned(),
             scopes,
-            mechanism.unwrap_or(OAuthMechanism::Xoauth2),
+            mechanism,
         ))?;
     }
     let mut provider = providers::builtin(name, client_id).ok_or_else(|| {

@@ -264,13 +264,15 @@ impl Engine {
     }
 
     /// A custom OAuth2 provider from its issuer's discovery document (a company's own
-    /// identity server), with the app's `client_id` registered there.
+    /// identity server), with the app's `client_id` registered there, both as typed. No
+    /// scopes asks for an identity, the address and a refresh token; no mechanism is
+    /// XOAUTH2.
     pub async fn oauth_provider_from_issuer(
         &self,
         issuer: String,
         client_id: String,
         scopes: Vec<String>,
-        mechanism: OAuthMechanism,
+        mechanism: Option<OAuthMechanism>,
     ) -> Result<OAuthProvider> {
         self.run(move |s| async move {
             s.sessions

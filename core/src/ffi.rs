@@ -408,7 +408,7 @@ impl BrevdueEngine {
         issuer: String,
         client_id: String,
         scopes: Vec<String>,
-        mechanism: crate::oauth::OAuthMechanism,
+        mechanism: Option<crate::oauth::OAuthMechanism>,
     ) -> FfiResult<crate::oauth::OAuthProvider> {
         Ok(self
             .engine()?

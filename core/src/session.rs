@@ -238,6 +238,11 @@ impl Sessions {
     /// The network changed: kept connections go, and those waiting on the network hear.
     pub fn network_changed(&self) {
         self.kept.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.reconnect_push();
+    }
+
+    /// Push connections are rebuilt, each with its account's settings as they are now.
+    fn reconnect_push(&self) {
         self.network.send_modify(|g| *g += 1);
     }
 
@@ -347,8 +352,12 @@ impl Sessions {
                 return Err(err);
             }
         }
-        // Kept connections were made with the old settings.
+        // Connections were made with the old settings: kept ones are dropped, and push
+        // (which holds its own) reconnects with the new ones.
         self.forget(account.id);
+        if plan.check_incoming {
+            self.reconnect_push();
+        }
         self.store.account_by_id(account.id)
     }
 

@@ -249,3 +249,63 @@ fn closed_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
 }
+
+/// Push follows an edit at once: its IDLE connection is rebuilt with the new settings
+/// (here another mailbox's login), not kept on the old ones until its next renewal.
+#[tokio::test]
+async fn push_reconnects_with_the_edited_settings() {
+    use brevdue_core::account_edit::AccountEdit;
+    use brevdue_core::Event;
+    let s = server();
+    let (old_user, new_user) = (s.new_user("push-old"), s.new_user("push-new"));
+    let t = engine_with_account(&old_user, &[]).await;
+    t.engine.sync(None).await.unwrap();
+    let events = std::sync::Arc::new(Recorder::default());
+    let _s = t.engine.subscribe(events.clone()).unwrap();
+    let connected = || {
+        let events = events.0.lock().unwrap();
+        let up = |e: &&Event| {
+            matches!(
+                e,
+                Event::PushState {
+                    connected: true,
+                    ..
+                }
+            )
+        };
+        events.iter().filter(up).count()
+    };
+    t.engine.start_push(None).unwrap();
+    assert!(wait_until(10, || connected() == 1).await, "push came up");
+
+    t.engine
+        .edit_account(
+            "main".into(),
+            AccountEdit {
+                username: Some(new_user.clone()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        wait_until(10, || connected() == 2).await,
+        "push reconnected after the edit"
+    );
+    let mut other = OtherClient::login(&new_user).await;
+    let raw = message(
+        "For the new login",
+        "a@example.test",
+        &date(1),
+        "new@t",
+        "hi",
+    );
+    other.append("INBOX", &raw, None).await;
+    other.logout().await;
+    let arrived = wait_until(10, || {
+        let inbox = t.engine.messages(None, Some("INBOX"), 10, 0).unwrap();
+        inbox.iter().any(|m| m.message_id == "new@t")
+    })
+    .await;
+    assert!(arrived, "the new mailbox's mail arrived through push");
+}

@@ -59,7 +59,7 @@ async fn provider(engine: &Engine, issuer: &str, mechanism: OAuthMechanism) -> O
             issuer.to_owned(),
             oauth.client_id.clone(),
             vec!["openid".into(), "offline_access".into()],
-            mechanism,
+            Some(mechanism),
         )
         .await
         .expect("the issuer's discovery document")
@@ -166,6 +166,32 @@ async fn a_signed_in_account_syncs_and_sends_and_keeps_no_secret_in_the_database
         .await
         .unwrap_err();
     assert_eq!(err.advice().id, "oauth_account_has_no_password", "{err}");
+}
+
+/// The manual fields as typed: the engine trims them and picks the scopes and mechanism.
+#[tokio::test]
+async fn a_custom_issuer_gets_the_engine_defaults() {
+    let oauth = oauth_server().oauth.as_ref().unwrap();
+    let t = oauth_engine();
+    let provider = t
+        .engine
+        .oauth_provider_from_issuer(
+            format!(" {} ", oauth.issuer),
+            format!("{}\t", oauth.client_id),
+            Vec::new(),
+            None,
+        )
+        .await
+        .expect("the issuer's discovery document");
+    assert_eq!(provider.client_id, oauth.client_id);
+    assert_eq!(provider.scopes, ["openid", "email", "offline_access"]);
+    assert_eq!(provider.mechanism, OAuthMechanism::Xoauth2);
+    let err = t
+        .engine
+        .oauth_provider_from_issuer(oauth.issuer.clone(), "  ".into(), Vec::new(), None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InvalidInput, "{err}");
 }
 
 #[tokio::test]

@@ -270,14 +270,27 @@ impl TokenClient {
     }
 
     /// A custom provider from its issuer's discovery document (OpenID Connect Discovery,
-    /// RFC 8414): for a company's own identity server.
+    /// RFC 8414): for a company's own identity server. The fields as typed (trimmed here);
+    /// no scopes asks for [`ISSUER_SCOPES`], no mechanism means XOAUTH2.
     pub async fn discover_issuer(
         &self,
         issuer: &str,
         client_id: &str,
         scopes: Vec<String>,
-        mechanism: OAuthMechanism,
+        mechanism: Option<OAuthMechanism>,
     ) -> Result<OAuthProvider> {
+        let (issuer, client_id) = (issuer.trim(), client_id.trim());
+        if client_id.is_empty() {
+            return Err(Error::invalid(format!(
+                "a sign-in through {issuer} needs the client id registered there for the app"
+            )));
+        }
+        let scopes = if scopes.is_empty() {
+            ISSUER_SCOPES.map(str::to_owned).to_vec()
+        } else {
+            scopes
+        };
+        let mechanism = mechanism.unwrap_or(OAuthMechanism::Xoauth2);
         let base = check_endpoint("issuer", issuer.trim_end_matches('/'))?;
         let url = format!(
             "{}/.well-known/openid-configuration",
@@ -327,12 +340,16 @@ impl TokenClient {
     }
 }
 
+/// What a custom issuer is asked for unless told otherwise: an identity, the address,
+/// and a refresh token (so the user signs in once).
+pub const ISSUER_SCOPES: [&str; 3] = ["openid", "email", "offline_access"];
+
 /// A custom provider from its issuer (see `TokenClient::discover_issuer`).
 pub async fn issuer_provider(
     issuer: &str,
     client_id: &str,
     scopes: Vec<String>,
-    mechanism: OAuthMechanism,
+    mechanism: Option<OAuthMechanism>,
     ca_file: Option<&str>,
 ) -> Result<OAuthProvider> {
     TokenClient::new(ca_file)?

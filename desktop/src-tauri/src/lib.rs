@@ -11,7 +11,7 @@ use brevdue_core::account_edit::AccountEdit;
 use brevdue_core::advice::Advice;
 use brevdue_core::compose::{parse_address_list, ComposeMode};
 use brevdue_core::live::{Diff, ListListener, LiveList, MessageQuery};
-use brevdue_core::oauth::{OAuthMechanism, OAuthProvider};
+use brevdue_core::oauth::OAuthProvider;
 use brevdue_core::reading::{safe_file_name, ReadingOptions};
 use brevdue_core::setup::AccountDraft;
 use brevdue_core::status::{StatusListener, StatusWatch, SyncStatus};
@@ -270,9 +270,6 @@ async fn add_account(state: State<'_, AppState>, account: NewAccount) -> CmdResu
 
 // ---- OAuth2 sign-in (the system browser, back to the engine's loopback listener) ----
 
-/// The scopes asked of a custom issuer (a company's own identity server).
-const ISSUER_SCOPES: [&str; 3] = ["openid", "email", "offline_access"];
-
 /// The built-in providers this build can sign in with.
 #[tauri::command]
 async fn oauth_providers(state: State<'_, AppState>) -> CmdResult {
@@ -289,12 +286,7 @@ async fn oauth_provider_from_issuer(
 ) -> CmdResult {
     let provider = state
         .engine
-        .oauth_provider_from_issuer(
-            issuer.trim().to_owned(),
-            client_id.trim().to_owned(),
-            ISSUER_SCOPES.map(str::to_owned).to_vec(),
-            OAuthMechanism::Xoauth2,
-        )
+        .oauth_provider_from_issuer(issuer, client_id, Vec::new(), None)
         .await?;
     Ok(json::value(&provider))
 }

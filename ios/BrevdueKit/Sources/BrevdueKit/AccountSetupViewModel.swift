@@ -205,8 +205,8 @@ public final class AccountSetupViewModel: ViewModel<AccountSetupState>, @uncheck
     // MARK: OAuth2 sign-in
 
     /// Begins the sign-in "Add" makes when `state.addsWithSignIn`: with the custom issuer of
-    /// the manual fields (its discovery document, scopes `OAuthSignIn.customScopes`,
-    /// XOAUTH2), else with the provider the discovery offered. Returns the page to open in
+    /// the manual fields (its discovery document, with the engine's default scopes and
+    /// mechanism), else with the provider the discovery offered. Returns the page to open in
     /// the browser (also `state.signInUrl`); nil with `state.error` when it cannot start.
     @discardableResult
     public func beginSignIn() async -> URL? {
@@ -218,10 +218,10 @@ public final class AccountSetupViewModel: ViewModel<AccountSetupState>, @uncheck
             _ = try current.form.config()
             let provider: OAuthProvider
             if current.step == .manual, current.form.usesCustomSignIn {
+                // The engine's defaults: its scopes and mechanism for a custom issuer.
                 provider = try await session.engine.oauthProviderFromIssuer(
-                    issuer: current.form.oauthIssuer.trimmingCharacters(in: .whitespaces),
-                    clientId: current.form.oauthClientId.trimmingCharacters(in: .whitespaces),
-                    scopes: OAuthSignIn.customScopes, mechanism: .xoauth2)
+                    issuer: current.form.oauthIssuer, clientId: current.form.oauthClientId,
+                    scopes: [], mechanism: nil)
             } else if let offered = current.offeredSignIn, current.addsWithSignIn {
                 provider = offered
             } else {

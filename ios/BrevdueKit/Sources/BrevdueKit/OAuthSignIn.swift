@@ -21,8 +21,6 @@ public enum OAuthSignIn {
     public static let callbackScheme = "app.brevdue.ios"
     /// The redirect URI registered for the app with each provider.
     public static let redirectUri = "app.brevdue.ios:/oauth2redirect"
-    /// What a custom (company) issuer is asked for: an identity, and a refresh token.
-    public static let customScopes = ["openid", "email", "offline_access"]
 
     /// The redirect the provider gives when the user refuses (RFC 6749 §4.1.2.1): what the
     /// app hands the core when the user closes the page, so the core says what that means

@@ -181,7 +181,7 @@ final class OAuthSignInTests: XCTestCase {
         XCTAssertTrue(start.url.hasPrefix(try server().oauth.issuer), start.url)
         let provider = try XCTUnwrap(setup.state.signInProvider)
         XCTAssertEqual(provider.clientId, "brevdue")
-        XCTAssertEqual(provider.scopes, OAuthSignIn.customScopes)
+        XCTAssertEqual(provider.scopes, ["openid", "email", "offline_access"], "the engine's default scopes")
         XCTAssertEqual(provider.mechanism, .xoauth2)
         let none = try await session.engine.accounts()
         XCTAssertTrue(none.isEmpty, "nothing is saved before the sign-in finishes")

@@ -202,8 +202,8 @@ class AccountSetupViewModel(
         _state.update { it.copy(adding = true, error = null) }
         val provider = catching({ e -> _state.update { it.copy(error = e, adding = false) } }) {
             mail.call {
-                it.oauthProviderFromIssuer(form.oauthIssuer.trim(), form.oauthClientId.trim(),
-                    SignIn.CUSTOM_SCOPES, SignIn.CUSTOM_MECHANISM)
+                // The engine's defaults: its scopes and mechanism for a custom issuer.
+                it.oauthProviderFromIssuer(form.oauthIssuer, form.oauthClientId, emptyList(), null)
             }
         } ?: return null
         return begin(provider, form.toDraft())

@@ -1,6 +1,5 @@
 package app.brevdue.kit
 
-import app.brevdue.core.OAuthMechanism
 import app.brevdue.core.OAuthProvider
 import app.brevdue.core.OAuthStart
 import java.net.URLDecoder
@@ -25,12 +24,6 @@ data class SignIn(val provider: OAuthProvider, val start: OAuthStart) {
     companion object {
         /** The app's redirect URI (its intent filter: scheme `app.brevdue.android`). */
         const val REDIRECT_URI = "app.brevdue.android:/oauth2redirect"
-
-        /** What a custom issuer (a company's own identity server) is asked for. */
-        val CUSTOM_SCOPES: List<String> = listOf("openid", "email", "offline_access")
-
-        /** The mechanism a custom issuer's tokens are sent with. */
-        val CUSTOM_MECHANISM: OAuthMechanism = OAuthMechanism.XOAUTH2
 
         /** The `state` parameter of a redirect URL, or null. */
         fun redirectState(redirectUrl: String): String? =
