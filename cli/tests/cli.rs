@@ -847,3 +847,45 @@ async fn account_edit_checks_first_and_folder_role_picks_the_sent_folder() {
     let bad = brevdue(d, &["folder", "role", "Kopier", "letters"]);
     assert!(!bad.status.success());
 }
+
+/// The system's roots are trusted (on Linux through the certificate store OpenSSL would
+/// use; `SSL_CERT_FILE` points it at the harness's CA here): no CA file is needed for a
+/// server whose CA the system trusts, and one the system does not trust is refused.
+#[tokio::test]
+async fn the_systems_roots_are_trusted_without_a_ca_file() {
+    let s = server();
+    let user = s.new_user("roots");
+    let port = s.imaps_port.to_string();
+    let mut args = add_args(&user, &port, "", "TEST_PASSWORD");
+    args.truncate(args.len() - 2); // no --ca-file
+    let run = |d: &Path, cert_file: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_brevdue"));
+        command
+            .arg("--data-dir")
+            .arg(d)
+            .args(&args)
+            .env("TEST_PASSWORD", PASSWORD);
+        match cert_file {
+            Some(file) => command.env("SSL_CERT_FILE", file),
+            // An empty store: no system root knows the harness's CA.
+            None => command.env("SSL_CERT_FILE", "/dev/null"),
+        };
+        command.output().expect("run brevdue")
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let refused = run(dir.path(), None);
+    assert_eq!(refused.status.code(), Some(5), "a TLS refusal exits with 5");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("not signed by a trusted authority"),
+        "{stderr}"
+    );
+    let trusted = run(dir.path(), Some(&s.ca_file));
+    assert!(
+        trusted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&trusted.stderr)
+    );
+    let accounts = json(dir.path(), &["account", "list", "--json"]);
+    assert_eq!(accounts[0]["name"], "main");
+}

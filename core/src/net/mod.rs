@@ -257,7 +257,10 @@ pub(crate) fn tls_error(target: &str, err: &rustls::Error) -> Error {
             | CertificateError::NotValidYetContext { .. },
         ) => Error::new(
             ErrorKind::Tls,
-            format!("the certificate of {target} has expired or is not valid yet"),
+            format!(
+                "the certificate of {target} has expired or is not valid yet: check this \
+                 device's date and time; if they are right, the server's certificate must be renewed"
+            ),
         ),
         // Unknown issuer, or no path to a trusted root (which rustls may report as a
         // signature mismatch against a candidate issuer).
