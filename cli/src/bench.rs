@@ -36,6 +36,14 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 20)]
         rounds: u32,
     },
+    /// One sync pass, timed from the engine's events: when the newest `screen` messages of
+    /// INBOX were stored (listable), when all of its headers were, when the pass ended.
+    FirstSync {
+        #[arg(long)]
+        account: String,
+        #[arg(long, default_value_t = 50)]
+        screen: usize,
+    },
     /// How long a change made by another client takes to reach this engine's listener
     /// through IDLE. The other client is a second connection made here.
     PushLatency {
@@ -70,6 +78,7 @@ pub fn run(engine: &Engine, command: BenchCommand) -> Result<()> {
             password_env,
             rounds,
         } => push_latency(engine, &account, &password_env, rounds)?,
+        BenchCommand::FirstSync { account, screen } => first_sync(engine, &account, screen)?,
         BenchCommand::Local {
             account,
             folder,
@@ -126,6 +135,58 @@ pub fn run(engine: &Engine, command: BenchCommand) -> Result<()> {
             );
         }
     }
+    Ok(())
+}
+
+/// Forwards events with the moment they reached the listener.
+struct Stamped(std::sync::Mutex<mpsc::Sender<(Instant, Event)>>);
+
+impl EventListener for Stamped {
+    fn on_event(&self, event: Event) {
+        if let Ok(tx) = self.0.lock() {
+            let _ = tx.send((Instant::now(), event));
+        }
+    }
+}
+
+fn first_sync(engine: &Engine, account: &str, screen: usize) -> Result<()> {
+    let (tx, rx) = mpsc::channel();
+    let _subscription = engine.subscribe(Arc::new(Stamped(std::sync::Mutex::new(tx))))?;
+    let start = Instant::now();
+    let report = engine.block_on(engine.sync(Some(account.to_owned())))??;
+    let ended = start.elapsed();
+    // The listener may still be handing over the last events.
+    std::thread::sleep(Duration::from_millis(100));
+    let ms = |at: Instant| at.duration_since(start).as_secs_f64() * 1000.0;
+    let (mut stored, mut total) = (0usize, None);
+    let (mut first_screen, mut all_headers) = (None, None);
+    for (at, event) in rx.try_iter() {
+        match event {
+            Event::SyncProgress {
+                folder, total: t, ..
+            } if folder == "INBOX" => total = Some(t as usize),
+            Event::MessagesChanged { folder, added, .. } if folder == "INBOX" => {
+                stored += added.len();
+                if stored >= screen && first_screen.is_none() {
+                    first_screen = Some(ms(at));
+                }
+                if total.is_some_and(|t| stored >= t) && all_headers.is_none() {
+                    all_headers = Some(ms(at));
+                }
+            }
+            _ => {}
+        }
+    }
+    outln!(
+        "{}",
+        serde_json::json!({
+            "first_screen_ms": first_screen,
+            "all_headers_ms": all_headers,
+            "sync_ms": ended.as_secs_f64() * 1000.0,
+            "inbox_headers": stored,
+            "bodies": report.first().map(|(_, r)| r.bodies),
+        })
+    );
     Ok(())
 }
 

@@ -6,6 +6,9 @@ a private Dovecot and prints, against the reference tools measured in the same r
   - initial header sync        vs protocol_limit.py imap-headers
   - full body sync             vs protocol_limit.py imap-full and mbsync (isync)
   - no-change resync, peak RSS
+  - the first sync over TLS on loopback and through a delaying link (25 ms each way,
+    20 Mbit/s): newest 50 listable vs the least client, all headers vs the protocol limit,
+    bytes, and mbsync over the same link
   - bytes received by the first sync and a resync: headers only, the default, every body
   - local search p50 over 100,000 messages (whole words, word starts, single letters),
     the size of the search index, the newest 50 threads
@@ -14,7 +17,7 @@ a private Dovecot and prints, against the reference tools measured in the same r
                                into a BSMTP file: no MDA forked per message)
 Every client talks to the plain ports without TLS (the harness allows plaintext logins).
 Usage: tests/bench/run.py [--brevdue target/release/brevdue] [--messages 10000] [--runs 3]
-                          [--only imap|pop3|data|search]
+                          [--only imap|pop3|link|data|search]
 Run through tests/bench/run.sh, which builds the release binary first.
 """
 import argparse
@@ -22,9 +25,11 @@ import imaplib
 import json
 import os
 import pwd
+import queue
 import shutil
 import socket
 import sqlite3
+import ssl
 import statistics
 import subprocess
 import sys
@@ -57,10 +62,10 @@ def timed(cmd, env=None):
     return seconds, usage.ru_maxrss / 1024.0, out.decode()
 
 
-def protocol_limit(mode, port, runs):
-    """protocol_limit.py's median in seconds (plain port, no TLS)."""
+def protocol_limit(mode, port, runs, tls=False):
+    """protocol_limit.py's median in seconds (the plain port unless `tls`)."""
     out = subprocess.run([sys.executable, LIMIT, mode, "--port", str(port), "--user", USER,
-                          "--password", PASSWORD, "--runs", str(runs)],
+                          "--password", PASSWORD, "--runs", str(runs), *(["--tls"] if tls else [])],
                          check=True, capture_output=True, text=True).stdout
     return float(out.strip().splitlines()[-1].split("=")[1])
 
@@ -145,6 +150,89 @@ class CountingProxy:
         return n
 
 
+class DelayProxy:
+    """127.0.0.1:port to the server through a link like a phone's: every chunk is held
+    `delay` seconds in each direction, and each direction is capped at `rate` bytes/s.
+    Counts the bytes the client receives."""
+
+    def __init__(self, upstream, delay=0.025, rate=20e6 / 8):
+        self.upstream, self.delay, self.rate = upstream, delay, rate
+        self.received = 0
+        self.lock = threading.Lock()
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            client, _ = self.sock.accept()
+            server = socket.create_connection(("127.0.0.1", self.upstream))
+            for s in (client, server):
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            for src, dst, count in ((client, server, False), (server, client, True)):
+                chunks = queue.Queue()
+                threading.Thread(target=self._read, args=(src, chunks), daemon=True).start()
+                threading.Thread(target=self._write, args=(dst, chunks, count), daemon=True).start()
+
+    def _read(self, src, chunks):
+        try:
+            while True:
+                data = src.recv(65536)
+                chunks.put((time.monotonic(), data))
+                if not data:
+                    return
+        except OSError:
+            chunks.put((time.monotonic(), b""))
+
+    def _write(self, dst, chunks, count):
+        free_at = 0.0  # when the capped link has sent what it was given
+        try:
+            while True:
+                arrived, data = chunks.get()
+                if not data:
+                    break
+                start = max(arrived + self.delay, free_at)
+                free_at = start + len(data) / self.rate
+                wait = free_at - time.monotonic()
+                if wait > 0:
+                    time.sleep(wait)
+                dst.sendall(data)
+                if count:
+                    with self.lock:
+                        self.received += len(data)
+        except OSError:
+            pass
+        finally:
+            try:
+                dst.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+
+    def take(self):
+        with self.lock:
+            n, self.received = self.received, 0
+        return n
+
+
+def newest_screen_client(port, ca_file, screen=50):
+    """The least a client can do to show the newest `screen` messages of INBOX over TLS:
+    connect, LOGIN, SELECT, one FETCH of their header facts. Returns seconds."""
+    start = time.perf_counter()
+    ctx = ssl.create_default_context(cafile=ca_file)
+    c = imaplib.IMAP4_SSL("127.0.0.1", port, ssl_context=ctx)
+    c.login(USER, PASSWORD)
+    _, data = c.select("INBOX")
+    exists = int(data[0])
+    first = max(1, exists - screen + 1)
+    c.fetch(f"{first}:{exists}", "(UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER.FIELDS "
+            "(FROM TO CC SUBJECT DATE MESSAGE-ID IN-REPLY-TO REFERENCES CONTENT-TYPE)])")
+    seconds = time.perf_counter() - start
+    c.logout()
+    return seconds
+
+
 class Brevdue:
     def __init__(self, exe, server, workdir):
         self.exe, self.server, self.workdir = exe, server, workdir
@@ -159,6 +247,17 @@ class Brevdue:
                         "--email", "bench@example.test", "--host", "127.0.0.1", *args,
                         "--security", "plain", "--user", USER, "--password-env", "BENCH_PW"],
                        check=True, env=env, capture_output=True)
+        return d
+
+    def fresh_tls(self, port):
+        """An account over TLS (the harness's CA) on `port`, default body prefetch."""
+        self.count += 1
+        d = os.path.join(self.workdir, f"brevdue{self.count}")
+        env = dict(os.environ, BENCH_PW=PASSWORD)
+        subprocess.run([self.exe, "--data-dir", d, "account", "add", "bench",
+                        "--email", "bench@example.test", "--host", "127.0.0.1", "--port", str(port),
+                        "--security", "tls", "--ca-file", self.server["ca_file"], "--user", USER,
+                        "--password-env", "BENCH_PW"], check=True, env=env, capture_output=True)
         return d
 
     def fresh(self, prefetch, port=None):
@@ -180,19 +279,21 @@ class Brevdue:
         return timed([self.exe, "--data-dir", d, *extra, "sync"])
 
 
-def mbsync(server, workdir, runs):
+def mbsync(server, workdir, runs, port=None, tls=False):
     times = []
     for i in range(runs):
-        d = os.path.join(workdir, f"mbsync{i}")
+        d = tempfile.mkdtemp(prefix="mbsync", dir=workdir)
         os.makedirs(os.path.join(d, "mail"))
         rc = os.path.join(d, "mbsyncrc")
+        security = (f"SSLType IMAPS\nCertificateFile {server['ca_file']}" if tls
+                    else "SSLType None")
         with open(rc, "w") as f:
             f.write(f"""IMAPAccount bench
 Host 127.0.0.1
-Port {server['imap_port']}
+Port {port or server['imap_port']}
 User {USER}
 Pass {PASSWORD}
-SSLType None
+{security}
 AuthMechs LOGIN
 
 IMAPStore remote
@@ -326,7 +427,46 @@ def bench_imap(a, server, b, rows):
                  f" {server_delay*1000:.0f} ms (bare IDLE client), so +{push['p50_ms'] - server_delay*1000:.0f} ms;"
                  f" target <= delay + 50 ms")
     lines.append(f"{'peak RSS (sync)':<24} {peak_rss:>8.1f}MB   target < 80 MB")
-    return lines + bench_data(a, server, b) + bench_search(a, server, b)
+    return lines + bench_link(a, server, b) + bench_data(a, server, b) + bench_search(a, server, b)
+
+
+def bench_link(a, server, b):
+    """The first sync over TLS on loopback and through a link like a phone's (25 ms each
+    way, 20 Mbit/s), beside the least a client can do and mbsync on the same link."""
+    lines = []
+    for label, proxy in (("loopback", None), ("phone link", DelayProxy(server["imaps_port"]))):
+        port = proxy.port if proxy else server["imaps_port"]
+        log(f"first sync over TLS, {label}")
+        screens, minimal, headers, syncs, first_bytes, again_bytes, again = [], [], [], [], [], [], []
+        for _ in range(a.runs):
+            d = b.fresh_tls(port)
+            proxy and proxy.take()
+            _, _, out = timed([b.exe, "--data-dir", d, "bench", "first-sync", "--account", "bench"])
+            first = json.loads(out)
+            first_bytes.append(proxy.take() if proxy else 0)
+            screens.append(first["first_screen_ms"])
+            headers.append(first["all_headers_ms"])
+            syncs.append(first["sync_ms"])
+            again.append(b.sync(d)[0] * 1000)
+            again_bytes.append(proxy.take() if proxy else 0)
+            minimal.append(newest_screen_client(port, server["ca_file"]) * 1000)
+        limit = protocol_limit("imap-headers", port, a.runs, tls=True) * 1000
+        med = statistics.median
+        lines.append(f"{'newest 50 listable, ' + label:<36} {med(screens):>8.0f}ms   least client"
+                     f" {med(minimal):.0f} ms ({med(screens) / med(minimal):.2f}x), target <= 1.5x")
+        lines.append(f"{'all 10,000 headers in, ' + label:<36} {med(headers):>8.0f}ms   protocol limit"
+                     f" {limit:.0f} ms ({med(headers) / limit:.2f}x), target <= 2x")
+        if proxy:
+            proxy.take()
+            mb = mbsync(server, a.workdir, 1, port=port, tls=True) * 1000
+            mb_bytes = proxy.take()
+            lines.append(f"{'first sync, ' + label:<36} {med(syncs):>8.0f}ms   {med(first_bytes) / 2**20:.1f} MB"
+                         f" (headers + newest 50 bodies); mbsync (every message) {mb:.0f} ms,"
+                         f" {mb_bytes / 2**20:.1f} MB")
+            lines.append(f"{'no-change resync, ' + label:<36} {med(again):>8.0f}ms   {med(again_bytes) / 1024:.1f} KB")
+        else:
+            lines.append(f"{'first sync, ' + label:<36} {med(syncs):>8.0f}ms")
+    return lines
 
 
 def bench_data(a, server, b):
@@ -423,8 +563,8 @@ def main():
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--search-copies", type=int, default=9,
                    help="server-side copies of the mailbox for the 100,000-message search")
-    p.add_argument("--only", choices=("imap", "pop3", "data", "search"),
-                   help="run only the IMAP, the POP3, the data or the search sections")
+    p.add_argument("--only", choices=("imap", "pop3", "link", "data", "search"),
+                   help="run only the IMAP, the POP3, the phone-link, the data or the search sections")
     a = p.parse_args()
     a.workdir = tempfile.mkdtemp(prefix="brevdue-bench-")
     serve = subprocess.Popen(["/usr/bin/python3", HARNESS, "serve", "--users", f"{USER}:{PASSWORD}"],
@@ -445,6 +585,8 @@ def main():
             lines += bench_search(a, server, b)
         elif a.only == "data":
             lines += bench_data(a, server, b)
+        elif a.only == "link":
+            lines += bench_link(a, server, b)
         elif a.only != "pop3":
             lines += bench_imap(a, server, b, rows)
         if a.only is None or a.only == "pop3":

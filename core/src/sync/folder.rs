@@ -261,6 +261,7 @@ impl FolderPass<'_> {
         let sizes: Vec<u32> = batches.iter().map(|b| b.len() as u32).collect();
         let mut pipeline = conn.header_pipeline(batches);
         let mut sizes = sizes.into_iter();
+        let mut first_screen = true;
         loop {
             let fetched = match pipeline.next().await {
                 Ok(Some(fetched)) => fetched,
@@ -290,6 +291,14 @@ impl FolderPass<'_> {
                     .collect();
                 store.store_headers(account_id, folder_id, uidvalidity, &records)
             }));
+            // The first (small) batch is the first screen: listable as soon as it is
+            // stored, not once the next answer is in.
+            if std::mem::take(&mut first_screen) {
+                if let Some(task) = pending.take() {
+                    let outcome = task.await??;
+                    self.emit(outcome.added, outcome.changed, 0);
+                }
+            }
             self.sync.events.emit(Event::SyncProgress {
                 account: self.account.name.clone(),
                 folder: self.state.name.clone(),
