@@ -8,31 +8,11 @@ mod common;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use brevdue_core::{
-    AccountConfig, Engine, FlagChange, FolderRole, MessageSummary, Protocol, Security, ServerConfig,
-};
+use brevdue_core::{AccountConfig, Engine, FlagChange, FolderRole, MessageSummary, Security};
 use common::mailbox::{Content, ScriptedMailbox};
 use common::*;
 
 const ALL_MAIL: &str = "[Gmail]/All Mail";
-
-fn config(port: u16) -> AccountConfig {
-    AccountConfig {
-        name: "gmail".to_owned(),
-        email: "me@example.test".to_owned(),
-        protocol: Protocol::Imap,
-        server: ServerConfig {
-            host: "127.0.0.1".to_owned(),
-            port,
-            security: Security::Plain,
-            username: "me".to_owned(),
-            ca_file: None,
-        },
-        smtp: None,
-        pop3_delete: Default::default(),
-        display_name: String::new(),
-    }
-}
 
 fn mail(subject: &str, message_id: &str, n: u32, references: &str) -> Content {
     let mut raw = message(
@@ -71,8 +51,12 @@ async fn gmail_like(caps: &str) -> (ScriptedMailbox, TestEngine) {
         &["\\Seen"],
     );
     let t = engine(&[]);
+    let config = AccountConfig {
+        name: "gmail".to_owned(),
+        ..scripted_config(mailbox.port(), Security::Plain)
+    };
     t.engine
-        .add_account(config(mailbox.port()), PASSWORD.to_owned())
+        .add_account(config, PASSWORD.to_owned())
         .await
         .expect("add account");
     sync(&t.engine).await;

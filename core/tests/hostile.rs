@@ -16,9 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use brevdue_core::{
-    AccountConfig, ChangeState, Engine, EngineOptions, ErrorKind, Protocol, Security, ServerConfig,
-};
+use brevdue_core::{ChangeState, Engine, EngineOptions, ErrorKind, Security, ServerConfig};
 use common::faults::{Chunks, ImapRequest, Reply, ScriptedImap, ScriptedSmtp, SmtpStall};
 use common::mailbox::{BigMessage, Content, ExpungeAnswer, ScriptedMailbox};
 use common::*;
@@ -31,24 +29,6 @@ async fn bounded<T>(secs: u64, what: &str, fut: impl Future<Output = T>) -> T {
     tokio::time::timeout(Duration::from_secs(secs), fut)
         .await
         .unwrap_or_else(|_| panic!("{what} did not end within {secs} s"))
-}
-
-fn scripted_config(port: u16, security: Security) -> AccountConfig {
-    AccountConfig {
-        name: "main".to_owned(),
-        email: "me@example.test".to_owned(),
-        protocol: Protocol::Imap,
-        server: ServerConfig {
-            host: "127.0.0.1".to_owned(),
-            port,
-            security,
-            username: "me".to_owned(),
-            ca_file: None,
-        },
-        smtp: None,
-        pop3_delete: Default::default(),
-        display_name: String::new(),
-    }
 }
 
 /// An engine with an account on the scripted server (clear text, which it asks for).

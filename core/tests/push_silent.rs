@@ -7,29 +7,11 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use brevdue_core::{AccountConfig, EngineOptions, Event, Protocol, Security, ServerConfig};
+use brevdue_core::{EngineOptions, Event, Security};
 use common::mailbox::{Content, IdleReports, ScriptedMailbox};
 use common::*;
 
 const RENEWAL: Duration = Duration::from_secs(3);
-
-fn config(port: u16) -> AccountConfig {
-    AccountConfig {
-        name: "main".to_owned(),
-        email: "me@example.test".to_owned(),
-        protocol: Protocol::Imap,
-        server: ServerConfig {
-            host: "127.0.0.1".to_owned(),
-            port,
-            security: Security::Plain,
-            username: "me".to_owned(),
-            ca_file: None,
-        },
-        smtp: None,
-        pop3_delete: Default::default(),
-        display_name: String::new(),
-    }
-}
 
 fn mail(subject: &str, n: u32) -> Content {
     Content::bytes(message(
@@ -75,7 +57,10 @@ async fn idling(
         ..EngineOptions::default()
     });
     t.engine
-        .add_account(config(mailbox.port()), PASSWORD.to_owned())
+        .add_account(
+            scripted_config(mailbox.port(), Security::Plain),
+            PASSWORD.to_owned(),
+        )
         .await
         .expect("add account");
     let recorder = Arc::new(Recorder::default());

@@ -122,8 +122,11 @@ class CountingProxy:
         while True:
             client, _ = self.sock.accept()
             server = socket.create_connection(("127.0.0.1", self.upstream))
-            threading.Thread(target=self._pipe, args=(client, server, False), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(server, client, True), daemon=True).start()
+            self._serve(client, server)
+
+    def _serve(self, client, server):
+        threading.Thread(target=self._pipe, args=(client, server, False), daemon=True).start()
+        threading.Thread(target=self._pipe, args=(server, client, True), daemon=True).start()
 
     def _pipe(self, src, dst, count):
         try:
@@ -150,31 +153,21 @@ class CountingProxy:
         return n
 
 
-class DelayProxy:
-    """127.0.0.1:port to the server through a link like a phone's: every chunk is held
-    `delay` seconds in each direction, and each direction is capped at `rate` bytes/s.
-    Counts the bytes the client receives."""
+class DelayProxy(CountingProxy):
+    """A CountingProxy through a link like a phone's: every chunk is held `delay` seconds
+    in each direction, and each direction is capped at `rate` bytes/s."""
 
     def __init__(self, upstream, delay=0.025, rate=20e6 / 8):
-        self.upstream, self.delay, self.rate = upstream, delay, rate
-        self.received = 0
-        self.lock = threading.Lock()
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
+        self.delay, self.rate = delay, rate
+        super().__init__(upstream)
 
-    def _accept(self):
-        while True:
-            client, _ = self.sock.accept()
-            server = socket.create_connection(("127.0.0.1", self.upstream))
-            for s in (client, server):
-                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            for src, dst, count in ((client, server, False), (server, client, True)):
-                chunks = queue.Queue()
-                threading.Thread(target=self._read, args=(src, chunks), daemon=True).start()
-                threading.Thread(target=self._write, args=(dst, chunks, count), daemon=True).start()
+    def _serve(self, client, server):
+        for s in (client, server):
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for src, dst, count in ((client, server, False), (server, client, True)):
+            chunks = queue.Queue()
+            threading.Thread(target=self._read, args=(src, chunks), daemon=True).start()
+            threading.Thread(target=self._write, args=(dst, chunks, count), daemon=True).start()
 
     def _read(self, src, chunks):
         try:
@@ -209,11 +202,6 @@ class DelayProxy:
                 dst.shutdown(socket.SHUT_WR)
             except OSError:
                 pass
-
-    def take(self):
-        with self.lock:
-            n, self.received = self.received, 0
-        return n
 
 
 def newest_screen_client(port, ca_file, screen=50):

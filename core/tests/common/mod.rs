@@ -885,3 +885,22 @@ impl OtherClient {
         view
     }
 }
+
+/// An account "main" for user "me" on a scripted server on 127.0.0.1 (`faults`, `mailbox`).
+pub fn scripted_config(port: u16, security: Security) -> AccountConfig {
+    AccountConfig {
+        name: "main".to_owned(),
+        email: "me@example.test".to_owned(),
+        protocol: Protocol::Imap,
+        server: ServerConfig {
+            host: "127.0.0.1".to_owned(),
+            port,
+            security,
+            username: "me".to_owned(),
+            ca_file: None,
+        },
+        smtp: None,
+        pop3_delete: Default::default(),
+        display_name: String::new(),
+    }
+}
