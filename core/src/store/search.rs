@@ -16,13 +16,10 @@ fn fts_words(input: &str) -> Vec<String> {
         .collect()
 }
 
-/// Turns what a person typed into an FTS5 query: every word must match; with `prefix`
-/// the last one may be the start of a word.
-pub fn fts_query(input: &str, prefix: bool) -> Option<String> {
-    let mut words = fts_words(input);
-    if prefix {
-        words.last_mut()?.push('*');
-    }
+/// Turns what a person typed into an FTS5 query of whole words, every one of which must
+/// match.
+pub fn fts_query(input: &str) -> Option<String> {
+    let words = fts_words(input);
     (!words.is_empty()).then(|| words.join(" "))
 }
 
@@ -58,7 +55,7 @@ impl Store {
         // `limit`. The start of a word in the whole index would make FTS5 merge the lists
         // of every word that starts so; the header index has the starts of words (1 to
         // 4 characters) as lists of their own, so it too is walked newest first.
-        let Some(exact) = fts_query(query, false) else {
+        let Some(exact) = fts_query(query) else {
             return Ok(Vec::new());
         };
         let mut found = self.search_index(account_id, "message_fts", &exact, None, limit)?;
@@ -126,15 +123,6 @@ mod tests {
     use super::{fts_query, word_start_query, WordStartQuery};
 
     #[test]
-    fn whole_word_queries_have_no_prefix() {
-        assert_eq!(
-            fts_query("quarterly rep", false).as_deref(),
-            Some("\"quarterly\" \"rep\"")
-        );
-        assert_eq!(fts_query("", false), None);
-    }
-
-    #[test]
     fn word_starts_split_the_last_word_from_those_before() {
         // (typed, the start for the header index, the words before it)
         type Case<'a> = (&'a str, Option<(&'a str, Option<&'a str>)>);
@@ -159,23 +147,19 @@ mod tests {
     }
 
     #[test]
-    fn queries_are_quoted_and_the_last_word_is_a_prefix() {
+    fn whole_words_are_quoted() {
         let cases: &[(&str, Option<&str>)] = &[
             ("", None),
             ("  ", None),
-            ("invoice", Some("\"invoice\"*")),
-            ("quarterly rep", Some("\"quarterly\" \"rep\"*")),
-            ("NOT OR", Some("\"NOT\" \"OR\"*")),
-            ("a\"b", Some("\"a\" \"b\"*")),
-            ("anna@example.com", Some("\"anna@example.com\"*")),
-            ("Müller café", Some("\"Müller\" \"café\"*")),
+            ("invoice", Some("\"invoice\"")),
+            ("quarterly rep", Some("\"quarterly\" \"rep\"")),
+            ("NOT OR", Some("\"NOT\" \"OR\"")),
+            ("a\"b", Some("\"a\" \"b\"")),
+            ("anna@example.com", Some("\"anna@example.com\"")),
+            ("Müller café", Some("\"Müller\" \"café\"")),
         ];
         for (input, expected) in cases {
-            assert_eq!(
-                fts_query(input, true).as_deref(),
-                *expected,
-                "input {input:?}"
-            );
+            assert_eq!(fts_query(input).as_deref(), *expected, "input {input:?}");
         }
     }
 }
